@@ -1,0 +1,409 @@
+/* The privileged surface: one table of request types, each with its handler.
+ *
+ * The caller is who SO_PEERCRED says, nothing else: its name and groups are
+ * resolved from that uid, and a uid in the agent range is an agent identity
+ * only while the store has it live. Policy (agentd/policy.c) decides what a
+ * caller may do; handlers gather inputs, apply limits and record. */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "agentd/daemon.h"
+#include "agentd/policy.h"
+#include "common/kv.h"
+#include "common/live.h"
+#include "common/text.h"
+
+struct caller_ctx {
+	struct agent_caller c;
+	struct agent_identity agent; /* valid when c.agent != NULL */
+	bool retired_agent;          /* uid in range but not a live identity */
+};
+
+/* Resolves the caller's name and groups (NSS) and its agent identity. */
+static void caller_resolve(struct agentd *d, const struct ucred *cred, struct caller_ctx *cc)
+{
+	struct passwd pw, *pwp = NULL;
+	char buf[4096];
+	gid_t gids[AGENT_GROUPS_MAX * 2];
+	int ngids = (int)(sizeof(gids) / sizeof(gids[0]));
+
+	memset(cc, 0, sizeof(*cc));
+	cc->c.uid = cred->uid;
+	if (cred->uid >= d->cfg->uid_min && cred->uid <= d->cfg->uid_max) {
+		if (agent_store_get_live_uid(d->store, cred->uid, &cc->agent) == 0) {
+			struct agent_now now;
+
+			agent_now(&now);
+			if (agent_is_live(false, cc->agent.expires, cc->agent.expires_boot_ns, &now)) {
+				cc->c.agent = &cc->agent;
+				snprintf(cc->c.user, sizeof(cc->c.user), "%s", cc->agent.name);
+				return;
+			}
+		}
+		cc->retired_agent = true;
+		return;
+	}
+	if (getpwuid_r(cred->uid, &pw, buf, sizeof(buf), &pwp) != 0 || !pwp)
+		return;
+	if (!agent_valid_username(pw.pw_name))
+		return;
+	snprintf(cc->c.user, sizeof(cc->c.user), "%s", pw.pw_name);
+	if (getgrouplist(pw.pw_name, pw.pw_gid, gids, &ngids) < 0)
+		ngids = (int)(sizeof(gids) / sizeof(gids[0])); /* truncated list */
+	for (int i = 0; i < ngids && cc->c.ngroups < sizeof(cc->c.groups) / sizeof(cc->c.groups[0]);
+	     i++) {
+		struct group gr, *grp = NULL;
+		char gbuf[4096];
+
+		if (getgrgid_r(gids[i], &gr, gbuf, sizeof(gbuf), &grp) == 0 && grp &&
+		    strlen(grp->gr_name) <= AGENT_NAME_MAX)
+			snprintf(cc->c.groups[cc->c.ngroups++], AGENT_NAME_MAX + 1, "%s",
+				 grp->gr_name);
+	}
+}
+
+static const char *caller_label(const struct caller_ctx *cc, char *buf, size_t len)
+{
+	if (cc->c.user[0])
+		return cc->c.user;
+	snprintf(buf, len, "uid:%u", (unsigned)cc->c.uid);
+	return buf;
+}
+
+/* Random suffix from [a-z0-9], unused by the store (ever) and by NSS. */
+static int new_name(struct agentd *d, char *out, size_t len)
+{
+	static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+
+	for (int attempt = 0; attempt < 64; attempt++) {
+		char suffix[AGENT_SUFFIX_LEN + 1];
+		struct passwd pw, *pwp = NULL;
+		char buf[1024];
+		bool used;
+
+		for (int i = 0; i < AGENT_SUFFIX_LEN; i++)
+			suffix[i] = alphabet[randombytes_uniform(sizeof(alphabet) - 1)];
+		suffix[AGENT_SUFFIX_LEN] = '\0';
+		if (snprintf(out, len, "%s%s", d->cfg->name_prefix, suffix) >= (int)len)
+			return -ENAMETOOLONG;
+		if (agent_store_name_used(d->store, out, &used) < 0 || used)
+			continue;
+		if (getpwnam_r(out, &pw, buf, sizeof(buf), &pwp) == 0 && pwp)
+			continue;
+		return 0;
+	}
+	return -EEXIST;
+}
+
+static void audit_create(struct agentd *d, const struct caller_ctx *cc,
+			 const struct agent_create_req *req, const struct agent_identity *id,
+			 const char *decision, const char *reason)
+{
+	struct agent_kv kv;
+	char buf[AGENT_AUDIT_LINE_MAX], lbl[32], ttl[32];
+
+	agent_audit_begin(&d->audit, &kv, buf, sizeof(buf), "create");
+	agent_kv_str(&kv, "decision", decision);
+	if (id) {
+		agent_audit_identity(&kv, id);
+		if (id->task[0])
+			agent_kv_str(&kv, "task", id->task);
+	} else {
+		agent_kv_str(&kv, "purpose", req->purpose);
+		if (req->for_user)
+			agent_kv_str(&kv, "subject", req->for_user);
+	}
+	if (req->ttl && agent_duration_format(req->ttl, ttl, sizeof(ttl)) == 0)
+		agent_kv_str(&kv, "ttl", ttl);
+	agent_kv_str(&kv, "caller", caller_label(cc, lbl, sizeof(lbl)));
+	agent_kv_u64(&kv, "caller_uid", cc->c.uid);
+	agent_kv_str(&kv, "reason", reason);
+	agent_audit_emit(&d->audit, &kv, id ? LOG_NOTICE : LOG_WARNING);
+}
+
+static void h_create(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m)
+{
+	struct agent_create_req req = { 0 };
+	struct agent_create_decision dec;
+	struct agent_identity id;
+	struct caller_ctx cc;
+	struct agent_wbuf w;
+	struct agent_now now;
+	char token[AGENT_TOKEN_TEXT_MAX];
+	const char *actor = agent_msg_str(m, AGENT_A_ACTOR);
+	const char *task = agent_msg_str(m, AGENT_A_TASK);
+	uint64_t n;
+	int r;
+
+	req.purpose = agent_msg_str(m, AGENT_A_PURPOSE);
+	req.for_user = agent_msg_str(m, AGENT_A_FOR);
+	agent_msg_u64(m, AGENT_A_TTL, &req.ttl);
+	if (!agent_valid_purpose(req.purpose) ||
+	    (req.for_user && !agent_valid_username(req.for_user)) ||
+	    (actor && !agent_valid_text(actor, AGENT_ACTOR_MAX)) ||
+	    (task && !agent_valid_text(task, AGENT_TASK_MAX)) || req.ttl > AGENT_MAX_TTL_SEC) {
+		agentd_reply_error(d, c, EINVAL, "invalid create request");
+		return;
+	}
+	caller_resolve(d, &c->cred, &cc);
+	if (cc.retired_agent) {
+		audit_create(d, &cc, &req, NULL, "deny", "caller is not a live agent identity");
+		agentd_reply_error(d, c, EPERM, "caller uid %u is in the agent range but not live",
+				   (unsigned)cc.c.uid);
+		return;
+	}
+	if (!cc.c.user[0] && cc.c.uid != 0) {
+		audit_create(d, &cc, &req, NULL, "deny", "caller has no user name");
+		agentd_reply_error(d, c, EPERM, "caller uid %u has no user name",
+				   (unsigned)cc.c.uid);
+		return;
+	}
+	if (cc.c.uid == 0 && !cc.c.user[0])
+		snprintf(cc.c.user, sizeof(cc.c.user), "root");
+
+	agent_policy_create(d->cfg, &cc.c, &req, time(NULL), &dec);
+	if (!dec.allowed) {
+		audit_create(d, &cc, &req, NULL, "deny", dec.reason);
+		agentd_reply_error(d, c, EPERM, "%s", dec.reason);
+		return;
+	}
+	if (agent_store_count_live(d->store, &n) < 0 || n >= d->cfg->max_live) {
+		audit_create(d, &cc, &req, NULL, "deny", "max_live reached");
+		agentd_reply_error(d, c, EAGAIN, "too many live identities (max_live %u)",
+				   d->cfg->max_live);
+		return;
+	}
+	if (cc.c.uid != 0 && (agent_store_count_live_by_creator(d->store, cc.c.uid, &n) < 0 ||
+			      n >= d->cfg->max_live_per_caller)) {
+		audit_create(d, &cc, &req, NULL, "deny", "max_live_per_caller reached");
+		agentd_reply_error(d, c, EAGAIN, "too many live identities for this caller "
+				   "(max_live_per_caller %u)", d->cfg->max_live_per_caller);
+		return;
+	}
+
+	memset(&id, 0, sizeof(id));
+	r = new_name(d, id.name, sizeof(id.name));
+	if (r == 0)
+		r = agentd_alloc_uid(d, &id.uid);
+	if (r < 0) {
+		audit_create(d, &cc, &req, NULL, "deny",
+			     r == -ENOSPC ? "no free uid in range" : "no free name");
+		agentd_reply_error(d, c, r == -ENOSPC ? ENOSPC : EIO, "%s",
+				   r == -ENOSPC ? "no free uid in the agent range" :
+				   "cannot allocate a name");
+		return;
+	}
+	snprintf(id.purpose, sizeof(id.purpose), "%s", req.purpose);
+	snprintf(id.subject, sizeof(id.subject), "%s", dec.subject);
+	for (unsigned i = 0; i < dec.chain_len && i < AGENT_CHAIN_MAX; i++)
+		snprintf(id.chain[i], sizeof(id.chain[i]), "%s", dec.chain[i]);
+	id.chain_len = dec.chain_len;
+	snprintf(id.parent, sizeof(id.parent), "%s", dec.parent);
+	id.depth = dec.depth;
+	id.creator_uid = cc.c.uid;
+	snprintf(id.actor, sizeof(id.actor), "%s", actor ? actor : "");
+	snprintf(id.task, sizeof(id.task), "%s", task ? task : "");
+	agent_now(&now);
+	id.created = now.real;
+	id.expires = dec.expires;
+	id.expires_boot_ns = agent_boot_deadline(id.expires, &now);
+	id.state = AGENT_STATE_LIVE;
+	r = agent_token_new(&d->tkey, token, id.token_hash);
+	if (r < 0) {
+		agentd_reply_error(d, c, EIO, "cannot make a token");
+		return;
+	}
+
+	/* Durable first, then resolvable, then answered. */
+	r = agent_store_insert(d->store, &id);
+	if (r < 0) {
+		sodium_memzero(token, sizeof(token));
+		audit_create(d, &cc, &req, NULL, "deny", "store write failed");
+		agentd_reply_error(d, c, EIO, "cannot record the identity: %s", strerror(-r));
+		return;
+	}
+	if (agentd_purpose_has_home(d, id.purpose) && agentd_home_create(d, id.name, id.uid) < 0)
+		syslog(LOG_AUTHPRIV | LOG_ERR, "cannot create the home of %s", id.name);
+	r = agentd_snap_put_identity(d, &id);
+	if (r < 0)
+		syslog(LOG_AUTHPRIV | LOG_ERR, "cannot publish %s to the snapshot: %s", id.name,
+		       strerror(-r));
+	agentd_live_add(d, &id);
+	audit_create(d, &cc, &req, &id, "allow", dec.reason);
+
+	agent_wire_begin(&w, AGENT_MSG_IDENTITY);
+	agent_wire_put_identity(&w, &id);
+	agent_wire_str(&w, AGENT_A_TOKEN, token);
+	sodium_memzero(token, sizeof(token));
+	if (agent_wire_finish(&w) == 0)
+		agentd_reply(d, c, &w);
+	else
+		agentd_reply_error(d, c, EIO, "reply too large");
+	agent_wire_wipe(&w);
+}
+
+struct list_ctx {
+	struct agentd *d;
+	struct agentd_conn *c;
+	const struct caller_ctx *cc;
+};
+
+static int list_cb(const struct agent_identity *id, void *arg)
+{
+	struct list_ctx *l = arg;
+	struct agent_wbuf w;
+
+	if (!agent_policy_may_see(&l->cc->c, id))
+		return 0;
+	agent_wire_begin(&w, AGENT_MSG_IDENTITY);
+	agent_wire_put_identity(&w, id);
+	if (agent_wire_finish(&w) == 0)
+		agentd_reply(l->d, l->c, &w);
+	return 0;
+}
+
+static void h_list(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m)
+{
+	struct caller_ctx cc;
+	struct list_ctx l = { d, c, &cc };
+	struct agent_wbuf w;
+	int r;
+
+	caller_resolve(d, &c->cred, &cc);
+	r = agent_store_foreach(d->store,
+				agent_msg_flag(m, AGENT_A_ALL) ? AGENT_STORE_ALL : AGENT_STORE_LIVE,
+				list_cb, &l);
+	if (r < 0) {
+		agentd_reply_error(d, c, EIO, "cannot read the store");
+		return;
+	}
+	agent_wire_begin(&w, AGENT_MSG_END);
+	if (agent_wire_finish(&w) == 0)
+		agentd_reply(d, c, &w);
+}
+
+static void h_show(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m)
+{
+	const char *name = agent_msg_str(m, AGENT_A_NAME);
+	struct agent_identity id;
+	struct caller_ctx cc;
+	struct agent_wbuf w;
+
+	if (!agent_valid_username(name)) {
+		agentd_reply_error(d, c, EINVAL, "invalid identity name");
+		return;
+	}
+	caller_resolve(d, &c->cred, &cc);
+	/* Unknown and not visible look the same to the caller. */
+	if (agent_store_get(d->store, name, &id) < 0 || !agent_policy_may_see(&cc.c, &id)) {
+		agentd_reply_error(d, c, ENOENT, "no identity named %s", name);
+		return;
+	}
+	agent_wire_begin(&w, AGENT_MSG_IDENTITY);
+	agent_wire_put_identity(&w, &id);
+	if (agent_wire_finish(&w) == 0)
+		agentd_reply(d, c, &w);
+}
+
+static void h_revoke(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m)
+{
+	const char *name = agent_msg_str(m, AGENT_A_NAME);
+	const char *reason = agent_msg_str(m, AGENT_A_REASON);
+	struct agent_identity id;
+	struct caller_ctx cc;
+	struct agent_wbuf w;
+	char lbl[32];
+	int r;
+
+	if (!agent_valid_username(name) || (reason && !agent_valid_text(reason, AGENT_REASON_MAX))) {
+		agentd_reply_error(d, c, EINVAL, "invalid revoke request");
+		return;
+	}
+	caller_resolve(d, &c->cred, &cc);
+	if (cc.c.uid == 0 && !cc.c.user[0])
+		snprintf(cc.c.user, sizeof(cc.c.user), "root");
+	if (agent_store_get(d->store, name, &id) < 0 || !agent_policy_may_see(&cc.c, &id)) {
+		agentd_reply_error(d, c, ENOENT, "no identity named %s", name);
+		return;
+	}
+	if (!agent_policy_may_revoke(&cc.c, &id)) {
+		struct agent_kv kv;
+		char buf[AGENT_AUDIT_LINE_MAX];
+
+		agent_audit_begin(&d->audit, &kv, buf, sizeof(buf), "revoke");
+		agent_kv_str(&kv, "decision", "deny");
+		agent_audit_identity(&kv, &id);
+		agent_kv_str(&kv, "caller", caller_label(&cc, lbl, sizeof(lbl)));
+		agent_kv_u64(&kv, "caller_uid", cc.c.uid);
+		agent_audit_emit(&d->audit, &kv, LOG_WARNING);
+		agentd_reply_error(d, c, EPERM, "not allowed to revoke %s", name);
+		return;
+	}
+	r = agentd_retire(d, name, AGENT_RETIRE_REVOKED, reason, caller_label(&cc, lbl, sizeof(lbl)));
+	if (r == -EALREADY) {
+		agentd_reply_error(d, c, EALREADY, "%s is already retired", name);
+		return;
+	}
+	if (r < 0) {
+		agentd_reply_error(d, c, EIO, "cannot revoke %s: %s", name, strerror(-r));
+		return;
+	}
+	agent_wire_begin(&w, AGENT_MSG_OK);
+	agent_wire_str(&w, AGENT_A_MESSAGE, "revoked; its processes are being killed");
+	if (agent_wire_finish(&w) == 0)
+		agentd_reply(d, c, &w);
+}
+
+static void h_status(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m)
+{
+	struct agent_wbuf w;
+	struct timespec ts;
+	uint64_t live = 0, q = 0;
+
+	(void)m;
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	agent_store_count_live(d->store, &live);
+	agent_store_count_quarantined(d->store, time(NULL), (int64_t)d->cfg->uid_quarantine, &q);
+	agent_wire_begin(&w, AGENT_MSG_STATUS_REPLY);
+	agent_wire_str(&w, AGENT_A_VERSION, PACKAGE_VERSION);
+	agent_wire_u64(&w, AGENT_A_LIVE, live);
+	agent_wire_u64(&w, AGENT_A_UID_MIN, d->cfg->uid_min);
+	agent_wire_u64(&w, AGENT_A_UID_MAX, d->cfg->uid_max);
+	agent_wire_u64(&w, AGENT_A_QUARANTINED, q);
+	agent_wire_u64(&w, AGENT_A_UPTIME, (uint64_t)(ts.tv_sec - d->started));
+	if (agent_wire_finish(&w) == 0)
+		agentd_reply(d, c, &w);
+}
+
+/* Who may send each request is decided inside the handler by policy.c, from
+ * the peer's credentials; this table is the complete privileged surface. */
+static const struct {
+	enum agent_msg_type type;
+	void (*fn)(struct agentd *, struct agentd_conn *, const struct agent_msg *);
+} handlers[] = {
+	{ AGENT_MSG_CREATE, h_create }, /* anyone; policy decides */
+	{ AGENT_MSG_LIST, h_list },     /* anyone; filtered by may_see */
+	{ AGENT_MSG_SHOW, h_show },     /* anyone; filtered by may_see */
+	{ AGENT_MSG_REVOKE, h_revoke }, /* root, the chain, the identity itself */
+	{ AGENT_MSG_STATUS, h_status }, /* anyone */
+};
+
+void agentd_dispatch(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m)
+{
+	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
+		if (handlers[i].type == m->type) {
+			handlers[i].fn(d, c, m);
+			return;
+		}
+	agentd_reply_error(d, c, EOPNOTSUPP, "not a request");
+	c->closing = true;
+}

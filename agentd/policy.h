@@ -1,0 +1,56 @@
+/* Who may create what: the delegation decision, a pure function of the
+ * configuration, the caller and the request, so tests can reach every
+ * branch. agentd gathers the inputs; this decides. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "agentd/config.h"
+#include "common/identity.h"
+
+struct agent_caller {
+	uid_t uid;
+	char user[AGENT_NAME_MAX + 1]; /* resolved name, "" if none */
+	char groups[AGENT_GROUPS_MAX * 2][AGENT_NAME_MAX + 1]; /* group names */
+	size_t ngroups;
+	/* Set when the caller's uid is a live agent identity. */
+	const struct agent_identity *agent;
+};
+
+struct agent_create_req {
+	const char *purpose;
+	uint64_t ttl;        /* seconds, 0 = default */
+	const char *for_user; /* NULL = the caller is the subject */
+};
+
+struct agent_create_decision {
+	bool allowed;
+	char reason[160];    /* why not, or which rule allowed: for audit and the caller */
+	uint64_t ttl;        /* granted TTL in seconds, after clamping */
+	int64_t expires;     /* now + ttl, clamped to the parent's expiry */
+	char subject[AGENT_NAME_MAX + 1];
+	char chain[AGENT_CHAIN_MAX][AGENT_NAME_MAX + 1];
+	unsigned chain_len;
+	unsigned depth;
+	char parent[AGENT_NAME_MAX + 1];
+};
+
+/* Decides a create. now is unix seconds. A requested TTL above what the
+ * matching rule allows is refused (not silently shortened); a default TTL is
+ * clamped to the rule's maximum and, for a sub-delegation, to the parent's
+ * remaining lifetime. Root (uid 0) may create any purpose and act for
+ * anyone. */
+void agent_policy_create(const struct agent_config *cfg, const struct agent_caller *caller,
+			 const struct agent_create_req *req, int64_t now,
+			 struct agent_create_decision *out);
+
+/* May the caller see this identity (list/show)? Root sees all; others see
+ * identities whose subject or chain names them, and an agent sees itself
+ * and its descendants. */
+bool agent_policy_may_see(const struct agent_caller *caller, const struct agent_identity *id);
+
+/* May the caller revoke it? Root; any principal in its chain (a delegator
+ * revokes what it delegated, directly or through its agents); the identity
+ * itself. */
+bool agent_policy_may_revoke(const struct agent_caller *caller, const struct agent_identity *id);

@@ -1,0 +1,65 @@
+/* Durable state: an SQLite database in the state directory, schema
+ * versioned (PRAGMA user_version), WAL with synchronous=FULL, so an
+ * operation that returned 0 survives a crash or power loss.
+ *
+ * The store is the source of truth; the NSS snapshot is derived from it. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include "common/identity.h"
+
+struct agent_store;
+
+/* Opens or creates DIR/agentd.db (mode 0600). Refuses a database whose
+ * schema version is newer than this code knows (-EPROTO). */
+int agent_store_open(const char *dir, struct agent_store **out);
+void agent_store_close(struct agent_store *st);
+
+/* Explicit transactions; calls outside one run in their own. Nesting is not
+ * supported (-EBUSY). */
+int agent_store_begin(struct agent_store *st);
+int agent_store_commit(struct agent_store *st);
+void agent_store_rollback(struct agent_store *st);
+
+/* -EEXIST if the name (ever used) or a live/unreaped uid clashes. */
+int agent_store_insert(struct agent_store *st, const struct agent_identity *id);
+int agent_store_get(struct agent_store *st, const char *name, struct agent_identity *out); /* -ENOENT */
+/* The live identity with this uid. -ENOENT if none. */
+int agent_store_get_live_uid(struct agent_store *st, uint32_t uid, struct agent_identity *out);
+
+/* Marks a live identity retired (state, reason, retired_at, text).
+ * -ENOENT if unknown, -EALREADY if already retired. */
+int agent_store_retire(struct agent_store *st, const char *name, enum agent_retire_reason reason,
+		       int64_t when, const char *text);
+/* Records that no process of it is left (reaped_at, killed). */
+int agent_store_set_reaped(struct agent_store *st, const char *name, int64_t when, uint32_t killed);
+
+/* Iterates in creation order. filter: which records. cb returns 0 to go on,
+ * anything else stops the walk and is returned. */
+enum agent_store_filter {
+	AGENT_STORE_LIVE,     /* state live */
+	AGENT_STORE_ALL,      /* everything kept */
+	AGENT_STORE_UNREAPED, /* retired but reaped_at == 0 */
+};
+int agent_store_foreach(struct agent_store *st, enum agent_store_filter filter,
+			int (*cb)(const struct agent_identity *id, void *arg), void *arg);
+/* Live identities whose parent is name. */
+int agent_store_foreach_child(struct agent_store *st, const char *name,
+			      int (*cb)(const struct agent_identity *id, void *arg), void *arg);
+
+/* Is uid unavailable: live, retired but not reaped, or reaped less than
+ * quarantine seconds before now? */
+int agent_store_uid_busy(struct agent_store *st, uint32_t uid, int64_t now, int64_t quarantine,
+			 bool *busy);
+int agent_store_name_used(struct agent_store *st, const char *name, bool *used);
+
+int agent_store_count_live(struct agent_store *st, uint64_t *n);
+int agent_store_count_live_by_creator(struct agent_store *st, uint32_t creator_uid, uint64_t *n);
+int agent_store_count_quarantined(struct agent_store *st, int64_t now, int64_t quarantine,
+				  uint64_t *n);
+/* Deletes retired records reaped before cutoff (older history). */
+int agent_store_purge(struct agent_store *st, int64_t cutoff);
+
+/* Small key/value table for daemon metadata (e.g. "boot_id"). */
+int agent_store_meta_get(struct agent_store *st, const char *key, char *buf, size_t len);
+int agent_store_meta_set(struct agent_store *st, const char *key, const char *value);

@@ -1,0 +1,41 @@
+/* The uid range: checking it is safe to own, and picking a free uid in it. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Where the system files live; tests point these at fixtures. */
+struct agent_range_sources {
+	const char *login_defs; /* /etc/login.defs */
+	const char *subuid;     /* /etc/subuid */
+	const char *subgid;     /* /etc/subgid */
+};
+
+/* Refuses a range that overlaps: 0, 65534, 65535, (uid_t)-1, login.defs'
+ * UID_MIN..UID_MAX (defaults 1000..60000 when unset) and SYS_UID_MIN..
+ * SYS_UID_MAX, any /etc/subuid or /etc/subgid range, or systemd's reserved
+ * ranges (dynamic users 61184..65519, container uids 524288..1879048191,
+ * the 16-bit boundary 65536 itself, and 2147483648 and above). Missing files
+ * are fine; unreadable ones are an error. Returns 0, or -EINVAL with a
+ * message naming what overlaps. */
+int agent_range_check(uint32_t uid_min, uint32_t uid_max, const struct agent_range_sources *src,
+		      char *err, size_t errlen);
+
+/* Bitmap of uids in [uid_min, uid_max] that some process on the host runs
+ * with (real, effective, saved or filesystem uid), read from /proc.
+ * proc_root is "/proc" outside tests. */
+struct agent_uid_set {
+	uint32_t uid_min, uid_max;
+	uint64_t *bits;
+};
+int agent_uid_set_init(struct agent_uid_set *s, uint32_t uid_min, uint32_t uid_max);
+void agent_uid_set_free(struct agent_uid_set *s);
+void agent_uid_set_add(struct agent_uid_set *s, uint32_t uid);
+bool agent_uid_set_has(const struct agent_uid_set *s, uint32_t uid);
+/* Adds every in-range uid of every process; 0 or -errno. */
+int agent_uid_set_scan_proc(struct agent_uid_set *s, const char *proc_root);
+
+/* Is uid or gid known to any NSS source (getpwuid_r / getgrgid_r)? agentd
+ * calls this only for candidates that no live identity holds, so its own
+ * NSS module never answers yes for them. */
+bool agent_uid_known_to_nss(uint32_t uid);

@@ -1,0 +1,19 @@
+/* Client side of the agentd socket, shared by agentctl and pam_agent.
+ * Every call is bounded by a timeout in milliseconds; descriptors are
+ * SOCK_CLOEXEC; sends use MSG_NOSIGNAL; EINTR is retried. */
+#pragma once
+#include <stdint.h>
+#include "common/wire.h"
+
+/* Connects to the SOCK_SEQPACKET socket at path. Returns the fd (never 0-2:
+ * it is moved above 2 if needed) or -errno (-ENOENT, -ECONNREFUSED, -EACCES,
+ * -ETIMEDOUT, -ENAMETOOLONG). */
+int agent_client_connect(const char *path, int timeout_ms);
+
+/* Sends one finished message. 0 or -errno. */
+int agent_client_send(int fd, const struct agent_wbuf *w, int timeout_ms);
+
+/* Receives one datagram into buf[AGENT_WIRE_MAX] and parses it into m.
+ * 0; -ETIMEDOUT; -ECONNRESET on EOF; -EBADMSG for a truncated or invalid
+ * message. */
+int agent_client_recv(int fd, uint8_t *buf, struct agent_msg *m, int timeout_ms);

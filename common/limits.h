@@ -1,0 +1,20 @@
+/* Limits shared by agentd, agentctl and the modules.
+ *
+ * Every string a caller can make agentd hold has a maximum here; the wire
+ * codec, the store and the snapshot all enforce the same numbers. */
+#pragma once
+
+#define AGENT_NAME_MAX 32     /* user and identity names, bytes without NUL */
+#define AGENT_PREFIX_MAX 16   /* name_prefix in agentd.conf */
+#define AGENT_SUFFIX_LEN 6    /* random part of an identity name */
+#define AGENT_PURPOSE_MAX 32  /* purpose names */
+#define AGENT_ACTOR_MAX 128   /* --actor label */
+#define AGENT_TASK_MAX 512    /* --task text */
+#define AGENT_REASON_MAX 256  /* --reason text */
+#define AGENT_PATH_MAX 256    /* shell, home base */
+#define AGENT_CHAIN_MAX 8     /* hops in a delegation chain */
+#define AGENT_GROUPS_MAX 32   /* supplementary groups of a purpose */
+#define AGENT_TOKEN_BYTES 32  /* raw token */
+#define AGENT_TOKEN_HASH_BYTES 32
+#define AGENT_TOKEN_TEXT_MAX 64 /* base64url text of a token, with NUL */
+#define AGENT_MAX_TTL_SEC (366LL * 24 * 3600)

@@ -1,0 +1,94 @@
+/* The NSS snapshot: a root-owned file in $runstatedir/agentd that agentd
+ * writes and libnss_agent maps read-only. The format is documented in
+ * common/snapshot.c next to the code that reads and writes it.
+ *
+ * The reader half (agent_snap_open .. agent_snap_close) links libc only and
+ * never trusts a byte of the file: every offset, count and string is
+ * bounds-checked on a private copy, so a corrupt or hostile file yields
+ * -EBADMSG, never a crash or a read outside the mapping. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "common/limits.h"
+
+#define AGENT_SNAP_FILE "passwd.snap"
+
+/* One purpose as NSS needs it. */
+struct agent_snap_purpose {
+	char name[AGENT_PURPOSE_MAX + 1];
+	char shell[AGENT_PATH_MAX + 1];
+	char home_base[AGENT_PATH_MAX + 1]; /* "" = no home (/nonexistent) */
+	uint32_t ngroups;
+	uint32_t gids[AGENT_GROUPS_MAX];
+};
+
+/* One identity as NSS needs it (a copy; validated). */
+struct agent_snap_entry {
+	uint32_t uid; /* gid == uid */
+	uint32_t purpose; /* index into the purpose table */
+	int64_t expires;  /* unix seconds */
+	int64_t expires_boot_ns;
+	char name[AGENT_NAME_MAX + 1];
+	char subject[AGENT_NAME_MAX + 1];
+};
+
+/* ---- writer (agentd) ---- */
+
+struct agent_snap_params {
+	uint32_t uid_min, uid_max;
+	const struct agent_snap_purpose *purposes;
+	uint32_t npurposes;
+	const char *agents_group; /* "" = none */
+	uint32_t agents_gid;
+};
+
+struct agent_snap_writer;
+
+/* Builds a new snapshot at path (written to a temporary file in the same
+ * directory, mode 0644, fsync not needed: /run is tmpfs), renames it into
+ * place, and marks the file it replaced as stale so mapped readers switch.
+ * Starts empty; add entries with agent_snap_put. 0 or -errno. */
+int agent_snap_writer_create(const char *path, const struct agent_snap_params *p,
+			     struct agent_snap_writer **out);
+/* Adds or replaces the entry for e->uid, visible to readers on return. */
+int agent_snap_put(struct agent_snap_writer *w, const struct agent_snap_entry *e);
+/* Removes the entry for uid (no-op if absent), visible on return. */
+int agent_snap_remove(struct agent_snap_writer *w, uint32_t uid);
+/* Number of entries present. */
+uint32_t agent_snap_count(const struct agent_snap_writer *w);
+void agent_snap_writer_free(struct agent_snap_writer *w);
+
+/* ---- reader (nss_agent, tests) ---- */
+
+struct agent_snap_map {
+	const uint8_t *base;
+	size_t size;
+	dev_t dev;
+	ino_t ino;
+};
+
+/* Opens and maps path after checking the descriptor: regular file, owned by
+ * root (or by expect_uid, for tests: pass 0 in production), not writable by
+ * group or others, size within bounds, header valid. 0, -ENOENT, -EPERM
+ * (ownership/mode/type), -EBADMSG (format). */
+int agent_snap_open(const char *path, uid_t expect_uid, struct agent_snap_map *m);
+void agent_snap_close(struct agent_snap_map *m);
+/* True if agentd has replaced this file (reopen to see the new one). */
+bool agent_snap_is_stale(const struct agent_snap_map *m);
+
+/* Lookups copy the entry out under the file's sequence counter and validate
+ * the copy. 0; -ENOENT; -EAGAIN if a writer kept it busy past the retry
+ * bound; -EBADMSG if the file is corrupt. They do not apply the liveness
+ * rule: callers do, with common/live.h. */
+int agent_snap_by_name(const struct agent_snap_map *m, const char *name,
+		       struct agent_snap_entry *out);
+int agent_snap_by_uid(const struct agent_snap_map *m, uint32_t uid, struct agent_snap_entry *out);
+/* Enumeration: *cursor starts at 0; returns 0 and advances, -ENOENT at the
+ * end. */
+int agent_snap_next(const struct agent_snap_map *m, uint32_t *cursor, struct agent_snap_entry *out);
+int agent_snap_purpose(const struct agent_snap_map *m, uint32_t idx, struct agent_snap_purpose *out);
+/* The group of all live agents: 0 and name/gid, or -ENOENT if none. */
+int agent_snap_agents_group(const struct agent_snap_map *m, char name[AGENT_NAME_MAX + 1],
+			    uint32_t *gid);
