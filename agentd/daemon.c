@@ -253,7 +253,7 @@ struct reap_result {
 };
 
 /* Runs in the forked child: no store, no sockets, just the kill loop. */
-static void _Noreturn reaper_child(struct agentd *d, const struct agentd_reaper *j, int wfd)
+static _Noreturn void reaper_child(struct agentd *d, const struct agentd_reaper *j, int wfd)
 {
 	char home[AGENT_PATH_MAX * 2];
 	struct agent_reap_opts o = {

@@ -1,0 +1,118 @@
+/* Benchmark client: N creates through agentd's socket on one connection,
+ * one request in flight at a time. Prints p50/p99 latency and throughput.
+ * With --revoke it then revokes every identity it made and times that.
+ *
+ *   bench_create -S SOCKET -n COUNT [-p PURPOSE] [-t TTL_SECONDS] [--revoke] */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/client.h"
+#include "common/limits.h"
+#include "common/wire.h"
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int roundtrip(int fd, struct agent_wbuf *w, uint8_t *buf, struct agent_msg *m)
+{
+	int r = agent_wire_finish(w);
+
+	if (r == 0)
+		r = agent_client_send(fd, w, 10000);
+	if (r == 0)
+		r = agent_client_recv(fd, buf, m, 10000);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "revoke", no_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *sock = NULL, *purpose = "bench";
+	unsigned long n = 1000, ttl = 3600;
+	bool revoke = false;
+	static uint8_t buf[AGENT_WIRE_MAX];
+	static struct agent_wbuf w;
+	struct agent_msg m;
+	char (*names)[AGENT_NAME_MAX + 1];
+	double *lat, t0, total;
+	int c, fd;
+
+	while ((c = getopt_long(argc, argv, "S:n:p:t:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'S': sock = optarg; break;
+		case 'n': n = strtoul(optarg, NULL, 10); break;
+		case 'p': purpose = optarg; break;
+		case 't': ttl = strtoul(optarg, NULL, 10); break;
+		case 'r': revoke = true; break;
+		default: return 2;
+		}
+	}
+	if (!sock || n == 0) {
+		fprintf(stderr, "usage: bench_create -S SOCKET -n COUNT [-p PURPOSE] [-t TTL] [--revoke]\n");
+		return 2;
+	}
+	lat = calloc(n, sizeof(*lat));
+	names = calloc(n, sizeof(*names));
+	fd = agent_client_connect(sock, 5000);
+	if (!lat || !names || fd < 0) {
+		fprintf(stderr, "bench_create: cannot connect to %s: %s\n", sock, strerror(-fd));
+		return 1;
+	}
+	t0 = now_ms();
+	for (unsigned long i = 0; i < n; i++) {
+		double s = now_ms();
+		const char *name;
+
+		agent_wire_begin(&w, AGENT_MSG_CREATE);
+		agent_wire_str(&w, AGENT_A_PURPOSE, purpose);
+		agent_wire_u64(&w, AGENT_A_TTL, ttl);
+		if (roundtrip(fd, &w, buf, &m) < 0 || m.type != AGENT_MSG_IDENTITY ||
+		    !(name = agent_msg_str(&m, AGENT_A_NAME))) {
+			fprintf(stderr, "bench_create: create %lu failed: %s\n", i,
+				m.type == AGENT_MSG_ERROR ? agent_msg_str(&m, AGENT_A_MESSAGE) : "?");
+			return 1;
+		}
+		snprintf(names[i], sizeof(names[i]), "%s", name);
+		lat[i] = now_ms() - s;
+	}
+	total = now_ms() - t0;
+	qsort(lat, n, sizeof(*lat), cmp_double);
+	printf("creates=%lu p50_ms=%.3f p99_ms=%.3f per_sec=%.0f\n", n, lat[n / 2],
+	       lat[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1], n / (total / 1e3));
+	if (revoke) {
+		t0 = now_ms();
+		for (unsigned long i = 0; i < n; i++) {
+			agent_wire_begin(&w, AGENT_MSG_REVOKE);
+			agent_wire_str(&w, AGENT_A_NAME, names[i]);
+			if (roundtrip(fd, &w, buf, &m) < 0 || m.type != AGENT_MSG_OK) {
+				fprintf(stderr, "bench_create: revoke %s failed\n", names[i]);
+				return 1;
+			}
+		}
+		printf("revokes=%lu total_ms=%.0f\n", n, now_ms() - t0);
+	}
+	close(fd);
+	free(lat);
+	free(names);
+	return 0;
+}
