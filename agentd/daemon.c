@@ -269,6 +269,11 @@ static _Noreturn void reaper_child(struct agentd *d, const struct agentd_reaper 
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* Hold no client connection, listening socket or database open while
+	 * the kill loop runs: only the result pipe and the standard fds. */
+	if (wfd > 3)
+		close_range(3, (unsigned)wfd - 1, 0);
+	close_range((unsigned)wfd + 1, ~0U, 0);
 	if (j->name[0]) {
 		int n = snprintf(home, sizeof(home), "%s/%s", d->cfg->home_base, j->name);
 

@@ -65,8 +65,9 @@ void agent_snap_writer_free(struct agent_snap_writer *w);
 struct agent_snap_map {
 	const uint8_t *base;
 	size_t size;
-	dev_t dev;
-	ino_t ino;
+	/* Geometry validated at open (the writer never changes it in place). */
+	uint32_t uid_min, nslots, npurposes, index_mask;
+	uint64_t purposes_off, slots_off, index_off;
 };
 
 /* Opens and maps path after checking the descriptor: regular file, owned by

@@ -1,0 +1,544 @@
+/* agentctl: the command-line client of agentd. See agentctl(1).
+ *
+ * Exit status: 0 done, 1 refused or failed, 2 usage error, 3 agentd
+ * unreachable. One line on stderr per error. The token of a create is
+ * printed once and wiped from memory; it never goes to argv or the
+ * environment. */
+#include <errno.h>
+#include <stdarg.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/client.h"
+#include "common/identity.h"
+#include "common/json.h"
+#include "common/text.h"
+#include "common/wire.h"
+
+#ifndef AGENT_RUNDIR
+#define AGENT_RUNDIR "/run/agentd"
+#endif
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "0.1.0"
+#endif
+
+enum { EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
+
+struct ctl {
+	const char *socket;
+	int timeout_ms;
+	int fd;
+	uint8_t buf[AGENT_WIRE_MAX];
+	struct agent_wbuf w;
+	struct agent_msg m;
+};
+
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("agentctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'agentctl --help'.\n", stderr);
+	return EXIT_USAGE;
+}
+
+static void usage(FILE *f)
+{
+	fputs("Usage: agentctl [-S SOCKET] [-t SECONDS] COMMAND [ARGS]\n"
+	      "Create, inspect and retire task-scoped identities through agentd.\n\n"
+	      "Commands:\n"
+	      "  create --purpose NAME [--ttl DURATION] [--actor LABEL] [--task TEXT]\n"
+	      "         [--for USER] [--json]       create an identity; prints its token once\n"
+	      "  list [--all] [--json]              live identities you may see (--all: retired too)\n"
+	      "  show NAME [--json]                 one identity in full\n"
+	      "  revoke NAME [--reason TEXT]        retire an identity and its descendants now\n"
+	      "  status [--json]                    agentd's state\n\n"
+	      "Options:\n"
+	      "  -S, --socket PATH   agentd's socket (default " AGENT_RUNDIR "/agentd.sock)\n"
+	      "  -t, --timeout SECS  how long to wait for agentd (default 10)\n"
+	      "  -h, --help          show this help\n"
+	      "      --version       show the version\n\n"
+	      "DURATION: 90s, 15m, 2h, 1d, or combined as 1h30m.\n"
+	      "Exit status: 0 done, 1 refused or failed, 2 usage error, 3 agentd unreachable.\n",
+	      f);
+}
+
+/* Sends c->w and reads one reply into c->m. Returns 0 or an exit status. */
+static int call(struct ctl *c)
+{
+	int r = agent_wire_finish(&c->w);
+
+	if (r < 0) {
+		fprintf(stderr, "agentctl: request too large or invalid\n");
+		return EXIT_USAGE;
+	}
+	if (c->fd < 0) {
+		c->fd = agent_client_connect(c->socket, c->timeout_ms);
+		if (c->fd < 0) {
+			fprintf(stderr, "agentctl: cannot reach agentd at %s: %s\n", c->socket,
+				strerror(-c->fd));
+			return EXIT_UNREACHABLE;
+		}
+	}
+	r = agent_client_send(c->fd, &c->w, c->timeout_ms);
+	if (r == 0)
+		r = agent_client_recv(c->fd, c->buf, &c->m, c->timeout_ms);
+	if (r == -EBADMSG) {
+		fprintf(stderr, "agentctl: protocol error: malformed reply from agentd\n");
+		return EXIT_REFUSED;
+	}
+	if (r < 0) {
+		fprintf(stderr, "agentctl: agentd at %s did not answer: %s\n", c->socket,
+			strerror(-r));
+		return EXIT_UNREACHABLE;
+	}
+	if (c->m.type == AGENT_MSG_ERROR) {
+		fprintf(stderr, "agentctl: %s\n", agent_msg_str(&c->m, AGENT_A_MESSAGE));
+		return EXIT_REFUSED;
+	}
+	return 0;
+}
+
+static int expect(const struct ctl *c, enum agent_msg_type type)
+{
+	if (c->m.type == type)
+		return 0;
+	fprintf(stderr, "agentctl: protocol error: unexpected reply from agentd\n");
+	return EXIT_REFUSED;
+}
+
+static void fmt_time(int64_t t, char *buf, size_t len)
+{
+	if (t <= 0 || agent_time_format(t, buf, len) < 0)
+		snprintf(buf, len, "-");
+}
+
+static void chain_text(const struct agent_identity *id, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < id->chain_len; i++) {
+		int n = snprintf(buf + off, len - off, "%s%s", i ? " > " : "", id->chain[i]);
+
+		if (n < 0 || (size_t)n >= len - off)
+			break;
+		off += (size_t)n;
+	}
+}
+
+static void json_identity(struct agent_json *j, const struct agent_identity *id,
+			  const char *token)
+{
+	char t[32];
+
+	agent_json_begin_object(j, NULL);
+	agent_json_str(j, "name", id->name);
+	agent_json_u64(j, "uid", id->uid);
+	agent_json_u64(j, "gid", id->uid);
+	agent_json_str(j, "purpose", id->purpose);
+	agent_json_str(j, "subject", id->subject);
+	agent_json_begin_array(j, "chain");
+	for (unsigned i = 0; i < id->chain_len; i++)
+		agent_json_str(j, NULL, id->chain[i]);
+	agent_json_end_array(j);
+	agent_json_str(j, "actor", id->actor);
+	agent_json_str(j, "task", id->task);
+	fmt_time(id->created, t, sizeof(t));
+	agent_json_str(j, "created", t);
+	fmt_time(id->expires, t, sizeof(t));
+	agent_json_str(j, "expires", t);
+	agent_json_str(j, "state", agent_state_str(id->state));
+	agent_json_str(j, "parent", id->parent[0] ? id->parent : NULL);
+	agent_json_u64(j, "depth", id->depth);
+	if (id->state == AGENT_STATE_RETIRED) {
+		agent_json_str(j, "retire_reason", agent_retire_reason_str(id->retire_reason));
+		fmt_time(id->retired_at, t, sizeof(t));
+		agent_json_str(j, "retired_at", t);
+		if (id->retire_text[0])
+			agent_json_str(j, "retire_text", id->retire_text);
+	}
+	if (token)
+		agent_json_str(j, "token", token);
+	agent_json_end_object(j);
+}
+
+static void text_identity(const struct agent_identity *id, bool full)
+{
+	char chain[AGENT_CHAIN_MAX * (AGENT_NAME_MAX + 3) + 1], t[32], left[32];
+
+	chain_text(id, chain, sizeof(chain));
+	printf("name:     %s\nuid:      %u\ngid:      %u\npurpose:  %s\nsubject:  %s\n"
+	       "chain:    %s\n",
+	       id->name, id->uid, id->uid, id->purpose, id->subject, chain);
+	fmt_time(id->expires, t, sizeof(t));
+	if (id->state == AGENT_STATE_LIVE && id->expires > time(NULL) &&
+	    agent_duration_format((uint64_t)(id->expires - time(NULL)), left, sizeof(left)) == 0)
+		printf("expires:  %s (in %s)\n", t, left);
+	else
+		printf("expires:  %s\n", t);
+	if (!full)
+		return;
+	if (id->parent[0])
+		printf("parent:   %s\n", id->parent);
+	printf("depth:    %u\n", id->depth);
+	if (id->actor[0])
+		printf("actor:    %s\n", id->actor);
+	if (id->task[0])
+		printf("task:     %s\n", id->task);
+	fmt_time(id->created, t, sizeof(t));
+	printf("created:  %s\nstate:    %s\n", t, agent_state_str(id->state));
+	if (id->state == AGENT_STATE_RETIRED) {
+		fmt_time(id->retired_at, t, sizeof(t));
+		printf("retired:  %s (%s)\n", t, agent_retire_reason_str(id->retire_reason));
+		if (id->retire_text[0])
+			printf("reason:   %s\n", id->retire_text);
+	}
+}
+
+/* ---------------------------------------------------------------- create */
+
+static int cmd_create(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "purpose", required_argument, NULL, 'p' }, { "ttl", required_argument, NULL, 'T' },
+		{ "actor", required_argument, NULL, 'a' },   { "task", required_argument, NULL, 'k' },
+		{ "for", required_argument, NULL, 'f' },     { "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *purpose = NULL, *actor = NULL, *task = NULL, *for_user = NULL, *token;
+	struct agent_identity id;
+	uint64_t ttl = 0;
+	bool json = false;
+	int o, r;
+
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'p': purpose = optarg; break;
+		case 'a': actor = optarg; break;
+		case 'k': task = optarg; break;
+		case 'f': for_user = optarg; break;
+		case 'j': json = true; break;
+		case 'T':
+			if (agent_duration_parse(optarg, &ttl) < 0 || ttl == 0)
+				return usage_error("invalid --ttl '%s' (use e.g. 90s, 15m, 2h)", optarg);
+			break;
+		default:
+			return usage_error("create: invalid option");
+		}
+	}
+	if (optind < argc)
+		return usage_error("create: unexpected argument '%s'", argv[optind]);
+	if (!purpose)
+		return usage_error("create: --purpose is required");
+	if (!agent_valid_purpose(purpose))
+		return usage_error("invalid purpose name '%s'", purpose);
+	if (for_user && !agent_valid_username(for_user))
+		return usage_error("invalid user name for --for");
+	if (actor && !agent_valid_text(actor, AGENT_ACTOR_MAX))
+		return usage_error("--actor must be at most %d bytes of printable UTF-8",
+				   AGENT_ACTOR_MAX);
+	if (task && !agent_valid_text(task, AGENT_TASK_MAX))
+		return usage_error("--task must be at most %d bytes of printable UTF-8",
+				   AGENT_TASK_MAX);
+
+	agent_wire_begin(&c->w, AGENT_MSG_CREATE);
+	agent_wire_str(&c->w, AGENT_A_PURPOSE, purpose);
+	if (ttl)
+		agent_wire_u64(&c->w, AGENT_A_TTL, ttl);
+	if (actor)
+		agent_wire_str(&c->w, AGENT_A_ACTOR, actor);
+	if (task)
+		agent_wire_str(&c->w, AGENT_A_TASK, task);
+	if (for_user)
+		agent_wire_str(&c->w, AGENT_A_FOR, for_user);
+	r = call(c);
+	if (r == 0)
+		r = expect(c, AGENT_MSG_IDENTITY);
+	if (r == 0 && (agent_wire_get_identity(&c->m, &id) < 0 ||
+		       !(token = agent_msg_str(&c->m, AGENT_A_TOKEN)))) {
+		fprintf(stderr, "agentctl: protocol error: incomplete reply from agentd\n");
+		r = EXIT_REFUSED;
+	}
+	if (r == 0) {
+		if (json) {
+			struct agent_json j;
+
+			agent_json_init(&j, stdout);
+			json_identity(&j, &id, token);
+		} else {
+			text_identity(&id, false);
+			printf("token:    %s\n", token);
+			if (isatty(STDOUT_FILENO))
+				fprintf(stderr, "agentctl: the token is shown only once\n");
+		}
+		fflush(stdout);
+	}
+	explicit_bzero(c->buf, sizeof(c->buf));
+	return r;
+}
+
+/* ---------------------------------------------------------------- list, show */
+
+static int cmd_list(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "all", no_argument, NULL, 'a' }, { "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct agent_json j;
+	bool all = false, json = false;
+	int o, r;
+
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o == 'a')
+			all = true;
+		else if (o == 'j')
+			json = true;
+		else
+			return usage_error("list: invalid option");
+	}
+	if (optind < argc)
+		return usage_error("list: unexpected argument '%s'", argv[optind]);
+	agent_wire_begin(&c->w, AGENT_MSG_LIST);
+	if (all)
+		agent_wire_flag(&c->w, AGENT_A_ALL);
+	r = call(c);
+	if (r)
+		return r;
+	if (json) {
+		agent_json_init(&j, stdout);
+		agent_json_begin_array(&j, NULL);
+	} else {
+		printf("%-20s %-10s %-12s %-16s %-20s %s\n", "NAME", "UID", "PURPOSE", "SUBJECT",
+		       "EXPIRES", "STATE");
+	}
+	for (;;) {
+		struct agent_identity id;
+		char t[32], state[48];
+
+		if (c->m.type == AGENT_MSG_END)
+			break;
+		if (expect(c, AGENT_MSG_IDENTITY) || agent_wire_get_identity(&c->m, &id) < 0) {
+			fprintf(stderr, "agentctl: protocol error: bad list entry\n");
+			return EXIT_REFUSED;
+		}
+		if (json) {
+			json_identity(&j, &id, NULL);
+		} else {
+			fmt_time(id.expires, t, sizeof(t));
+			if (id.state == AGENT_STATE_RETIRED)
+				snprintf(state, sizeof(state), "retired(%s)",
+					 agent_retire_reason_str(id.retire_reason));
+			else
+				snprintf(state, sizeof(state), "live");
+			printf("%-20s %-10u %-12s %-16s %-20s %s\n", id.name, id.uid, id.purpose,
+			       id.subject, t, state);
+		}
+		r = agent_client_recv(c->fd, c->buf, &c->m, c->timeout_ms);
+		if (r < 0) {
+			fprintf(stderr, "agentctl: list interrupted: %s\n", strerror(-r));
+			return r == -EBADMSG ? EXIT_REFUSED : EXIT_UNREACHABLE;
+		}
+	}
+	if (json)
+		agent_json_end_array(&j);
+	return 0;
+}
+
+static int cmd_show(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct agent_identity id;
+	bool json = false;
+	int o, r;
+
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o != 'j')
+			return usage_error("show: invalid option");
+		json = true;
+	}
+	if (argc - optind != 1)
+		return usage_error("show: exactly one NAME is required");
+	if (!agent_valid_username(argv[optind]))
+		return usage_error("invalid identity name '%s'", argv[optind]);
+	agent_wire_begin(&c->w, AGENT_MSG_SHOW);
+	agent_wire_str(&c->w, AGENT_A_NAME, argv[optind]);
+	r = call(c);
+	if (r == 0)
+		r = expect(c, AGENT_MSG_IDENTITY);
+	if (r == 0 && agent_wire_get_identity(&c->m, &id) < 0) {
+		fprintf(stderr, "agentctl: protocol error: bad identity in reply\n");
+		r = EXIT_REFUSED;
+	}
+	if (r)
+		return r;
+	if (json) {
+		struct agent_json j;
+
+		agent_json_init(&j, stdout);
+		json_identity(&j, &id, NULL);
+	} else {
+		text_identity(&id, true);
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- revoke, status */
+
+static int cmd_revoke(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "reason", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *reason = NULL;
+	int o, r;
+
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o != 'r')
+			return usage_error("revoke: invalid option");
+		reason = optarg;
+	}
+	if (argc - optind != 1)
+		return usage_error("revoke: exactly one NAME is required");
+	if (!agent_valid_username(argv[optind]))
+		return usage_error("invalid identity name '%s'", argv[optind]);
+	if (reason && !agent_valid_text(reason, AGENT_REASON_MAX))
+		return usage_error("--reason must be at most %d bytes of printable UTF-8",
+				   AGENT_REASON_MAX);
+	agent_wire_begin(&c->w, AGENT_MSG_REVOKE);
+	agent_wire_str(&c->w, AGENT_A_NAME, argv[optind]);
+	if (reason)
+		agent_wire_str(&c->w, AGENT_A_REASON, reason);
+	r = call(c);
+	if (r == 0)
+		r = expect(c, AGENT_MSG_OK);
+	if (r == 0)
+		printf("revoked %s\n", argv[optind]);
+	return r;
+}
+
+static int cmd_status(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t live = 0, umin = 0, umax = 0, q = 0, up = 0;
+	const char *version;
+	bool json = false;
+	int o, r;
+
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o != 'j')
+			return usage_error("status: invalid option");
+		json = true;
+	}
+	if (optind < argc)
+		return usage_error("status: unexpected argument '%s'", argv[optind]);
+	agent_wire_begin(&c->w, AGENT_MSG_STATUS);
+	r = call(c);
+	if (r == 0)
+		r = expect(c, AGENT_MSG_STATUS_REPLY);
+	if (r)
+		return r;
+	version = agent_msg_str(&c->m, AGENT_A_VERSION);
+	agent_msg_u64(&c->m, AGENT_A_LIVE, &live);
+	agent_msg_u64(&c->m, AGENT_A_UID_MIN, &umin);
+	agent_msg_u64(&c->m, AGENT_A_UID_MAX, &umax);
+	agent_msg_u64(&c->m, AGENT_A_QUARANTINED, &q);
+	agent_msg_u64(&c->m, AGENT_A_UPTIME, &up);
+	if (json) {
+		struct agent_json j;
+
+		agent_json_init(&j, stdout);
+		agent_json_begin_object(&j, NULL);
+		agent_json_str(&j, "version", version ? version : "");
+		agent_json_u64(&j, "live", live);
+		agent_json_u64(&j, "uid_min", umin);
+		agent_json_u64(&j, "uid_max", umax);
+		agent_json_u64(&j, "quarantined", q);
+		agent_json_u64(&j, "uptime", up);
+		agent_json_end_object(&j);
+	} else {
+		char u[32];
+
+		agent_duration_format(up, u, sizeof(u));
+		printf("agentd %s\nlive identities:  %llu\nuid range:        %llu-%llu\n"
+		       "quarantined uids: %llu\nuptime:           %s\n",
+		       version ? version : "?", (unsigned long long)live, (unsigned long long)umin,
+		       (unsigned long long)umax, (unsigned long long)q, u);
+	}
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(struct ctl *, int, char **);
+} commands[] = {
+	{ "create", cmd_create }, { "list", cmd_list },     { "show", cmd_show },
+	{ "revoke", cmd_revoke }, { "status", cmd_status },
+};
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 'S' }, { "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },         { "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct ctl c = { .socket = AGENT_RUNDIR "/agentd.sock", .timeout_ms = 10000, .fd = -1 };
+	int o, r;
+
+	while ((o = getopt_long(argc, argv, "+S:t:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'S':
+			c.socket = optarg;
+			break;
+		case 't': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end || v <= 0 || v > 3600)
+				return usage_error("invalid --timeout '%s'", optarg);
+			c.timeout_ms = (int)v * 1000;
+			break;
+		}
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("agentctl %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			return usage_error("invalid option");
+		}
+	}
+	if (optind >= argc)
+		return usage_error("a command is required");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[optind], commands[i].name) != 0)
+			continue;
+		argc -= optind;
+		argv += optind;
+		optind = 1;
+		r = commands[i].fn(&c, argc, argv);
+		if (c.fd >= 0)
+			close(c.fd);
+		agent_wire_wipe(&c.w);
+		explicit_bzero(c.buf, sizeof(c.buf));
+		return r;
+	}
+	return usage_error("unknown command '%s'", argv[optind]);
+}

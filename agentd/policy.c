@@ -1,0 +1,206 @@
+/* The delegation decision (see agentd/policy.h). Pure: no I/O, no clock. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agentd/policy.h"
+#include "common/text.h"
+
+static uint64_t min_nonzero(uint64_t a, uint64_t b)
+{
+	if (!a)
+		return b;
+	if (!b)
+		return a;
+	return a < b ? a : b;
+}
+
+static bool who_matches(const struct agent_cfg_delegator *d, const struct agent_caller *c)
+{
+	for (size_t i = 0; i < d->nwho; i++) {
+		const char *w = d->who[i];
+
+		if (strcmp(w, "*") == 0)
+			return true;
+		if (w[0] == '%') {
+			for (size_t g = 0; g < c->ngroups; g++)
+				if (strcmp(c->groups[g], w + 1) == 0)
+					return true;
+		} else if (c->user[0] && strcmp(w, c->user) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool purpose_listed(const struct agent_cfg_delegator *d, const char *purpose)
+{
+	for (size_t i = 0; i < d->npurposes; i++)
+		if (strcmp(d->purposes[i], "*") == 0 || strcmp(d->purposes[i], purpose) == 0)
+			return true;
+	return false;
+}
+
+__attribute__((format(printf, 2, 3))) static void deny(struct agent_create_decision *out,
+							const char *fmt, ...)
+{
+	va_list ap;
+
+	out->allowed = false;
+	va_start(ap, fmt);
+	vsnprintf(out->reason, sizeof(out->reason), fmt, ap);
+	va_end(ap);
+}
+
+/* Grants a TTL: a requested one above max is refused, a default one is
+ * clamped; both are clamped to the parent's end for sub-delegations. */
+static bool grant_ttl(const struct agent_config *cfg, uint64_t requested, uint64_t max,
+		      int64_t now, int64_t parent_expires, struct agent_create_decision *out)
+{
+	char m[32];
+	uint64_t ttl = requested ? requested : cfg->default_ttl;
+
+	if (requested && requested > max) {
+		agent_duration_format(max, m, sizeof(m));
+		deny(out, "ttl exceeds the maximum of %s", m);
+		return false;
+	}
+	if (ttl > max)
+		ttl = max;
+	if (parent_expires) {
+		if (parent_expires <= now) {
+			deny(out, "the parent identity has expired");
+			return false;
+		}
+		if (now + (int64_t)ttl > parent_expires) {
+			if (requested) {
+				deny(out, "ttl would outlive the parent identity");
+				return false;
+			}
+			ttl = (uint64_t)(parent_expires - now);
+		}
+	}
+	if (ttl == 0) {
+		deny(out, "ttl must be longer than 0s");
+		return false;
+	}
+	out->ttl = ttl;
+	out->expires = now + (int64_t)ttl;
+	return true;
+}
+
+static void create_sub(const struct agent_config *cfg, const struct agent_caller *caller,
+		       const struct agent_create_req *req, const struct agent_cfg_purpose *p,
+		       int64_t now, struct agent_create_decision *out)
+{
+	const struct agent_identity *parent = caller->agent;
+	const struct agent_cfg_purpose *pp = agent_config_purpose(cfg, parent->purpose);
+
+	if (req->for_user) {
+		deny(out, "an agent identity may not act for another subject");
+		return;
+	}
+	if (!pp || !agent_config_may_delegate(pp, req->purpose)) {
+		deny(out, "purpose %s may not delegate purpose %s", parent->purpose, req->purpose);
+		return;
+	}
+	if (parent->depth + 1 > p->max_depth) {
+		deny(out, "delegation depth %u exceeds max_depth %u of purpose %s",
+		     parent->depth + 1, p->max_depth, req->purpose);
+		return;
+	}
+	if (parent->chain_len + 1 > AGENT_CHAIN_MAX) {
+		deny(out, "delegation chain longer than %d", AGENT_CHAIN_MAX);
+		return;
+	}
+	if (!grant_ttl(cfg, req->ttl, min_nonzero(cfg->max_ttl, p->max_ttl), now, parent->expires,
+		       out))
+		return;
+	snprintf(out->subject, sizeof(out->subject), "%s", parent->subject);
+	for (unsigned i = 0; i < parent->chain_len; i++)
+		snprintf(out->chain[i], sizeof(out->chain[i]), "%s", parent->chain[i]);
+	snprintf(out->chain[parent->chain_len], sizeof(out->chain[0]), "%s", parent->name);
+	out->chain_len = parent->chain_len + 1;
+	snprintf(out->parent, sizeof(out->parent), "%s", parent->name);
+	out->depth = parent->depth + 1;
+	out->allowed = true;
+	snprintf(out->reason, sizeof(out->reason), "sub-delegation from %s", parent->name);
+}
+
+void agent_policy_create(const struct agent_config *cfg, const struct agent_caller *caller,
+			 const struct agent_create_req *req, int64_t now,
+			 struct agent_create_decision *out)
+{
+	const struct agent_cfg_purpose *p = agent_config_purpose(cfg, req->purpose);
+	const struct agent_cfg_delegator *d = NULL;
+	uint64_t max;
+
+	memset(out, 0, sizeof(*out));
+	if (!p) {
+		deny(out, "unknown purpose %s", req->purpose ? req->purpose : "(none)");
+		return;
+	}
+	if (caller->agent) {
+		create_sub(cfg, caller, req, p, now, out);
+		return;
+	}
+	max = min_nonzero(cfg->max_ttl, p->max_ttl);
+	if (caller->uid != 0) {
+		for (size_t i = 0; i < cfg->ndelegators && !d; i++)
+			if (who_matches(&cfg->delegators[i], caller) &&
+			    purpose_listed(&cfg->delegators[i], req->purpose))
+				d = &cfg->delegators[i];
+		if (!d) {
+			deny(out, "no delegator rule lets %s create purpose %s",
+			     caller->user[0] ? caller->user : "this caller", req->purpose);
+			return;
+		}
+		if (req->for_user && !d->may_act_for) {
+			deny(out, "the delegator rule at line %d does not allow acting for another "
+				  "subject", d->line);
+			return;
+		}
+		max = min_nonzero(max, d->max_ttl);
+	}
+	if (!grant_ttl(cfg, req->ttl, max, now, 0, out))
+		return;
+	snprintf(out->subject, sizeof(out->subject), "%s",
+		 req->for_user ? req->for_user : caller->user);
+	out->chain_len = 0;
+	if (req->for_user && strcmp(req->for_user, caller->user) != 0)
+		snprintf(out->chain[out->chain_len++], sizeof(out->chain[0]), "%s", req->for_user);
+	snprintf(out->chain[out->chain_len++], sizeof(out->chain[0]), "%s", caller->user);
+	out->depth = 1;
+	out->allowed = true;
+	if (d)
+		snprintf(out->reason, sizeof(out->reason), "delegator rule at line %d", d->line);
+	else
+		snprintf(out->reason, sizeof(out->reason), "root");
+}
+
+static bool in_chain(const struct agent_identity *id, const char *who)
+{
+	for (unsigned i = 0; i < id->chain_len; i++)
+		if (strcmp(id->chain[i], who) == 0)
+			return true;
+	return false;
+}
+
+bool agent_policy_may_see(const struct agent_caller *caller, const struct agent_identity *id)
+{
+	if (caller->uid == 0)
+		return true;
+	if (!caller->user[0])
+		return false;
+	return strcmp(id->name, caller->user) == 0 || strcmp(id->subject, caller->user) == 0 ||
+	       in_chain(id, caller->user);
+}
+
+bool agent_policy_may_revoke(const struct agent_caller *caller, const struct agent_identity *id)
+{
+	if (caller->uid == 0)
+		return true;
+	if (!caller->user[0])
+		return false;
+	return strcmp(id->name, caller->user) == 0 || in_chain(id, caller->user);
+}

@@ -1,0 +1,332 @@
+/* Killing a uid's processes and removing what it owned (agentd/reap.h).
+ *
+ * Signals go through pidfds: a pid is opened, then its uid re-checked
+ * through /proc, then signalled through the pidfd, so a pid recycled
+ * between the scan and the signal is never hit. Tree removal never follows
+ * a symlink and never leaves the file system it started on. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agentd/reap.h"
+
+#define KILL_BOUND_MS 10000
+#define POLL_MS 20
+#define MAX_DEPTH 256
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Does /proc/PID/status say the process runs with uid (real, effective or
+ * saved) and is not a zombie? */
+static bool pid_has_uid(int dfd, const char *pid, uid_t uid)
+{
+	char path[64], buf[4096], *u, *st;
+	unsigned long long r, e, s;
+	ssize_t n;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/status", pid) >= (int)sizeof(path))
+		return false;
+	fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	st = strstr(buf, "\nState:");
+	if (st && (strncmp(st + 7, "\tZ", 2) == 0 || strncmp(st + 7, "\tX", 2) == 0))
+		return false;
+	u = strstr(buf, "\nUid:");
+	if (!u || sscanf(u + 5, "%llu %llu %llu", &r, &e, &s) != 3)
+		return false;
+	return r == uid || e == uid || s == uid;
+}
+
+struct pidlist {
+	pid_t *v;
+	size_t n, cap;
+};
+
+static void note_pid(struct pidlist *l, pid_t p)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i] == p)
+			return;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 32;
+		pid_t *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = p;
+}
+
+/* Signals every process of uid; returns how many were found (signalled). */
+static int signal_uid(uid_t uid, int sig, const char *proc_root, struct pidlist *seen)
+{
+	DIR *d = opendir(proc_root);
+	struct dirent *de;
+	pid_t self = getpid();
+	int found = 0, dfd;
+
+	if (!d)
+		return -errno;
+	dfd = dirfd(d);
+	while ((de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		int pfd;
+
+		if (*end || pid <= 0 || pid == self || !pid_has_uid(dfd, de->d_name, uid))
+			continue;
+		pfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+		if (pfd < 0)
+			continue;
+		/* The pidfd pins the process: re-check that it is still ours. */
+		if (pid_has_uid(dfd, de->d_name, uid)) {
+			if (sig == SIGTERM)
+				syscall(SYS_pidfd_send_signal, pfd, SIGCONT, NULL, 0);
+			if (syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0) == 0) {
+				found++;
+				note_pid(seen, (pid_t)pid);
+			}
+		}
+		close(pfd);
+	}
+	closedir(d);
+	return found;
+}
+
+int agent_kill_uid(uid_t uid, unsigned grace_ms, const char *proc_root, unsigned *killed)
+{
+	struct pidlist seen = { 0 };
+	int64_t start = mono_ms();
+	int n, r = 0;
+
+	if (uid == 0)
+		return -EINVAL; /* never */
+	n = signal_uid(uid, SIGTERM, proc_root, &seen);
+	if (n < 0)
+		return n;
+	while (n > 0 && mono_ms() - start < grace_ms) {
+		sleep_ms(POLL_MS);
+		n = signal_uid(uid, 0, proc_root, &seen);
+	}
+	while (n > 0) {
+		if (mono_ms() - start > KILL_BOUND_MS + grace_ms) {
+			r = -EBUSY;
+			break;
+		}
+		n = signal_uid(uid, SIGKILL, proc_root, &seen);
+		if (n > 0)
+			sleep_ms(POLL_MS);
+	}
+	if (n < 0)
+		r = n;
+	*killed = (unsigned)seen.n;
+	free(seen.v);
+	return r;
+}
+
+static int remove_at(int dfd, dev_t dev, int depth);
+
+static int remove_entry(int dfd, const char *name, dev_t dev, int depth)
+{
+	struct stat st;
+	int r = 0;
+
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (S_ISDIR(st.st_mode)) {
+		int sub;
+
+		if (st.st_dev != dev)
+			return -EXDEV; /* a mount point: leave it */
+		sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0)
+			return -errno;
+		r = remove_at(sub, dev, depth + 1);
+		close(sub);
+		if (unlinkat(dfd, name, AT_REMOVEDIR) < 0 && r == 0)
+			r = -errno;
+		return r;
+	}
+	if (unlinkat(dfd, name, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Empties the directory open at dfd. */
+static int remove_at(int dfd, dev_t dev, int depth)
+{
+	DIR *d;
+	struct dirent *de;
+	int r = 0, fd;
+
+	if (depth > MAX_DEPTH)
+		return -ELOOP;
+	fd = dup(dfd);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		int e;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		e = remove_entry(dfd, de->d_name, dev, depth);
+		if (e < 0 && r == 0)
+			r = e;
+	}
+	closedir(d);
+	return r;
+}
+
+int agent_remove_tree(const char *path)
+{
+	struct stat st;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	r = remove_at(fd, st.st_dev, 0);
+	close(fd);
+	if (rmdir(path) < 0 && r == 0)
+		r = -errno;
+	return r;
+}
+
+/* /proc/sysvipc/{shm,sem,msg}: columns found by name in the header line. */
+static void remove_sysv(const char *file, uid_t uid, int kind)
+{
+	char line[1024], *tok, *save;
+	int col_id = -1, col_uid = -1, col_cuid = -1;
+	FILE *f = fopen(file, "re");
+
+	if (!f)
+		return;
+	if (fgets(line, sizeof(line), f)) {
+		int i = 0;
+
+		for (tok = strtok_r(line, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save), i++) {
+			if (strcmp(tok, kind == 0 ? "shmid" : kind == 1 ? "semid" : "msqid") == 0)
+				col_id = i;
+			else if (strcmp(tok, "uid") == 0)
+				col_uid = i;
+			else if (strcmp(tok, "cuid") == 0)
+				col_cuid = i;
+		}
+	}
+	while (col_id >= 0 && col_uid >= 0 && fgets(line, sizeof(line), f)) {
+		long long id = -1, u = -1, cu = -1;
+		int i = 0;
+
+		for (tok = strtok_r(line, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save), i++) {
+			if (i == col_id)
+				id = atoll(tok);
+			else if (i == col_uid)
+				u = atoll(tok);
+			else if (i == col_cuid)
+				cu = atoll(tok);
+		}
+		if (id < 0 || (u != (long long)uid && cu != (long long)uid))
+			continue;
+		if (kind == 0)
+			shmctl((int)id, IPC_RMID, NULL);
+		else if (kind == 1)
+			semctl((int)id, 0, IPC_RMID);
+		else
+			msgctl((int)id, IPC_RMID, NULL);
+	}
+	fclose(f);
+}
+
+static void remove_owned_files(const char *dir, uid_t uid)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		struct stat st;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    st.st_uid == uid && !S_ISDIR(st.st_mode))
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+}
+
+int agent_remove_ipc(uid_t uid)
+{
+	if (uid == 0)
+		return -EINVAL;
+	remove_sysv("/proc/sysvipc/shm", uid, 0);
+	remove_sysv("/proc/sysvipc/sem", uid, 1);
+	remove_sysv("/proc/sysvipc/msg", uid, 2);
+	remove_owned_files("/dev/shm", uid);
+	remove_owned_files("/dev/mqueue", uid);
+	return 0;
+}
+
+int agent_reap_uid(const struct agent_reap_opts *o, unsigned *killed)
+{
+	int r, e;
+
+	*killed = 0;
+	r = agent_kill_uid(o->uid, o->grace_ms, o->proc_root ? o->proc_root : "/proc", killed);
+	if (o->home) {
+		e = agent_remove_tree(o->home);
+		if (e < 0 && r == 0)
+			r = e;
+	}
+	e = agent_remove_ipc(o->uid);
+	if (e < 0 && r == 0)
+		r = e;
+	return r;
+}

@@ -1,0 +1,664 @@
+/* Durable state in SQLite (see agentd/store.h).
+ *
+ * Schema v1:
+ *   identities  one row per identity ever created (until purged)
+ *   chain       its delegation chain, one row per hop, in order
+ *   meta        daemon metadata (boot_id)
+ * At most one live identity holds a uid (partial unique index). Statements
+ * are prepared once; strings read back are bounds-checked against the
+ * record's fixed fields, so a tampered database is an error, not an
+ * overflow. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "agentd/store.h"
+
+#define SCHEMA_VERSION 1
+
+static const char schema_v1[] =
+	"CREATE TABLE identities ("
+	" id INTEGER PRIMARY KEY,"
+	" name TEXT NOT NULL UNIQUE,"
+	" uid INTEGER NOT NULL,"
+	" purpose TEXT NOT NULL,"
+	" subject TEXT NOT NULL,"
+	" parent TEXT NOT NULL DEFAULT '',"
+	" depth INTEGER NOT NULL,"
+	" creator_uid INTEGER NOT NULL,"
+	" actor TEXT NOT NULL DEFAULT '',"
+	" task TEXT NOT NULL DEFAULT '',"
+	" created INTEGER NOT NULL,"
+	" expires INTEGER NOT NULL,"
+	" expires_boot_ns INTEGER NOT NULL,"
+	" state INTEGER NOT NULL,"
+	" retire_reason INTEGER NOT NULL DEFAULT 0,"
+	" retired_at INTEGER NOT NULL DEFAULT 0,"
+	" retire_text TEXT NOT NULL DEFAULT '',"
+	" reaped_at INTEGER NOT NULL DEFAULT 0,"
+	" killed INTEGER NOT NULL DEFAULT 0,"
+	" token_hash BLOB NOT NULL);"
+	"CREATE UNIQUE INDEX identities_live_uid ON identities(uid) WHERE state = 1;"
+	"CREATE INDEX identities_uid ON identities(uid);"
+	"CREATE INDEX identities_parent ON identities(parent) WHERE state = 1;"
+	"CREATE TABLE chain ("
+	" identity_id INTEGER NOT NULL REFERENCES identities(id) ON DELETE CASCADE,"
+	" pos INTEGER NOT NULL,"
+	" principal TEXT NOT NULL,"
+	" PRIMARY KEY (identity_id, pos));"
+	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
+
+#define COLS                                                                                    \
+	"id, name, uid, purpose, subject, parent, depth, creator_uid, actor, task, created, "   \
+	"expires, expires_boot_ns, state, retire_reason, retired_at, retire_text, reaped_at, " \
+	"killed, token_hash"
+
+enum stmt_id {
+	S_INSERT,
+	S_INSERT_CHAIN,
+	S_GET,
+	S_GET_LIVE_UID,
+	S_CHAIN,
+	S_RETIRE,
+	S_REAPED,
+	S_UID_BUSY,
+	S_NAME_USED,
+	S_COUNT_LIVE,
+	S_COUNT_CREATOR,
+	S_COUNT_QUAR,
+	S_PURGE,
+	S_META_GET,
+	S_META_SET,
+	S_ALL_LIVE,
+	S_ALL,
+	S_UNREAPED,
+	S_CHILDREN,
+	S__MAX
+};
+
+static const char *const sql[S__MAX] = {
+	[S_INSERT] = "INSERT INTO identities (name, uid, purpose, subject, parent, depth, "
+		     "creator_uid, actor, task, created, expires, expires_boot_ns, state, "
+		     "token_hash) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,1,?13)",
+	[S_INSERT_CHAIN] = "INSERT INTO chain (identity_id, pos, principal) VALUES (?1,?2,?3)",
+	[S_GET] = "SELECT " COLS " FROM identities WHERE name = ?1",
+	[S_GET_LIVE_UID] = "SELECT " COLS " FROM identities WHERE uid = ?1 AND state = 1",
+	[S_CHAIN] = "SELECT principal FROM chain WHERE identity_id = ?1 ORDER BY pos",
+	[S_RETIRE] = "UPDATE identities SET state = 2, retire_reason = ?2, retired_at = ?3, "
+		     "retire_text = ?4 WHERE name = ?1 AND state = 1",
+	[S_REAPED] = "UPDATE identities SET reaped_at = ?2, killed = ?3 WHERE name = ?1",
+	[S_UID_BUSY] = "SELECT 1 FROM identities WHERE uid = ?1 AND (state = 1 OR reaped_at = 0 "
+		       "OR reaped_at + ?3 > ?2) LIMIT 1",
+	[S_NAME_USED] = "SELECT 1 FROM identities WHERE name = ?1",
+	[S_COUNT_LIVE] = "SELECT count(*) FROM identities WHERE state = 1",
+	[S_COUNT_CREATOR] = "SELECT count(*) FROM identities WHERE state = 1 AND creator_uid = ?1",
+	[S_COUNT_QUAR] = "SELECT count(DISTINCT uid) FROM identities WHERE state = 2 AND "
+			 "(reaped_at = 0 OR reaped_at + ?2 > ?1) AND uid NOT IN "
+			 "(SELECT uid FROM identities WHERE state = 1)",
+	[S_PURGE] = "DELETE FROM identities WHERE state = 2 AND reaped_at != 0 AND reaped_at < ?1",
+	[S_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+	[S_META_SET] = "INSERT INTO meta (key, value) VALUES (?1, ?2) "
+		       "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+	[S_ALL_LIVE] = "SELECT " COLS " FROM identities WHERE state = 1 ORDER BY id",
+	[S_ALL] = "SELECT " COLS " FROM identities ORDER BY id",
+	[S_UNREAPED] = "SELECT " COLS " FROM identities WHERE state = 2 AND reaped_at = 0 ORDER BY id",
+	[S_CHILDREN] = "SELECT " COLS " FROM identities WHERE parent = ?1 AND state = 1 ORDER BY id",
+};
+
+struct agent_store {
+	sqlite3 *db;
+	sqlite3_stmt *st[S__MAX];
+	bool in_tx;
+};
+
+static int map_err(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return 0;
+	case SQLITE_CONSTRAINT:
+		return -EEXIST;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return -EACCES;
+	default:
+		return -EIO;
+	}
+}
+
+static int exec(struct agent_store *s, const char *q)
+{
+	return map_err(sqlite3_exec(s->db, q, NULL, NULL, NULL));
+}
+
+static sqlite3_stmt *stmt(struct agent_store *s, enum stmt_id id)
+{
+	sqlite3_stmt *st = s->st[id];
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return st;
+}
+
+/* Runs a statement that returns no row (or ignores rows). */
+static int step_done(sqlite3_stmt *st)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	rc = map_err(rc);
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int create_schema(struct agent_store *s)
+{
+	int r = exec(s, "BEGIN IMMEDIATE");
+
+	if (r < 0)
+		return r;
+	r = exec(s, schema_v1);
+	if (r == 0)
+		r = exec(s, "PRAGMA user_version = 1");
+	if (r == 0)
+		r = exec(s, "COMMIT");
+	if (r < 0)
+		exec(s, "ROLLBACK");
+	return r;
+}
+
+static int check_schema(struct agent_store *s)
+{
+	sqlite3_stmt *st;
+	int version, r;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	r = sqlite3_step(st) == SQLITE_ROW ? 0 : -EIO;
+	version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (r < 0)
+		return r;
+	if (version == 0)
+		return create_schema(s);
+	if (version > SCHEMA_VERSION)
+		return -EPROTO; /* written by a newer agentd */
+	/* Migrations from older versions go here, one step per version. */
+	return 0;
+}
+
+int agent_store_open(const char *dir, struct agent_store **out)
+{
+	struct agent_store *s;
+	char path[512];
+	int fd, r;
+
+	if (snprintf(path, sizeof(path), "%s/agentd.db", dir) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	/* Create the file ourselves so its mode is 0600 whatever the umask. */
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	if (sqlite3_open_v2(path, &s->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
+			    NULL) != SQLITE_OK) {
+		r = -EIO;
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, 5000);
+	if ((r = exec(s, "PRAGMA journal_mode = WAL")) < 0 ||
+	    (r = exec(s, "PRAGMA synchronous = FULL")) < 0 ||
+	    (r = exec(s, "PRAGMA foreign_keys = ON")) < 0 || (r = check_schema(s)) < 0)
+		goto fail;
+	for (int i = 0; i < S__MAX; i++)
+		if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
+				       NULL) != SQLITE_OK) {
+			r = -EIO;
+			goto fail;
+		}
+	*out = s;
+	return 0;
+fail:
+	agent_store_close(s);
+	return r;
+}
+
+void agent_store_close(struct agent_store *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < S__MAX; i++)
+		sqlite3_finalize(s->st[i]);
+	sqlite3_close(s->db);
+	free(s);
+}
+
+int agent_store_begin(struct agent_store *s)
+{
+	int r;
+
+	if (s->in_tx)
+		return -EBUSY;
+	r = exec(s, "BEGIN IMMEDIATE");
+	if (r == 0)
+		s->in_tx = true;
+	return r;
+}
+
+int agent_store_commit(struct agent_store *s)
+{
+	int r = exec(s, "COMMIT");
+
+	if (r == 0)
+		s->in_tx = false;
+	return r;
+}
+
+void agent_store_rollback(struct agent_store *s)
+{
+	exec(s, "ROLLBACK");
+	s->in_tx = false;
+}
+
+/* Runs f inside a transaction unless one is open already. */
+static int in_tx(struct agent_store *s, int (*f)(struct agent_store *, const void *),
+		 const void *arg)
+{
+	int r;
+
+	if (s->in_tx)
+		return f(s, arg);
+	r = agent_store_begin(s);
+	if (r < 0)
+		return r;
+	r = f(s, arg);
+	if (r == 0)
+		r = agent_store_commit(s);
+	if (r < 0)
+		agent_store_rollback(s);
+	return r;
+}
+
+static int text_ok(const char *t, size_t max)
+{
+	return t && strlen(t) <= max;
+}
+
+static int insert_tx(struct agent_store *s, const void *arg)
+{
+	const struct agent_identity *id = arg;
+	sqlite3_stmt *st;
+	sqlite3_int64 rowid;
+	bool busy, used;
+	int r;
+
+	r = agent_store_name_used(s, id->name, &used);
+	if (r < 0)
+		return r;
+	if (used)
+		return -EEXIST;
+	/* A uid is busy while live or unreaped; quarantine is the caller's call. */
+	st = stmt(s, S_UID_BUSY);
+	sqlite3_bind_int64(st, 1, id->uid);
+	sqlite3_bind_int64(st, 2, INT64_MAX / 2); /* quarantine ignored here */
+	sqlite3_bind_int64(st, 3, 0);
+	busy = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_reset(st);
+	if (busy)
+		return -EEXIST;
+
+	st = stmt(s, S_INSERT);
+	sqlite3_bind_text(st, 1, id->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, id->uid);
+	sqlite3_bind_text(st, 3, id->purpose, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, id->subject, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, id->parent, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, id->depth);
+	sqlite3_bind_int64(st, 7, id->creator_uid);
+	sqlite3_bind_text(st, 8, id->actor, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 9, id->task, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 10, id->created);
+	sqlite3_bind_int64(st, 11, id->expires);
+	sqlite3_bind_int64(st, 12, id->expires_boot_ns);
+	sqlite3_bind_blob(st, 13, id->token_hash, sizeof(id->token_hash), SQLITE_STATIC);
+	r = step_done(st);
+	if (r < 0)
+		return r;
+	rowid = sqlite3_last_insert_rowid(s->db);
+	for (unsigned i = 0; i < id->chain_len; i++) {
+		st = stmt(s, S_INSERT_CHAIN);
+		sqlite3_bind_int64(st, 1, rowid);
+		sqlite3_bind_int64(st, 2, i);
+		sqlite3_bind_text(st, 3, id->chain[i], -1, SQLITE_STATIC);
+		r = step_done(st);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int agent_store_insert(struct agent_store *s, const struct agent_identity *id)
+{
+	if (!text_ok(id->name, AGENT_NAME_MAX) || !id->name[0] ||
+	    !text_ok(id->purpose, AGENT_PURPOSE_MAX) || !text_ok(id->subject, AGENT_NAME_MAX) ||
+	    !text_ok(id->parent, AGENT_NAME_MAX) || !text_ok(id->actor, AGENT_ACTOR_MAX) ||
+	    !text_ok(id->task, AGENT_TASK_MAX) || id->chain_len > AGENT_CHAIN_MAX)
+		return -EINVAL;
+	for (unsigned i = 0; i < id->chain_len; i++)
+		if (!text_ok(id->chain[i], AGENT_NAME_MAX))
+			return -EINVAL;
+	return in_tx(s, insert_tx, id);
+}
+
+static int col_text(sqlite3_stmt *st, int col, char *dst, size_t cap)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	size_t n = t ? (size_t)sqlite3_column_bytes(st, col) : 0;
+
+	if (n >= cap || (t && strlen((const char *)t) != n))
+		return -EIO;
+	memcpy(dst, t ? (const char *)t : "", n);
+	dst[n] = '\0';
+	return 0;
+}
+
+/* Fills a record from the current row of a COLS statement (chain too). */
+static int read_row(struct agent_store *s, sqlite3_stmt *st, struct agent_identity *id)
+{
+	sqlite3_int64 rowid = sqlite3_column_int64(st, 0);
+	sqlite3_int64 uid = sqlite3_column_int64(st, 2);
+	const void *hash;
+	sqlite3_stmt *cs;
+	int rc;
+
+	memset(id, 0, sizeof(*id));
+	if (col_text(st, 1, id->name, sizeof(id->name)) < 0 ||
+	    col_text(st, 3, id->purpose, sizeof(id->purpose)) < 0 ||
+	    col_text(st, 4, id->subject, sizeof(id->subject)) < 0 ||
+	    col_text(st, 5, id->parent, sizeof(id->parent)) < 0 ||
+	    col_text(st, 8, id->actor, sizeof(id->actor)) < 0 ||
+	    col_text(st, 9, id->task, sizeof(id->task)) < 0 ||
+	    col_text(st, 16, id->retire_text, sizeof(id->retire_text)) < 0)
+		return -EIO;
+	if (uid < 0 || uid > UINT32_MAX)
+		return -EIO;
+	id->uid = (uint32_t)uid;
+	id->depth = (unsigned)sqlite3_column_int64(st, 6);
+	id->creator_uid = (uint32_t)sqlite3_column_int64(st, 7);
+	id->created = sqlite3_column_int64(st, 10);
+	id->expires = sqlite3_column_int64(st, 11);
+	id->expires_boot_ns = sqlite3_column_int64(st, 12);
+	id->state = (enum agent_state)sqlite3_column_int(st, 13);
+	id->retire_reason = (enum agent_retire_reason)sqlite3_column_int(st, 14);
+	id->retired_at = sqlite3_column_int64(st, 15);
+	id->reaped_at = sqlite3_column_int64(st, 17);
+	id->killed = (uint32_t)sqlite3_column_int64(st, 18);
+	hash = sqlite3_column_blob(st, 19);
+	if (!hash || sqlite3_column_bytes(st, 19) != (int)sizeof(id->token_hash) ||
+	    (id->state != AGENT_STATE_LIVE && id->state != AGENT_STATE_RETIRED))
+		return -EIO;
+	memcpy(id->token_hash, hash, sizeof(id->token_hash));
+
+	cs = stmt(s, S_CHAIN);
+	sqlite3_bind_int64(cs, 1, rowid);
+	while ((rc = sqlite3_step(cs)) == SQLITE_ROW) {
+		if (id->chain_len >= AGENT_CHAIN_MAX ||
+		    col_text(cs, 0, id->chain[id->chain_len], sizeof(id->chain[0])) < 0) {
+			sqlite3_reset(cs);
+			return -EIO;
+		}
+		id->chain_len++;
+	}
+	sqlite3_reset(cs);
+	return rc == SQLITE_DONE ? 0 : map_err(rc);
+}
+
+static int get_one(struct agent_store *s, sqlite3_stmt *st, struct agent_identity *out)
+{
+	int rc = sqlite3_step(st), r;
+
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(st);
+		return -ENOENT;
+	}
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return map_err(rc);
+	}
+	r = read_row(s, st, out);
+	sqlite3_reset(st);
+	return r;
+}
+
+int agent_store_get(struct agent_store *s, const char *name, struct agent_identity *out)
+{
+	sqlite3_stmt *st;
+
+	if (!text_ok(name, AGENT_NAME_MAX))
+		return -ENOENT;
+	st = stmt(s, S_GET);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	return get_one(s, st, out);
+}
+
+int agent_store_get_live_uid(struct agent_store *s, uint32_t uid, struct agent_identity *out)
+{
+	sqlite3_stmt *st = stmt(s, S_GET_LIVE_UID);
+
+	sqlite3_bind_int64(st, 1, uid);
+	return get_one(s, st, out);
+}
+
+int agent_store_retire(struct agent_store *s, const char *name, enum agent_retire_reason reason,
+		       int64_t when, const char *text)
+{
+	struct agent_identity id;
+	sqlite3_stmt *st;
+	int r;
+
+	if (text && !text_ok(text, AGENT_REASON_MAX))
+		return -EINVAL;
+	r = agent_store_get(s, name, &id);
+	if (r < 0)
+		return r;
+	if (id.state != AGENT_STATE_LIVE)
+		return -EALREADY;
+	st = stmt(s, S_RETIRE);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, reason);
+	sqlite3_bind_int64(st, 3, when);
+	sqlite3_bind_text(st, 4, text ? text : "", -1, SQLITE_STATIC);
+	r = step_done(st);
+	if (r == 0 && sqlite3_changes(s->db) != 1)
+		r = -EALREADY;
+	return r;
+}
+
+int agent_store_set_reaped(struct agent_store *s, const char *name, int64_t when, uint32_t killed)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if (!text_ok(name, AGENT_NAME_MAX))
+		return -ENOENT;
+	st = stmt(s, S_REAPED);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, when > 0 ? when : 1);
+	sqlite3_bind_int64(st, 3, killed);
+	r = step_done(st);
+	if (r == 0 && sqlite3_changes(s->db) != 1)
+		r = -ENOENT;
+	return r;
+}
+
+/* Collects the rows of st into a heap array first, so callbacks may call
+ * back into the store. */
+static int walk(struct agent_store *s, sqlite3_stmt *st,
+		int (*cb)(const struct agent_identity *id, void *arg), void *arg)
+{
+	struct agent_identity *rows = NULL;
+	size_t n = 0, cap = 0;
+	int rc, r = 0;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			void *p = realloc(rows, ncap * sizeof(*rows));
+
+			if (!p) {
+				r = -ENOMEM;
+				break;
+			}
+			rows = p;
+			cap = ncap;
+		}
+		r = read_row(s, st, &rows[n]);
+		if (r < 0)
+			break;
+		n++;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = map_err(rc);
+	sqlite3_reset(st);
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = cb(&rows[i], arg);
+	free(rows);
+	return r;
+}
+
+int agent_store_foreach(struct agent_store *s, enum agent_store_filter filter,
+			int (*cb)(const struct agent_identity *id, void *arg), void *arg)
+{
+	enum stmt_id id = filter == AGENT_STORE_LIVE ? S_ALL_LIVE :
+			  filter == AGENT_STORE_ALL  ? S_ALL :
+						       S_UNREAPED;
+
+	return walk(s, stmt(s, id), cb, arg);
+}
+
+int agent_store_foreach_child(struct agent_store *s, const char *name,
+			      int (*cb)(const struct agent_identity *id, void *arg), void *arg)
+{
+	sqlite3_stmt *st = stmt(s, S_CHILDREN);
+
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	return walk(s, st, cb, arg);
+}
+
+int agent_store_uid_busy(struct agent_store *s, uint32_t uid, int64_t now, int64_t quarantine,
+			 bool *busy)
+{
+	sqlite3_stmt *st = stmt(s, S_UID_BUSY);
+	int rc;
+
+	sqlite3_bind_int64(st, 1, uid);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, quarantine);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return map_err(rc);
+	*busy = rc == SQLITE_ROW;
+	return 0;
+}
+
+int agent_store_name_used(struct agent_store *s, const char *name, bool *used)
+{
+	sqlite3_stmt *st = stmt(s, S_NAME_USED);
+	int rc;
+
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return map_err(rc);
+	*used = rc == SQLITE_ROW;
+	return 0;
+}
+
+static int count(sqlite3_stmt *st, uint64_t *n)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		*n = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : map_err(rc ? rc : SQLITE_ERROR);
+}
+
+int agent_store_count_live(struct agent_store *s, uint64_t *n)
+{
+	return count(stmt(s, S_COUNT_LIVE), n);
+}
+
+int agent_store_count_live_by_creator(struct agent_store *s, uint32_t creator_uid, uint64_t *n)
+{
+	sqlite3_stmt *st = stmt(s, S_COUNT_CREATOR);
+
+	sqlite3_bind_int64(st, 1, creator_uid);
+	return count(st, n);
+}
+
+int agent_store_count_quarantined(struct agent_store *s, int64_t now, int64_t quarantine,
+				  uint64_t *n)
+{
+	sqlite3_stmt *st = stmt(s, S_COUNT_QUAR);
+
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, quarantine);
+	return count(st, n);
+}
+
+int agent_store_purge(struct agent_store *s, int64_t cutoff)
+{
+	sqlite3_stmt *st = stmt(s, S_PURGE);
+
+	sqlite3_bind_int64(st, 1, cutoff);
+	return step_done(st);
+}
+
+int agent_store_meta_get(struct agent_store *s, const char *key, char *buf, size_t len)
+{
+	sqlite3_stmt *st = stmt(s, S_META_GET);
+	int rc, r = 0;
+
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		r = -ENOENT;
+	else if (rc != SQLITE_ROW)
+		r = map_err(rc);
+	else if (col_text(st, 0, buf, len) < 0)
+		r = -ENOSPC;
+	sqlite3_reset(st);
+	return r;
+}
+
+int agent_store_meta_set(struct agent_store *s, const char *key, const char *value)
+{
+	sqlite3_stmt *st = stmt(s, S_META_SET);
+
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	return step_done(st);
+}

@@ -1,0 +1,127 @@
+/* Client side of the agentd socket (see common/client.h). A guest in
+ * pam_agent's host process too: CLOEXEC, never fds 0-2, bounded waits. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/client.h"
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for events on fd until the deadline; 0, -ETIMEDOUT or -errno. */
+static int wait_fd(int fd, short events, int64_t deadline)
+{
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = events };
+		int64_t left = deadline - mono_ms();
+		int r;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		r = poll(&p, 1, left > 60000 ? 60000 : (int)left);
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+int agent_client_connect(const char *path, int timeout_ms)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int64_t deadline = mono_ms() + timeout_ms;
+	int fd, r;
+
+	if (!path || strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (fd < 3) {
+		int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+
+		close(fd);
+		if (high < 0)
+			return -errno;
+		fd = high;
+	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (errno != EINPROGRESS && errno != EAGAIN && errno != EINTR) {
+			r = -errno;
+			goto fail;
+		}
+		socklen_t len = sizeof(int);
+		int err = 0;
+
+		r = wait_fd(fd, POLLOUT, deadline);
+		if (r < 0)
+			goto fail;
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
+			r = err ? -err : -errno;
+			goto fail;
+		}
+	}
+	return fd;
+fail:
+	close(fd);
+	return r;
+}
+
+int agent_client_send(int fd, const struct agent_wbuf *w, int timeout_ms)
+{
+	int64_t deadline = mono_ms() + timeout_ms;
+
+	for (;;) {
+		ssize_t n = send(fd, w->data, w->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		int r;
+
+		if (n == (ssize_t)w->len)
+			return 0;
+		if (n >= 0)
+			return -EIO; /* a datagram is sent whole or not at all */
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return -errno;
+		r = wait_fd(fd, POLLOUT, deadline);
+		if (r < 0)
+			return r;
+	}
+}
+
+int agent_client_recv(int fd, uint8_t *buf, struct agent_msg *m, int timeout_ms)
+{
+	int64_t deadline = mono_ms() + timeout_ms;
+
+	for (;;) {
+		ssize_t n = recv(fd, buf, AGENT_WIRE_MAX, MSG_DONTWAIT | MSG_TRUNC);
+		int r;
+
+		if (n == 0)
+			return -ECONNRESET;
+		if (n > 0) {
+			if (n > AGENT_WIRE_MAX)
+				return -EBADMSG;
+			return agent_wire_parse(m, buf, (size_t)n) < 0 ? -EBADMSG : 0;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return -errno;
+		r = wait_fd(fd, POLLIN, deadline);
+		if (r < 0)
+			return r;
+	}
+}
