@@ -532,7 +532,7 @@ int main(int argc, char **argv)
 			continue;
 		argc -= optind;
 		argv += optind;
-		optind = 1;
+		optind = 0; /* glibc: reinitialise getopt for the command's own options */
 		r = commands[i].fn(&c, argc, argv);
 		if (c.fd >= 0)
 			close(c.fd);

@@ -1,0 +1,49 @@
+#!/bin/bash
+# agentctl's exit statuses and messages: usage errors 2, refusals 1,
+# unreachable agentd 3, each with one line on stderr.
+. "$(dirname "$0")/lib.sh"
+require_root
+enter_sandbox "$@"
+start_agentd
+
+expect_exit 0 "--help" ctl --help
+expect_exit 0 "--version" ctl --version
+expect_exit 2 "no command" ctl
+expect_exit 2 "unknown command" ctl frobnicate
+expect_exit 2 "unknown option" ctl list --bogus
+expect_exit 2 "create without --purpose" ctl create
+expect_exit 2 "bad --ttl" ctl create --purpose ci --ttl 5x
+expect_exit 2 "--ttl 0" ctl create --purpose ci --ttl 0
+expect_exit 2 "invalid purpose name" ctl create --purpose 'Bad Name'
+expect_exit 2 "control character in --task" ctl create --purpose ci --task $'a\nb'
+expect_exit 2 "invalid identity name" ctl show '../etc'
+expect_exit 2 "show needs one name" ctl show
+expect_exit 2 "stray argument" ctl status extra
+expect_exit 1 "refused by policy" ctl create --purpose nosuch
+check "status --json has the range" [ "$(ctl status --json | jq -c '[.uid_min,.uid_max]')" = "[$UID_MIN,$UID_MAX]" ]
+check "show NAME --json (option after the name)" \
+	ctl show "$(ctl create --purpose ci --json | jq -r .name)" --json
+err=$("$AGENTCTL" -S "$T/nope.sock" status 2>&1 >/dev/null) && rc=0 || rc=$?
+check "unreachable agentd exits 3" [ "$rc" = 3 ]
+check "with one line on stderr" [ "$(wc -l <<<"$err")" = 1 ]
+check "naming the socket" grep -q "nope.sock" <<<"$err"
+
+# A hostile client: garbage and oversized datagrams get an error or a
+# disconnect and change nothing.
+before=$(ctl list --all --json | jq length)
+python3 - "$T/run/agentd.sock" <<'PY'
+import socket, sys
+for payload in [b"", b"\x01", b"\x01\x00\x01\x00\xff\xff\x05\x00abc", b"A" * 70000,
+                b"\x01\x00\x01\x00\x02\x00\x03\x00ci\x00\x02\x00\x03\x00ci\x00"]:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.settimeout(2)
+    s.connect(sys.argv[1])
+    try:
+        s.send(payload)
+        s.recv(9000)
+    except OSError:
+        pass
+    s.close()
+PY
+check "garbage changed nothing" [ "$(ctl list --all --json | jq length)" = "$before" ]
+check "agentd still answers" ctl status

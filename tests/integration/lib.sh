@@ -1,0 +1,202 @@
+# Shared by the end-to-end tests and the demo. Sourced, not run.
+#
+# The sandbox: each test re-executes itself inside a private mount and pid
+# namespace (unshare --mount --pid --fork --mount-proc). Inside, copies of
+# /etc/passwd and /etc/group with a few test users are bind-mounted over the
+# real ones, agentd runs with its state, socket and homes in a temporary
+# directory, and everything vanishes with the namespace: the host's files,
+# users and processes are never touched. Only processes this test started
+# are ever signalled (the pid namespace holds nothing else).
+#
+# Test users (uid/gid): developers 2900 (group), alice 2901 and bob 2904 in
+# developers, orchestrator 2902, mallory 2903.
+
+set -euo pipefail
+
+: "${top_builddir:?run through make check (top_builddir unset)}"
+AGENTD="$top_builddir/agentd/agentd"
+AGENTCTL="$top_builddir/agentd/agentctl"
+UID_MIN=1879048192
+UID_MAX=1879048447
+FAILED=0
+
+require_root() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "skip: needs root (mount and pid namespaces, setuid to agent uids)"
+		exit 77
+	fi
+	for tool in unshare setpriv jq; do
+		if ! command -v "$tool" >/dev/null; then
+			echo "skip: $tool is not installed (./bootstrap installs it)"
+			exit 77
+		fi
+	done
+}
+
+# Re-executes the calling script inside the sandbox namespaces, once.
+enter_sandbox() {
+	if [ -z "${AGENTD_SANDBOX:-}" ]; then
+		AGENTD_SANDBOX=1 exec unshare --mount --pid --fork --mount-proc \
+			--propagation private "$0" "$@"
+	fi
+	T=$(mktemp -d /tmp/agentd-test.XXXXXX)
+	chmod 0755 "$T"
+	mkdir -p "$T/etc" "$T/home"
+	cp /etc/passwd "$T/etc/passwd"
+	cp /etc/group "$T/etc/group"
+	cat >>"$T/etc/passwd" <<-EOF
+	alice:x:2901:2901::/nonexistent:/bin/sh
+	orchestrator:x:2902:2902::/nonexistent:/bin/sh
+	mallory:x:2903:2903::/nonexistent:/bin/sh
+	bob:x:2904:2904::/nonexistent:/bin/sh
+	EOF
+	cat >>"$T/etc/group" <<-EOF
+	developers:x:2900:alice,bob
+	alice:x:2901:
+	orchestrator:x:2902:
+	mallory:x:2903:
+	bob:x:2904:
+	EOF
+	mount --bind "$T/etc/passwd" /etc/passwd
+	mount --bind "$T/etc/group" /etc/group
+	write_config
+	trap sandbox_exit EXIT
+}
+
+write_config() { # [extra settings...]
+	cat >"$T/agentd.conf" <<-EOF
+	uid_min = $UID_MIN; uid_max = $UID_MAX;
+	default_ttl = "15m"; max_ttl = "8h"; uid_quarantine = "24h";
+	kill_grace = "1s"; home_base = "$T/home";
+	$*
+	purposes = (
+	  { name = "ci"; groups = [ "users" ]; shell = "/bin/bash"; home = "ephemeral";
+	    services = { sshd = "allow"; su = "allow"; login = "deny"; sudo = "approve"; };
+	    delegate = [ "ci" ]; max_depth = 2; },
+	  { name = "research"; home = "none"; }
+	);
+	delegators = (
+	  { who = [ "%developers" ]; purposes = [ "ci" ]; max_ttl = "1h"; },
+	  { who = [ "orchestrator" ]; purposes = [ "*" ]; may_act_for = true; }
+	);
+	EOF
+	chmod 0644 "$T/agentd.conf"
+}
+
+AGENTD_PID=""
+start_agentd() {
+	"$AGENTD" -f -c "$T/agentd.conf" --state-dir "$T/state" --runtime-dir "$T/run" \
+		2>>"$T/agentd.log" &
+	AGENTD_PID=$!
+	local i
+	for i in $(seq 100); do
+		if [ -S "$T/run/agentd.sock" ] && ctl status >/dev/null 2>&1; then
+			return 0
+		fi
+		if ! kill -0 "$AGENTD_PID" 2>/dev/null; then
+			break
+		fi
+		sleep 0.1
+	done
+	echo "agentd did not start:" >&2
+	cat "$T/agentd.log" >&2
+	exit 1
+}
+
+stop_agentd() {
+	if [ -n "$AGENTD_PID" ]; then
+		kill -TERM "$AGENTD_PID" 2>/dev/null || true
+		wait_gone "$AGENTD_PID" 20 || kill -KILL "$AGENTD_PID" 2>/dev/null || true
+		wait "$AGENTD_PID" 2>/dev/null || true
+		AGENTD_PID=""
+	fi
+}
+
+crash_agentd() {
+	kill -KILL "$AGENTD_PID"
+	wait "$AGENTD_PID" 2>/dev/null || true
+	AGENTD_PID=""
+}
+
+sandbox_exit() {
+	local rc=$?
+	stop_agentd
+	rm -rf "$T"
+	if [ "$FAILED" -ne 0 ]; then
+		echo "FAILED: $FAILED check(s)"
+		exit 1
+	fi
+	exit "$rc"
+}
+
+ctl() { "$AGENTCTL" -S "$T/run/agentd.sock" "$@"; }
+
+uid_of() { getent passwd "$1" | cut -d: -f3; }
+
+ctl_as() { # USER agentctl-args...
+	local u=$1
+	shift
+	setpriv --reuid="$(uid_of "$u")" --regid="$(uid_of "$u")" --init-groups \
+		"$AGENTCTL" -S "$T/run/agentd.sock" "$@"
+}
+
+ctl_as_uid() { # UID agentctl-args...
+	local u=$1
+	shift
+	setpriv --reuid="$u" --regid="$u" --clear-groups "$AGENTCTL" -S "$T/run/agentd.sock" "$@"
+}
+
+run_as_uid() { # UID command... (background it yourself)
+	local u=$1
+	shift
+	setpriv --reuid="$u" --regid="$u" --clear-groups "$@"
+}
+
+# wait_gone PID SECONDS: true once PID no longer runs.
+wait_gone() {
+	local deadline=$((SECONDS + $2))
+	while kill -0 "$1" 2>/dev/null; do
+		# A zombie child of ours is gone for this purpose.
+		if [ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" = Z ]; then
+			return 0
+		fi
+		[ $SECONDS -ge $deadline ] && return 1
+		sleep 0.1
+	done
+}
+
+# wait_for SECONDS command...: true once the command succeeds.
+wait_for() {
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ $SECONDS -ge $deadline ] && return 1
+		sleep 0.1
+	done
+}
+
+matches() { [[ "$1" =~ $2 ]]; } # STRING REGEX
+ok() { echo "ok - $*"; }
+not_ok() {
+	echo "not ok - $*"
+	FAILED=$((FAILED + 1))
+}
+check() { # description command...
+	local d=$1
+	shift
+	if "$@" >/dev/null; then ok "$d"; else not_ok "$d"; fi
+}
+# expect_exit CODE description command...
+expect_exit() {
+	local want=$1 d=$2 rc=0
+	shift 2
+	"$@" >/dev/null 2>&1 || rc=$?
+	if [ "$rc" = "$want" ]; then ok "$d"; else not_ok "$d (exit $rc, wanted $want)"; fi
+}
+
+audit_count() { # EVENT [pattern]: number of audit records of that event (matching pattern)
+	grep -c "event=\"$1\".*${2:-}" "$T/agentd.log" || true
+}
+
+state_of() { ctl show "$1" --json | jq -r .state; }
+reason_of() { ctl show "$1" --json | jq -r '.retire_reason // ""'; }
