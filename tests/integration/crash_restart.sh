@@ -41,11 +41,11 @@ out=$(ctl create --purpose ci --ttl 3s --json)
 name=$(jq -r .name <<<"$out")
 uid=$(jq -r .uid <<<"$out")
 crash_agentd
-run_as_uid "$uid" sleep 300 &
-sleeper=$!
+spawn_as_uid "$uid" sleep 300
+sleeper=$SPAWNED
 # An orphan: a process with an in-range uid that no identity holds.
-run_as_uid $UID_MAX sleep 300 &
-orphan=$!
+spawn_as_uid $UID_MAX sleep 300
+orphan=$SPAWNED
 sleep 4
 start_agentd
 check "expired-while-down identity retired before serving" \
@@ -53,4 +53,3 @@ check "expired-while-down identity retired before serving" \
 check "its process was killed at start-up" wait_gone $sleeper 1
 check "orphan process killed at start-up" wait_gone $orphan 1
 check "orphan-kill audited" grep -q "event=\"orphan-kill\" uid=$UID_MAX killed=1" "$T/agentd.log"
-wait $sleeper $orphan 2>/dev/null || true

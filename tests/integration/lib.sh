@@ -146,10 +146,14 @@ ctl_as_uid() { # UID agentctl-args...
 	setpriv --reuid="$u" --regid="$u" --clear-groups "$AGENTCTL" -S "$T/run/agentd.sock" "$@"
 }
 
-run_as_uid() { # UID command... (background it yourself)
+# spawn_as_uid UID command...: starts it in the background as that uid (no
+# supplementary groups); its pid is in SPAWNED.
+spawn_as_uid() {
 	local u=$1
 	shift
-	setpriv --reuid="$u" --regid="$u" --clear-groups "$@"
+	setpriv --reuid="$u" --regid="$u" --clear-groups "$@" &
+	SPAWNED=$!
+	disown "$SPAWNED"
 }
 
 # wait_gone PID SECONDS: true once PID no longer runs.

@@ -9,10 +9,10 @@ start_agentd
 out=$(ctl create --purpose ci --ttl 2s --json)
 name=$(jq -r .name <<<"$out")
 uid=$(jq -r .uid <<<"$out")
-run_as_uid "$uid" sleep 300 &
-p1=$!
-run_as_uid "$uid" bash -c 'trap "" TERM; while :; do sleep 0.2; done' &
-p2=$!
+spawn_as_uid "$uid" sleep 300
+p1=$SPAWNED
+spawn_as_uid "$uid" bash -c 'trap "" TERM; while :; do sleep 0.2; done'
+p2=$SPAWNED
 sleep 0.3
 check "processes run as the identity" kill -0 $p1
 check "identity retires at its TTL" wait_for 10 bash -c \
@@ -26,4 +26,3 @@ check "status shows the uid quarantined" wait_for 5 bash -c \
 	"[ \"\$($AGENTCTL -S $T/run/agentd.sock status --json | jq .quarantined)\" = 1 ]"
 next=$(ctl create --purpose ci --json | jq .uid)
 check "quarantined uid not reissued" [ "$next" != "$uid" ]
-wait $p1 $p2 2>/dev/null || true
