@@ -1,0 +1,341 @@
+/* Unit tests: the wire codec (every rejection rule) and the client's
+ * bounded connect/send/recv. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/client.h"
+#include "common/wire.h"
+
+/* Raw message builder for malformed inputs. */
+struct raw {
+	uint8_t b[AGENT_WIRE_MAX + 64];
+	size_t n;
+};
+
+static void raw16(struct raw *r, uint16_t v)
+{
+	r->b[r->n++] = (uint8_t)v;
+	r->b[r->n++] = (uint8_t)(v >> 8);
+}
+
+static void raw_hdr(struct raw *r, uint16_t version, uint16_t type)
+{
+	r->n = 0;
+	raw16(r, version);
+	raw16(r, type);
+}
+
+static void raw_attr(struct raw *r, uint16_t tag, const void *v, uint16_t len)
+{
+	raw16(r, tag);
+	raw16(r, len);
+	memcpy(r->b + r->n, v, len);
+	r->n += len;
+}
+
+static int parse_raw(const struct raw *r)
+{
+	struct agent_msg m;
+
+	return agent_wire_parse(&m, r->b, r->n);
+}
+
+static void test_roundtrip_create(void **state)
+{
+	struct agent_wbuf w;
+	struct agent_msg m;
+	uint64_t ttl = 0;
+
+	(void)state;
+	agent_wire_begin(&w, AGENT_MSG_CREATE);
+	agent_wire_str(&w, AGENT_A_PURPOSE, "ci");
+	agent_wire_u64(&w, AGENT_A_TTL, 3600);
+	agent_wire_str(&w, AGENT_A_ACTOR, "builder/2.1");
+	agent_wire_str(&w, AGENT_A_FOR, "alice");
+	assert_int_equal(agent_wire_finish(&w), 0);
+	assert_int_equal(agent_wire_parse(&m, w.data, w.len), 0);
+	assert_int_equal(m.type, AGENT_MSG_CREATE);
+	assert_string_equal(agent_msg_str(&m, AGENT_A_PURPOSE), "ci");
+	assert_true(agent_msg_u64(&m, AGENT_A_TTL, &ttl));
+	assert_int_equal(ttl, 3600);
+	assert_string_equal(agent_msg_str(&m, AGENT_A_FOR), "alice");
+	assert_null(agent_msg_str(&m, AGENT_A_TASK));
+	assert_false(agent_msg_flag(&m, AGENT_A_ALL));
+}
+
+static void test_roundtrip_all_types(void **state)
+{
+	struct agent_wbuf w;
+	struct agent_msg m;
+
+	(void)state;
+	agent_wire_begin(&w, AGENT_MSG_LIST);
+	agent_wire_flag(&w, AGENT_A_ALL);
+	assert_int_equal(agent_wire_finish(&w), 0);
+	assert_int_equal(agent_wire_parse(&m, w.data, w.len), 0);
+	assert_true(agent_msg_flag(&m, AGENT_A_ALL));
+
+	agent_wire_begin(&w, AGENT_MSG_SHOW);
+	agent_wire_str(&w, AGENT_A_NAME, "agent-abc123");
+	assert_int_equal(agent_wire_finish(&w), 0);
+	agent_wire_begin(&w, AGENT_MSG_REVOKE);
+	agent_wire_str(&w, AGENT_A_NAME, "agent-abc123");
+	agent_wire_str(&w, AGENT_A_REASON, "done");
+	assert_int_equal(agent_wire_finish(&w), 0);
+	agent_wire_begin(&w, AGENT_MSG_STATUS);
+	assert_int_equal(agent_wire_finish(&w), 0);
+	agent_wire_begin(&w, AGENT_MSG_END);
+	assert_int_equal(agent_wire_finish(&w), 0);
+	agent_wire_begin(&w, AGENT_MSG_OK);
+	assert_int_equal(agent_wire_finish(&w), 0);
+	agent_wire_begin(&w, AGENT_MSG_STATUS_REPLY);
+	agent_wire_str(&w, AGENT_A_VERSION, "0.1.0");
+	agent_wire_u64(&w, AGENT_A_LIVE, 3);
+	assert_int_equal(agent_wire_finish(&w), 0);
+
+	agent_wire_begin(&w, AGENT_MSG_ERROR);
+	agent_wire_error(&w, -EPERM, "no delegator rule");
+	assert_int_equal(agent_wire_finish(&w), 0);
+	assert_int_equal(agent_wire_parse(&m, w.data, w.len), 0);
+	uint64_t e = 0;
+	assert_true(agent_msg_u64(&m, AGENT_A_ERRNO, &e));
+	assert_int_equal(e, EPERM);
+	assert_string_equal(agent_msg_str(&m, AGENT_A_MESSAGE), "no delegator rule");
+
+	/* required attributes are enforced on the writing side too */
+	agent_wire_begin(&w, AGENT_MSG_SHOW);
+	assert_int_equal(agent_wire_finish(&w), -EINVAL);
+	agent_wire_begin(&w, AGENT_MSG_SHOW);
+	agent_wire_str(&w, AGENT_A_NAME, "x");
+	agent_wire_str(&w, AGENT_A_PURPOSE, "ci"); /* not allowed in SHOW */
+	assert_int_equal(agent_wire_finish(&w), -EINVAL);
+}
+
+static void test_identity_roundtrip(void **state)
+{
+	struct agent_identity a = { 0 }, b;
+	struct agent_wbuf w;
+	struct agent_msg m;
+
+	(void)state;
+	strcpy(a.name, "agent-k7f3q2");
+	a.uid = 1879048193;
+	strcpy(a.purpose, "ci");
+	strcpy(a.subject, "alice");
+	strcpy(a.chain[0], "alice");
+	strcpy(a.chain[1], "orchestrator");
+	strcpy(a.chain[2], "agent-parent");
+	a.chain_len = 3;
+	strcpy(a.parent, "agent-parent");
+	a.depth = 2;
+	a.creator_uid = 1879048192;
+	strcpy(a.actor, "builder/2.1");
+	strcpy(a.task, "nightly \"tests\"");
+	a.created = 1795360000;
+	a.expires = 1795363600;
+	a.state = AGENT_STATE_RETIRED;
+	a.retire_reason = AGENT_RETIRE_PARENT;
+	a.retired_at = 1795361000;
+	strcpy(a.retire_text, "agent-parent");
+	a.killed = 4;
+	memset(a.token_hash, 0xab, sizeof(a.token_hash));
+
+	agent_wire_begin(&w, AGENT_MSG_IDENTITY);
+	agent_wire_put_identity(&w, &a);
+	assert_int_equal(agent_wire_finish(&w), 0);
+	assert_null(memmem(w.data, w.len, a.token_hash, 8)); /* never the hash */
+	assert_int_equal(agent_wire_parse(&m, w.data, w.len), 0);
+	assert_int_equal(agent_wire_get_identity(&m, &b), 0);
+	assert_string_equal(b.name, a.name);
+	assert_int_equal(b.uid, a.uid);
+	assert_string_equal(b.subject, "alice");
+	assert_int_equal(b.chain_len, 3);
+	assert_string_equal(b.chain[2], "agent-parent");
+	assert_string_equal(b.parent, "agent-parent");
+	assert_int_equal(b.depth, 2);
+	assert_string_equal(b.task, a.task);
+	assert_int_equal(b.expires, a.expires);
+	assert_int_equal(b.state, AGENT_STATE_RETIRED);
+	assert_int_equal(b.retire_reason, AGENT_RETIRE_PARENT);
+	assert_int_equal(b.killed, 4);
+
+	/* a message of another type is not an identity */
+	agent_wire_begin(&w, AGENT_MSG_END);
+	agent_wire_finish(&w);
+	agent_wire_parse(&m, w.data, w.len);
+	assert_int_equal(agent_wire_get_identity(&m, &b), -EBADMSG);
+}
+
+static void test_parse_rejects(void **state)
+{
+	struct raw r;
+	uint8_t u64[8] = { 0 };
+
+	(void)state;
+	r.n = 3;
+	memset(r.b, 1, 3);
+	assert_int_equal(parse_raw(&r), -EBADMSG); /* truncated header */
+	raw_hdr(&r, 2, AGENT_MSG_STATUS);
+	assert_int_equal(parse_raw(&r), -EBADMSG); /* unknown version */
+	raw_hdr(&r, 1, 77);
+	assert_int_equal(parse_raw(&r), -EBADMSG); /* unknown type */
+	raw_hdr(&r, 1, AGENT_MSG_STATUS);
+	assert_int_equal(parse_raw(&r), 0);
+	raw_attr(&r, 999, "x", 1);
+	assert_int_equal(parse_raw(&r), -EBADMSG); /* unknown tag */
+	raw_hdr(&r, 1, AGENT_MSG_STATUS);
+	raw_attr(&r, AGENT_A_NAME, "x", 2);
+	assert_int_equal(parse_raw(&r), -EBADMSG); /* tag not allowed for type */
+	raw_hdr(&r, 1, AGENT_MSG_SHOW);
+	raw_attr(&r, AGENT_A_NAME, "abc", 3);
+	assert_int_equal(parse_raw(&r), -EBADMSG); /* string without NUL */
+	raw_hdr(&r, 1, AGENT_MSG_SHOW);
+	raw_attr(&r, AGENT_A_NAME, "a\0c", 4);
+	assert_int_equal(parse_raw(&r), -EBADMSG); /* inner NUL */
+	raw_hdr(&r, 1, AGENT_MSG_SHOW);
+	raw_attr(&r, AGENT_A_NAME, "", 0);
+	assert_int_equal(parse_raw(&r), -EBADMSG); /* empty STR value */
+	char big[64];
+	memset(big, 'a', sizeof(big));
+	big[33] = '\0';
+	raw_hdr(&r, 1, AGENT_MSG_SHOW);
+	raw_attr(&r, AGENT_A_NAME, big, 34);
+	assert_int_equal(parse_raw(&r), -EBADMSG); /* over the name maximum */
+	raw_hdr(&r, 1, AGENT_MSG_CREATE);
+	raw_attr(&r, AGENT_A_PURPOSE, "ci", 3);
+	raw_attr(&r, AGENT_A_TTL, u64, 4);
+	assert_int_equal(parse_raw(&r), -EBADMSG); /* U64 of the wrong length */
+	raw_hdr(&r, 1, AGENT_MSG_LIST);
+	raw_attr(&r, AGENT_A_ALL, "x", 1);
+	assert_int_equal(parse_raw(&r), -EBADMSG); /* FLAG with a value */
+	raw_hdr(&r, 1, AGENT_MSG_CREATE);
+	raw_attr(&r, AGENT_A_PURPOSE, "ci", 3);
+	raw_attr(&r, AGENT_A_PURPOSE, "ci", 3);
+	assert_int_equal(parse_raw(&r), -EBADMSG); /* duplicate */
+	raw_hdr(&r, 1, AGENT_MSG_IDENTITY);
+	raw_attr(&r, AGENT_A_NAME, "n", 2);
+	raw_attr(&r, AGENT_A_UID, u64, 8);
+	raw_attr(&r, AGENT_A_PURPOSE, "ci", 3);
+	raw_attr(&r, AGENT_A_STATE, "live", 5);
+	for (int i = 0; i < AGENT_CHAIN_MAX; i++)
+		raw_attr(&r, AGENT_A_CHAIN, "x", 2);
+	assert_int_equal(parse_raw(&r), 0);
+	raw_attr(&r, AGENT_A_CHAIN, "x", 2);
+	assert_int_equal(parse_raw(&r), -EBADMSG); /* too many repeats */
+	raw_hdr(&r, 1, AGENT_MSG_CREATE);
+	raw_attr(&r, AGENT_A_TTL, u64, 8);
+	assert_int_equal(parse_raw(&r), -EBADMSG); /* required PURPOSE missing */
+	raw_hdr(&r, 1, AGENT_MSG_SHOW);
+	raw_attr(&r, AGENT_A_NAME, "x", 2);
+	r.b[r.n++] = 0;
+	assert_int_equal(parse_raw(&r), -EBADMSG); /* trailing byte */
+	raw_hdr(&r, 1, AGENT_MSG_SHOW);
+	raw16(&r, AGENT_A_NAME);
+	raw16(&r, 50);
+	assert_int_equal(parse_raw(&r), -EBADMSG); /* attribute past the end */
+	assert_int_equal(agent_wire_parse(&(struct agent_msg){ 0 }, r.b, AGENT_WIRE_MAX + 1),
+			 -EBADMSG);
+}
+
+static void test_writer_overflow(void **state)
+{
+	struct agent_wbuf w;
+	char task[AGENT_TASK_MAX + 1];
+
+	(void)state;
+	memset(task, 'x', AGENT_TASK_MAX);
+	task[AGENT_TASK_MAX] = '\0';
+	agent_wire_begin(&w, AGENT_MSG_IDENTITY);
+	for (int i = 0; i < 40; i++)
+		agent_wire_str(&w, AGENT_A_TASK, task);
+	assert_int_equal(agent_wire_finish(&w), -EMSGSIZE);
+	agent_wire_begin(&w, AGENT_MSG_CREATE);
+	agent_wire_str(&w, AGENT_A_PURPOSE, "a-purpose-name-that-is-far-too-long-for-it");
+	assert_int_equal(agent_wire_finish(&w), -EINVAL);
+	agent_wire_begin(&w, AGENT_MSG_CREATE);
+	agent_wire_u64(&w, AGENT_A_PURPOSE, 1); /* wrong type for the tag */
+	assert_int_equal(agent_wire_finish(&w), -EINVAL);
+}
+
+static void test_client_socketpair(void **state)
+{
+	uint8_t buf[AGENT_WIRE_MAX];
+	struct agent_wbuf w;
+	struct agent_msg m;
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	agent_wire_begin(&w, AGENT_MSG_STATUS);
+	assert_int_equal(agent_wire_finish(&w), 0);
+	assert_int_equal(agent_client_send(sv[0], &w, 1000), 0);
+	assert_int_equal(agent_client_recv(sv[1], buf, &m, 1000), 0);
+	assert_int_equal(m.type, AGENT_MSG_STATUS);
+	/* nothing to read: a bounded wait */
+	assert_int_equal(agent_client_recv(sv[1], buf, &m, 50), -ETIMEDOUT);
+	/* garbage */
+	assert_int_equal(send(sv[0], "\x01\x00\x63\x00", 4, 0), 4);
+	assert_int_equal(agent_client_recv(sv[1], buf, &m, 1000), -EBADMSG);
+	/* oversized datagram */
+	uint8_t *huge = calloc(1, AGENT_WIRE_MAX + 100);
+	assert_non_null(huge);
+	assert_int_equal(send(sv[0], huge, AGENT_WIRE_MAX + 100, 0), AGENT_WIRE_MAX + 100);
+	assert_int_equal(agent_client_recv(sv[1], buf, &m, 1000), -EBADMSG);
+	free(huge);
+	/* peer gone */
+	close(sv[0]);
+	assert_int_equal(agent_client_recv(sv[1], buf, &m, 1000), -ECONNRESET);
+	close(sv[1]);
+}
+
+static void test_client_connect(void **state)
+{
+	char dir[] = "/tmp/agentd-wire.XXXXXX", path[64];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int lfd, fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/sock", dir);
+	assert_int_equal(agent_client_connect(path, 100), -ENOENT);
+	char longpath[200];
+	memset(longpath, 'a', sizeof(longpath) - 1);
+	longpath[sizeof(longpath) - 1] = '\0';
+	assert_int_equal(agent_client_connect(longpath, 100), -ENAMETOOLONG);
+
+	lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	fd = agent_client_connect(path, 1000);
+	assert_true(fd > 2);
+	close(fd);
+	close(lfd);
+	/* bound but not listening any more */
+	assert_int_equal(agent_client_connect(path, 100), -ECONNREFUSED);
+	unlink(path);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip_create), cmocka_unit_test(test_roundtrip_all_types),
+		cmocka_unit_test(test_identity_roundtrip), cmocka_unit_test(test_parse_rejects),
+		cmocka_unit_test(test_writer_overflow),  cmocka_unit_test(test_client_socketpair),
+		cmocka_unit_test(test_client_connect),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
