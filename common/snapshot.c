@@ -210,6 +210,10 @@ int agent_snap_by_name(const struct agent_snap_map *m, const char *name,
 				break;
 			}
 			copy_slot(slot_at(m, e - 1), &copy);
+			if (copy.used > 1) {
+				r = -EBADMSG;
+				break;
+			}
 			if (copy.used == 1 && strncmp(copy.name, name, sizeof(copy.name)) == 0) {
 				r = to_entry(m, e - 1, &copy, out);
 				break;
