@@ -1,0 +1,217 @@
+/* Unit tests: tree removal (never through a symlink), and, as root, the
+ * kill loop and IPC removal on processes this test starts itself. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "agentd/reap.h"
+#include "agentd/uidrange.h"
+
+#define TEST_UID 1879113001u
+
+static char dir[] = "/tmp/agentd-reap.XXXXXX";
+
+static void touch(const char *p)
+{
+	int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+
+	assert_true(fd >= 0);
+	close(fd);
+}
+
+static void test_remove_tree(void **state)
+{
+	char home[160], p[256], outside[160];
+
+	(void)state;
+	snprintf(home, sizeof(home), "%s/home", dir);
+	snprintf(outside, sizeof(outside), "%s/outside", dir);
+	assert_int_equal(mkdir(home, 0700), 0);
+	assert_int_equal(mkdir(outside, 0700), 0);
+	snprintf(p, sizeof(p), "%s/keep", outside);
+	touch(p);
+	snprintf(p, sizeof(p), "%s/a", home);
+	mkdir(p, 0700);
+	snprintf(p, sizeof(p), "%s/a/b", home);
+	mkdir(p, 0500); /* read-only dir: root removes it anyway */
+	snprintf(p, sizeof(p), "%s/a/file", home);
+	touch(p);
+	snprintf(p, sizeof(p), "%s/link-to-file", home);
+	assert_int_equal(symlink(outside, p), 0);
+	snprintf(p, sizeof(p), "%s/a/link-to-dir", home);
+	assert_int_equal(symlink(outside, p), 0);
+	snprintf(p, sizeof(p), "%s/keep", outside);
+	char lf[256];
+	snprintf(lf, sizeof(lf), "%s/link-file", home);
+	assert_int_equal(symlink(p, lf), 0);
+	snprintf(p, sizeof(p), "%s/a/b", home);
+	chmod(p, 0700);
+
+	assert_int_equal(agent_remove_tree(home), 0);
+	assert_int_equal(access(home, F_OK), -1);
+	snprintf(p, sizeof(p), "%s/keep", outside);
+	assert_int_equal(access(p, F_OK), 0); /* the symlinks' targets survive */
+
+	/* a symlink as the top is refused, its target untouched */
+	snprintf(p, sizeof(p), "%s/toplink", dir);
+	assert_int_equal(symlink(outside, p), 0);
+	int r = agent_remove_tree(p);
+	assert_true(r == -ENOTDIR || r == -ELOOP); /* O_DIRECTORY|O_NOFOLLOW */
+	assert_int_equal(access(outside, F_OK), 0);
+	assert_int_equal(access(p, F_OK), 0); /* the link itself stays too */
+	/* a file as the top is refused */
+	snprintf(p, sizeof(p), "%s/keep", outside);
+	assert_int_equal(agent_remove_tree(p), -ENOTDIR);
+	/* nothing there: nothing to do */
+	assert_int_equal(agent_remove_tree(home), 0);
+}
+
+static bool uid_in_use(uid_t uid)
+{
+	struct agent_uid_set s;
+	bool used;
+
+	if (agent_uid_set_init(&s, uid, uid) < 0)
+		return true;
+	agent_uid_set_scan_proc(&s, "/proc");
+	used = agent_uid_set_has(&s, uid);
+	agent_uid_set_free(&s);
+	return used;
+}
+
+static pid_t spawn(uid_t uid, int mode)
+{
+	pid_t p = fork();
+
+	assert_true(p >= 0);
+	if (p == 0) {
+		if (setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
+			_exit(100);
+		if (mode == 1)
+			signal(SIGTERM, SIG_IGN);
+		if (mode == 2)
+			raise(SIGSTOP);
+		if (mode == 3) {
+			int id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+
+			printf("%d\n", id);
+			fflush(stdout);
+		}
+		for (;;)
+			pause();
+	}
+	return p;
+}
+
+static void test_kill_uid(void **state)
+{
+	pid_t kids[3];
+	unsigned killed = 0;
+	int status;
+
+	(void)state;
+	if (geteuid() != 0) {
+		printf("skip: the kill loop needs root to run processes as another uid\n");
+		return;
+	}
+	if (uid_in_use(TEST_UID)) {
+		printf("skip: uid %u is in use on this host; not signalling anything\n", TEST_UID);
+		return;
+	}
+	kids[0] = spawn(TEST_UID, 0);
+	kids[1] = spawn(TEST_UID, 1); /* ignores SIGTERM */
+	kids[2] = spawn(TEST_UID, 2); /* stopped */
+	usleep(200000);
+	assert_true(uid_in_use(TEST_UID));
+	assert_int_equal(agent_kill_uid(TEST_UID, 200, "/proc", &killed), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(waitpid(kids[i], &status, 0), kids[i]);
+		assert_true(WIFSIGNALED(status));
+	}
+	assert_int_equal(killed, 3);
+	assert_false(uid_in_use(TEST_UID));
+	/* nothing left: nothing killed */
+	assert_int_equal(agent_kill_uid(TEST_UID, 200, "/proc", &killed), 0);
+	assert_int_equal(killed, 0);
+	assert_int_equal(agent_kill_uid(0, 0, "/proc", &killed), -EINVAL); /* never root */
+}
+
+static void test_ipc(void **state)
+{
+	struct shmid_ds ds;
+	unsigned killed;
+	int pfd[2], id = -1, status;
+	pid_t p;
+
+	(void)state;
+	if (geteuid() != 0) {
+		printf("skip: IPC removal test needs root\n");
+		return;
+	}
+	if (uid_in_use(TEST_UID)) {
+		printf("skip: uid %u is in use on this host\n", TEST_UID);
+		return;
+	}
+	assert_int_equal(pipe(pfd), 0);
+	p = fork();
+	if (p == 0) {
+		dup2(pfd[1], STDOUT_FILENO);
+		close(pfd[0]);
+		close(pfd[1]);
+		/* The segment's creator runs as TEST_UID and stays alive. */
+		spawn(TEST_UID, 3);
+		_exit(0);
+	}
+	close(pfd[1]);
+	FILE *f = fdopen(pfd[0], "r");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%d", &id), 1);
+	fclose(f);
+	assert_true(id >= 0);
+	assert_int_equal(shmctl(id, IPC_STAT, &ds), 0);
+	assert_int_equal(ds.shm_perm.uid, TEST_UID);
+	assert_int_equal(agent_kill_uid(TEST_UID, 100, "/proc", &killed), 0);
+	assert_int_equal(agent_remove_ipc(TEST_UID), 0);
+	assert_int_equal(shmctl(id, IPC_STAT, &ds), -1);
+	waitpid(p, &status, 0);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_remove_tree),
+		cmocka_unit_test(test_kill_uid),
+		cmocka_unit_test(test_ipc),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
