@@ -576,6 +576,28 @@ static int finish(struct ctx *c, config_t *lc, int ok, struct agent_config **out
 	return 0;
 }
 
+/* libconfig's @include would read a file that never passed our checks. */
+static int refuse_include(struct ctx *c, const char *text)
+{
+	int line = 1;
+
+	for (const char *p = text; *p; p++) {
+		const char *q = p;
+
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (strncmp(q, "@include", 8) == 0) {
+			snprintf(c->err, c->errlen, "%s:%d: @include is not supported", c->name, line);
+			return -EINVAL;
+		}
+		p = strchr(p, '\n');
+		if (!p)
+			break;
+		line++;
+	}
+	return 0;
+}
+
 int agent_config_parse_string(const char *text, const char *name, struct agent_config **out,
 			      char *err, size_t errlen)
 {
@@ -584,6 +606,9 @@ int agent_config_parse_string(const char *text, const char *name, struct agent_c
 	int r;
 
 	*out = NULL;
+	r = refuse_include(&c, text);
+	if (r < 0)
+		return r;
 	config_init(&lc);
 	r = finish(&c, &lc, config_read_string(&lc, text) == CONFIG_TRUE, out);
 	config_destroy(&lc);
@@ -592,9 +617,8 @@ int agent_config_parse_string(const char *text, const char *name, struct agent_c
 
 int agent_config_load(const char *path, struct agent_config **out, char *err, size_t errlen)
 {
-	struct ctx c = { path, err, errlen };
 	struct stat st;
-	config_t lc;
+	char *text;
 	FILE *f;
 	int fd, r;
 
@@ -639,10 +663,16 @@ int agent_config_load(const char *path, struct agent_config **out, char *err, si
 		close(fd);
 		return r;
 	}
-	config_init(&lc);
-	r = finish(&c, &lc, config_read(&lc, f) == CONFIG_TRUE, out);
-	config_destroy(&lc);
+	text = calloc(1, (size_t)st.st_size + 1);
+	if (!text || fread(text, 1, (size_t)st.st_size + 1, f) != (size_t)st.st_size) {
+		snprintf(err, errlen, "%s: %s", path, text ? "changed while being read" : "out of memory");
+		free(text);
+		fclose(f);
+		return text ? -EIO : -ENOMEM;
+	}
 	fclose(f);
+	r = agent_config_parse_string(text, path, out, err, errlen);
+	free(text);
 	return r;
 }
 

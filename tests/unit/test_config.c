@@ -163,6 +163,7 @@ static const struct {
 	  3, "true or false" },
 	{ "purposes = { name = \"ci\"; };\n", 1, "must be a list" },
 	{ "uid_min = 5;\nuid_max = = 6;\n", 2, "syntax error" },
+	{ "uid_min = 5;\n  @include \"/etc/passwd\"\n", 2, "@include is not supported" },
 };
 
 static void test_errors(void **state)

@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora for the wire and kv fuzz targets (run once; the
+snapshot seeds come from the writer, see tests/fuzz/README in the commit)."""
+import os, struct
+
+here = os.path.dirname(os.path.abspath(__file__))
+
+def msg(t, *attrs, version=1):
+    b = struct.pack("<HH", version, t)
+    for tag, val in attrs:
+        b += struct.pack("<HH", tag, len(val)) + val
+    return b
+
+def s(x): return x.encode() + b"\0"
+def u(x): return struct.pack("<Q", x)
+
+wire = {
+    "create": msg(1, (2, s("ci")), (3, u(3600)), (4, s("builder/2.1")), (5, s("task")), (6, s("alice"))),
+    "list": msg(2), "list_all": msg(2, (8, b"")),
+    "show": msg(3, (1, s("agent-abc123"))),
+    "revoke": msg(4, (1, s("agent-abc123")), (7, s("done"))),
+    "status": msg(5), "ok": msg(100, (21, s("fine"))),
+    "error": msg(101, (20, u(1)), (21, s("denied"))),
+    "identity": msg(102, (1, s("agent-abc123")), (9, u(1879048192)), (2, s("ci")), (16, s("retired")),
+                    (11, s("alice")), (12, s("alice")), (12, s("orchestrator")), (17, s("revoked")),
+                    (14, u(1)), (15, u(2)), (29, u(1))),
+    "end": msg(103), "status_reply": msg(104, (23, s("0.1.0")), (24, u(3))),
+    "bad_version": msg(5, version=9), "bad_type": msg(77),
+    "no_nul": msg(3, (1, b"abc")), "inner_nul": msg(3, (1, b"a\0c\0")),
+    "dup": msg(1, (2, s("ci")), (2, s("ci"))), "missing_req": msg(3),
+    "short_u64": msg(1, (2, s("ci")), (3, b"\1\2")), "trailing": msg(5) + b"\0",
+    "truncated_attr": msg(3)[:4] + struct.pack("<HH", 1, 40) + b"abc",
+    "bad_state": msg(102, (1, s("n")), (9, u(1)), (2, s("ci")), (16, s("zombie"))),
+    "too_many_chain": msg(102, (1, s("n")), (9, u(1)), (2, s("ci")), (16, s("live")),
+                          *[(12, s("x"))] * 9),
+    "empty": b"", "one": b"\1",
+}
+kv = {
+    "create": 'v=1 seq=3 event="create" decision="allow" identity="agent-k7f3q2" uid=1879048192 '
+              'subject="alice" chain="alice>orchestrator" ttl="30m" caller_uid=2902',
+    "escapes": 'v=1 task="say \\"hi\\"\\\\ \\x0a\\xc3\\xa9"',
+    "negative": 'delta=-5', "empty_value": 'x=""',
+    "bad_escape": 'x="\\q"', "nul_escape": 'x="\\x00"', "open": 'x="abc', "space_end": 'x=1 ',
+    "double_space": 'x=1  y=2', "upper": 'X=1', "noeq": 'x', "raw_ctrl": 'x="\x01"',
+}
+for name, data in wire.items():
+    open(os.path.join(here, "corpus/wire", name), "wb").write(data)
+for name, data in kv.items():
+    open(os.path.join(here, "corpus/kv", name), "w").write(data)
