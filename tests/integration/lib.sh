@@ -121,6 +121,11 @@ crash_agentd() {
 sandbox_exit() {
 	local rc=$?
 	stop_agentd
+	# Under --enable-sanitizers, agentd's own reports land in its log.
+	if grep -qE 'Sanitizer|runtime error:' "$T/agentd.log" 2>/dev/null; then
+		grep -E -A20 'Sanitizer|runtime error:' "$T/agentd.log" | head -60
+		not_ok "agentd ran clean under the sanitizers"
+	fi
 	rm -rf "$T"
 	if [ "$FAILED" -ne 0 ]; then
 		echo "FAILED: $FAILED check(s)"
