@@ -316,6 +316,19 @@ static void reapers_start(struct agentd *d)
 	}
 }
 
+/* Forgets retired identities reaped longer than retired_retention ago; at
+ * most once an hour. Their uids left quarantine long before. */
+static void purge_retired(struct agentd *d)
+{
+	int64_t now = boot_seconds();
+
+	if (d->last_purge && now - d->last_purge < 3600)
+		return;
+	d->last_purge = now;
+	if (agent_store_purge(d->store, time(NULL) - (int64_t)d->cfg->retired_retention) < 0)
+		syslog(LOG_AUTHPRIV | LOG_ERR, "store: cannot purge old retired identities");
+}
+
 static void reaper_done(struct agentd *d, struct agentd_reaper *j)
 {
 	struct reap_result res = { .rc = -EIO };
@@ -354,6 +367,7 @@ static void reaper_done(struct agentd *d, struct agentd_reaper *j)
 	}
 	free(j);
 	reapers_start(d);
+	purge_retired(d);
 }
 
 /* Waits for every queued and running reaper (start-up only). */
@@ -653,6 +667,8 @@ static int reconcile(struct agentd *d)
 	}
 	agent_uid_set_free(&procs);
 	reapers_drain(d);
+	d->last_purge = 0;
+	purge_retired(d);
 	r = 0;
 out:
 	free(b.expired);

@@ -87,6 +87,7 @@ struct agentd {
 	unsigned nreaping;
 	uint32_t next_uid; /* allocation cursor */
 	int64_t started; /* CLOCK_BOOTTIME seconds */
+	int64_t last_purge; /* CLOCK_BOOTTIME seconds of the last retention purge */
 	bool stop;
 	bool reload;
 };

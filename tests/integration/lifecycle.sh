@@ -41,3 +41,12 @@ check "reap record" wait_for 10 grep -q "event=\"reap\" identity=\"$name\"" "$T/
 check "token never logged" bash -c "! grep -qF -- '$token' '$T/agentd.log'"
 check "token never stored in clear" bash -c "! grep -qaF -- '$token' '$T'/state/*"
 check "status counts one live" [ "$(ctl status --json | jq .live)" = 1 ]
+
+# Retention: records of identities reaped longer ago than retired_retention
+# are forgotten (at start-up, then at most hourly); live ones stay.
+stop_agentd
+write_config 'retired_retention = "1s";'
+sleep 2
+start_agentd
+expect_exit 1 "retired record purged after retired_retention" ctl show "$name"
+check "live identity kept" [ "$(state_of "$second")" = live ]

@@ -1,0 +1,93 @@
+/* agentd.conf: the policy, parsed strictly (libconfig). See agentd.conf(5).
+ *
+ * Any unknown key, wrong type, bad value or bad range is an error that names
+ * the file and line. A loaded configuration is immutable; a reload builds a
+ * new one and swaps it in only if it is valid. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "common/limits.h"
+
+enum agent_rule {
+	AGENT_RULE_DENY = 0,
+	AGENT_RULE_ALLOW = 1,
+	AGENT_RULE_APPROVE = 2,
+};
+
+enum agent_home {
+	AGENT_HOME_NONE = 0,      /* home is /nonexistent */
+	AGENT_HOME_EPHEMERAL = 1, /* home_base/NAME, created at create, removed at retire */
+};
+
+struct agent_cfg_service {
+	char name[AGENT_NAME_MAX + 1]; /* PAM service name */
+	enum agent_rule rule;
+};
+
+struct agent_cfg_purpose {
+	char name[AGENT_PURPOSE_MAX + 1];
+	char groups[AGENT_GROUPS_MAX][AGENT_NAME_MAX + 1]; /* as written */
+	gid_t gids[AGENT_GROUPS_MAX];                      /* resolved at load */
+	size_t ngroups;
+	char shell[AGENT_PATH_MAX + 1]; /* default /bin/sh */
+	enum agent_home home;           /* default none */
+	struct agent_cfg_service *services; /* unlisted services are denied */
+	size_t nservices;
+	char (*delegate)[AGENT_PURPOSE_MAX + 1]; /* purposes this one may create */
+	size_t ndelegate;
+	unsigned max_depth; /* default 1: no sub-delegation */
+	uint64_t max_ttl;   /* seconds; 0 = the global max_ttl */
+};
+
+/* who: "user", "%group", or "*" (anyone who is not an agent identity). */
+struct agent_cfg_delegator {
+	char (*who)[AGENT_NAME_MAX + 2];
+	size_t nwho;
+	char (*purposes)[AGENT_PURPOSE_MAX + 1]; /* "*" = every purpose */
+	size_t npurposes;
+	uint64_t max_ttl;  /* seconds; 0 = the global max_ttl */
+	bool may_act_for;  /* may name another subject with --for */
+	int line;          /* for messages */
+};
+
+struct agent_config {
+	char path[AGENT_PATH_MAX + 1];
+	uint32_t uid_min, uid_max;             /* inclusive; at most 1,048,576 uids */
+	char name_prefix[AGENT_PREFIX_MAX + 1]; /* default "agent-" */
+	uint64_t default_ttl;                  /* default 15m */
+	uint64_t max_ttl;                      /* default 8h */
+	uint64_t uid_quarantine;               /* default 24h */
+	uint64_t kill_grace_ms;                /* TERM -> KILL, default 2000 */
+	char home_base[AGENT_PATH_MAX + 1];    /* default /home/agents */
+	char agents_group[AGENT_NAME_MAX + 1]; /* group of all live agents, "" = none */
+	gid_t agents_gid;                      /* its gid, required with agents_group */
+	unsigned max_live;                     /* default: the size of the uid range */
+	unsigned max_live_per_caller;          /* default 1000 */
+	unsigned max_connections;              /* default 64 */
+	uint64_t retired_retention;            /* keep retired records, default 30d */
+	struct agent_cfg_delegator *delegators;
+	size_t ndelegators;
+	struct agent_cfg_purpose *purposes;
+	size_t npurposes;
+};
+
+/* Opens path with O_NOFOLLOW|O_CLOEXEC, checks the descriptor (regular file,
+ * owned by root, not writable by group or others, at most 1 MiB), then parses
+ * that same descriptor. Returns 0 and *out, or -errno with a message
+ * "PATH:LINE: what is wrong" (or "PATH: what is wrong") in err. */
+int agent_config_load(const char *path, struct agent_config **out, char *err, size_t errlen);
+
+/* Parses text without the file checks (tests, fuzzing). name is used in
+ * messages. Same return convention. */
+int agent_config_parse_string(const char *text, const char *name, struct agent_config **out,
+			      char *err, size_t errlen);
+
+void agent_config_free(struct agent_config *cfg);
+
+const struct agent_cfg_purpose *agent_config_purpose(const struct agent_config *cfg,
+						     const char *name);
+/* The rule for a PAM service; unlisted services are denied. */
+enum agent_rule agent_config_service_rule(const struct agent_cfg_purpose *p, const char *service);
+bool agent_config_may_delegate(const struct agent_cfg_purpose *p, const char *child_purpose);
