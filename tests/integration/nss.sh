@@ -1,0 +1,68 @@
+#!/bin/bash
+# libnss_agent.so.2 through real glibc: getent, id, ls, ps and runuser see a
+# live identity, stop seeing it when it retires, keep seeing it while agentd
+# is dead until its deadline; root resolves whatever agentd's state.
+# Inside the sandbox: a tmpfs over /run (the module's compiled-in snapshot
+# path is /run/agentd), an overlay on the library directory holding the
+# freshly built module, and nsswitch.conf with "agent" bind-mounted.
+. "$(dirname "$0")/lib.sh"
+require_root
+so="$top_builddir/.libs/libnss_agent.so.2"
+[ -e "$so" ] || { echo "skip: $so not built"; exit 77; }
+if ldd "$so" | grep -q 'libasan\|libubsan'; then
+	echo "skip: a sanitizer build of the module cannot load into uninstrumented getent"
+	exit 77
+fi
+enter_sandbox "$@"
+
+libdir=$(dirname "$(readlink -f "$(ldd /bin/true | awk '/libc.so/ { print $3 }')")")
+mkdir -p "$T/ovl/upper" "$T/ovl/work"
+mount -t overlay overlay -o "lowerdir=$libdir,upperdir=$T/ovl/upper,workdir=$T/ovl/work" "$libdir"
+cp "$so" "$libdir/libnss_agent.so.2"
+mount -t tmpfs -o mode=0755 tmpfs /run
+sed -E 's/^(passwd|group|shadow):.*/\1: files agent/' /etc/nsswitch.conf >"$T/nsswitch.conf"
+grep -q '^shadow:' "$T/nsswitch.conf" || echo 'shadow: files agent' >>"$T/nsswitch.conf"
+mount --bind "$T/nsswitch.conf" /etc/nsswitch.conf
+
+"$AGENTD" -f -c "$T/agentd.conf" --state-dir "$T/state" 2>>"$T/agentd.log" &
+AGENTD_PID=$!
+sock=/run/agentd/agentd.sock
+ctl() { "$AGENTCTL" -S "$sock" "$@"; }
+wait_for 10 ctl status >/dev/null || { cat "$T/agentd.log"; exit 1; }
+
+check "root resolves with the module in the stack" getent passwd root
+out=$(ctl create --purpose ci --ttl 10m --json)
+name=$(jq -r .name <<<"$out")
+uid=$(jq -r .uid <<<"$out")
+check "getent passwd NAME" matches "$(getent passwd "$name")" \
+	"^$name:x:$uid:$uid:agent ci for root:$T/home/$name:/bin/bash\$"
+check "getent passwd UID" matches "$(getent passwd "$uid")" "^$name:"
+check "getent group NAME (private group)" matches "$(getent group "$name")" "^$name:x:$uid:\$"
+check "getent shadow: locked password" matches "$(getent shadow "$name")" "^$name:!:"
+check "id lists the purpose's groups" matches "$(id "$name")" "groups=$uid\\($name\\),100\\(users\\)"
+check "ls -l shows the owner by name" matches "$(ls -ld "$T/home/$name")" " $name $name "
+spawn_as_uid "$uid" sleep 300
+sleeper=$SPAWNED
+check "ps shows the user name" matches "$(ps -o user:32= -p "$sleeper")" "^$name"
+check "runuser works for a live identity" matches "$(runuser -u "$name" -- id -un)" "^$name\$"
+check "getent passwd enumerates it" grep -q "^$name:" <(getent passwd)
+
+ctl revoke "$name" >/dev/null
+check "retired: getent passwd fails" bash -c "! getent passwd $name"
+check "retired: getent passwd UID fails" bash -c "! getent passwd $uid"
+check "retired: id fails" bash -c "! id $name"
+check "retired: its process is gone" wait_gone "$sleeper" 10
+
+# agentd dead: live identities keep resolving until their deadline.
+short=$(ctl create --purpose research --ttl 3s --json | jq -r .name)
+long=$(ctl create --purpose research --ttl 10m --json | jq -r .name)
+crash_agentd
+check "agentd dead: identity still resolves" getent passwd "$long"
+check "agentd dead: short one resolves before its deadline" getent passwd "$short"
+sleep 4
+check "agentd dead: expired identity stops resolving at its deadline" \
+	bash -c "! getent passwd $short"
+check "agentd dead: root still resolves" getent passwd root
+rm -f /run/agentd/passwd.snap
+check "no snapshot at all: root still resolves" getent passwd root
+check "no snapshot at all: agent name is simply unknown" bash -c "! getent passwd $long"
