@@ -252,6 +252,44 @@ struct reap_result {
 	uint32_t killed;
 };
 
+/* If nscd runs, it may cache the retired identity for minutes: ask it to
+ * drop its passwd and group caches. Bounded: a hung nscd is killed. */
+static void nscd_invalidate(void)
+{
+	static const char *const tables[] = { "passwd", "group" };
+	static const char *const paths[] = { "/usr/sbin/nscd", "/sbin/nscd" };
+	const char *nscd = NULL;
+
+	if (access("/run/nscd/socket", F_OK) != 0 && access("/var/run/nscd/socket", F_OK) != 0)
+		return;
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (access(paths[i], X_OK) == 0)
+			nscd = paths[i];
+	if (!nscd)
+		return;
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		char *const argv[] = { (char *)nscd, (char *)"-i", (char *)tables[i], NULL };
+		char *const envp[] = { NULL };
+		pid_t p = fork();
+
+		if (p == 0) {
+			execve(nscd, argv, envp);
+			_exit(127);
+		}
+		for (int t = 0; p > 0 && t < 100; t++) {
+			if (waitpid(p, NULL, WNOHANG) == p) {
+				p = 0;
+				break;
+			}
+			usleep(20000);
+		}
+		if (p > 0) {
+			kill(p, SIGKILL);
+			waitpid(p, NULL, 0);
+		}
+	}
+}
+
 /* Runs in the forked child: no store, no sockets, just the kill loop. */
 static _Noreturn void reaper_child(struct agentd *d, const struct agentd_reaper *j, int wfd)
 {
@@ -280,6 +318,8 @@ static _Noreturn void reaper_child(struct agentd *d, const struct agentd_reaper 
 		if (n > 0 && (size_t)n < sizeof(home))
 			o.home = home;
 	}
+	if (j->name[0])
+		nscd_invalidate();
 	res.rc = agent_reap_uid(&o, &killed);
 	res.killed = killed;
 	if (write(wfd, &res, sizeof(res)) < 0)

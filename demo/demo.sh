@@ -17,6 +17,14 @@ enter_sandbox "$@"
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 show() { printf '$ %s\n' "$*"; "$@"; }
 
+nss=0
+if why=$(install_nss_module); then
+	RUNDIR=/run/agentd
+	nss=1
+else
+	echo "(the NSS module is not used in this demo: $why)"
+fi
+
 step "agentd starts with a demo policy (an orchestrator may act for users)"
 sed -n '/delegators/,$p' "$T/agentd.conf"
 start_agentd
@@ -36,15 +44,21 @@ step "the agent task runs as $name (uid $uid)"
 spawn_as_uid "$uid" sleep 600
 task=$SPAWNED
 sleep 0.3
-ps -o user,uid,pid,cmd -p "$task" 2>/dev/null || true
-echo "(the NSS module, a later milestone, will print the name instead of the uid)"
+if [ $nss = 1 ]; then
+	show getent passwd "$name" | sed "s|$T|<sandbox>|"
+	show id "$name"
+fi
+ps -o user:14,uid,pid,cmd -p "$task" 2>/dev/null || true
 ls -ld "$T/home/$name" | sed "s|$T|<sandbox>|"
 
 step "waiting for the TTL to end"
-wait_for 20 bash -c "[ \"\$($AGENTCTL -S $T/run/agentd.sock show $name --json | jq -r .state)\" = retired ]"
+wait_for 20 bash -c "[ \"\$($AGENTCTL -S $RUNDIR/agentd.sock show $name --json | jq -r .state)\" = retired ]"
 wait_gone "$task" 10 && echo "process $task is gone: killed at retirement"
 show ctl list --all
 [ -e "$T/home/$name" ] || echo "its ephemeral home is removed"
+if [ $nss = 1 ]; then
+	getent passwd "$name" >/dev/null || echo "and $name no longer resolves (getent passwd $name: not found)"
+fi
 
 step "the audit trail (syslog AUTHPRIV, ident agentd; see agentd-audit(5))"
 wait_for 5 grep -q 'event="reap"' "$T/agentd.log"

@@ -83,14 +83,39 @@ write_config() { # [extra settings...]
 	chmod 0644 "$T/agentd.conf"
 }
 
+# install_nss_module: inside the sandbox, makes glibc use the freshly built
+# libnss_agent.so.2 (an overlay on the library directory), gives agentd the
+# module's compiled-in /run/agentd (a tmpfs over /run) and puts "agent" in
+# nsswitch.conf. Returns 1 (with the reason on stdout) if it cannot.
+install_nss_module() {
+	local so="$top_builddir/.libs/libnss_agent.so.2" libdir
+	[ -e "$so" ] || { echo "$so is not built"; return 1; }
+	if ldd "$so" | grep -q 'libasan\|libubsan'; then
+		echo "a sanitizer build of the module cannot load into uninstrumented programs"
+		return 1
+	fi
+	libdir=$(dirname "$(readlink -f "$(ldd /bin/true | awk '/libc.so/ { print $3 }')")")
+	mkdir -p "$T/ovl/upper" "$T/ovl/work"
+	mount -t overlay overlay -o "lowerdir=$libdir,upperdir=$T/ovl/upper,workdir=$T/ovl/work" \
+		"$libdir"
+	cp "$so" "$libdir/libnss_agent.so.2"
+	mount -t tmpfs -o mode=0755 tmpfs /run
+	sed -E 's/^(passwd|group|shadow):.*/\1: files agent/' /etc/nsswitch.conf >"$T/nsswitch.conf"
+	grep -q '^shadow:' "$T/nsswitch.conf" || echo 'shadow: files agent' >>"$T/nsswitch.conf"
+	mount --bind "$T/nsswitch.conf" /etc/nsswitch.conf
+	RUNDIR=/run/agentd
+}
+
+RUNDIR=""
 AGENTD_PID=""
 start_agentd() {
-	"$AGENTD" -f -c "$T/agentd.conf" --state-dir "$T/state" --runtime-dir "$T/run" \
+	: "${RUNDIR:=$T/run}"
+	"$AGENTD" -f -c "$T/agentd.conf" --state-dir "$T/state" --runtime-dir "$RUNDIR" \
 		2>>"$T/agentd.log" &
 	AGENTD_PID=$!
 	local i
 	for i in $(seq 100); do
-		if [ -S "$T/run/agentd.sock" ] && ctl status >/dev/null 2>&1; then
+		if [ -S "$RUNDIR/agentd.sock" ] && ctl status >/dev/null 2>&1; then
 			return 0
 		fi
 		if ! kill -0 "$AGENTD_PID" 2>/dev/null; then
@@ -134,7 +159,7 @@ sandbox_exit() {
 	exit "$rc"
 }
 
-ctl() { "$AGENTCTL" -S "$T/run/agentd.sock" "$@"; }
+ctl() { "$AGENTCTL" -S "${RUNDIR:-$T/run}/agentd.sock" "$@"; }
 
 uid_of() { getent passwd "$1" | cut -d: -f3; }
 
@@ -142,13 +167,13 @@ ctl_as() { # USER agentctl-args...
 	local u=$1
 	shift
 	setpriv --reuid="$(uid_of "$u")" --regid="$(uid_of "$u")" --init-groups \
-		"$AGENTCTL" -S "$T/run/agentd.sock" "$@"
+		"$AGENTCTL" -S "${RUNDIR:-$T/run}/agentd.sock" "$@"
 }
 
 ctl_as_uid() { # UID agentctl-args...
 	local u=$1
 	shift
-	setpriv --reuid="$u" --regid="$u" --clear-groups "$AGENTCTL" -S "$T/run/agentd.sock" "$@"
+	setpriv --reuid="$u" --regid="$u" --clear-groups "$AGENTCTL" -S "${RUNDIR:-$T/run}/agentd.sock" "$@"
 }
 
 # spawn_as_uid UID command...: starts it in the background as that uid (no

@@ -7,28 +7,13 @@
 # freshly built module, and nsswitch.conf with "agent" bind-mounted.
 . "$(dirname "$0")/lib.sh"
 require_root
-so="$top_builddir/.libs/libnss_agent.so.2"
-[ -e "$so" ] || { echo "skip: $so not built"; exit 77; }
-if ldd "$so" | grep -q 'libasan\|libubsan'; then
-	echo "skip: a sanitizer build of the module cannot load into uninstrumented getent"
+enter_sandbox "$@"
+if ! why=$(install_nss_module); then
+	echo "skip: $why"
 	exit 77
 fi
-enter_sandbox "$@"
-
-libdir=$(dirname "$(readlink -f "$(ldd /bin/true | awk '/libc.so/ { print $3 }')")")
-mkdir -p "$T/ovl/upper" "$T/ovl/work"
-mount -t overlay overlay -o "lowerdir=$libdir,upperdir=$T/ovl/upper,workdir=$T/ovl/work" "$libdir"
-cp "$so" "$libdir/libnss_agent.so.2"
-mount -t tmpfs -o mode=0755 tmpfs /run
-sed -E 's/^(passwd|group|shadow):.*/\1: files agent/' /etc/nsswitch.conf >"$T/nsswitch.conf"
-grep -q '^shadow:' "$T/nsswitch.conf" || echo 'shadow: files agent' >>"$T/nsswitch.conf"
-mount --bind "$T/nsswitch.conf" /etc/nsswitch.conf
-
-"$AGENTD" -f -c "$T/agentd.conf" --state-dir "$T/state" 2>>"$T/agentd.log" &
-AGENTD_PID=$!
-sock=/run/agentd/agentd.sock
-ctl() { "$AGENTCTL" -S "$sock" "$@"; }
-wait_for 10 ctl status >/dev/null || { cat "$T/agentd.log"; exit 1; }
+RUNDIR=/run/agentd
+start_agentd
 
 check "root resolves with the module in the stack" getent passwd root
 out=$(ctl create --purpose ci --ttl 10m --json)
