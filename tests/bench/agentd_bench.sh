@@ -51,20 +51,18 @@ echo "at 0 live:       $(B -n 1000)"
 B -n 9000 >/dev/null
 echo "rss at 10,000 live: $(rss_kb) kB"
 echo "at 10,000 live:  $(B -n 1000)"
-left=$((65536 - 11000 - 10000))
-B -n "$left" >/dev/null
-echo "rss at $((65536 - 10000)) live: $(rss_kb) kB"
+B -n $((65536 - 11000 - 10000)) >/dev/null
+echo "at 55,536 live: $(B -n 10000 --names "$T/names")"
+echo "rss at 65,536 live: $(rss_kb) kB  (status: $(ctl status --json | jq -c '{live,quarantined}'))"
 t0=$(ms)
-echo "revoke 10,000:   $(B -n 10000 --revoke)"
+echo "revoke 10,000:   $(B --revoke-from "$T/names")"
 while :; do
 	q=$(ctl status --json | jq .quarantined)
 	[ "$q" -ge 10000 ] && break
 	[ $(( $(ms) - t0 )) -gt 600000 ] && { echo "bench: reaping did not finish" >&2; exit 1; }
 	sleep 0.2
 done
-echo "retire 10,000 (revoke until every uid reaped): $(( $(ms) - t0 )) ms"
-B -n 10000 >/dev/null
-echo "rss at 65,536 live: $(rss_kb) kB  (status: $(ctl status --json | jq -c '{live,quarantined}'))"
+echo "retire 10,000 (first revoke until every uid reaped and quarantined): $(( $(ms) - t0 )) ms"
 kill "$agentd_pid"; wait "$agentd_pid" || true; agentd_pid=""
 
 echo "-- anchor: useradd + userdel on scratch copies of /etc"

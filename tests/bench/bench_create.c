@@ -2,7 +2,9 @@
  * one request in flight at a time. Prints p50/p99 latency and throughput.
  * With --revoke it then revokes every identity it made and times that.
  *
- *   bench_create -S SOCKET -n COUNT [-p PURPOSE] [-t TTL_SECONDS] [--revoke] */
+ *   bench_create -S SOCKET -n COUNT [-p PURPOSE] [-t TTL_SECONDS] [--revoke]
+ *                [--names FILE]         also write the names created to FILE
+ *   bench_create -S SOCKET --revoke-from FILE   only revoke the names in FILE */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -45,9 +47,11 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "revoke", no_argument, NULL, 'r' },
+		{ "names", required_argument, NULL, 'N' },
+		{ "revoke-from", required_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *sock = NULL, *purpose = "bench";
+	const char *sock = NULL, *purpose = "bench", *names_out = NULL, *revoke_from = NULL;
 	unsigned long n = 1000, ttl = 3600;
 	bool revoke = false;
 	static uint8_t buf[AGENT_WIRE_MAX];
@@ -64,9 +68,13 @@ int main(int argc, char **argv)
 		case 'p': purpose = optarg; break;
 		case 't': ttl = strtoul(optarg, NULL, 10); break;
 		case 'r': revoke = true; break;
+		case 'N': names_out = optarg; break;
+		case 'F': revoke_from = optarg; break;
 		default: return 2;
 		}
 	}
+	if (revoke_from && n < 1000000)
+		n = 1000000; /* upper bound for the names read */
 	if (!sock || n == 0) {
 		fprintf(stderr, "usage: bench_create -S SOCKET -n COUNT [-p PURPOSE] [-t TTL] [--revoke]\n");
 		return 2;
@@ -77,6 +85,17 @@ int main(int argc, char **argv)
 	if (!lat || !names || fd < 0) {
 		fprintf(stderr, "bench_create: cannot connect to %s: %s\n", sock, strerror(-fd));
 		return 1;
+	}
+	if (revoke_from) {
+		FILE *f = fopen(revoke_from, "re");
+		unsigned long k = 0;
+
+		while (f && k < n && fscanf(f, "%32s", names[k]) == 1)
+			k++;
+		if (f)
+			fclose(f);
+		n = k;
+		goto revoke;
 	}
 	t0 = now_ms();
 	for (unsigned long i = 0; i < n; i++) {
@@ -99,7 +118,16 @@ int main(int argc, char **argv)
 	qsort(lat, n, sizeof(*lat), cmp_double);
 	printf("creates=%lu p50_ms=%.3f p99_ms=%.3f per_sec=%.0f\n", n, lat[n / 2],
 	       lat[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1], n / (total / 1e3));
-	if (revoke) {
+	if (names_out) {
+		FILE *f = fopen(names_out, "we");
+
+		for (unsigned long i = 0; f && i < n; i++)
+			fprintf(f, "%s\n", names[i]);
+		if (f)
+			fclose(f);
+	}
+revoke:
+	if (revoke || revoke_from) {
 		t0 = now_ms();
 		for (unsigned long i = 0; i < n; i++) {
 			agent_wire_begin(&w, AGENT_MSG_REVOKE);

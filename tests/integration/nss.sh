@@ -51,3 +51,14 @@ check "agentd dead: root still resolves" getent passwd root
 rm -f /run/agentd/passwd.snap
 check "no snapshot at all: root still resolves" getent passwd root
 check "no snapshot at all: agent name is simply unknown" bash -c "! getent passwd $long"
+
+# Churn: lookups from threads and a second process while agentd creates
+# and retires identities; every answer is a whole published record.
+start_agentd
+"$top_builddir/tests/bench/bench_create" -S "$RUNDIR/agentd.sock" -n 150 -p research --revoke \
+	>"$T/churn.out" 2>&1 &
+churner=$!
+check "churn: consistent answers, no fd or memory growth" \
+	"$top_builddir/tests/integration/nss_churn" $UID_MIN 256 4
+wait "$churner"
+check "churn: agentd created and revoked 150 identities meanwhile" grep -q "revokes=150" "$T/churn.out"
