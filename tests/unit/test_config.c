@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/tmpdir.h"
+
 #include "agentd/config.h"
 
 static const char full[] =
@@ -240,16 +242,13 @@ static void test_file_checks(void **state)
 static int setup(void **state)
 {
 	(void)state;
-	return mkdtemp(dir) ? 0 : -1;
+	return tmpdir_make(dir);
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd);
+	return tmpdir_remove(dir);
 }
 
 int main(void)

@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/tmpdir.h"
+
 #include "agentd/reap.h"
 #include "agentd/uidrange.h"
 
@@ -193,16 +195,13 @@ static void test_ipc(void **state)
 static int setup(void **state)
 {
 	(void)state;
-	return mkdtemp(dir) ? 0 : -1;
+	return tmpdir_make(dir);
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd);
+	return tmpdir_remove(dir);
 }
 
 int main(void)

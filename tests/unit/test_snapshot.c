@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/tmpdir.h"
+
 #include "common/snapshot.h"
 #include "common/snapshot_format.h"
 
@@ -395,7 +397,7 @@ static void test_race(void **state)
 static int setup(void **state)
 {
 	(void)state;
-	if (!mkdtemp(dir))
+	if (tmpdir_make(dir) < 0)
 		return -1;
 	snprintf(path, sizeof(path), "%s/passwd.snap", dir);
 	return 0;
@@ -403,11 +405,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd);
+	return tmpdir_remove(dir);
 }
 
 int main(void)

@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/tmpdir.h"
+
 #include "agentd/uidrange.h"
 
 static char dir[] = "/tmp/agentd-range.XXXXXX";
@@ -180,7 +182,7 @@ static void test_nss(void **state)
 static int setup(void **state)
 {
 	(void)state;
-	if (!mkdtemp(dir))
+	if (tmpdir_make(dir) < 0)
 		return -1;
 	snprintf(defs, sizeof(defs), "%s/login.defs", dir);
 	snprintf(sub, sizeof(sub), "%s/subuid", dir);
@@ -190,11 +192,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd);
+	return tmpdir_remove(dir);
 }
 
 int main(void)
