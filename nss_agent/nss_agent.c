@@ -321,8 +321,13 @@ static int next_live_locked(uint32_t *cursor, struct agent_snap_entry *e,
 	return r;
 }
 
-enum nss_status _nss_agent_getpwent_r(struct passwd *pw, char *buffer, size_t buflen,
-				      int *errnop)
+/* One step of an enumeration with cursor *cursor, filled by fill. */
+typedef enum nss_status (*fill_fn)(const struct agent_snap_entry *e,
+				   const struct agent_snap_purpose *p, void *result, char *buffer,
+				   size_t buflen, int *errnop);
+
+static enum nss_status enumerate(uint32_t *cursor, fill_fn fill, void *result, char *buffer,
+				 size_t buflen, int *errnop)
 {
 	struct agent_snap_entry e;
 	struct agent_snap_purpose p;
@@ -332,12 +337,25 @@ enum nss_status _nss_agent_getpwent_r(struct passwd *pw, char *buffer, size_t bu
 
 	pthread_once(&once, init_once);
 	pthread_mutex_lock(&lock);
-	r = next_live_locked(&pw_cursor, &e, &p, &after);
-	s = r < 0 ? status_of(r, errnop) : fill_passwd(&e, &p, pw, buffer, buflen, errnop);
+	r = next_live_locked(cursor, &e, &p, &after);
+	s = r < 0 ? status_of(r, errnop) : fill(&e, &p, result, buffer, buflen, errnop);
 	if (s == NSS_STATUS_SUCCESS)
-		pw_cursor = after;
+		*cursor = after;
 	pthread_mutex_unlock(&lock);
 	return s;
+}
+
+static enum nss_status fill_passwd_cb(const struct agent_snap_entry *e,
+				      const struct agent_snap_purpose *p, void *result,
+				      char *buffer, size_t buflen, int *errnop)
+{
+	return fill_passwd(e, p, result, buffer, buflen, errnop);
+}
+
+enum nss_status _nss_agent_getpwent_r(struct passwd *pw, char *buffer, size_t buflen,
+				      int *errnop)
+{
+	return enumerate(&pw_cursor, fill_passwd_cb, pw, buffer, buflen, errnop);
 }
 
 /* ---------------------------------------------------------------- shadow */
@@ -397,22 +415,17 @@ enum nss_status _nss_agent_endspent(void)
 	return _nss_agent_setspent(0);
 }
 
+static enum nss_status fill_shadow_cb(const struct agent_snap_entry *e,
+				      const struct agent_snap_purpose *p, void *result,
+				      char *buffer, size_t buflen, int *errnop)
+{
+	(void)p;
+	return fill_shadow(e, result, buffer, buflen, errnop);
+}
+
 enum nss_status _nss_agent_getspent_r(struct spwd *sp, char *buffer, size_t buflen, int *errnop)
 {
-	struct agent_snap_entry e;
-	struct agent_snap_purpose p;
-	enum nss_status s;
-	uint32_t after;
-	int r;
-
-	pthread_once(&once, init_once);
-	pthread_mutex_lock(&lock);
-	r = next_live_locked(&sp_cursor, &e, &p, &after);
-	s = r < 0 ? status_of(r, errnop) : fill_shadow(&e, sp, buffer, buflen, errnop);
-	if (s == NSS_STATUS_SUCCESS)
-		sp_cursor = after;
-	pthread_mutex_unlock(&lock);
-	return s;
+	return enumerate(&sp_cursor, fill_shadow_cb, sp, buffer, buflen, errnop);
 }
 
 /* ---------------------------------------------------------------- group */
