@@ -51,26 +51,42 @@ static int epoll_add(struct agentd *d, int fd, uint32_t events, void *ptr)
 
 /* ------------------------------------------------------------ live table */
 
-static struct agentd_live *live_find(struct agentd *d, const char *name)
+/* The live table: dense array (for scans) plus an index by uid (for O(1)
+ * removal); uids are always inside [uid_min, uid_max]. */
+static void live_remove(struct agentd *d, uint32_t uid)
 {
-	for (size_t i = 0; i < d->nlive; i++)
-		if (strcmp(d->live[i].name, name) == 0)
-			return &d->live[i];
-	return NULL;
+	uint32_t k, i;
+
+	if (uid < d->cfg->uid_min || uid > d->cfg->uid_max)
+		return;
+	k = uid - d->cfg->uid_min;
+	if (!d->live_idx[k])
+		return;
+	i = d->live_idx[k] - 1;
+	d->live_idx[k] = 0;
+	d->live[i] = d->live[--d->nlive];
+	if (i < d->nlive)
+		d->live_idx[d->live[i].uid - d->cfg->uid_min] = i + 1;
 }
 
-static void live_remove(struct agentd *d, const char *name)
+static void arm(struct agentd *d, int64_t boot_ns, int64_t real)
 {
-	struct agentd_live *e = live_find(d, name);
+	struct itimerspec b = { 0 }, r = { 0 };
 
-	if (e)
-		*e = d->live[--d->nlive];
+	if (boot_ns) {
+		b.it_value.tv_sec = boot_ns / 1000000000;
+		b.it_value.tv_nsec = boot_ns % 1000000000;
+	}
+	r.it_value.tv_sec = real;
+	timerfd_settime(d->tboot_fd, TFD_TIMER_ABSTIME, &b, NULL);
+	timerfd_settime(d->treal_fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &r, NULL);
+	d->armed_boot = boot_ns;
+	d->armed_real = real;
 }
 
 /* Arms both timers for the earliest deadline in the live table. */
 static void rearm_timers(struct agentd *d)
 {
-	struct itimerspec boot = { 0 }, real = { 0 };
 	int64_t min_boot = INT64_MAX, min_real = INT64_MAX;
 
 	for (size_t i = 0; i < d->nlive; i++) {
@@ -79,16 +95,10 @@ static void rearm_timers(struct agentd *d)
 		if (d->live[i].expires < min_real)
 			min_real = d->live[i].expires;
 	}
-	if (min_boot != INT64_MAX) {
-		if (min_boot <= 0)
-			min_boot = 1;
-		boot.it_value.tv_sec = min_boot / 1000000000;
-		boot.it_value.tv_nsec = min_boot % 1000000000;
-	}
-	if (min_real != INT64_MAX)
-		real.it_value.tv_sec = min_real > 0 ? min_real : 1;
-	timerfd_settime(d->tboot_fd, TFD_TIMER_ABSTIME, &boot, NULL);
-	timerfd_settime(d->treal_fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &real, NULL);
+	if (min_boot == INT64_MAX)
+		arm(d, 0, 0);
+	else
+		arm(d, min_boot > 0 ? min_boot : 1, min_real > 0 ? min_real : 1);
 }
 
 int agentd_live_add(struct agentd *d, const struct agent_identity *id)
@@ -102,13 +112,21 @@ int agentd_live_add(struct agentd *d, const struct agent_identity *id)
 		d->live = n;
 		d->cap_live = cap;
 	}
+	if (id->uid < d->cfg->uid_min || id->uid > d->cfg->uid_max)
+		return -ERANGE;
+	live_remove(d, id->uid);
 	struct agentd_live *e = &d->live[d->nlive++];
 
 	e->uid = id->uid;
 	e->expires = id->expires;
 	e->expires_boot_ns = id->expires_boot_ns;
 	snprintf(e->name, sizeof(e->name), "%s", id->name);
-	rearm_timers(d);
+	d->live_idx[id->uid - d->cfg->uid_min] = (uint32_t)d->nlive;
+	/* Only an earlier deadline moves the timers: no scan per create. */
+	if (!d->armed_boot || e->expires_boot_ns < d->armed_boot || e->expires < d->armed_real)
+		arm(d, !d->armed_boot || e->expires_boot_ns < d->armed_boot ? e->expires_boot_ns :
+									       d->armed_boot,
+		    !d->armed_real || e->expires < d->armed_real ? e->expires : d->armed_real);
 	return 0;
 }
 
@@ -512,11 +530,12 @@ int agentd_retire(struct agentd *d, const char *name, enum agent_retire_reason r
 		if (agent_store_get(d->store, rc.names[i], &c) < 0)
 			continue;
 		agent_snap_remove(d->snap, c.uid);
-		live_remove(d, c.name);
+		live_remove(d, c.uid);
 		audit_retire(d, &c, i ? AGENT_RETIRE_PARENT : reason, i ? name : text, by);
 		reaper_queue(d, c.uid, c.name, false);
 	}
-	rearm_timers(d);
+	/* No re-arm: a timer set for a retired identity fires once, finds
+	 * nothing due and re-arms (expire_due). */
 	reapers_start(d);
 	r = 0;
 out:
@@ -538,7 +557,7 @@ static void expire_due(struct agentd *d)
 			continue;
 		}
 		if (agentd_retire(d, e.name, AGENT_RETIRE_EXPIRED, NULL, NULL) < 0)
-			live_remove(d, e.name); /* already gone from the store's view */
+			live_remove(d, e.uid); /* already gone from the store's view */
 		/* retire removed entries (possibly several); rescan from start */
 		i = 0;
 	}
@@ -1159,6 +1178,7 @@ static void cleanup(struct agentd *d)
 	agent_store_close(d->store);
 	agent_config_free(d->cfg);
 	free(d->live);
+	free(d->live_idx);
 	int fds[] = { d->epfd, d->signal_fd, d->tboot_fd, d->treal_fd, d->home_fd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
@@ -1233,6 +1253,11 @@ int agentd_main(const struct agentd_opts *opts)
 		goto out;
 	}
 	d.next_uid = d.cfg->uid_min;
+	d.live_idx = calloc((size_t)d.cfg->uid_max - d.cfg->uid_min + 1, sizeof(*d.live_idx));
+	if (!d.live_idx) {
+		r = -ENOMEM;
+		goto out;
+	}
 	r = reconcile(&d);
 	if (r < 0) {
 		fprintf(stderr, "agentd: start-up reconciliation failed: %s\n", strerror(-r));

@@ -82,6 +82,8 @@ struct agentd {
 	unsigned nconns;
 	struct agentd_live *live;
 	size_t nlive, cap_live;
+	uint32_t *live_idx; /* by uid - uid_min: index into live + 1, 0 = none */
+	int64_t armed_boot, armed_real; /* what the timers are set to, 0 = disarmed */
 	struct agentd_reaper *reap_queue; /* not started yet, FIFO */
 	struct agentd_reaper *reap_running;
 	unsigned nreaping;
