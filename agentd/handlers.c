@@ -176,7 +176,7 @@ static void h_create(struct agentd *d, struct agentd_conn *c, const struct agent
 		agentd_reply_error(d, c, EPERM, "%s", dec.reason);
 		return;
 	}
-	if (agent_store_count_live(d->store, &n) < 0 || n >= d->cfg->max_live) {
+	if (d->nlive >= d->cfg->max_live) { /* the live table mirrors the store */
 		audit_create(d, &cc, &req, NULL, "deny", "max_live reached");
 		agentd_reply_error(d, c, EAGAIN, "too many live identities (max_live %u)",
 				   d->cfg->max_live);

@@ -37,7 +37,7 @@ require_root() {
 enter_sandbox() {
 	if [ -z "${AGENTD_SANDBOX:-}" ]; then
 		AGENTD_SANDBOX=1 exec unshare --mount --pid --fork --mount-proc \
-			--propagation private "$0" "$@"
+			--propagation private "$(readlink -f "$0")" "$@"
 	fi
 	T=$(mktemp -d /tmp/agentd-test.XXXXXX)
 	chmod 0755 "$T"

@@ -31,11 +31,14 @@ sleeper=$SPAWNED
 check "ps shows the user name" matches "$(ps -o user:32= -p "$sleeper")" "^$name"
 check "runuser works for a live identity" matches "$(runuser -u "$name" -- id -un)" "^$name\$"
 check "getent passwd enumerates it" grep -q "^$name:" <(getent passwd)
+check "Debian su accepts a live identity (pam_unix account: shadow expiry)" \
+	matches "$(su -s /bin/sh -c 'id -un' "$name" 2>&1)" "^$name\$"
 
 ctl revoke "$name" >/dev/null
 check "retired: getent passwd fails" bash -c "! getent passwd $name"
 check "retired: getent passwd UID fails" bash -c "! getent passwd $uid"
 check "retired: id fails" bash -c "! id $name"
+check "retired: su refuses" bash -c "! su -s /bin/sh -c true $name 2>/dev/null"
 check "retired: its process is gone" wait_gone "$sleeper" 10
 
 # agentd dead: live identities keep resolving until their deadline.
