@@ -24,7 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ms() { date +%s%N | awk '{ printf "%d", $1 / 1000000 }'; }
+ms() { echo $(( $(date +%s%N) / 1000000 )); } # (mawk's printf %d stops at 2^31)
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$agentd_pid/status"; }
 
 cat > "$T/agentd.conf" <<CONF
@@ -65,12 +65,11 @@ done
 echo "retire 10,000 (first revoke until every uid reaped and quarantined): $(( $(ms) - t0 )) ms"
 kill "$agentd_pid"; wait "$agentd_pid" || true; agentd_pid=""
 
-echo "-- anchor: useradd + userdel on scratch copies of /etc"
-mkdir -p "$T/etc"
-for f in passwd group shadow gshadow subuid subgid; do
-	cp -p "/etc/$f" "$T/etc/$f" 2>/dev/null || : > "$T/etc/$f"
-	mount --bind "$T/etc/$f" "/etc/$f"
-done
+echo "-- anchor: useradd + userdel on a scratch copy of /etc"
+# useradd replaces /etc/passwd by rename, so the whole directory is copied
+# and bind-mounted (inside this namespace only).
+cp -a /etc "$T/etc"
+mount --bind "$T/etc" /etc
 anchor() { # $1 accounts present, $2 pairs timed
 	local i t0
 	t0=$(ms)
