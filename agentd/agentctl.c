@@ -55,11 +55,14 @@ static void usage(FILE *f)
 	      "Create, inspect and retire task-scoped identities through agentd.\n\n"
 	      "Commands:\n"
 	      "  create --purpose NAME [--ttl DURATION] [--actor LABEL] [--task TEXT]\n"
-	      "         [--for USER] [--json]       create an identity; prints its token once\n"
+	      "         [--for USER] [--ssh-key FILE] [--json]\n"
+	      "                                     create an identity; prints its token once\n"
 	      "  list [--all] [--json]              live identities you may see (--all: retired too)\n"
 	      "  show NAME [--json]                 one identity in full\n"
 	      "  revoke NAME [--reason TEXT]        retire an identity and its descendants now\n"
-	      "  status [--json]                    agentd's state\n\n"
+	      "  status [--json]                    agentd's state\n"
+	      "  authorized-keys USER               the live identity's SSH key (sshd's\n"
+	      "                                     AuthorizedKeysCommand)\n\n"
 	      "Options:\n"
 	      "  -S, --socket PATH   agentd's socket (default " AGENT_RUNDIR "/agentd.sock)\n"
 	      "  -t, --timeout SECS  how long to wait for agentd (default 10)\n"
@@ -205,15 +208,48 @@ static void text_identity(const struct agent_identity *id, bool full)
 
 /* ---------------------------------------------------------------- create */
 
+/* The first key line of an OpenSSH public key file ("-" = stdin). 0, or an
+ * exit status after one message. */
+static int read_ssh_key(const char *path, char *out, size_t cap)
+{
+	char line[AGENT_SSH_KEY_MAX + 2];
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
+	bool found = false;
+
+	if (!f) {
+		fprintf(stderr, "agentctl: cannot read %s: %s\n", path, strerror(errno));
+		return EXIT_USAGE;
+	}
+	while (!found && fgets(line, sizeof(line), f)) {
+		size_t n = strcspn(line, "\r\n");
+
+		if (line[n] == '\0' && !feof(f))
+			break; /* longer than any key we accept */
+		line[n] = '\0';
+		if (line[0] == '\0' || line[0] == '#')
+			continue;
+		found = true;
+	}
+	if (f != stdin)
+		fclose(f);
+	if (!found || !agent_valid_ssh_key(line) || strlen(line) >= cap)
+		return usage_error("%s: not an OpenSSH public key line (TYPE BASE64 [COMMENT], "
+				   "no options)", path);
+	memcpy(out, line, strlen(line) + 1);
+	return 0;
+}
+
 static int cmd_create(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "purpose", required_argument, NULL, 'p' }, { "ttl", required_argument, NULL, 'T' },
 		{ "actor", required_argument, NULL, 'a' },   { "task", required_argument, NULL, 'k' },
 		{ "for", required_argument, NULL, 'f' },     { "json", no_argument, NULL, 'j' },
+		{ "ssh-key", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *purpose = NULL, *actor = NULL, *task = NULL, *for_user = NULL, *token;
+	char ssh_key[AGENT_SSH_KEY_MAX + 1] = "";
 	struct agent_identity id;
 	uint64_t ttl = 0;
 	bool json = false;
@@ -226,6 +262,10 @@ static int cmd_create(struct ctl *c, int argc, char **argv)
 		case 'k': task = optarg; break;
 		case 'f': for_user = optarg; break;
 		case 'j': json = true; break;
+		case 's':
+			if ((r = read_ssh_key(optarg, ssh_key, sizeof(ssh_key))) != 0)
+				return r;
+			break;
 		case 'T':
 			if (agent_duration_parse(optarg, &ttl) < 0 || ttl == 0)
 				return usage_error("invalid --ttl '%s' (use e.g. 90s, 15m, 2h)", optarg);
@@ -259,6 +299,8 @@ static int cmd_create(struct ctl *c, int argc, char **argv)
 		agent_wire_str(&c->w, AGENT_A_TASK, task);
 	if (for_user)
 		agent_wire_str(&c->w, AGENT_A_FOR, for_user);
+	if (ssh_key[0])
+		agent_wire_str(&c->w, AGENT_A_SSH_KEY, ssh_key);
 	r = call(c);
 	if (r == 0)
 		r = expect(c, AGENT_MSG_IDENTITY);
@@ -429,6 +471,54 @@ static int cmd_revoke(struct ctl *c, int argc, char **argv)
 	return r;
 }
 
+/* For sshd's AuthorizedKeysCommand: the key bound at creation, only while
+ * the identity is live, with an expiry-time option at its deadline. Quiet
+ * for names without a key (every human login asks too). */
+static int cmd_authorized_keys(struct ctl *c, int argc, char **argv)
+{
+	const char *key;
+	uint64_t expires;
+	struct tm tm;
+	time_t t;
+	char when[32];
+	int r;
+
+	if (argc != 2)
+		return usage_error("authorized-keys: exactly one USER is required");
+	if (!agent_valid_username(argv[1]))
+		return EXIT_REFUSED; /* not a name any identity has */
+	agent_wire_begin(&c->w, AGENT_MSG_AUTHORIZED_KEYS);
+	agent_wire_str(&c->w, AGENT_A_NAME, argv[1]);
+	if (agent_wire_finish(&c->w) < 0)
+		return EXIT_USAGE;
+	if (c->fd < 0 && (c->fd = agent_client_connect(c->socket, c->timeout_ms)) < 0) {
+		fprintf(stderr, "agentctl: cannot reach agentd at %s: %s\n", c->socket,
+			strerror(-c->fd));
+		return EXIT_UNREACHABLE;
+	}
+	r = agent_client_send(c->fd, &c->w, c->timeout_ms);
+	if (r == 0)
+		r = agent_client_recv(c->fd, c->buf, &c->m, c->timeout_ms);
+	if (r < 0) {
+		fprintf(stderr, "agentctl: agentd at %s did not answer: %s\n", c->socket,
+			strerror(-r));
+		return r == -EBADMSG ? EXIT_REFUSED : EXIT_UNREACHABLE;
+	}
+	if (c->m.type == AGENT_MSG_ERROR)
+		return EXIT_REFUSED;
+	key = agent_msg_str(&c->m, AGENT_A_SSH_KEY);
+	if (c->m.type != AGENT_MSG_OK || !key || !agent_valid_ssh_key(key) ||
+	    !agent_msg_u64(&c->m, AGENT_A_EXPIRES, &expires) || expires > INT32_MAX * 4ULL) {
+		fprintf(stderr, "agentctl: protocol error: unexpected reply from agentd\n");
+		return EXIT_REFUSED;
+	}
+	t = (time_t)expires;
+	if (!gmtime_r(&t, &tm) || strftime(when, sizeof(when), "%Y%m%d%H%M%SZ", &tm) == 0)
+		return EXIT_REFUSED;
+	printf("expiry-time=\"%s\" %s\n", when, key);
+	return fflush(stdout) == 0 ? 0 : EXIT_REFUSED;
+}
+
 static int cmd_status(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -489,6 +579,7 @@ static const struct {
 } commands[] = {
 	{ "create", cmd_create }, { "list", cmd_list },     { "show", cmd_show },
 	{ "revoke", cmd_revoke }, { "status", cmd_status },
+	{ "authorized-keys", cmd_authorized_keys },
 };
 
 int main(int argc, char **argv)

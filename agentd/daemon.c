@@ -473,7 +473,8 @@ static int collect_child(const struct agent_identity *id, void *arg)
 }
 
 static void audit_retire(struct agentd *d, const struct agent_identity *id,
-			 enum agent_retire_reason reason, const char *text, const char *by)
+			 enum agent_retire_reason reason, const char *text, const char *by,
+			 unsigned sessions)
 {
 	struct agent_kv kv;
 	char buf[AGENT_AUDIT_LINE_MAX];
@@ -485,6 +486,7 @@ static void audit_retire(struct agentd *d, const struct agent_identity *id,
 		agent_kv_str(&kv, "text", text);
 	if (by && by[0])
 		agent_kv_str(&kv, "by", by);
+	agent_kv_u64(&kv, "sessions", sessions);
 	agent_audit_emit(&d->audit, &kv, LOG_NOTICE);
 }
 
@@ -531,7 +533,8 @@ int agentd_retire(struct agentd *d, const char *name, enum agent_retire_reason r
 			continue;
 		agent_snap_remove(d->snap, c.uid);
 		live_remove(d, c.uid);
-		audit_retire(d, &c, i ? AGENT_RETIRE_PARENT : reason, i ? name : text, by);
+		audit_retire(d, &c, i ? AGENT_RETIRE_PARENT : reason, i ? name : text, by,
+			     agentd_sessions_end(d, c.uid));
 		reaper_queue(d, c.uid, c.name, false);
 	}
 	/* No re-arm: a timer set for a retired identity fires once, finds
@@ -1090,6 +1093,11 @@ static void run_loop(struct agentd *d)
 			case W_REAPER:
 				reaper_done(d, ev[i].data.ptr);
 				break;
+			case W_SESSION:
+				/* The session's process exited without closing it. */
+				agentd_audit_session_end(d, ev[i].data.ptr, "process exited");
+				agentd_session_free(d, ev[i].data.ptr);
+				break;
 			case W_CONN: {
 				struct agentd_conn *c = ev[i].data.ptr;
 
@@ -1147,6 +1155,8 @@ static void cleanup(struct agentd *d)
 {
 	while (d->conns)
 		conn_free(d, d->conns);
+	while (d->sessions)
+		agentd_session_free(d, d->sessions);
 	while (d->reap_queue) {
 		struct agentd_reaper *j = d->reap_queue;
 

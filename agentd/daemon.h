@@ -16,6 +16,7 @@
 #include <sys/types.h>
 #include "agentd/audit.h"
 #include "agentd/config.h"
+#include "agentd/session.h"
 #include "agentd/store.h"
 #include "agentd/token.h"
 #include "common/snapshot.h"
@@ -45,7 +46,9 @@ struct agentd_outmsg {
 	uint8_t data[];
 };
 
-enum agentd_watch_kind { W_LISTEN = 1, W_SIGNAL, W_TIMER_BOOT, W_TIMER_REAL, W_CONN, W_REAPER };
+enum agentd_watch_kind {
+	W_LISTEN = 1, W_SIGNAL, W_TIMER_BOOT, W_TIMER_REAL, W_CONN, W_REAPER, W_SESSION
+};
 
 struct agentd_conn {
 	int kind; /* W_CONN: first member, epoll data points here */
@@ -87,6 +90,8 @@ struct agentd {
 	struct agentd_reaper *reap_queue; /* not started yet, FIFO */
 	struct agentd_reaper *reap_running;
 	unsigned nreaping;
+	struct agentd_session *sessions;
+	unsigned nsessions;
 	uint32_t next_uid; /* allocation cursor */
 	int64_t started; /* CLOCK_BOOTTIME seconds */
 	int64_t last_purge; /* CLOCK_BOOTTIME seconds of the last retention purge */
@@ -122,6 +127,16 @@ int agentd_home_create(struct agentd *d, const char *name, uint32_t uid);
 
 /* The snapshot entry for an identity. */
 int agentd_snap_put_identity(struct agentd *d, const struct agent_identity *id);
+
+/* Requests from pam_agent (handlers_pam.c). */
+void agentd_h_auth(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m);
+void agentd_h_account(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m);
+void agentd_h_session_open(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m);
+void agentd_h_session_close(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m);
+void agentd_h_authorized_keys(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m);
+/* The session-close record (closed by pam_agent, or its process exited). */
+void agentd_audit_session_end(struct agentd *d, const struct agentd_session *s,
+			      const char *reason);
 
 /* Does this purpose give its identities an ephemeral home? */
 bool agentd_purpose_has_home(struct agentd *d, const char *purpose);

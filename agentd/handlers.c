@@ -141,6 +141,7 @@ static void h_create(struct agentd *d, struct agentd_conn *c, const struct agent
 	char token[AGENT_TOKEN_TEXT_MAX];
 	const char *actor = agent_msg_str(m, AGENT_A_ACTOR);
 	const char *task = agent_msg_str(m, AGENT_A_TASK);
+	const char *ssh_key = agent_msg_str(m, AGENT_A_SSH_KEY);
 	uint64_t n;
 	int r;
 
@@ -150,7 +151,8 @@ static void h_create(struct agentd *d, struct agentd_conn *c, const struct agent
 	if (!agent_valid_purpose(req.purpose) ||
 	    (req.for_user && !agent_valid_username(req.for_user)) ||
 	    (actor && !agent_valid_text(actor, AGENT_ACTOR_MAX)) ||
-	    (task && !agent_valid_text(task, AGENT_TASK_MAX)) || req.ttl > AGENT_MAX_TTL_SEC) {
+	    (task && !agent_valid_text(task, AGENT_TASK_MAX)) || req.ttl > AGENT_MAX_TTL_SEC ||
+	    (ssh_key && !agent_valid_ssh_key(ssh_key))) {
 		agentd_reply_error(d, c, EINVAL, "invalid create request");
 		return;
 	}
@@ -224,7 +226,15 @@ static void h_create(struct agentd *d, struct agentd_conn *c, const struct agent
 	}
 
 	/* Durable first, then resolvable, then answered. */
-	r = agent_store_insert(d->store, &id);
+	r = agent_store_begin(d->store);
+	if (r == 0)
+		r = agent_store_insert(d->store, &id);
+	if (r == 0 && ssh_key)
+		r = agent_store_set_ssh_key(d->store, id.name, ssh_key);
+	if (r == 0)
+		r = agent_store_commit(d->store);
+	else
+		agent_store_rollback(d->store);
 	if (r < 0) {
 		sodium_memzero(token, sizeof(token));
 		audit_create(d, &cc, &req, NULL, "deny", "store write failed");
@@ -395,6 +405,11 @@ static const struct {
 	{ AGENT_MSG_SHOW, h_show },     /* anyone; filtered by may_see */
 	{ AGENT_MSG_REVOKE, h_revoke }, /* root, the chain, the identity itself */
 	{ AGENT_MSG_STATUS, h_status }, /* anyone */
+	{ AGENT_MSG_AUTH, agentd_h_auth },                   /* root only */
+	{ AGENT_MSG_ACCOUNT, agentd_h_account },             /* root only */
+	{ AGENT_MSG_SESSION_OPEN, agentd_h_session_open },   /* root only */
+	{ AGENT_MSG_SESSION_CLOSE, agentd_h_session_close }, /* root only */
+	{ AGENT_MSG_AUTHORIZED_KEYS, agentd_h_authorized_keys }, /* anyone; live only */
 };
 
 void agentd_dispatch(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m)

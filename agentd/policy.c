@@ -1,4 +1,5 @@
 /* The delegation decision (see agentd/policy.h). Pure: no I/O, no clock. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -203,4 +204,71 @@ bool agent_policy_may_revoke(const struct agent_caller *caller, const struct age
 	if (!caller->user[0])
 		return false;
 	return strcmp(id->name, caller->user) == 0 || in_chain(id, caller->user);
+}
+
+__attribute__((format(printf, 3, 4))) static void svc_deny(struct agent_service_decision *out,
+							   int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	out->allowed = false;
+	out->err = err;
+	va_start(ap, fmt);
+	vsnprintf(out->reason, sizeof(out->reason), fmt, ap);
+	va_end(ap);
+}
+
+void agent_policy_service(const struct agent_config *cfg, const struct agent_identity *id,
+			  const char *service, const struct agent_now *now,
+			  struct agent_service_decision *out)
+{
+	const struct agent_cfg_purpose *p;
+	const struct agent_cfg_service *rule = NULL;
+
+	memset(out, 0, sizeof(*out));
+	if (!id) {
+		svc_deny(out, ENOENT, "not an agent identity");
+		return;
+	}
+	if (id->state != AGENT_STATE_LIVE) {
+		svc_deny(out, EKEYEXPIRED, "%s is retired (%s)", id->name,
+			 agent_retire_reason_str(id->retire_reason));
+		return;
+	}
+	if (!agent_is_live(false, id->expires, id->expires_boot_ns, now)) {
+		svc_deny(out, EKEYEXPIRED, "%s has expired", id->name);
+		return;
+	}
+	p = agent_config_purpose(cfg, id->purpose);
+	if (!p) {
+		svc_deny(out, EACCES, "purpose %s is not in the policy", id->purpose);
+		return;
+	}
+	for (size_t i = 0; service && i < p->nservices; i++)
+		if (strcmp(p->services[i].name, service) == 0)
+			rule = &p->services[i];
+	if (!rule) {
+		snprintf(out->rule, sizeof(out->rule), "purpose %s: %s unlisted = deny", p->name,
+			 service ? service : "?");
+		svc_deny(out, EACCES, "service %s is not allowed for purpose %s",
+			 service ? service : "?", p->name);
+		return;
+	}
+	snprintf(out->rule, sizeof(out->rule), "purpose %s: %s = %s", p->name, rule->name,
+		 rule->rule == AGENT_RULE_ALLOW ? "allow" :
+		 rule->rule == AGENT_RULE_APPROVE ? "approve" : "deny");
+	switch (rule->rule) {
+	case AGENT_RULE_ALLOW:
+		out->allowed = true;
+		snprintf(out->reason, sizeof(out->reason), "service %s allowed for purpose %s",
+			 rule->name, p->name);
+		return;
+	case AGENT_RULE_APPROVE:
+		svc_deny(out, EACCES, "service %s needs step-up approval for purpose %s, which "
+			 "this agentd does not support yet", rule->name, p->name);
+		return;
+	default:
+		svc_deny(out, EACCES, "service %s is denied for purpose %s", rule->name, p->name);
+		return;
+	}
 }

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include "agentd/config.h"
 #include "common/identity.h"
+#include "common/live.h"
 
 struct agent_caller {
 	uid_t uid;
@@ -54,3 +55,19 @@ bool agent_policy_may_see(const struct agent_caller *caller, const struct agent_
  * revokes what it delegated, directly or through its agents); the identity
  * itself. */
 bool agent_policy_may_revoke(const struct agent_caller *caller, const struct agent_identity *id);
+
+/* A PAM service for an identity: may this identity use it now? */
+struct agent_service_decision {
+	bool allowed;
+	int err;          /* when refused: ENOENT (not an identity), EKEYEXPIRED
+			   * (retired or past its deadline), EACCES (the policy) */
+	char reason[192]; /* why: for audit and the user */
+	char rule[96];    /* the rule that decided, e.g. "purpose ci: sshd = allow" */
+};
+
+/* Decides one PAM decision for id (NULL if the store has no such name)
+ * under cfg at now. Unlisted services are denied; until step-up approval
+ * exists, "approve" is a denial that says so. */
+void agent_policy_service(const struct agent_config *cfg, const struct agent_identity *id,
+			  const char *service, const struct agent_now *now,
+			  struct agent_service_decision *out);

@@ -1,9 +1,10 @@
 /* Durable state in SQLite (see agentd/store.h).
  *
- * Schema v1:
+ * Schema v2:
  *   identities  one row per identity ever created (until purged)
  *   chain       its delegation chain, one row per hop, in order
  *   meta        daemon metadata (boot_id)
+ *   ssh_keys    the public key bound at creation, if any (added in v2)
  * At most one live identity holds a uid (partial unique index). Statements
  * are prepared once; strings read back are bounds-checked against the
  * record's fixed fields, so a tampered database is an error, not an
@@ -19,7 +20,7 @@
 
 #include "agentd/store.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 static const char schema_v1[] =
 	"CREATE TABLE identities ("
@@ -53,6 +54,12 @@ static const char schema_v1[] =
 	" PRIMARY KEY (identity_id, pos));"
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);";
 
+/* v1 -> v2 */
+static const char schema_v2[] =
+	"CREATE TABLE ssh_keys ("
+	" identity_id INTEGER PRIMARY KEY REFERENCES identities(id) ON DELETE CASCADE,"
+	" key TEXT NOT NULL);";
+
 #define COLS                                                                                    \
 	"id, name, uid, purpose, subject, parent, depth, creator_uid, actor, task, created, "   \
 	"expires, expires_boot_ns, state, retire_reason, retired_at, retire_text, reaped_at, " \
@@ -78,6 +85,8 @@ enum stmt_id {
 	S_ALL,
 	S_UNREAPED,
 	S_CHILDREN,
+	S_SSH_KEY_SET,
+	S_SSH_KEY_GET,
 	S__MAX
 };
 
@@ -108,6 +117,10 @@ static const char *const sql[S__MAX] = {
 	[S_ALL] = "SELECT " COLS " FROM identities ORDER BY id",
 	[S_UNREAPED] = "SELECT " COLS " FROM identities WHERE state = 2 AND reaped_at = 0 ORDER BY id",
 	[S_CHILDREN] = "SELECT " COLS " FROM identities WHERE parent = ?1 AND state = 1 ORDER BY id",
+	[S_SSH_KEY_SET] = "INSERT OR REPLACE INTO ssh_keys (identity_id, key) "
+			  "SELECT id, ?2 FROM identities WHERE name = ?1",
+	[S_SSH_KEY_GET] = "SELECT k.key FROM ssh_keys k JOIN identities i ON i.id = k.identity_id "
+			  "WHERE i.name = ?1",
 };
 
 struct agent_store {
@@ -167,15 +180,22 @@ static int step_done(sqlite3_stmt *st)
 	return rc;
 }
 
-static int create_schema(struct agent_store *s)
+/* Brings a database at version `from` (0 = empty) to SCHEMA_VERSION in one
+ * transaction, one step per version. */
+static int upgrade_schema(struct agent_store *s, int from)
 {
+	char v[32];
 	int r = exec(s, "BEGIN IMMEDIATE");
 
 	if (r < 0)
 		return r;
-	r = exec(s, schema_v1);
+	if (from < 1)
+		r = exec(s, schema_v1);
+	if (r == 0 && from < 2)
+		r = exec(s, schema_v2);
+	snprintf(v, sizeof(v), "PRAGMA user_version = %d", SCHEMA_VERSION);
 	if (r == 0)
-		r = exec(s, "PRAGMA user_version = 1");
+		r = exec(s, v);
 	if (r == 0)
 		r = exec(s, "COMMIT");
 	if (r < 0)
@@ -195,11 +215,10 @@ static int check_schema(struct agent_store *s)
 	sqlite3_finalize(st);
 	if (r < 0)
 		return r;
-	if (version == 0)
-		return create_schema(s);
 	if (version > SCHEMA_VERSION)
 		return -EPROTO; /* written by a newer agentd */
-	/* Migrations from older versions go here, one step per version. */
+	if (version < SCHEMA_VERSION)
+		return upgrade_schema(s, version);
 	return 0;
 }
 
@@ -661,4 +680,37 @@ int agent_store_meta_set(struct agent_store *s, const char *key, const char *val
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
 	return step_done(st);
+}
+
+int agent_store_set_ssh_key(struct agent_store *s, const char *name, const char *key)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if (!text_ok(key, AGENT_SSH_KEY_MAX) || !key[0])
+		return -EINVAL;
+	st = stmt(s, S_SSH_KEY_SET);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	r = step_done(st);
+	if (r == 0 && sqlite3_changes(s->db) == 0)
+		r = -ENOENT;
+	return r;
+}
+
+int agent_store_get_ssh_key(struct agent_store *s, const char *name, char *buf, size_t len)
+{
+	sqlite3_stmt *st = stmt(s, S_SSH_KEY_GET);
+	int rc, r = 0;
+
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		r = -ENOENT;
+	else if (rc != SQLITE_ROW)
+		r = map_err(rc);
+	else if (col_text(st, 0, buf, len) < 0)
+		r = -EIO;
+	sqlite3_reset(st);
+	return r;
 }

@@ -60,6 +60,12 @@ int agent_store_count_quarantined(struct agent_store *st, int64_t now, int64_t q
 /* Deletes retired records reaped before cutoff (older history). */
 int agent_store_purge(struct agent_store *st, int64_t cutoff);
 
+/* The public key bound to an identity at creation (one authorized_keys
+ * line, validated by the caller). set: -ENOENT if no such identity; call it
+ * in the same transaction as the insert. get: -ENOENT if none bound. */
+int agent_store_set_ssh_key(struct agent_store *st, const char *name, const char *key);
+int agent_store_get_ssh_key(struct agent_store *st, const char *name, char *buf, size_t len);
+
 /* Small key/value table for daemon metadata (e.g. "boot_id"). */
 int agent_store_meta_get(struct agent_store *st, const char *key, char *buf, size_t len);
 int agent_store_meta_set(struct agent_store *st, const char *key, const char *value);

@@ -17,4 +17,11 @@
 #define AGENT_TOKEN_BYTES 32  /* raw token */
 #define AGENT_TOKEN_HASH_BYTES 32
 #define AGENT_TOKEN_TEXT_MAX 64 /* base64url text of a token, with NUL */
+#define AGENT_SERVICE_MAX 64  /* PAM service name */
+#define AGENT_TTY_MAX 64      /* PAM_TTY as carried and logged */
+#define AGENT_RHOST_MAX 255   /* PAM_RHOST (a DNS name at most) */
+#define AGENT_RUSER_MAX 64    /* PAM_RUSER */
+#define AGENT_SSH_KEY_MAX 4096 /* one public key line (RSA 16384 fits) */
+#define AGENT_ARG_MAX 2048    /* one argument of agentctl run */
+#define AGENT_ARGV_MAX 64     /* arguments of agentctl run (the datagram bounds the sum) */
 #define AGENT_MAX_TTL_SEC (366LL * 24 * 3600)

@@ -218,3 +218,37 @@ bool agent_valid_abspath(const char *s)
 	}
 	return true;
 }
+
+bool agent_valid_ssh_key(const char *s)
+{
+	static const char *const types[] = {
+		"ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
+		"ecdsa-sha2-nistp521", "sk-ssh-ed25519@openssh.com",
+		"sk-ecdsa-sha2-nistp256@openssh.com",
+	};
+	const char *p, *sp;
+	size_t n, tl;
+	bool known = false;
+
+	if (!s || (n = strnlen(s, AGENT_SSH_KEY_MAX + 1)) > AGENT_SSH_KEY_MAX)
+		return false;
+	for (p = s; *p; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			return false;
+	sp = strchr(s, ' ');
+	if (!sp)
+		return false;
+	tl = (size_t)(sp - s);
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strlen(types[i]) == tl && memcmp(types[i], s, tl) == 0)
+			known = true;
+	if (!known)
+		return false;
+	p = sp + 1;
+	n = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+	if (n < 16)
+		return false;
+	p += n;
+	p += strspn(p, "=");
+	return *p == '\0' || (*p == ' ' && p[1] != '\0');
+}

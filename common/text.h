@@ -35,3 +35,9 @@ bool agent_valid_text(const char *s, size_t max);
 /* An absolute path without "..", "//", control characters or a trailing "/"
  * (except "/" itself), at most AGENT_PATH_MAX bytes. */
 bool agent_valid_abspath(const char *s);
+
+/* One OpenSSH public key line, "TYPE BASE64 [COMMENT]", without options:
+ * a known key type, base64 of at least 16 characters, an optional comment
+ * of printable ASCII; at most AGENT_SSH_KEY_MAX bytes, no control
+ * characters. */
+bool agent_valid_ssh_key(const char *s);

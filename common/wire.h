@@ -26,12 +26,21 @@ enum agent_msg_type {
 	AGENT_MSG_SHOW = 3,   /* NAME -> IDENTITY | ERROR */
 	AGENT_MSG_REVOKE = 4, /* NAME [REASON] -> OK(+KILLED pending) | ERROR */
 	AGENT_MSG_STATUS = 5, /* -> STATUS_REPLY | ERROR */
+	/* from pam_agent (root peers only): one decision each */
+	AGENT_MSG_AUTH = 6,          /* NAME TOKEN SERVICE [TTY RHOST RUSER] -> OK | ERROR */
+	AGENT_MSG_ACCOUNT = 7,       /* NAME SERVICE [TTY RHOST RUSER] -> OK | ERROR */
+	AGENT_MSG_SESSION_OPEN = 8,  /* NAME SERVICE [TTY RHOST RUSER] -> SESSION | ERROR */
+	AGENT_MSG_SESSION_CLOSE = 9, /* NAME SESSION_ID -> OK | ERROR */
+	AGENT_MSG_AUTHORIZED_KEYS = 10, /* NAME -> OK(+SSH_KEY EXPIRES) | ERROR; anyone */
+	AGENT_MSG_RUN = 11, /* create fields + ARGV+ [CWD], fds 0-2 attached -> IDENTITY, EXIT | ERROR */
 	/* replies */
 	AGENT_MSG_OK = 100,       /* [MESSAGE] */
 	AGENT_MSG_ERROR = 101,    /* ERRNO MESSAGE */
 	AGENT_MSG_IDENTITY = 102, /* identity fields, TOKEN only in reply to CREATE */
 	AGENT_MSG_END = 103,      /* ends a LIST */
 	AGENT_MSG_STATUS_REPLY = 104,
+	AGENT_MSG_SESSION = 105, /* NAME PURPOSE EXPIRES SESSION_ID [SUBJECT] */
+	AGENT_MSG_EXIT = 106,    /* WAIT_STATUS [MESSAGE]: the end of a RUN */
 };
 
 enum agent_attr {
@@ -65,6 +74,15 @@ enum agent_attr {
 	AGENT_A_UPTIME = 28,    /* U64  seconds */
 	AGENT_A_DEPTH = 29,     /* U64 */
 	AGENT_A_ACTOR_UID = 30, /* U64  creator's uid */
+	AGENT_A_SERVICE = 31,   /* STR  AGENT_SERVICE_MAX (PAM_SERVICE) */
+	AGENT_A_TTY = 32,       /* STR  AGENT_TTY_MAX (PAM_TTY) */
+	AGENT_A_RHOST = 33,     /* STR  AGENT_RHOST_MAX (PAM_RHOST) */
+	AGENT_A_RUSER = 34,     /* STR  AGENT_RUSER_MAX (PAM_RUSER) */
+	AGENT_A_SESSION_ID = 35, /* U64 */
+	AGENT_A_SSH_KEY = 36,   /* STR  AGENT_SSH_KEY_MAX, one authorized_keys line */
+	AGENT_A_ARGV = 37,      /* STR  AGENT_ARG_MAX, repeatable up to AGENT_ARGV_MAX */
+	AGENT_A_WAIT_STATUS = 38, /* U64  a wait(2) status */
+	AGENT_A_CWD = 39,       /* STR  AGENT_PATH_MAX */
 	AGENT_A__MAX
 };
 

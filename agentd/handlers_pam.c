@@ -1,0 +1,239 @@
+/* Requests from pam_agent: auth, account, session open/close, and the
+ * public-key lookup for sshd's AuthorizedKeysCommand.
+ *
+ * PAM decisions are answered for root peers only (su, sudo, sshd, login and
+ * cron run the PAM stack as root); anyone else gets EPERM, so the socket is
+ * no token oracle for unprivileged users. Every decision is one audit
+ * record carrying the identity's delegation context and the PAM items. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "agentd/daemon.h"
+#include "agentd/policy.h"
+#include "common/kv.h"
+#include "common/live.h"
+#include "common/text.h"
+
+struct pam_req {
+	const char *name, *service, *tty, *rhost, *ruser;
+	struct agent_identity id;
+	bool found; /* id holds the store's record for name */
+};
+
+/* Parses and checks the common part; replies and returns false if the
+ * request cannot be answered. */
+static bool pam_req_get(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m,
+			struct pam_req *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->name = agent_msg_str(m, AGENT_A_NAME);
+	r->service = agent_msg_str(m, AGENT_A_SERVICE);
+	r->tty = agent_msg_str(m, AGENT_A_TTY);
+	r->rhost = agent_msg_str(m, AGENT_A_RHOST);
+	r->ruser = agent_msg_str(m, AGENT_A_RUSER);
+	if (c->cred.uid != 0) {
+		agentd_reply_error(d, c, EPERM, "PAM decisions are answered for root only");
+		return false;
+	}
+	if (!agent_valid_username(r->name)) {
+		agentd_reply_error(d, c, EINVAL, "invalid user name");
+		return false;
+	}
+	r->found = agent_store_get(d->store, r->name, &r->id) == 0;
+	return true;
+}
+
+static void audit_pam(struct agentd *d, struct agentd_conn *c, const char *event,
+		      const struct pam_req *r, bool allowed, const char *reason, const char *rule,
+		      const struct agentd_session *s)
+{
+	struct agent_kv kv;
+	char buf[AGENT_AUDIT_LINE_MAX], sid[24];
+
+	agent_audit_begin(&d->audit, &kv, buf, sizeof(buf), event);
+	agent_kv_str(&kv, "decision", allowed ? "allow" : "deny");
+	if (r->found)
+		agent_audit_identity(&kv, &r->id);
+	else
+		agent_kv_str(&kv, "identity", r->name);
+	if (r->service)
+		agent_kv_str(&kv, "service", r->service);
+	if (r->tty)
+		agent_kv_str(&kv, "tty", r->tty);
+	if (r->rhost)
+		agent_kv_str(&kv, "rhost", r->rhost);
+	if (r->ruser)
+		agent_kv_str(&kv, "ruser", r->ruser);
+	agent_kv_u64(&kv, "pid", (uint64_t)c->cred.pid);
+	if (s) {
+		snprintf(sid, sizeof(sid), "%016llx", (unsigned long long)s->id);
+		agent_kv_str(&kv, "session", sid);
+	}
+	if (rule && rule[0])
+		agent_kv_str(&kv, "rule", rule);
+	agent_kv_str(&kv, "reason", reason);
+	agent_audit_emit(&d->audit, &kv, allowed ? LOG_NOTICE : LOG_WARNING);
+}
+
+void agentd_audit_session_end(struct agentd *d, const struct agentd_session *s,
+			      const char *reason)
+{
+	struct agent_kv kv;
+	char buf[AGENT_AUDIT_LINE_MAX], sid[24];
+
+	snprintf(sid, sizeof(sid), "%016llx", (unsigned long long)s->id);
+	agent_audit_begin(&d->audit, &kv, buf, sizeof(buf), "session-close");
+	agent_kv_str(&kv, "identity", s->name);
+	agent_kv_u64(&kv, "uid", s->uid);
+	agent_kv_str(&kv, "service", s->service);
+	agent_kv_u64(&kv, "pid", (uint64_t)s->pid);
+	agent_kv_str(&kv, "session", sid);
+	agent_kv_str(&kv, "reason", reason);
+	agent_audit_emit(&d->audit, &kv, LOG_NOTICE);
+}
+
+static void decide(struct agentd *d, const struct pam_req *r, struct agent_service_decision *dec)
+{
+	struct agent_now now;
+
+	agent_now(&now);
+	agent_policy_service(d->cfg, r->found ? &r->id : NULL, r->service, &now, dec);
+}
+
+void agentd_h_auth(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m)
+{
+	const char *token = agent_msg_str(m, AGENT_A_TOKEN);
+	struct agent_service_decision dec;
+	struct pam_req r;
+
+	if (!pam_req_get(d, c, m, &r))
+		return;
+	decide(d, &r, &dec);
+	/* The token proves who is logging in; whether the service is allowed is
+	 * the account stage's decision. A dead identity has no valid token. */
+	if (dec.err == ENOENT || dec.err == EKEYEXPIRED) {
+		audit_pam(d, c, "auth", &r, false, dec.reason, NULL, NULL);
+		agentd_reply_error(d, c, EACCES, "authentication failed");
+		return;
+	}
+	if (agent_token_verify(&d->tkey, token, r.id.token_hash) != 0) {
+		audit_pam(d, c, "auth", &r, false, "wrong token", NULL, NULL);
+		agentd_reply_error(d, c, EACCES, "authentication failed");
+		return;
+	}
+	audit_pam(d, c, "auth", &r, true, "token verified", NULL, NULL);
+	struct agent_wbuf w;
+
+	agent_wire_begin(&w, AGENT_MSG_OK);
+	if (agent_wire_finish(&w) == 0)
+		agentd_reply(d, c, &w);
+}
+
+void agentd_h_account(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m)
+{
+	struct agent_service_decision dec;
+	struct agent_wbuf w;
+	struct pam_req r;
+
+	if (!pam_req_get(d, c, m, &r))
+		return;
+	decide(d, &r, &dec);
+	audit_pam(d, c, "account", &r, dec.allowed, dec.reason, dec.rule, NULL);
+	if (!dec.allowed) {
+		agentd_reply_error(d, c, dec.err, "%s", dec.reason);
+		return;
+	}
+	agent_wire_begin(&w, AGENT_MSG_OK);
+	if (agent_wire_finish(&w) == 0)
+		agentd_reply(d, c, &w);
+}
+
+void agentd_h_session_open(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m)
+{
+	struct agent_service_decision dec;
+	struct agentd_session *s = NULL;
+	struct agent_wbuf w;
+	struct pam_req r;
+	int e;
+
+	if (!pam_req_get(d, c, m, &r))
+		return;
+	decide(d, &r, &dec);
+	if (!dec.allowed) {
+		audit_pam(d, c, "session-open", &r, false, dec.reason, dec.rule, NULL);
+		agentd_reply_error(d, c, dec.err, "%s", dec.reason);
+		return;
+	}
+	e = agentd_session_open(d, r.id.name, r.id.uid, r.service, c->cred.pid, &s);
+	if (e < 0) {
+		audit_pam(d, c, "session-open", &r, false,
+			  e == -EMFILE ? "too many sessions" : "cannot track the session process",
+			  dec.rule, NULL);
+		agentd_reply_error(d, c, e == -EMFILE ? EAGAIN : -e, "cannot open a session: %s",
+				   e == -EMFILE ? "too many sessions" : strerror(-e));
+		return;
+	}
+	audit_pam(d, c, "session-open", &r, true, dec.reason, dec.rule, s);
+	agent_wire_begin(&w, AGENT_MSG_SESSION);
+	agent_wire_str(&w, AGENT_A_NAME, r.id.name);
+	agent_wire_str(&w, AGENT_A_PURPOSE, r.id.purpose);
+	agent_wire_u64(&w, AGENT_A_EXPIRES, (uint64_t)r.id.expires);
+	agent_wire_u64(&w, AGENT_A_SESSION_ID, s->id);
+	if (r.id.subject[0])
+		agent_wire_str(&w, AGENT_A_SUBJECT, r.id.subject);
+	if (agent_wire_finish(&w) == 0)
+		agentd_reply(d, c, &w);
+}
+
+void agentd_h_session_close(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m)
+{
+	struct agentd_session *s;
+	struct agent_wbuf w;
+	struct pam_req r;
+	uint64_t sid = 0;
+
+	if (!pam_req_get(d, c, m, &r))
+		return;
+	agent_msg_u64(m, AGENT_A_SESSION_ID, &sid);
+	s = agentd_session_find(d, sid);
+	if (!s || strcmp(s->name, r.name) != 0) {
+		agentd_reply_error(d, c, ENOENT, "no such session");
+		return;
+	}
+	agentd_audit_session_end(d, s, "closed");
+	agentd_session_free(d, s);
+	agent_wire_begin(&w, AGENT_MSG_OK);
+	if (agent_wire_finish(&w) == 0)
+		agentd_reply(d, c, &w);
+}
+
+/* Anyone may ask (sshd runs AuthorizedKeysCommand as an unprivileged
+ * user); a public key is not a secret. Only a live identity has one. */
+void agentd_h_authorized_keys(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m)
+{
+	const char *name = agent_msg_str(m, AGENT_A_NAME);
+	struct agent_identity id;
+	struct agent_now now;
+	struct agent_wbuf w;
+	char key[AGENT_SSH_KEY_MAX + 1];
+
+	if (!agent_valid_username(name)) {
+		agentd_reply_error(d, c, EINVAL, "invalid user name");
+		return;
+	}
+	agent_now(&now);
+	if (agent_store_get(d->store, name, &id) < 0 || id.state != AGENT_STATE_LIVE ||
+	    !agent_is_live(false, id.expires, id.expires_boot_ns, &now) ||
+	    agent_store_get_ssh_key(d->store, name, key, sizeof(key)) < 0) {
+		agentd_reply_error(d, c, ENOENT, "no key for %s", name);
+		return;
+	}
+	agent_wire_begin(&w, AGENT_MSG_OK);
+	agent_wire_str(&w, AGENT_A_SSH_KEY, key);
+	agent_wire_u64(&w, AGENT_A_EXPIRES, (uint64_t)id.expires);
+	if (agent_wire_finish(&w) == 0)
+		agentd_reply(d, c, &w);
+}
