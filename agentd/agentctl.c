@@ -5,12 +5,14 @@
  * printed once and wiped from memory; it never goes to argv or the
  * environment. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/client.h"
@@ -60,6 +62,9 @@ static void usage(FILE *f)
 	      "  list [--all] [--json]              live identities you may see (--all: retired too)\n"
 	      "  show NAME [--json]                 one identity in full\n"
 	      "  revoke NAME [--reason TEXT]        retire an identity and its descendants now\n"
+	      "  run --purpose NAME [--ttl DURATION] [--actor LABEL] [--task TEXT] [--for USER]\n"
+	      "      [--] CMD [ARG...]              run CMD as a new identity, retired when CMD ends;\n"
+	      "                                     exits with CMD's status (125: run failed)\n"
 	      "  status [--json]                    agentd's state\n"
 	      "  authorized-keys USER               the live identity's SSH key (sshd's\n"
 	      "                                     AuthorizedKeysCommand)\n\n"
@@ -239,7 +244,17 @@ static int read_ssh_key(const char *path, char *out, size_t cap)
 	return 0;
 }
 
-static int cmd_create(struct ctl *c, int argc, char **argv)
+/* The options create and run share. */
+struct create_args {
+	const char *purpose, *actor, *task, *for_user;
+	char ssh_key[AGENT_SSH_KEY_MAX + 1];
+	uint64_t ttl;
+	bool json;
+};
+
+/* Parses create's options (run: no --json or --ssh-key, and stops at the
+ * first argument, the command). 0 or an exit status after one message. */
+static int parse_create_args(int argc, char **argv, bool run, struct create_args *a)
 {
 	static const struct option opts[] = {
 		{ "purpose", required_argument, NULL, 'p' }, { "ttl", required_argument, NULL, 'T' },
@@ -248,59 +263,76 @@ static int cmd_create(struct ctl *c, int argc, char **argv)
 		{ "ssh-key", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *purpose = NULL, *actor = NULL, *task = NULL, *for_user = NULL, *token;
-	char ssh_key[AGENT_SSH_KEY_MAX + 1] = "";
-	struct agent_identity id;
-	uint64_t ttl = 0;
-	bool json = false;
+	const char *cmd = run ? "run" : "create";
 	int o, r;
 
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	memset(a, 0, sizeof(*a));
+	while ((o = getopt_long(argc, argv, run ? "+" : "", opts, NULL)) != -1) {
+		if (run && (o == 'j' || o == 's'))
+			return usage_error("run: --json and --ssh-key are options of create");
 		switch (o) {
-		case 'p': purpose = optarg; break;
-		case 'a': actor = optarg; break;
-		case 'k': task = optarg; break;
-		case 'f': for_user = optarg; break;
-		case 'j': json = true; break;
+		case 'p': a->purpose = optarg; break;
+		case 'a': a->actor = optarg; break;
+		case 'k': a->task = optarg; break;
+		case 'f': a->for_user = optarg; break;
+		case 'j': a->json = true; break;
 		case 's':
-			if ((r = read_ssh_key(optarg, ssh_key, sizeof(ssh_key))) != 0)
+			if ((r = read_ssh_key(optarg, a->ssh_key, sizeof(a->ssh_key))) != 0)
 				return r;
 			break;
 		case 'T':
-			if (agent_duration_parse(optarg, &ttl) < 0 || ttl == 0)
+			if (agent_duration_parse(optarg, &a->ttl) < 0 || a->ttl == 0)
 				return usage_error("invalid --ttl '%s' (use e.g. 90s, 15m, 2h)", optarg);
 			break;
 		default:
-			return usage_error("create: invalid option");
+			return usage_error("%s: invalid option", cmd);
 		}
 	}
-	if (optind < argc)
+	if (!run && optind < argc)
 		return usage_error("create: unexpected argument '%s'", argv[optind]);
-	if (!purpose)
-		return usage_error("create: --purpose is required");
-	if (!agent_valid_purpose(purpose))
-		return usage_error("invalid purpose name '%s'", purpose);
-	if (for_user && !agent_valid_username(for_user))
+	if (run && optind >= argc)
+		return usage_error("run: a command is required (agentctl run [OPTIONS] -- CMD [ARG...])");
+	if (!a->purpose)
+		return usage_error("%s: --purpose is required", cmd);
+	if (!agent_valid_purpose(a->purpose))
+		return usage_error("invalid purpose name '%s'", a->purpose);
+	if (a->for_user && !agent_valid_username(a->for_user))
 		return usage_error("invalid user name for --for");
-	if (actor && !agent_valid_text(actor, AGENT_ACTOR_MAX))
+	if (a->actor && !agent_valid_text(a->actor, AGENT_ACTOR_MAX))
 		return usage_error("--actor must be at most %d bytes of printable UTF-8",
 				   AGENT_ACTOR_MAX);
-	if (task && !agent_valid_text(task, AGENT_TASK_MAX))
+	if (a->task && !agent_valid_text(a->task, AGENT_TASK_MAX))
 		return usage_error("--task must be at most %d bytes of printable UTF-8",
 				   AGENT_TASK_MAX);
+	return 0;
+}
 
+static void put_create_args(struct agent_wbuf *w, const struct create_args *a)
+{
+	agent_wire_str(w, AGENT_A_PURPOSE, a->purpose);
+	if (a->ttl)
+		agent_wire_u64(w, AGENT_A_TTL, a->ttl);
+	if (a->actor)
+		agent_wire_str(w, AGENT_A_ACTOR, a->actor);
+	if (a->task)
+		agent_wire_str(w, AGENT_A_TASK, a->task);
+	if (a->for_user)
+		agent_wire_str(w, AGENT_A_FOR, a->for_user);
+}
+
+static int cmd_create(struct ctl *c, int argc, char **argv)
+{
+	struct create_args a;
+	struct agent_identity id;
+	const char *token;
+	int r = parse_create_args(argc, argv, false, &a);
+
+	if (r != 0)
+		return r;
 	agent_wire_begin(&c->w, AGENT_MSG_CREATE);
-	agent_wire_str(&c->w, AGENT_A_PURPOSE, purpose);
-	if (ttl)
-		agent_wire_u64(&c->w, AGENT_A_TTL, ttl);
-	if (actor)
-		agent_wire_str(&c->w, AGENT_A_ACTOR, actor);
-	if (task)
-		agent_wire_str(&c->w, AGENT_A_TASK, task);
-	if (for_user)
-		agent_wire_str(&c->w, AGENT_A_FOR, for_user);
-	if (ssh_key[0])
-		agent_wire_str(&c->w, AGENT_A_SSH_KEY, ssh_key);
+	put_create_args(&c->w, &a);
+	if (a.ssh_key[0])
+		agent_wire_str(&c->w, AGENT_A_SSH_KEY, a.ssh_key);
 	r = call(c);
 	if (r == 0)
 		r = expect(c, AGENT_MSG_IDENTITY);
@@ -310,7 +342,7 @@ static int cmd_create(struct ctl *c, int argc, char **argv)
 		r = EXIT_REFUSED;
 	}
 	if (r == 0) {
-		if (json) {
+		if (a.json) {
 			struct agent_json j;
 
 			agent_json_init(&j, stdout);
@@ -325,6 +357,104 @@ static int cmd_create(struct ctl *c, int argc, char **argv)
 	}
 	explicit_bzero(c->buf, sizeof(c->buf));
 	return r;
+}
+
+/* ---------------------------------------------------------------- run */
+
+enum { RUN_FAILED = 125 }; /* agentctl or agentd failed; the command's own codes pass through */
+
+/* Waits for the EXIT of a run: as long as the identity may live, plus the
+ * kill loop's bound. 0 with c->m, or RUN_FAILED after one message. */
+static int run_wait(struct ctl *c, int64_t expires)
+{
+	int64_t left = expires - time(NULL) + 60;
+	int r;
+
+	if (left < 60)
+		left = 60;
+	if (left > INT32_MAX / 1000)
+		left = INT32_MAX / 1000;
+	r = agent_client_recv(c->fd, c->buf, &c->m, (int)left * 1000);
+	if (r < 0) {
+		fprintf(stderr, "agentctl: run: lost agentd before the command's end: %s\n",
+			r == -ECONNRESET ? "connection closed" : strerror(-r));
+		return RUN_FAILED;
+	}
+	return 0;
+}
+
+/* agentctl run [create options] [--] CMD [ARG...]: see agentctl(1). The
+ * exit status is the command's (128+N if killed by signal N), 125 if
+ * agentctl, agentd or the PAM stack refused or failed. */
+static int cmd_run(struct ctl *c, int argc, char **argv)
+{
+	static const int stdfds[3] = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO };
+	struct create_args a;
+	struct agent_identity id;
+	char cwd[AGENT_PATH_MAX + 1];
+	const char *msg;
+	uint64_t st;
+	int r = parse_create_args(argc, argv, true, &a);
+
+	if (r != 0)
+		return RUN_FAILED;
+	if (argc - optind > AGENT_ARGV_MAX)
+		return usage_error("run: at most %d command arguments", AGENT_ARGV_MAX), RUN_FAILED;
+	for (int i = 0; i < 3; i++)
+		if (fcntl(stdfds[i], F_GETFD) < 0) {
+			fprintf(stderr, "agentctl: run: descriptor %d is not open\n", i);
+			return RUN_FAILED;
+		}
+	agent_wire_begin(&c->w, AGENT_MSG_RUN);
+	put_create_args(&c->w, &a);
+	for (int i = optind; i < argc; i++)
+		agent_wire_str(&c->w, AGENT_A_ARGV, argv[i]);
+	if (getcwd(cwd, sizeof(cwd)) && agent_valid_abspath(cwd))
+		agent_wire_str(&c->w, AGENT_A_CWD, cwd);
+	if (agent_wire_finish(&c->w) < 0) {
+		fprintf(stderr, "agentctl: run: the command line is too long\n");
+		return RUN_FAILED;
+	}
+	c->fd = agent_client_connect(c->socket, c->timeout_ms);
+	if (c->fd < 0) {
+		fprintf(stderr, "agentctl: cannot reach agentd at %s: %s\n", c->socket,
+			strerror(-c->fd));
+		return RUN_FAILED;
+	}
+	r = agent_client_send_fds(c->fd, &c->w, stdfds, 3, c->timeout_ms);
+	if (r == 0)
+		r = agent_client_recv(c->fd, c->buf, &c->m, c->timeout_ms);
+	if (r < 0) {
+		fprintf(stderr, "agentctl: agentd at %s did not answer: %s\n", c->socket,
+			strerror(-r));
+		return RUN_FAILED;
+	}
+	if (c->m.type == AGENT_MSG_ERROR) {
+		fprintf(stderr, "agentctl: %s\n", agent_msg_str(&c->m, AGENT_A_MESSAGE));
+		return RUN_FAILED;
+	}
+	if (c->m.type != AGENT_MSG_IDENTITY || agent_wire_get_identity(&c->m, &id) < 0) {
+		fprintf(stderr, "agentctl: protocol error: unexpected reply from agentd\n");
+		return RUN_FAILED;
+	}
+	/* From here on the command owns our stdout and stderr: say nothing
+	 * unless something fails. */
+	r = run_wait(c, id.expires);
+	if (r != 0)
+		return r;
+	msg = agent_msg_str(&c->m, AGENT_A_MESSAGE);
+	if (c->m.type != AGENT_MSG_EXIT || !agent_msg_u64(&c->m, AGENT_A_WAIT_STATUS, &st) ||
+	    st > UINT32_MAX) {
+		fprintf(stderr, "agentctl: protocol error: unexpected reply from agentd\n");
+		return RUN_FAILED;
+	}
+	if (msg)
+		fprintf(stderr, "agentctl: run: %s\n", msg);
+	if (WIFSIGNALED((int)st))
+		return 128 + WTERMSIG((int)st);
+	if (WIFEXITED((int)st))
+		return WEXITSTATUS((int)st);
+	return RUN_FAILED;
 }
 
 /* ---------------------------------------------------------------- list, show */
@@ -579,7 +709,7 @@ static const struct {
 } commands[] = {
 	{ "create", cmd_create }, { "list", cmd_list },     { "show", cmd_show },
 	{ "revoke", cmd_revoke }, { "status", cmd_status },
-	{ "authorized-keys", cmd_authorized_keys },
+	{ "run", cmd_run },       { "authorized-keys", cmd_authorized_keys },
 };
 
 int main(int argc, char **argv)

@@ -423,6 +423,8 @@ static void reaper_done(struct agentd *d, struct agentd_reaper *j)
 		if (j->name[0] && agent_store_set_reaped(d->store, j->name, time(NULL), res.killed) < 0)
 			syslog(LOG_AUTHPRIV | LOG_ERR, "store: cannot mark %s reaped", j->name);
 	}
+	if (!j->orphan)
+		agentd_run_reaped(d, j->uid);
 	free(j);
 	reapers_start(d);
 	purge_retired(d);
@@ -639,7 +641,7 @@ static int startup_live_cb(const struct agent_identity *id, void *arg)
 	return agentd_live_add(b->d, &c);
 }
 
-static bool reaper_queued(struct agentd *d, uint32_t uid)
+bool agentd_reap_pending(struct agentd *d, uint32_t uid)
 {
 	for (struct agentd_reaper *q = d->reap_queue; q; q = q->next)
 		if (q->uid == uid)
@@ -652,7 +654,7 @@ static bool reaper_queued(struct agentd *d, uint32_t uid)
 
 static int unreaped_cb(const struct agent_identity *id, void *arg)
 {
-	if (!reaper_queued(arg, id->uid))
+	if (!agentd_reap_pending(arg, id->uid))
 		reaper_queue(arg, id->uid, id->name, false);
 	return 0;
 }
@@ -723,7 +725,7 @@ static int reconcile(struct agentd *d)
 				continue;
 			if (agent_store_get_live_uid(d->store, (uint32_t)u, &id) == 0)
 				continue;
-			if (!reaper_queued(d, (uint32_t)u))
+			if (!agentd_reap_pending(d, (uint32_t)u))
 				reaper_queue(d, (uint32_t)u, NULL, true);
 		}
 	}
@@ -770,10 +772,20 @@ fail:
 	return r;
 }
 
+static void conn_close_fds(struct agentd_conn *c)
+{
+	for (unsigned i = 0; i < c->nfds; i++)
+		if (c->fds[i] >= 0)
+			close(c->fds[i]);
+	c->nfds = 0;
+}
+
 static void conn_free(struct agentd *d, struct agentd_conn *c)
 {
 	struct agentd_outmsg *m;
 
+	agentd_run_conn_gone(d, c);
+	conn_close_fds(c);
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	while ((m = c->out_head)) {
@@ -826,7 +838,7 @@ static void accept_conns(struct agentd *d)
 }
 
 /* Sends what is queued; returns false if the connection was closed. */
-static bool conn_flush(struct agentd *d, struct agentd_conn *c)
+bool agentd_conn_flush(struct agentd *d, struct agentd_conn *c)
 {
 	struct agentd_outmsg *m;
 
@@ -897,28 +909,68 @@ void agentd_reply_error(struct agentd *d, struct agentd_conn *c, int err, const 
 		agentd_reply(d, c, &w);
 }
 
+/* Takes the descriptors of an SCM_RIGHTS message into c->fds (all of them
+ * are received CLOEXEC; any beyond the slots are closed). False if the
+ * control data was truncated or of another kind. */
+static bool conn_take_fds(struct agentd_conn *c, struct msghdr *mh)
+{
+	bool ok = !(mh->msg_flags & MSG_CTRUNC);
+
+	for (struct cmsghdr *h = CMSG_FIRSTHDR(mh); h; h = CMSG_NXTHDR(mh, h)) {
+		size_t n;
+
+		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) {
+			ok = false;
+			continue;
+		}
+		n = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
+			if (c->nfds < sizeof(c->fds) / sizeof(c->fds[0])) {
+				c->fds[c->nfds++] = fd;
+			} else {
+				close(fd);
+				ok = false;
+			}
+		}
+	}
+	return ok;
+}
+
 static void conn_read(struct agentd *d, struct agentd_conn *c)
 {
 	static uint8_t buf[AGENT_WIRE_MAX + 1];
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * 3)];
+	} ctl;
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+			     .msg_controllen = sizeof(ctl.buf) };
 	struct agent_msg m;
+	bool fds_ok;
 	ssize_t n;
 
-	n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
+	n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
+	fds_ok = n < 0 || conn_take_fds(c, &mh);
 	if (n <= 0) {
 		conn_free(d, c);
 		return;
 	}
 	/* A protocol violation ends the connection after one error reply. */
-	if ((size_t)n > AGENT_WIRE_MAX || agent_wire_parse(&m, buf, (size_t)n) < 0) {
+	if ((size_t)n > AGENT_WIRE_MAX || !fds_ok || agent_wire_parse(&m, buf, (size_t)n) < 0) {
 		agentd_reply_error(d, c, EBADMSG, "malformed request");
 		c->closing = true;
 	} else {
 		agentd_dispatch(d, c, &m);
 	}
+	conn_close_fds(c); /* what the handler did not keep */
 	sodium_memzero(buf, sizeof(buf));
-	conn_flush(d, c);
+	agentd_conn_flush(d, c);
 }
 
 /* ------------------------------------------------------------ config reload */
@@ -1093,6 +1145,9 @@ static void run_loop(struct agentd *d)
 			case W_REAPER:
 				reaper_done(d, ev[i].data.ptr);
 				break;
+			case W_RUN:
+				agentd_run_done(d, ev[i].data.ptr);
+				break;
 			case W_SESSION:
 				/* The session's process exited without closing it. */
 				agentd_audit_session_end(d, ev[i].data.ptr, "process exited");
@@ -1102,7 +1157,7 @@ static void run_loop(struct agentd *d)
 				struct agentd_conn *c = ev[i].data.ptr;
 
 				if (ev[i].events & EPOLLOUT) {
-					conn_flush(d, c);
+					agentd_conn_flush(d, c);
 				} else if (ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
 					if (ev[i].events & EPOLLIN)
 						conn_read(d, c);
@@ -1153,6 +1208,7 @@ static int make_dir(const char *path, mode_t mode)
 
 static void cleanup(struct agentd *d)
 {
+	agentd_runs_forget(d); /* their commands go on until their TTL */
 	while (d->conns)
 		conn_free(d, d->conns);
 	while (d->sessions)

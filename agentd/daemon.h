@@ -16,6 +16,7 @@
 #include <sys/types.h>
 #include "agentd/audit.h"
 #include "agentd/config.h"
+#include "agentd/run.h"
 #include "agentd/session.h"
 #include "agentd/store.h"
 #include "agentd/token.h"
@@ -47,8 +48,10 @@ struct agentd_outmsg {
 };
 
 enum agentd_watch_kind {
-	W_LISTEN = 1, W_SIGNAL, W_TIMER_BOOT, W_TIMER_REAL, W_CONN, W_REAPER, W_SESSION
+	W_LISTEN = 1, W_SIGNAL, W_TIMER_BOOT, W_TIMER_REAL, W_CONN, W_REAPER, W_SESSION, W_RUN
 };
+
+struct agentd_run;
 
 struct agentd_conn {
 	int kind; /* W_CONN: first member, epoll data points here */
@@ -57,6 +60,11 @@ struct agentd_conn {
 	struct agentd_outmsg *out_head, *out_tail;
 	size_t out_bytes;
 	bool closing; /* close once the queue drains */
+	/* Descriptors that came with the request being dispatched (SCM_RIGHTS);
+	 * a handler that keeps one sets its slot to -1, the rest are closed. */
+	int fds[3];
+	unsigned nfds;
+	struct agentd_run *run; /* the `agentctl run` this client waits for */
 	struct agentd_conn *next, *prev;
 };
 
@@ -92,6 +100,7 @@ struct agentd {
 	unsigned nreaping;
 	struct agentd_session *sessions;
 	unsigned nsessions;
+	struct agentd_run *runs;
 	uint32_t next_uid; /* allocation cursor */
 	int64_t started; /* CLOCK_BOOTTIME seconds */
 	int64_t last_purge; /* CLOCK_BOOTTIME seconds of the last retention purge */
@@ -105,6 +114,8 @@ int agentd_main(const struct agentd_opts *opts);
 
 /* Dispatches one parsed request; queues the reply on c. */
 void agentd_dispatch(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m);
+/* Sends what is queued on c; false if that closed (and freed) c. */
+bool agentd_conn_flush(struct agentd *d, struct agentd_conn *c);
 /* Queues a finished message on the connection (copied). */
 void agentd_reply(struct agentd *d, struct agentd_conn *c, const struct agent_wbuf *w);
 void agentd_reply_error(struct agentd *d, struct agentd_conn *c, int err, const char *fmt, ...)
@@ -121,6 +132,9 @@ int agentd_live_add(struct agentd *d, const struct agent_identity *id);
 /* Picks a free uid: not live/unreaped/quarantined in the store, not used by
  * any process, unknown to NSS. 0 and *uid, or -ENOSPC. */
 int agentd_alloc_uid(struct agentd *d, uint32_t *uid);
+
+/* Is a reaper queued or running for uid? */
+bool agentd_reap_pending(struct agentd *d, uint32_t uid);
 
 /* Creates/removes the ephemeral home of an identity. */
 int agentd_home_create(struct agentd *d, const char *name, uint32_t uid);

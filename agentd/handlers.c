@@ -130,15 +130,16 @@ static void audit_create(struct agentd *d, const struct caller_ctx *cc,
 	agent_audit_emit(&d->audit, &kv, id ? LOG_NOTICE : LOG_WARNING);
 }
 
-static void h_create(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m)
+/* The create itself, for CREATE and RUN (same fields, same policy): checks,
+ * decides, allocates, commits, publishes and audits. True with *id and the
+ * token text (the caller wipes it); false once an error reply is queued. */
+static bool create_identity(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m,
+			    struct caller_ctx *cc, struct agent_identity *id,
+			    char token[AGENT_TOKEN_TEXT_MAX])
 {
 	struct agent_create_req req = { 0 };
 	struct agent_create_decision dec;
-	struct agent_identity id;
-	struct caller_ctx cc;
-	struct agent_wbuf w;
 	struct agent_now now;
-	char token[AGENT_TOKEN_TEXT_MAX];
 	const char *actor = agent_msg_str(m, AGENT_A_ACTOR);
 	const char *task = agent_msg_str(m, AGENT_A_TASK);
 	const char *ssh_key = agent_msg_str(m, AGENT_A_SSH_KEY);
@@ -154,102 +155,113 @@ static void h_create(struct agentd *d, struct agentd_conn *c, const struct agent
 	    (task && !agent_valid_text(task, AGENT_TASK_MAX)) || req.ttl > AGENT_MAX_TTL_SEC ||
 	    (ssh_key && !agent_valid_ssh_key(ssh_key))) {
 		agentd_reply_error(d, c, EINVAL, "invalid create request");
-		return;
+		return false;
 	}
-	caller_resolve(d, &c->cred, &cc);
-	if (cc.retired_agent) {
-		audit_create(d, &cc, &req, NULL, "deny", "caller is not a live agent identity");
+	caller_resolve(d, &c->cred, cc);
+	if (cc->retired_agent) {
+		audit_create(d, cc, &req, NULL, "deny", "caller is not a live agent identity");
 		agentd_reply_error(d, c, EPERM, "caller uid %u is in the agent range but not live",
-				   (unsigned)cc.c.uid);
-		return;
+				   (unsigned)cc->c.uid);
+		return false;
 	}
-	if (!cc.c.user[0] && cc.c.uid != 0) {
-		audit_create(d, &cc, &req, NULL, "deny", "caller has no user name");
+	if (!cc->c.user[0] && cc->c.uid != 0) {
+		audit_create(d, cc, &req, NULL, "deny", "caller has no user name");
 		agentd_reply_error(d, c, EPERM, "caller uid %u has no user name",
-				   (unsigned)cc.c.uid);
-		return;
+				   (unsigned)cc->c.uid);
+		return false;
 	}
-	if (cc.c.uid == 0 && !cc.c.user[0])
-		snprintf(cc.c.user, sizeof(cc.c.user), "root");
+	if (cc->c.uid == 0 && !cc->c.user[0])
+		snprintf(cc->c.user, sizeof(cc->c.user), "root");
 
-	agent_policy_create(d->cfg, &cc.c, &req, time(NULL), &dec);
+	agent_policy_create(d->cfg, &cc->c, &req, time(NULL), &dec);
 	if (!dec.allowed) {
-		audit_create(d, &cc, &req, NULL, "deny", dec.reason);
+		audit_create(d, cc, &req, NULL, "deny", dec.reason);
 		agentd_reply_error(d, c, EPERM, "%s", dec.reason);
-		return;
+		return false;
 	}
 	if (d->nlive >= d->cfg->max_live) { /* the live table mirrors the store */
-		audit_create(d, &cc, &req, NULL, "deny", "max_live reached");
+		audit_create(d, cc, &req, NULL, "deny", "max_live reached");
 		agentd_reply_error(d, c, EAGAIN, "too many live identities (max_live %u)",
 				   d->cfg->max_live);
-		return;
+		return false;
 	}
-	if (cc.c.uid != 0 && (agent_store_count_live_by_creator(d->store, cc.c.uid, &n) < 0 ||
+	if (cc->c.uid != 0 && (agent_store_count_live_by_creator(d->store, cc->c.uid, &n) < 0 ||
 			      n >= d->cfg->max_live_per_caller)) {
-		audit_create(d, &cc, &req, NULL, "deny", "max_live_per_caller reached");
+		audit_create(d, cc, &req, NULL, "deny", "max_live_per_caller reached");
 		agentd_reply_error(d, c, EAGAIN, "too many live identities for this caller "
 				   "(max_live_per_caller %u)", d->cfg->max_live_per_caller);
-		return;
+		return false;
 	}
 
-	memset(&id, 0, sizeof(id));
-	r = new_name(d, id.name, sizeof(id.name));
+	memset(id, 0, sizeof(*id));
+	r = new_name(d, id->name, sizeof(id->name));
 	if (r == 0)
-		r = agentd_alloc_uid(d, &id.uid);
+		r = agentd_alloc_uid(d, &id->uid);
 	if (r < 0) {
-		audit_create(d, &cc, &req, NULL, "deny",
+		audit_create(d, cc, &req, NULL, "deny",
 			     r == -ENOSPC ? "no free uid in range" : "no free name");
 		agentd_reply_error(d, c, r == -ENOSPC ? ENOSPC : EIO, "%s",
 				   r == -ENOSPC ? "no free uid in the agent range" :
 				   "cannot allocate a name");
-		return;
+		return false;
 	}
-	snprintf(id.purpose, sizeof(id.purpose), "%s", req.purpose);
-	snprintf(id.subject, sizeof(id.subject), "%s", dec.subject);
+	snprintf(id->purpose, sizeof(id->purpose), "%s", req.purpose);
+	snprintf(id->subject, sizeof(id->subject), "%s", dec.subject);
 	for (unsigned i = 0; i < dec.chain_len && i < AGENT_CHAIN_MAX; i++)
-		snprintf(id.chain[i], sizeof(id.chain[i]), "%s", dec.chain[i]);
-	id.chain_len = dec.chain_len;
-	snprintf(id.parent, sizeof(id.parent), "%s", dec.parent);
-	id.depth = dec.depth;
-	id.creator_uid = cc.c.uid;
-	snprintf(id.actor, sizeof(id.actor), "%s", actor ? actor : "");
-	snprintf(id.task, sizeof(id.task), "%s", task ? task : "");
+		snprintf(id->chain[i], sizeof(id->chain[i]), "%s", dec.chain[i]);
+	id->chain_len = dec.chain_len;
+	snprintf(id->parent, sizeof(id->parent), "%s", dec.parent);
+	id->depth = dec.depth;
+	id->creator_uid = cc->c.uid;
+	snprintf(id->actor, sizeof(id->actor), "%s", actor ? actor : "");
+	snprintf(id->task, sizeof(id->task), "%s", task ? task : "");
 	agent_now(&now);
-	id.created = now.real;
-	id.expires = dec.expires;
-	id.expires_boot_ns = agent_boot_deadline(id.expires, &now);
-	id.state = AGENT_STATE_LIVE;
-	r = agent_token_new(&d->tkey, token, id.token_hash);
+	id->created = now.real;
+	id->expires = dec.expires;
+	id->expires_boot_ns = agent_boot_deadline(id->expires, &now);
+	id->state = AGENT_STATE_LIVE;
+	r = agent_token_new(&d->tkey, token, id->token_hash);
 	if (r < 0) {
 		agentd_reply_error(d, c, EIO, "cannot make a token");
-		return;
+		return false;
 	}
 
 	/* Durable first, then resolvable, then answered. */
 	r = agent_store_begin(d->store);
 	if (r == 0)
-		r = agent_store_insert(d->store, &id);
+		r = agent_store_insert(d->store, id);
 	if (r == 0 && ssh_key)
-		r = agent_store_set_ssh_key(d->store, id.name, ssh_key);
+		r = agent_store_set_ssh_key(d->store, id->name, ssh_key);
 	if (r == 0)
 		r = agent_store_commit(d->store);
 	else
 		agent_store_rollback(d->store);
 	if (r < 0) {
-		sodium_memzero(token, sizeof(token));
-		audit_create(d, &cc, &req, NULL, "deny", "store write failed");
+		sodium_memzero(token, AGENT_TOKEN_TEXT_MAX);
+		audit_create(d, cc, &req, NULL, "deny", "store write failed");
 		agentd_reply_error(d, c, EIO, "cannot record the identity: %s", strerror(-r));
-		return;
+		return false;
 	}
-	if (agentd_purpose_has_home(d, id.purpose) && agentd_home_create(d, id.name, id.uid) < 0)
-		syslog(LOG_AUTHPRIV | LOG_ERR, "cannot create the home of %s", id.name);
-	r = agentd_snap_put_identity(d, &id);
+	if (agentd_purpose_has_home(d, id->purpose) && agentd_home_create(d, id->name, id->uid) < 0)
+		syslog(LOG_AUTHPRIV | LOG_ERR, "cannot create the home of %s", id->name);
+	r = agentd_snap_put_identity(d, id);
 	if (r < 0)
-		syslog(LOG_AUTHPRIV | LOG_ERR, "cannot publish %s to the snapshot: %s", id.name,
+		syslog(LOG_AUTHPRIV | LOG_ERR, "cannot publish %s to the snapshot: %s", id->name,
 		       strerror(-r));
-	agentd_live_add(d, &id);
-	audit_create(d, &cc, &req, &id, "allow", dec.reason);
+	agentd_live_add(d, id);
+	audit_create(d, cc, &req, id, "allow", dec.reason);
+	return true;
+}
 
+static void h_create(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m)
+{
+	struct agent_identity id;
+	struct caller_ctx cc;
+	char token[AGENT_TOKEN_TEXT_MAX];
+	struct agent_wbuf w;
+
+	if (!create_identity(d, c, m, &cc, &id, token))
+		return;
 	agent_wire_begin(&w, AGENT_MSG_IDENTITY);
 	agent_wire_put_identity(&w, &id);
 	agent_wire_str(&w, AGENT_A_TOKEN, token);
@@ -259,6 +271,88 @@ static void h_create(struct agentd *d, struct agentd_conn *c, const struct agent
 	else
 		agentd_reply_error(d, c, EIO, "reply too large");
 	agent_wire_wipe(&w);
+}
+
+static void audit_run(struct agentd *d, const struct caller_ctx *cc,
+		      const struct agent_identity *id, const char *const *argv, const char *cwd)
+{
+	struct agent_kv kv;
+	char buf[AGENT_AUDIT_LINE_MAX], cmd[512], lbl[32];
+	size_t off = 0;
+
+	cmd[0] = '\0';
+	for (unsigned i = 0; argv[i] && off < sizeof(cmd); i++) {
+		int n = snprintf(cmd + off, sizeof(cmd) - off, "%s%s", i ? " " : "", argv[i]);
+
+		if (n < 0)
+			break;
+		off += (size_t)n; /* past the end: truncated, and the loop stops */
+	}
+	agent_audit_begin(&d->audit, &kv, buf, sizeof(buf), "run");
+	agent_audit_identity(&kv, id);
+	agent_kv_str(&kv, "command", cmd);
+	if (cwd)
+		agent_kv_str(&kv, "cwd", cwd);
+	agent_kv_str(&kv, "caller", caller_label(cc, lbl, sizeof(lbl)));
+	agent_kv_u64(&kv, "caller_uid", cc->c.uid);
+	agent_audit_emit(&d->audit, &kv, LOG_NOTICE);
+}
+
+/* RUN: a create (same fields, same policy), then the command through a
+ * runner (agentd/run.c) with the caller's stdin, stdout and stderr. The
+ * replies are IDENTITY (no token: nobody needs to log in to it), then EXIT
+ * when the command has ended and the identity is reaped. */
+static void h_run(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m)
+{
+	const char *argv[AGENT_ARGV_MAX + 1];
+	const char *cwd = agent_msg_str(m, AGENT_A_CWD);
+	unsigned argc = agent_msg_strs(m, AGENT_A_ARGV, argv, AGENT_ARGV_MAX);
+	const struct agent_cfg_purpose *p;
+	struct agentd_run_spec s = { 0 };
+	struct agent_identity id;
+	struct caller_ctx cc;
+	struct agent_wbuf w;
+	char token[AGENT_TOKEN_TEXT_MAX], home[AGENT_PATH_MAX * 2];
+	int r;
+
+	if (c->nfds != 3 || c->run) {
+		agentd_reply_error(d, c, EINVAL, "run needs the caller's stdin, stdout and stderr");
+		return;
+	}
+	if (argc == 0 || !argv[0][0] || (cwd && !agent_valid_abspath(cwd))) {
+		agentd_reply_error(d, c, EINVAL, "invalid run request");
+		return;
+	}
+	argv[argc] = NULL;
+	if (!create_identity(d, c, m, &cc, &id, token))
+		return;
+	sodium_memzero(token, sizeof(token));
+	p = agent_config_purpose(d->cfg, id.purpose);
+	if (p && p->home == AGENT_HOME_EPHEMERAL &&
+	    snprintf(home, sizeof(home), "%s/%s", d->cfg->home_base, id.name) < (int)sizeof(home))
+		s.home = home;
+	else
+		s.home = "/";
+	s.id = &id;
+	s.argv = argv;
+	s.cwd = cwd;
+	s.ruser = cc.c.user[0] ? cc.c.user : NULL;
+	s.shell = p && p->shell[0] ? p->shell : "/bin/sh";
+	s.groups = p ? p->gids : NULL;
+	s.ngroups = p ? p->ngroups : 0;
+	memcpy(s.fds, c->fds, sizeof(s.fds));
+	r = agentd_run_start(d, c, &s);
+	if (r < 0) {
+		agentd_retire(d, id.name, AGENT_RETIRE_TASK_ENDED, "the command could not be started",
+			      NULL);
+		agentd_reply_error(d, c, -r, "cannot start the command: %s", strerror(-r));
+		return;
+	}
+	audit_run(d, &cc, &id, argv, cwd);
+	agent_wire_begin(&w, AGENT_MSG_IDENTITY);
+	agent_wire_put_identity(&w, &id);
+	if (agent_wire_finish(&w) == 0)
+		agentd_reply(d, c, &w);
 }
 
 struct list_ctx {
@@ -405,6 +499,7 @@ static const struct {
 	{ AGENT_MSG_SHOW, h_show },     /* anyone; filtered by may_see */
 	{ AGENT_MSG_REVOKE, h_revoke }, /* root, the chain, the identity itself */
 	{ AGENT_MSG_STATUS, h_status }, /* anyone */
+	{ AGENT_MSG_RUN, h_run },       /* as create; the caller's fds 0-2 attached */
 	{ AGENT_MSG_AUTH, agentd_h_auth },                   /* root only */
 	{ AGENT_MSG_ACCOUNT, agentd_h_account },             /* root only */
 	{ AGENT_MSG_SESSION_OPEN, agentd_h_session_open },   /* root only */

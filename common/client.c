@@ -81,10 +81,33 @@ fail:
 
 int agent_client_send(int fd, const struct agent_wbuf *w, int timeout_ms)
 {
-	int64_t deadline = mono_ms() + timeout_ms;
+	return agent_client_send_fds(fd, w, NULL, 0, timeout_ms);
+}
 
+int agent_client_send_fds(int fd, const struct agent_wbuf *w, const int *fds, unsigned nfds,
+			  int timeout_ms)
+{
+	int64_t deadline = mono_ms() + timeout_ms;
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * AGENT_CLIENT_MAX_FDS)];
+	} ctl;
+	struct iovec iov = { .iov_base = (void *)w->data, .iov_len = w->len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (nfds > AGENT_CLIENT_MAX_FDS)
+		return -EINVAL;
+	if (nfds) {
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		ctl.h.cmsg_level = SOL_SOCKET;
+		ctl.h.cmsg_type = SCM_RIGHTS;
+		ctl.h.cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(&ctl.h), fds, sizeof(int) * nfds);
+	}
 	for (;;) {
-		ssize_t n = send(fd, w->data, w->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 		int r;
 
 		if (n == (ssize_t)w->len)

@@ -13,6 +13,13 @@ int agent_client_connect(const char *path, int timeout_ms);
 /* Sends one finished message. 0 or -errno. */
 int agent_client_send(int fd, const struct agent_wbuf *w, int timeout_ms);
 
+/* The same, with descriptors attached (SCM_RIGHTS; at most
+ * AGENT_CLIENT_MAX_FDS): agentctl run hands agentd its stdin, stdout and
+ * stderr this way. The caller keeps its own copies. */
+#define AGENT_CLIENT_MAX_FDS 3
+int agent_client_send_fds(int fd, const struct agent_wbuf *w, const int *fds, unsigned nfds,
+			  int timeout_ms);
+
 /* Receives one datagram into buf[AGENT_WIRE_MAX] and parses it into m.
  * 0; -ETIMEDOUT; -ECONNRESET on EOF; -EBADMSG for a truncated or invalid
  * message. */

@@ -71,7 +71,7 @@ write_config() { # [extra settings...]
 	$*
 	purposes = (
 	  { name = "ci"; groups = [ "users" ]; shell = "/bin/bash"; home = "ephemeral";
-	    services = { sshd = "allow"; su = "allow"; login = "deny"; sudo = "approve"; };
+	    services = { sshd = "allow"; su = "allow"; login = "deny"; sudo = "approve"; agentd = "allow"; };
 	    delegate = [ "ci" ]; max_depth = 2; },
 	  { name = "research"; home = "none"; }
 	);

@@ -1,0 +1,65 @@
+/* `agentctl run`: a command started by agentd as a fresh identity.
+ *
+ * agentd forks a runner (root) for each run. The runner opens a PAM
+ * transaction for service "agentd" (account and session stacks: the site's
+ * modules and pam_agent apply), starts the command as the identity with the
+ * client's stdin, stdout and stderr (passed over the socket), waits for it,
+ * closes the session and reports the command's wait status on a pipe.
+ * agentd then retires the identity (every process it left is killed) and,
+ * once the reaper is done, sends the status to the client. If the client
+ * goes away first, the identity is retired at once, which kills the
+ * command. If the TTL ends first, the command is killed by the retirement
+ * and its (signal) status is reported. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "common/identity.h"
+
+struct agentd;
+struct agentd_conn;
+
+struct agentd_run {
+	int kind; /* W_RUN: first member, epoll data points here */
+	pid_t pid; /* the runner */
+	int rfd;   /* its result pipe */
+	uint32_t uid;
+	char name[AGENT_NAME_MAX + 1];
+	struct agentd_conn *conn; /* NULL once the client went away */
+	bool exited;              /* the runner reported; waiting for the reap */
+	int32_t status;           /* what goes to the client (agent_run_result) */
+	char message[160];
+	struct agentd_run *next, *prev;
+};
+
+/* What the runner writes on its pipe: the command's wait status, or a
+ * failure before the command started (message says what). */
+struct agent_run_result {
+	int32_t started; /* 1: status is the command's wait status */
+	int32_t status;
+	char message[160];
+};
+
+/* What the runner needs, all resolved before the fork (no NSS lookups). */
+struct agentd_run_spec {
+	const struct agent_identity *id;
+	const char *const *argv; /* NULL-terminated */
+	const char *cwd;         /* the client's working directory, or NULL */
+	const char *ruser;       /* the client's user name, for PAM_RUSER */
+	const char *home;        /* the identity's home ("/" without one) */
+	const char *shell;
+	const gid_t *groups;     /* supplementary groups of the purpose */
+	size_t ngroups;
+	int fds[3];              /* the client's stdin, stdout, stderr */
+};
+
+/* Forks the runner; the client conn waits for the result. 0 or -errno. */
+int agentd_run_start(struct agentd *d, struct agentd_conn *c, const struct agentd_run_spec *s);
+/* The runner's pipe is readable (it reported, or died). */
+void agentd_run_done(struct agentd *d, struct agentd_run *r);
+/* A reaper for uid finished: a run waiting for it can answer now. */
+void agentd_run_reaped(struct agentd *d, uint32_t uid);
+/* The client connection is being freed. */
+void agentd_run_conn_gone(struct agentd *d, struct agentd_conn *c);
+/* Daemon shutdown: forget runs without retiring (the commands go on). */
+void agentd_runs_forget(struct agentd *d);

@@ -1,0 +1,129 @@
+#!/bin/bash
+# agentctl run: a command as a fresh identity through a PAM session (service
+# "agentd", pam_agent in account and session), with the caller's stdin,
+# stdout and stderr, its exit status relayed, and the identity retired (and
+# everything the command left killed) when it ends, when the TTL ends, or
+# when agentctl goes away.
+. "$(dirname "$0")/lib.sh"
+require_root
+enter_sandbox "$@"
+MOD="$top_builddir/.libs/pam_agent.so"
+if why=$(install_nss_module); then
+	NSS=1
+else
+	NSS=0
+	echo "# NSS module not installed ($why): name resolution checks skipped"
+	mount -t tmpfs -o mode=0755 tmpfs /run
+fi
+RUNDIR=/run/agentd # the path compiled into the modules
+
+# The "agentd" PAM service, in a private copy of /etc/pam.d.
+cp -a /etc/pam.d "$T/pam.d"
+cat >"$T/pam.d/agentd" <<-EOF
+account [success=ok ignore=ignore default=die] $MOD
+account required pam_permit.so
+session required $MOD
+EOF
+mount --bind "$T/pam.d" /etc/pam.d
+start_agentd
+
+run_as() { # USER agentctl-run-args...: as USER, in $T/work
+	local u=$1
+	shift
+	(cd "$T/work" && setpriv --reuid="$(uid_of "$u")" --regid="$(uid_of "$u")" --init-groups \
+		"$AGENTCTL" -S "$RUNDIR/agentd.sock" run "$@")
+}
+mkdir -m 0755 "$T/work"
+
+# Output, environment, exit status.
+rc=0
+out=$(run_as alice --purpose ci --ttl 5m --task "unit" -- sh -c \
+	'id -u; echo "name=$AGENT_NAME purpose=$AGENT_PURPOSE subject=$AGENT_SUBJECT"; echo "home=$HOME"; pwd; echo err >&2; exit 7' \
+	2>"$T/err") || rc=$?
+check "run: the command's exit status is relayed" test "$rc" = 7
+uid=$(head -1 <<<"$out")
+check "run: the command runs as an agent uid" test "$uid" -ge "$UID_MIN" -a "$uid" -le "$UID_MAX"
+name=$(sed -n 's/^name=\([^ ]*\) .*/\1/p' <<<"$out")
+check "run: AGENT_NAME, AGENT_PURPOSE and AGENT_SUBJECT come from the session" \
+	grep -qx "name=agent-[a-z0-9]* purpose=ci subject=alice" <<<"$out"
+check "run: HOME is the identity's ephemeral home" grep -qx "home=$T/home/$name" <<<"$out"
+check "run: the command starts in the caller's directory" grep -qx "$T/work" <<<"$out"
+check "run: stderr reaches the caller" grep -qx "err" "$T/err"
+check "run: nothing else on stderr" test "$(wc -l <"$T/err")" = 1
+check "run: the identity is retired when the command ends" test "$(state_of "$name")" = retired
+check "run: retirement reason task-ended" test "$(reason_of "$name")" = task-ended
+check "run: the run is audited with its command" \
+	grep -q "event=\"run\" identity=\"$name\".*command=\"sh -c " "$T/agentd.log"
+check "run: the retirement says how the command ended" \
+	grep -q "event=\"retire\" identity=\"$name\".*reason=\"task-ended\" text=\"the command exited with status 7\"" "$T/agentd.log"
+check "run: the PAM session was opened and closed" \
+	bash -c "grep -q 'event=\"session-open\" decision=\"allow\" identity=\"$name\".*service=\"agentd\"' '$T/agentd.log' &&
+		grep -q 'event=\"session-close\" identity=\"$name\"' '$T/agentd.log'"
+
+# stdin is the caller's; works without a terminal.
+out=$(printf 'line one\nline two\n' | run_as alice --purpose ci -- sh -c 'cat; tty || true')
+check "run: stdin is passed through" grep -qx "line two" <<<"$out"
+check "run: no controlling terminal" grep -qx "not a tty" <<<"$out"
+
+# Descriptors: only 0-2 reach the command; no token in its environment.
+# (ls runs as a child, so the shell holds no pipe of its own meanwhile)
+out=$(run_as alice --purpose ci -- sh -c 'ls -l /proc/$$/fd; env')
+check "run: no descriptor beyond 0-2 reaches the command" \
+	test "$(grep -cE ' [0-9]+ -> ' <<<"$out")" = 3
+check "run: no token in the environment" bash -c "! grep -qi token <<<'$out'"
+
+# Leftovers die with the identity, before agentctl returns.
+out=$(run_as alice --purpose ci -- sh -c 'sleep 300 >/dev/null 2>&1 & echo $!')
+check "run: a process the command left is killed before agentctl returns" \
+	bash -c "! kill -0 $out 2>/dev/null || test \"\$(ps -o stat= -p $out | cut -c1)\" = Z"
+
+# Not found, refused by the PAM stack, refused by policy, usage.
+rc=0
+run_as alice --purpose ci -- /nonexistent/cmd 2>"$T/err" || rc=$?
+check "run: a missing command exits 127" test "$rc" = 127
+check "run: and says why" grep -q "/nonexistent/cmd: No such file or directory" "$T/err"
+rc=0
+run_as orchestrator --purpose research -- true 2>"$T/err" || rc=$?
+check "run: a purpose without the agentd service is refused (125)" test "$rc" = 125
+check "run: the refusal names the PAM stack" grep -q "refused by the PAM account stack" "$T/err"
+check "run: pam_agent's reason reaches the caller" grep -q "service agentd is not allowed for purpose research" "$T/err"
+rname=$(grep 'event="run"' "$T/agentd.log" | grep 'purpose="research"' | sed 's/.*identity="\([^"]*\)".*/\1/' | tail -1)
+check "run: the refused run's identity is retired" test -n "$rname" -a "$(state_of "$rname")" = retired
+rc=0
+run_as mallory --purpose ci -- true 2>"$T/err" || rc=$?
+check "run: a caller the policy does not allow gets 125" test "$rc" = 125
+rc=0
+run_as alice --purpose ci 2>"$T/err" || rc=$?
+check "run: no command is a usage error (125)" test "$rc" = 125
+check "run: the usage error says what is missing" grep -q "a command is required" "$T/err"
+
+# TTL: the command is killed, its signal status relayed.
+t0=$SECONDS
+rc=0
+run_as alice --purpose ci --ttl 2s -- sleep 120 2>"$T/err" || rc=$?
+check "run: killed at the TTL, exit 143 (SIGTERM)" test "$rc" = 143
+check "run: the TTL bounds the run" test $((SECONDS - t0)) -lt 30
+
+# agentctl goes away: the identity is retired and the command killed.
+(cd "$T/work" && exec setpriv --reuid=2901 --regid=2901 --init-groups \
+	"$AGENTCTL" -S "$RUNDIR/agentd.sock" run --purpose ci -- sleep 300) >/dev/null 2>&1 &
+ctlpid=$!
+wait_for 10 pgrep -x sleep >/dev/null
+spid=$(pgrep -x sleep | head -1)
+kill -TERM "$ctlpid"
+wait "$ctlpid" 2>/dev/null || true
+check "run: agentctl killed: the command dies" wait_gone "$spid" 15
+check "run: agentctl killed: the retirement says so" \
+	grep -q 'reason="task-ended" text="agentctl went away"' "$T/agentd.log"
+
+# A RUN request without descriptors is refused and changes nothing.
+before=$(ctl list --all --json | jq -s length)
+check "run: a RUN request without descriptors is refused" matches "$(/usr/bin/python3 - "$RUNDIR/agentd.sock" <<'PY'
+import socket, struct, sys
+def s(t, v): v = v.encode() + b"\0"; return struct.pack("<HH", t, len(v)) + v
+m = struct.pack("<HH", 1, 11) + s(2, "ci") + s(37, "true")
+c = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); c.connect(sys.argv[1]); c.send(m)
+r = c.recv(8192); print(struct.unpack("<HH", r[:4])[1])
+PY
+)" "^101$"
+check "run: nothing was created for it" test "$(ctl list --all --json | jq -s length)" = "$before"
