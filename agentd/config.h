@@ -88,6 +88,9 @@ void agent_config_free(struct agent_config *cfg);
 
 const struct agent_cfg_purpose *agent_config_purpose(const struct agent_config *cfg,
 						     const char *name);
+/* The entry for a PAM service, NULL if unlisted. */
+const struct agent_cfg_service *agent_config_service(const struct agent_cfg_purpose *p,
+						     const char *service);
 /* The rule for a PAM service; unlisted services are denied. */
 enum agent_rule agent_config_service_rule(const struct agent_cfg_purpose *p, const char *service);
 bool agent_config_may_delegate(const struct agent_cfg_purpose *p, const char *child_purpose);

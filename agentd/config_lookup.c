@@ -14,14 +14,22 @@ const struct agent_cfg_purpose *agent_config_purpose(const struct agent_config *
 	return NULL;
 }
 
-enum agent_rule agent_config_service_rule(const struct agent_cfg_purpose *p, const char *service)
+const struct agent_cfg_service *agent_config_service(const struct agent_cfg_purpose *p,
+						     const char *service)
 {
 	if (!p || !service)
-		return AGENT_RULE_DENY;
+		return NULL;
 	for (size_t i = 0; i < p->nservices; i++)
 		if (strcmp(p->services[i].name, service) == 0)
-			return p->services[i].rule;
-	return AGENT_RULE_DENY;
+			return &p->services[i];
+	return NULL;
+}
+
+enum agent_rule agent_config_service_rule(const struct agent_cfg_purpose *p, const char *service)
+{
+	const struct agent_cfg_service *s = agent_config_service(p, service);
+
+	return s ? s->rule : AGENT_RULE_DENY;
 }
 
 bool agent_config_may_delegate(const struct agent_cfg_purpose *p, const char *child_purpose)

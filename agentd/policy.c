@@ -244,9 +244,7 @@ void agent_policy_service(const struct agent_config *cfg, const struct agent_ide
 		svc_deny(out, EACCES, "purpose %s is not in the policy", id->purpose);
 		return;
 	}
-	for (size_t i = 0; service && i < p->nservices; i++)
-		if (strcmp(p->services[i].name, service) == 0)
-			rule = &p->services[i];
+	rule = agent_config_service(p, service);
 	if (!rule) {
 		snprintf(out->rule, sizeof(out->rule), "purpose %s: %s unlisted = deny", p->name,
 			 service ? service : "?");
