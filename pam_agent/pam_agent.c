@@ -83,9 +83,9 @@ static void parse_args(pam_handle_t *pamh, int argc, const char **argv, struct p
 }
 
 /* Is user an agent identity (live, expired or retired)? Yes if the snapshot
- * names it, or if its uid lies in the range the snapshot covers. Without a
- * readable snapshot no agent name resolves anywhere, so nobody is treated
- * as one. Names that are not valid login names are never agents. */
+ * names it, or if it resolves to a uid in the range the snapshot covers.
+ * Without a readable snapshot no agent name resolves anywhere, so nobody is
+ * treated as one. Names that are not valid login names are never agents. */
 static bool is_agent(const char *user)
 {
 	struct agent_snap_map map;
@@ -99,9 +99,13 @@ static bool is_agent(const char *user)
 		return false;
 	if (agent_snap_open(PAM_AGENT_SNAP_PATH, 0, &map) < 0)
 		return false;
+	/* A name the file cannot answer for (busy past the retry bound, or a
+	 * corrupt slot) is decided by its uid alone: such a name does not
+	 * resolve through nss_agent either, so an agent is refused by the rest
+	 * of the stack, and a human is never mistaken for an agent. */
 	r = agent_snap_by_name(&map, user, &e);
-	if (r == 0 || r == -EAGAIN || r == -EBADMSG)
-		agent = true; /* named, or the file cannot say: ask agentd */
+	if (r == 0)
+		agent = true;
 	else if (getpwnam_r(user, &pw, buf, sizeof(buf), &pwp) == 0 && pwp &&
 		 pw.pw_uid >= map.uid_min && pw.pw_uid - map.uid_min < map.nslots)
 		agent = true;

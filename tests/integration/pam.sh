@@ -183,4 +183,15 @@ check "agentd absent: account PAM_PERM_DENIED" grep -qx "account PAM_PERM_DENIED
 check "agentd absent: session PAM_PERM_DENIED" grep -qx "open PAM_PERM_DENIED" <<<"$out"
 out=$(drive x su alice auth account open close)
 check "agentd absent: human PAM_IGNORE" test "$(grep -c ' PAM_IGNORE$' <<<"$out")" = 4
+
+# A snapshot left mid-update (its sequence counter odd, as when agentd is
+# killed while writing): nobody is taken for an agent, humans are untouched
+# and the agent, which then resolves nowhere, gets no success.
+printf '\001\000\000\000' | dd of="$RUNDIR/passwd.snap" bs=1 seek=20 conv=notrunc status=none
+out=$(drive x su alice auth account open close)
+check "snapshot mid-update: human PAM_IGNORE" test "$(grep -c ' PAM_IGNORE$' <<<"$out")" = 4
+out=$(drive x su root account)
+check "snapshot mid-update: root PAM_IGNORE" grep -qx "account PAM_IGNORE" <<<"$out"
+out=$(drive "$tok" su "$name" auth account)
+check "snapshot mid-update: the agent gets no success" bash -c "! grep -q 'PAM_SUCCESS' <<<'$out'"
 start_agentd
