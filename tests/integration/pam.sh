@@ -3,20 +3,16 @@
 # a real agentd: every stage for a live identity, a wrong token, another
 # identity's token, an unknown user, a human, a service the purpose denies,
 # an identity that expires or is revoked mid-transaction, and agentd
-# absent, hung (SIGSTOP) and answering garbage. Then real su with the token
-# and a session killed at retirement (needs the NSS module in the sandbox;
-# skipped, with the reason, in a sanitizer build).
+# absent, hung (SIGSTOP) and answering garbage, and a snapshot left
+# mid-update. Real su and sshd logins are in login.sh, agentctl run in run.sh.
 . "$(dirname "$0")/lib.sh"
 require_root
 enter_sandbox "$@"
 MOD="$top_builddir/.libs/pam_agent.so"
 MARKER="$top_builddir/tests/pam/.libs/pam_marker.so"
 DRIVER="$top_builddir/tests/pam/pam_driver"
-if why=$(install_nss_module); then
-	NSS=1
-else
-	NSS=0
-	echo "# NSS module not installed ($why): su checks skipped"
+if ! why=$(install_nss_module); then
+	echo "# NSS module not installed ($why): agents are known from the snapshot alone"
 	mount -t tmpfs -o mode=0755 tmpfs /run
 fi
 RUNDIR=/run/agentd # the path compiled into the modules

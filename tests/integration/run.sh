@@ -8,11 +8,8 @@
 require_root
 enter_sandbox "$@"
 MOD="$top_builddir/.libs/pam_agent.so"
-if why=$(install_nss_module); then
-	NSS=1
-else
-	NSS=0
-	echo "# NSS module not installed ($why): name resolution checks skipped"
+if ! why=$(install_nss_module); then
+	echo "# NSS module not installed ($why): the command's uid has no name"
 	mount -t tmpfs -o mode=0755 tmpfs /run
 fi
 RUNDIR=/run/agentd # the path compiled into the modules
