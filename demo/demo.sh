@@ -1,8 +1,10 @@
 #!/bin/bash
 # make demo: agentd's main job, start to finish, in a private mount and pid
 # namespace (nothing on the host changes). An orchestrator creates an
-# identity for alice's task, a process runs as it, the TTL ends, the
-# process is killed, and the audit trail tells the story.
+# identity for alice's task, the agent logs in with its token through
+# pam_agent, a process runs as it, the TTL ends, the process is killed;
+# then `agentctl run` does it all in one command, and the audit trail tells
+# the story. The PAM stacks are the shipped samples in examples/pam.d.
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 top_builddir=${top_builddir:-$PWD}
 export top_srcdir top_builddir
@@ -30,15 +32,28 @@ sed -n '/delegators/,$p' "$T/agentd.conf"
 start_agentd
 show ctl status
 
-step "the orchestrator creates an identity for alice's task, TTL 10s"
-printf '$ agentctl create --purpose ci --for alice --ttl 10s --actor demo-agent/1.0 --task "run the nightly tests"   (as orchestrator)\n'
-ctl_as orchestrator create --purpose ci --for alice --ttl 10s --actor demo-agent/1.0 \
-	--task "run the nightly tests" | sed 's/^\(token: *\).*/\1(shown once; hidden here)/'
-name=$(ctl list --json | jq -r '.[0].name')
-uid=$(ctl show "$name" --json | jq -r .uid)
+step "the orchestrator creates an identity for alice's task, TTL 20s"
+printf '$ agentctl create --purpose ci --for alice --ttl 20s --actor demo-agent/1.0 --task "run the nightly tests" --json   (as orchestrator)\n'
+( umask 077; ctl_as orchestrator create --purpose ci --for alice --ttl 20s --actor demo-agent/1.0 \
+	--task "run the nightly tests" --json >"$T/created.json" )
+name=$(jq -r .name "$T/created.json")
+uid=$(jq -r .uid "$T/created.json")
+( umask 077; jq -r .token "$T/created.json" >"$T/token" )
+jq '.token = "(shown once; kept in a 0600 file here)"' "$T/created.json"
 
 step "who it is, who delegated it, and until when"
 show ctl show "$name"
+
+if [ $nss = 1 ]; then
+	install_pam_service su "$top_srcdir/examples/pam.d/su"
+	step "the agent logs in with its token: su, with pam_agent in /etc/pam.d/su"
+	printf '$ su -c "id; env | grep ^AGENT_" %s < token   (as alice)\n' "$name"
+	setpriv --reuid=2901 --regid=2901 --init-groups su -c 'id; env | grep ^AGENT_' "$name" \
+		<"$T/token" 2>&1 | sed 's/^Password: //'
+	printf '$ su -c id %s   (as alice, with a wrong token)\n' "$name"
+	echo not-the-token | setpriv --reuid=2901 --regid=2901 --init-groups su -c id "$name" 2>&1 |
+		sed 's/^Password: //' || true
+fi
 
 step "the agent task runs as $name (uid $uid)"
 spawn_as_uid "$uid" sleep 600
@@ -52,12 +67,30 @@ ps -o user:14,uid,pid,cmd -p "$task" 2>/dev/null || true
 ls -ld "$T/home/$name" | sed "s|$T|<sandbox>|"
 
 step "waiting for the TTL to end"
-wait_for 20 bash -c "[ \"\$($AGENTCTL -S $RUNDIR/agentd.sock show $name --json | jq -r .state)\" = retired ]"
+wait_for 30 bash -c "[ \"\$($AGENTCTL -S $RUNDIR/agentd.sock show $name --json | jq -r .state)\" = retired ]"
 wait_gone "$task" 10 && echo "process $task is gone: killed at retirement"
 show ctl list --all
 [ -e "$T/home/$name" ] || echo "its ephemeral home is removed"
 if [ $nss = 1 ]; then
 	getent passwd "$name" >/dev/null || echo "and $name no longer resolves (getent passwd $name: not found)"
+	printf '$ su -c id %s < token   (as alice, after retirement)\n' "$name"
+	setpriv --reuid=2901 --regid=2901 --init-groups su -c id "$name" <"$T/token" 2>&1 |
+		sed 's/^Password: //' || true
+fi
+rm -f "$T/token" "$T/created.json"
+
+if [ $nss = 1 ]; then
+	install_pam_service agentd "$top_srcdir/examples/pam.d/agentd"
+	step "agentctl run: one command, one identity, retired when the command ends"
+	printf '$ agentctl run --purpose ci --ttl 5m --task "lint" -- sh -c '"'"'id -un; echo "working as $AGENT_NAME until $AGENT_EXPIRES"; exit 3'"'"'   (as alice)\n'
+	rc=0
+	ctl_as alice run --purpose ci --ttl 5m --task lint -- \
+		sh -c 'id -un; echo "working as $AGENT_NAME until $AGENT_EXPIRES"; exit 3' \
+		>"$T/run.out" || rc=$?
+	cat "$T/run.out"
+	echo "agentctl exited with $rc, the command's status"
+	rname=$(head -1 "$T/run.out")
+	show ctl show "$rname"
 fi
 
 step "the audit trail (syslog AUTHPRIV, ident agentd; see agentd-audit(5))"

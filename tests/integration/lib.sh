@@ -106,6 +106,17 @@ install_nss_module() {
 	RUNDIR=/run/agentd
 }
 
+# install_pam_service NAME FILE: inside the sandbox, FILE becomes
+# /etc/pam.d/NAME with "pam_agent.so" pointing at the freshly built module.
+# The first call bind-mounts a private copy of /etc/pam.d over the real one.
+install_pam_service() {
+	if [ ! -d "$T/pam.d" ]; then
+		cp -a /etc/pam.d "$T/pam.d"
+		mount --bind "$T/pam.d" /etc/pam.d
+	fi
+	sed "s|\([[:space:]]\)pam_agent\.so|\1$top_builddir/.libs/pam_agent.so|" "$2" >"$T/pam.d/$1"
+}
+
 RUNDIR=""
 AGENTD_PID=""
 start_agentd() {
