@@ -230,6 +230,10 @@ static int read_ssh_key(const char *path, char *out, size_t cap)
 
 		if (line[n] == '\0' && !feof(f))
 			break; /* longer than any key we accept */
+		/* ssh-keygen -C '' writes "TYPE BASE64 ": a trailing blank is no
+		 * part of the key, and agentd takes only the canonical form. */
+		while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t'))
+			n--;
 		line[n] = '\0';
 		if (line[0] == '\0' || line[0] == '#')
 			continue;

@@ -111,6 +111,10 @@ static const struct schema schemas[] = {
 	{ AGENT_MSG_EXIT, { [AGENT_A_WAIT_STATUS] = REQ, [AGENT_A_MESSAGE] = OPT }, { 0 } },
 };
 
+/* RUN: PURPOSE TTL ACTOR TASK FOR CWD once each, ARGV up to its repeat. */
+_Static_assert(AGENT_WIRE_MAX_ATTRS >= 6 + AGENT_ARGV_MAX,
+	       "a RUN with AGENT_ARGV_MAX arguments must fit in struct agent_msg");
+
 static const struct schema *schema_of(unsigned type)
 {
 	for (size_t i = 0; i < sizeof(schemas) / sizeof(schemas[0]); i++)

@@ -17,7 +17,10 @@
 
 #define AGENT_WIRE_VERSION 1
 #define AGENT_WIRE_MAX 8192
-#define AGENT_WIRE_MAX_ATTRS 48
+/* Attributes one message may carry: at least the largest schema allows,
+ * a RUN with every optional field and AGENT_ARGV_MAX arguments (checked in
+ * wire.c). */
+#define AGENT_WIRE_MAX_ATTRS 80
 
 enum agent_msg_type {
 	/* requests */

@@ -14,6 +14,8 @@ def msg(t, *attrs, version=1):
 def s(x): return x.encode() + b"\0"
 def u(x): return struct.pack("<Q", x)
 
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKgdmWDPqcYU7V537jr+xOc5Irooz8ry5ZEfxv+zCH7V"
+
 wire = {
     "create": msg(1, (2, s("ci")), (3, u(3600)), (4, s("builder/2.1")), (5, s("task")), (6, s("alice"))),
     "list": msg(2), "list_all": msg(2, (8, b"")),
@@ -34,6 +36,27 @@ wire = {
     "too_many_chain": msg(102, (1, s("n")), (9, u(1)), (2, s("ci")), (16, s("live")),
                           *[(12, s("x"))] * 9),
     "empty": b"", "one": b"\1",
+    # pam_agent's requests and their replies (types 6-11, 105, 106)
+    "auth": msg(6, (1, s("agent-abc123")), (19, s("3q0Zk" + "x" * 38)), (31, s("su")),
+                (32, s("/dev/pts/9")), (33, s("192.0.2.7")), (34, s("alice"))),
+    "account": msg(7, (1, s("agent-abc123")), (31, s("sshd")), (33, s("192.0.2.7"))),
+    "session_open": msg(8, (1, s("agent-abc123")), (31, s("su")), (32, s("/dev/pts/9"))),
+    "session_close": msg(9, (1, s("agent-abc123")), (35, u(42))),
+    "authorized_keys": msg(10, (1, s("agent-abc123"))),
+    "create_ssh_key": msg(1, (2, s("ci")), (36, s(KEY + " a@b"))),
+    "ok_ssh_key": msg(100, (36, s(KEY)), (15, u(1795363600))),
+    "run": msg(11, (2, s("ci")), (3, u(600)), (37, s("make")), (37, s("check")), (39, s("/srv"))),
+    "run_argv_max": msg(11, (2, s("ci")), (3, u(600)), (4, s("a")), (5, s("t")), (6, s("alice")),
+                        (39, s("/")), *[(37, s("x"))] * 64),
+    "run_argv_over": msg(11, (2, s("ci")), *[(37, s("x"))] * 65),
+    "session": msg(105, (1, s("agent-abc123")), (2, s("ci")), (15, u(1795363600)), (35, u(42)),
+                   (11, s("alice"))),
+    "exit": msg(106, (38, u(256)), (21, s("exited"))),
+    "auth_no_token": msg(6, (1, s("agent-abc123")), (31, s("su"))),
+    "account_token": msg(7, (1, s("agent-abc123")), (31, s("su")), (19, s("tok"))),
+    "service_too_long": msg(7, (1, s("agent-abc123")), (31, s("s" * 65))),
+    "rhost_too_long": msg(7, (1, s("agent-abc123")), (31, s("su")), (33, s("h" * 256))),
+    "ssh_key_too_long": msg(100, (36, s("ssh-rsa " + "A" * 4089))),
 }
 kv = {
     "create": 'v=1 seq=3 event="create" decision="allow" identity="agent-k7f3q2" uid=1879048192 '

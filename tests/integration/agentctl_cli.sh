@@ -47,3 +47,17 @@ for payload in [b"", b"\x01", b"\x01\x00\x01\x00\xff\xff\x05\x00abc", b"A" * 700
 PY
 check "garbage changed nothing" [ "$(ctl list --all --json | jq length)" = "$before" ]
 check "agentd still answers" ctl status
+
+# --ssh-key: a key file as ssh-keygen writes it with an empty comment (a
+# trailing blank) is taken, bound, and handed back to AuthorizedKeysCommand.
+key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKgdmWDPqcYU7V537jr+xOc5Irooz8ry5ZEfxv+zCH7V"
+printf '%s \n' "$key" >"$T/id_empty_comment.pub"
+printf 'command="/bin/sh" %s\n' "$key" >"$T/id_options.pub"
+expect_exit 2 "--ssh-key with authorized_keys options is refused" \
+	ctl create --purpose ci --ssh-key "$T/id_options.pub"
+kname=$(ctl create --purpose ci --ssh-key "$T/id_empty_comment.pub" --json | jq -r .name) || kname=""
+check "--ssh-key takes ssh-keygen's empty-comment form" [ -n "$kname" ]
+line=$(ctl authorized-keys "$kname") || line=""
+check "authorized-keys prints the bound key with its expiry" \
+	matches "$line" "^expiry-time=\"[0-9]{14}Z\" ssh-ed25519 [A-Za-z0-9+/]+\$"
+check "authorized-keys: the key exactly as bound, blank trimmed" [ "${line#* }" = "$key" ]

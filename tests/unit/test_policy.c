@@ -17,7 +17,8 @@
 static const char policy[] =
 	"max_ttl = \"8h\"; default_ttl = \"2h\";\n"
 	"purposes = (\n"
-	"  { name = \"ci\"; delegate = [ \"ci\" ]; max_depth = 2; },\n"
+	"  { name = \"ci\"; delegate = [ \"ci\" ]; max_depth = 2;"
+	"    services = { su = \"allow\"; login = \"deny\"; sudo = \"approve\"; }; },\n"
 	"  { name = \"research\"; max_ttl = \"4h\"; },\n"
 	"  { name = \"deep\"; delegate = [ \"deep\" ]; max_depth = 8; }\n"
 	");\n"
@@ -234,6 +235,154 @@ static void test_visibility(void **state)
 	assert_false(agent_policy_may_revoke(&carol, &id));
 }
 
+/* A live identity of purpose, with both deadlines set from now. */
+static struct agent_identity svc_ident(const char *purpose, const struct agent_now *now)
+{
+	struct agent_identity id = parent_of(purpose, 1, now->real + 600);
+
+	snprintf(id.name, sizeof(id.name), "agent-svc001");
+	id.expires_boot_ns = agent_boot_deadline(id.expires, now);
+	return id;
+}
+
+static struct agent_service_decision svc(const struct agent_identity *id, const char *service,
+					 const struct agent_now *now)
+{
+	struct agent_service_decision d;
+
+	memset(&d, 0x5a, sizeof(d)); /* the decision must not depend on the caller's bytes */
+	agent_policy_service(cfg, id, service, now, &d);
+	return d;
+}
+
+static void test_service_not_identity(void **state)
+{
+	struct agent_now now = { .real = NOW, .boot_ns = 5000000000LL };
+	struct agent_service_decision d;
+
+	(void)state;
+	d = svc(NULL, "su", &now);
+	assert_false(d.allowed);
+	assert_int_equal(d.err, ENOENT);
+	assert_string_equal(d.reason, "not an agent identity");
+	assert_string_equal(d.rule, "");
+}
+
+static void test_service_retired(void **state)
+{
+	struct agent_now now = { .real = NOW, .boot_ns = 5000000000LL };
+	struct agent_identity id = svc_ident("ci", &now);
+	struct agent_service_decision d;
+
+	(void)state;
+	id.state = AGENT_STATE_RETIRED;
+	id.retire_reason = AGENT_RETIRE_REVOKED;
+	d = svc(&id, "su", &now); /* an allowed service, still within its TTL */
+	assert_false(d.allowed);
+	assert_int_equal(d.err, EKEYEXPIRED);
+	assert_string_equal(d.reason, "agent-svc001 is retired (revoked)");
+	id.retire_reason = AGENT_RETIRE_TASK_ENDED;
+	d = svc(&id, "su", &now);
+	assert_int_equal(d.err, EKEYEXPIRED);
+	assert_non_null(strstr(d.reason, "(task-ended)"));
+}
+
+static void test_service_expired(void **state)
+{
+	struct agent_now now = { .real = NOW, .boot_ns = 5000000000LL };
+	struct agent_identity id = svc_ident("ci", &now);
+	struct agent_now later;
+	struct agent_service_decision d;
+
+	(void)state;
+	d = svc(&id, "su", &now);
+	assert_true(d.allowed);
+	/* the wall clock reached the deadline (boot clock agrees) */
+	later.real = id.expires;
+	later.boot_ns = id.expires_boot_ns;
+	d = svc(&id, "su", &later);
+	assert_false(d.allowed);
+	assert_int_equal(d.err, EKEYEXPIRED);
+	assert_string_equal(d.reason, "agent-svc001 has expired");
+	/* the wall clock alone: no boot deadline recorded */
+	id.expires_boot_ns = 0;
+	later.real = id.expires;
+	later.boot_ns = 0;
+	d = svc(&id, "su", &later);
+	assert_int_equal(d.err, EKEYEXPIRED);
+	/* the boot clock alone: the wall clock was set back, the TTL still ends */
+	id = svc_ident("ci", &now);
+	later.real = now.real - 3600;
+	later.boot_ns = id.expires_boot_ns;
+	d = svc(&id, "su", &later);
+	assert_false(d.allowed);
+	assert_int_equal(d.err, EKEYEXPIRED);
+	later.boot_ns = id.expires_boot_ns - 1; /* one nanosecond before: live */
+	d = svc(&id, "su", &later);
+	assert_true(d.allowed);
+}
+
+static void test_service_unknown_purpose(void **state)
+{
+	struct agent_now now = { .real = NOW, .boot_ns = 5000000000LL };
+	struct agent_identity id = svc_ident("gone", &now); /* purpose removed by a reload */
+	struct agent_service_decision d;
+
+	(void)state;
+	d = svc(&id, "su", &now);
+	assert_false(d.allowed);
+	assert_int_equal(d.err, EACCES);
+	assert_string_equal(d.reason, "purpose gone is not in the policy");
+}
+
+static void test_service_rules(void **state)
+{
+	struct agent_now now = { .real = NOW, .boot_ns = 5000000000LL };
+	struct agent_identity id = svc_ident("ci", &now);
+	struct agent_service_decision d;
+
+	(void)state;
+	d = svc(&id, "su", &now);
+	assert_true(d.allowed);
+	assert_int_equal(d.err, 0);
+	assert_string_equal(d.rule, "purpose ci: su = allow");
+	assert_string_equal(d.reason, "service su allowed for purpose ci");
+
+	d = svc(&id, "login", &now);
+	assert_false(d.allowed);
+	assert_int_equal(d.err, EACCES);
+	assert_string_equal(d.rule, "purpose ci: login = deny");
+	assert_string_equal(d.reason, "service login is denied for purpose ci");
+
+	d = svc(&id, "sudo", &now); /* no step-up yet: a denial that says so */
+	assert_false(d.allowed);
+	assert_int_equal(d.err, EACCES);
+	assert_string_equal(d.rule, "purpose ci: sudo = approve");
+	assert_non_null(strstr(d.reason, "needs step-up approval"));
+
+	d = svc(&id, "sshd", &now);
+	assert_false(d.allowed);
+	assert_int_equal(d.err, EACCES);
+	assert_string_equal(d.rule, "purpose ci: sshd unlisted = deny");
+	assert_string_equal(d.reason, "service sshd is not allowed for purpose ci");
+
+	d = svc(&id, "Su", &now); /* service names match exactly */
+	assert_false(d.allowed);
+	assert_string_equal(d.rule, "purpose ci: Su unlisted = deny");
+
+	d = svc(&id, NULL, &now);
+	assert_false(d.allowed);
+	assert_int_equal(d.err, EACCES);
+	assert_string_equal(d.rule, "purpose ci: ? unlisted = deny");
+
+	/* a purpose with no services at all denies every one */
+	id = svc_ident("research", &now);
+	d = svc(&id, "su", &now);
+	assert_false(d.allowed);
+	assert_int_equal(d.err, EACCES);
+	assert_string_equal(d.rule, "purpose research: su unlisted = deny");
+}
+
 static int setup(void **state)
 {
 	char err[256];
@@ -260,6 +409,9 @@ int main(void)
 		cmocka_unit_test(test_delegator_group), cmocka_unit_test(test_delegator_star_and_mismatch),
 		cmocka_unit_test(test_act_for),         cmocka_unit_test(test_sub_delegation),
 		cmocka_unit_test(test_visibility),
+		cmocka_unit_test(test_service_not_identity), cmocka_unit_test(test_service_retired),
+		cmocka_unit_test(test_service_expired),      cmocka_unit_test(test_service_unknown_purpose),
+		cmocka_unit_test(test_service_rules),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -60,6 +60,41 @@ static int count_cb(const struct agent_identity *id, void *arg)
 	return 0;
 }
 
+/* Runs SQL on DIR/agentd.db outside the store (building or tampering). */
+static int db_exec(const char *d, const char *q)
+{
+	char path[128];
+	sqlite3 *db;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/agentd.db", d);
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_exec(db, q, NULL, NULL, NULL);
+	sqlite3_close(db);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+/* The integer the first row of q holds, or -1. */
+static long long db_count(const char *d, const char *q)
+{
+	char path[128];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	long long v = -1;
+
+	snprintf(path, sizeof(path), "%s/agentd.db", d);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_prepare_v2(db, q, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return v;
+}
+
 static void test_open_and_roundtrip(void **state)
 {
 	struct agent_store *s = open_store();
@@ -255,6 +290,198 @@ static void test_bad_input_and_tamper(void **state)
 	assert_int_equal(agent_store_open(dir, &s), -EPROTO);
 }
 
+#define KEY_ED25519 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKgdmWDPqcYU7V537jr+xOc5Irooz8ry5ZEfxv+zCH7V"
+
+static void test_ssh_key(void **state)
+{
+	struct agent_store *s;
+	struct agent_identity a = ident("agent-kkkkkk", 1879048500, NULL);
+	struct agent_identity b = ident("agent-nokey1", 1879048501, NULL);
+	struct agent_identity t = ident("agent-rolled", 1879048502, NULL);
+	char key[AGENT_SSH_KEY_MAX + 1], big[AGENT_SSH_KEY_MAX + 2];
+
+	(void)state;
+	s = open_store();
+	assert_int_equal(agent_store_insert(s, &a), 0);
+	assert_int_equal(agent_store_insert(s, &b), 0);
+	assert_int_equal(agent_store_set_ssh_key(s, "agent-kkkkkk", KEY_ED25519 " a@b"), 0);
+	assert_int_equal(agent_store_get_ssh_key(s, "agent-kkkkkk", key, sizeof(key)), 0);
+	assert_string_equal(key, KEY_ED25519 " a@b");
+	assert_int_equal(agent_store_get_ssh_key(s, "agent-nokey1", key, sizeof(key)), -ENOENT);
+	assert_int_equal(agent_store_get_ssh_key(s, "agent-nosuch", key, sizeof(key)), -ENOENT);
+	assert_int_equal(agent_store_set_ssh_key(s, "agent-nosuch", KEY_ED25519), -ENOENT);
+	assert_int_equal(agent_store_get_ssh_key(s, "agent-nosuch", key, sizeof(key)), -ENOENT);
+	/* a second set replaces the first */
+	assert_int_equal(agent_store_set_ssh_key(s, "agent-kkkkkk", KEY_ED25519), 0);
+	assert_int_equal(agent_store_get_ssh_key(s, "agent-kkkkkk", key, sizeof(key)), 0);
+	assert_string_equal(key, KEY_ED25519);
+	/* a buffer too small is an error, never a cut key */
+	memset(key, 'z', sizeof(key));
+	assert_true(agent_store_get_ssh_key(s, "agent-kkkkkk", key, 20) < 0);
+	/* empty, NULL and over-long keys are refused */
+	assert_int_equal(agent_store_set_ssh_key(s, "agent-nokey1", ""), -EINVAL);
+	assert_int_equal(agent_store_set_ssh_key(s, "agent-nokey1", NULL), -EINVAL);
+	memset(big, 'A', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(agent_store_set_ssh_key(s, "agent-nokey1", big), -EINVAL);
+	big[AGENT_SSH_KEY_MAX] = '\0'; /* exactly the maximum is stored */
+	assert_int_equal(agent_store_set_ssh_key(s, "agent-nokey1", big), 0);
+	assert_int_equal(agent_store_get_ssh_key(s, "agent-nokey1", key, sizeof(key)), 0);
+	assert_int_equal(strlen(key), AGENT_SSH_KEY_MAX);
+
+	/* bound in the create's transaction: a rollback leaves neither */
+	assert_int_equal(agent_store_begin(s), 0);
+	assert_int_equal(agent_store_insert(s, &t), 0);
+	assert_int_equal(agent_store_set_ssh_key(s, "agent-rolled", KEY_ED25519), 0);
+	agent_store_rollback(s);
+	assert_int_equal(agent_store_get(s, "agent-rolled", &t), -ENOENT);
+	assert_int_equal(agent_store_get_ssh_key(s, "agent-rolled", key, sizeof(key)), -ENOENT);
+
+	/* the key survives a reopen and goes with the record when it is purged */
+	agent_store_close(s);
+	s = open_store();
+	assert_int_equal(agent_store_get_ssh_key(s, "agent-kkkkkk", key, sizeof(key)), 0);
+	assert_int_equal(agent_store_retire(s, "agent-kkkkkk", AGENT_RETIRE_EXPIRED, 3000, NULL), 0);
+	assert_int_equal(agent_store_set_reaped(s, "agent-kkkkkk", 3001, 0), 0);
+	assert_int_equal(agent_store_purge(s, 3002), 0);
+	assert_int_equal(agent_store_get(s, "agent-kkkkkk", &a), -ENOENT);
+	assert_int_equal(agent_store_get_ssh_key(s, "agent-kkkkkk", key, sizeof(key)), -ENOENT);
+	agent_store_close(s);
+	assert_int_equal(db_count(dir, "SELECT count(*) FROM ssh_keys k LEFT JOIN identities i "
+				       "ON i.id = k.identity_id WHERE i.id IS NULL"),
+			 0); /* no orphaned key row */
+
+	/* a tampered, over-long key row is an error, not an overflow */
+	assert_int_equal(db_exec(dir, "UPDATE ssh_keys SET key = printf('%.5000c', 'A')"), 0);
+	s = open_store();
+	assert_int_equal(agent_store_get_ssh_key(s, "agent-nokey1", key, sizeof(key)), -EIO);
+	agent_store_close(s);
+}
+
+/* The schema agentd 1 wrote (user_version 1), as it shipped. */
+static const char schema_v1[] =
+	"CREATE TABLE identities ("
+	" id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, uid INTEGER NOT NULL,"
+	" purpose TEXT NOT NULL, subject TEXT NOT NULL, parent TEXT NOT NULL DEFAULT '',"
+	" depth INTEGER NOT NULL, creator_uid INTEGER NOT NULL, actor TEXT NOT NULL DEFAULT '',"
+	" task TEXT NOT NULL DEFAULT '', created INTEGER NOT NULL, expires INTEGER NOT NULL,"
+	" expires_boot_ns INTEGER NOT NULL, state INTEGER NOT NULL,"
+	" retire_reason INTEGER NOT NULL DEFAULT 0, retired_at INTEGER NOT NULL DEFAULT 0,"
+	" retire_text TEXT NOT NULL DEFAULT '', reaped_at INTEGER NOT NULL DEFAULT 0,"
+	" killed INTEGER NOT NULL DEFAULT 0, token_hash BLOB NOT NULL);"
+	"CREATE UNIQUE INDEX identities_live_uid ON identities(uid) WHERE state = 1;"
+	"CREATE INDEX identities_uid ON identities(uid);"
+	"CREATE INDEX identities_parent ON identities(parent) WHERE state = 1;"
+	"CREATE TABLE chain ("
+	" identity_id INTEGER NOT NULL REFERENCES identities(id) ON DELETE CASCADE,"
+	" pos INTEGER NOT NULL, principal TEXT NOT NULL, PRIMARY KEY (identity_id, pos));"
+	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"INSERT INTO identities (id, name, uid, purpose, subject, depth, creator_uid, actor,"
+	" task, created, expires, expires_boot_ns, state, token_hash) VALUES"
+	" (7, 'agent-v1live', 1879048600, 'ci', 'alice', 1, 2902, 'builder/1.0', 'old task',"
+	"  1000, 9000000000, 42, 1, zeroblob(32)),"
+	" (8, 'agent-v1gone', 1879048601, 'research', 'bob', 1, 0, '', '',"
+	"  1000, 2000, 0, 2, zeroblob(32));"
+	"UPDATE identities SET retire_reason = 2, retired_at = 1500, retire_text = 'done',"
+	" reaped_at = 1501 WHERE id = 8;"
+	"INSERT INTO chain VALUES (7, 0, 'alice'), (7, 1, 'orchestrator'), (8, 0, 'bob');"
+	"INSERT INTO meta VALUES ('boot_id', 'v1-boot');"
+	"PRAGMA user_version = 1;";
+
+static void test_schema_upgrade_v1(void **state)
+{
+	char sub[64], buf[64], key[AGENT_SSH_KEY_MAX + 1];
+	struct agent_store *s = NULL;
+	struct agent_identity id;
+	uint64_t n;
+
+	(void)state;
+	snprintf(sub, sizeof(sub), "%s/v1", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(db_exec(sub, schema_v1), 0);
+	assert_int_equal(db_count(sub, "PRAGMA user_version"), 1);
+
+	assert_int_equal(agent_store_open(sub, &s), 0);
+	assert_int_equal(db_count(sub, "PRAGMA user_version"), 2);
+	/* every v1 record, its chain and the metadata are still there */
+	assert_int_equal(agent_store_get(s, "agent-v1live", &id), 0);
+	assert_int_equal(id.uid, 1879048600);
+	assert_string_equal(id.purpose, "ci");
+	assert_string_equal(id.subject, "alice");
+	assert_int_equal(id.chain_len, 2);
+	assert_string_equal(id.chain[1], "orchestrator");
+	assert_string_equal(id.actor, "builder/1.0");
+	assert_string_equal(id.task, "old task");
+	assert_int_equal(id.expires, 9000000000LL);
+	assert_int_equal(id.expires_boot_ns, 42);
+	assert_int_equal(id.state, AGENT_STATE_LIVE);
+	assert_int_equal(agent_store_get(s, "agent-v1gone", &id), 0);
+	assert_int_equal(id.state, AGENT_STATE_RETIRED);
+	assert_int_equal(id.retire_reason, AGENT_RETIRE_REVOKED);
+	assert_string_equal(id.retire_text, "done");
+	assert_int_equal(agent_store_get_live_uid(s, 1879048600, &id), 0);
+	assert_string_equal(id.name, "agent-v1live");
+	assert_int_equal(agent_store_count_live(s, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(agent_store_meta_get(s, "boot_id", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "v1-boot");
+	/* old identities have no key; v2 can bind one to them and to new ones */
+	assert_int_equal(agent_store_get_ssh_key(s, "agent-v1live", key, sizeof(key)), -ENOENT);
+	assert_int_equal(agent_store_set_ssh_key(s, "agent-v1live", KEY_ED25519), 0);
+	id = ident("agent-v2new1", 1879048602, NULL);
+	assert_int_equal(agent_store_insert(s, &id), 0);
+	assert_int_equal(agent_store_set_ssh_key(s, "agent-v2new1", KEY_ED25519 " new"), 0);
+	agent_store_close(s);
+
+	/* a second open finds v2 and changes nothing */
+	assert_int_equal(agent_store_open(sub, &s), 0);
+	assert_int_equal(db_count(sub, "PRAGMA user_version"), 2);
+	assert_int_equal(agent_store_get_ssh_key(s, "agent-v1live", key, sizeof(key)), 0);
+	assert_string_equal(key, KEY_ED25519);
+	assert_int_equal(agent_store_get(s, "agent-v2new1", &id), 0);
+	agent_store_close(s);
+}
+
+static void test_schema_upgrade_atomic(void **state)
+{
+	char sub[64];
+	struct agent_store *s = NULL;
+
+	(void)state;
+	/* a v1 database where the v2 step cannot run: the upgrade fails as a
+	 * whole and leaves version 1 and its records as they were */
+	snprintf(sub, sizeof(sub), "%s/v1-blocked", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(db_exec(sub, schema_v1), 0);
+	assert_int_equal(db_exec(sub, "CREATE TABLE ssh_keys (x)"), 0);
+	assert_true(agent_store_open(sub, &s) < 0);
+	assert_int_equal(db_count(sub, "PRAGMA user_version"), 1);
+	assert_int_equal(db_count(sub, "SELECT count(*) FROM identities"), 2);
+}
+
+static void test_schema_newer_refused(void **state)
+{
+	char sub[64];
+	struct agent_store *s = NULL;
+
+	(void)state;
+	snprintf(sub, sizeof(sub), "%s/v3", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(db_exec(sub, "CREATE TABLE future (x); PRAGMA user_version = 3;"), 0);
+	assert_int_equal(agent_store_open(sub, &s), -EPROTO);
+	assert_null(s);
+	/* refused untouched: still version 3, no table of ours created */
+	assert_int_equal(db_count(sub, "PRAGMA user_version"), 3);
+	assert_int_equal(db_count(sub, "SELECT count(*) FROM sqlite_master WHERE name IN "
+				       "('identities', 'ssh_keys')"),
+			 0);
+	/* the version this code writes opens */
+	assert_int_equal(db_exec(sub, "PRAGMA user_version = 0; DROP TABLE future;"), 0);
+	assert_int_equal(agent_store_open(sub, &s), 0);
+	agent_store_close(s);
+	assert_int_equal(db_count(sub, "PRAGMA user_version"), 2);
+}
+
 static void test_token(void **state)
 {
 	struct agent_token_key k1, k2, k3;
@@ -317,8 +544,12 @@ int main(void)
 		cmocka_unit_test(test_open_and_roundtrip),
 		cmocka_unit_test(test_conflicts_and_retire),
 		cmocka_unit_test(test_walks_and_tx),
+		cmocka_unit_test(test_ssh_key),
 		cmocka_unit_test(test_bad_input_and_tamper),
 		cmocka_unit_test(test_token),
+		cmocka_unit_test(test_schema_upgrade_v1),
+		cmocka_unit_test(test_schema_upgrade_atomic),
+		cmocka_unit_test(test_schema_newer_refused),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

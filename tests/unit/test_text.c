@@ -135,6 +135,90 @@ static void test_validators(void **state)
 	assert_false(agent_valid_abspath("/a\nb"));
 }
 
+/* Public halves of keys made with ssh-keygen for this test. */
+#define ED25519 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKgdmWDPqcYU7V537jr+xOc5Irooz8ry5ZEfxv+zCH7V"
+#define ECDSA256 \
+	"ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEKvWVGDsp7R" \
+	"NQIi2TCHWS8giZHN8MwIDOFRm3jkUCwD7PhE8ut9SQHC/Mxlp/qzhzUpcMRY+KKc+sgI/iTG7OI="
+#define RSA \
+	"ssh-rsa " \
+	"AAAAB3NzaC1yc2EAAAADAQABAAABAQCjCph5QiSq9yvJ7vSXcxCkwL269dI0P+i1lN8uAeOo" \
+	"1ufC0xKn782yjARQuEmaH0Ox4MVOmmERbSw0L50ACF4U1oe0RuYDLLwciuruA5YaITzw+SY+" \
+	"1Ro1f757CqnToJmY+UdGz38U4bHgYsBCBPRFt2Cg2+N7xrMzxIIWQ8M2q4UqdDO0gRfL+nrY" \
+	"1S2IeHx6CIcyDsCD2jxvzjdLMOykNltcbum1cS6+We34TrX7TmpfO8wk3cgb+AEYry/9K5J6" \
+	"JHWTrJMRZjtPEwd4R0b35Ofpsd5sn0Mx3zWPJGcVJ+x50HQhLm+oNjtYIs10i7jT5vN8FV9T" \
+	"fYnbD1s9jgit"
+
+static void test_ssh_key(void **state)
+{
+	char big[AGENT_SSH_KEY_MAX + 2];
+	size_t n;
+
+	(void)state;
+	assert_true(agent_valid_ssh_key(ED25519));
+	assert_true(agent_valid_ssh_key(ED25519 " alice@laptop"));
+	assert_true(agent_valid_ssh_key(ED25519 " ci key (rotated 2026-11)"));
+	assert_true(agent_valid_ssh_key(RSA));
+	assert_true(agent_valid_ssh_key(RSA " bob@example.org"));
+	assert_true(agent_valid_ssh_key(ECDSA256));          /* ends in base64 padding */
+	assert_true(agent_valid_ssh_key(ECDSA256 " a@b"));
+	assert_true(agent_valid_ssh_key("ecdsa-sha2-nistp521 AAAAE2VjZHNhLXNoYTItbmlzdHA1MjEA=="));
+	assert_true(agent_valid_ssh_key("sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5"));
+
+	/* options in front (authorized_keys syntax) are not a key */
+	assert_false(agent_valid_ssh_key("command=\"x\" " ED25519));
+	assert_false(agent_valid_ssh_key("no-pty " ED25519));
+	assert_false(agent_valid_ssh_key("restrict,command=\"/bin/sh\" " ED25519 " a@b"));
+	/* unknown or mangled key types */
+	assert_false(agent_valid_ssh_key("ssh-dss AAAAB3NzaC1kc3MAAACBAP"));
+	assert_false(agent_valid_ssh_key("ssh-ed25519x AAAAC3NzaC1lZDI1NTE5AAAAIKgd"));
+	assert_false(agent_valid_ssh_key("ssh-ed2551 AAAAC3NzaC1lZDI1NTE5AAAAIKgd"));
+	assert_false(agent_valid_ssh_key("SSH-ED25519 AAAAC3NzaC1lZDI1NTE5AAAAIKgd"));
+	assert_false(agent_valid_ssh_key("ssh-ed25519"));  /* type only */
+	assert_false(agent_valid_ssh_key("ssh-ed25519 ")); /* no base64 */
+	/* base64 too short (15 characters), or broken */
+	assert_false(agent_valid_ssh_key("ssh-ed25519 AAAAC3NzaC1lZDI"));
+	assert_true(agent_valid_ssh_key("ssh-ed25519 AAAAC3NzaC1lZDI1"));
+	assert_false(agent_valid_ssh_key("ssh-ed25519 AAAAC3NzaC1lZDI===="));
+	assert_false(agent_valid_ssh_key("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5!AAAA"));
+	assert_false(agent_valid_ssh_key("ssh-ed25519 AAAAC3Nz=aC1lZDI1NTE5AAAA"));
+	assert_false(agent_valid_ssh_key("ssh-ed25519 AAAAC3NzaC1l-ZDI1NTE5AAAA")); /* base64url */
+	/* control characters anywhere */
+	assert_false(agent_valid_ssh_key(ED25519 "\n"));
+	assert_false(agent_valid_ssh_key(ED25519 "\n" ED25519));
+	assert_false(agent_valid_ssh_key(ED25519 " a\nb"));
+	assert_false(agent_valid_ssh_key(ED25519 " a\rb"));
+	assert_false(agent_valid_ssh_key("ssh-ed25519\tAAAAC3NzaC1lZDI1NTE5AAAAIKgd"));
+	assert_false(agent_valid_ssh_key(ED25519 "\tcomment"));
+	assert_false(agent_valid_ssh_key(ED25519 " a\x7f"));
+	assert_false(agent_valid_ssh_key(ED25519 " caf\xc3\xa9")); /* ASCII only */
+	assert_false(agent_valid_ssh_key(ED25519 " \x1b[2Jx"));
+	/* spacing: one space between fields, none at either end */
+	assert_false(agent_valid_ssh_key(ED25519 " "));
+	assert_false(agent_valid_ssh_key(" " ED25519));
+	assert_false(agent_valid_ssh_key("ssh-ed25519  AAAAC3NzaC1lZDI1NTE5AAAAIKgd"));
+	/* empty, NULL */
+	assert_false(agent_valid_ssh_key(""));
+	assert_false(agent_valid_ssh_key(NULL));
+
+	/* exactly AGENT_SSH_KEY_MAX bytes passes, one more does not */
+	n = (size_t)snprintf(big, sizeof(big), "ssh-rsa ");
+	memset(big + n, 'A', AGENT_SSH_KEY_MAX - n);
+	big[AGENT_SSH_KEY_MAX] = '\0';
+	assert_true(agent_valid_ssh_key(big));
+	big[AGENT_SSH_KEY_MAX] = 'A';
+	big[AGENT_SSH_KEY_MAX + 1] = '\0';
+	assert_false(agent_valid_ssh_key(big));
+	/* the same with a comment making up the length */
+	n = (size_t)snprintf(big, sizeof(big), "%s ", ED25519);
+	memset(big + n, 'c', AGENT_SSH_KEY_MAX - n);
+	big[AGENT_SSH_KEY_MAX] = '\0';
+	assert_true(agent_valid_ssh_key(big));
+	big[AGENT_SSH_KEY_MAX] = 'c';
+	big[AGENT_SSH_KEY_MAX + 1] = '\0';
+	assert_false(agent_valid_ssh_key(big));
+}
+
 static void test_liveness(void **state)
 {
 	struct agent_now now = { .real = 1000, .boot_ns = 50 * 1000000000LL };
@@ -304,6 +388,7 @@ int main(void)
 		cmocka_unit_test(test_kv_build_and_parse), cmocka_unit_test(test_kv_truncation),
 		cmocka_unit_test(test_kv_roundtrip_random), cmocka_unit_test(test_kv_parse_rejects),
 		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_ssh_key),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -248,6 +248,353 @@ static void test_parse_rejects(void **state)
 			 -EBADMSG);
 }
 
+/* Parses what the writer produced; the message must survive both checks. */
+static void finish_and_parse(struct agent_wbuf *w, struct agent_msg *m, enum agent_msg_type type)
+{
+	assert_int_equal(agent_wire_finish(w), 0);
+	assert_int_equal(agent_wire_parse(m, w->data, w->len), 0);
+	assert_int_equal(m->type, type);
+}
+
+static void test_roundtrip_pam_requests(void **state)
+{
+	struct agent_wbuf w;
+	struct agent_msg m;
+	uint64_t v = 0;
+	static const enum agent_msg_type item_types[] = {
+		AGENT_MSG_AUTH, AGENT_MSG_ACCOUNT, AGENT_MSG_SESSION_OPEN,
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(item_types) / sizeof(item_types[0]); i++) {
+		/* required only */
+		agent_wire_begin(&w, item_types[i]);
+		agent_wire_str(&w, AGENT_A_NAME, "agent-abc123");
+		if (item_types[i] == AGENT_MSG_AUTH)
+			agent_wire_str(&w, AGENT_A_TOKEN, "3q0Zk-token_text");
+		agent_wire_str(&w, AGENT_A_SERVICE, "su");
+		finish_and_parse(&w, &m, item_types[i]);
+		assert_string_equal(agent_msg_str(&m, AGENT_A_NAME), "agent-abc123");
+		assert_string_equal(agent_msg_str(&m, AGENT_A_SERVICE), "su");
+		assert_null(agent_msg_str(&m, AGENT_A_TTY));
+		assert_null(agent_msg_str(&m, AGENT_A_RHOST));
+		assert_null(agent_msg_str(&m, AGENT_A_RUSER));
+		/* with every PAM item */
+		agent_wire_begin(&w, item_types[i]);
+		agent_wire_str(&w, AGENT_A_NAME, "agent-abc123");
+		if (item_types[i] == AGENT_MSG_AUTH)
+			agent_wire_str(&w, AGENT_A_TOKEN, "3q0Zk-token_text");
+		agent_wire_str(&w, AGENT_A_SERVICE, "sshd");
+		agent_wire_str(&w, AGENT_A_TTY, "/dev/pts/9");
+		agent_wire_str(&w, AGENT_A_RHOST, "192.0.2.7");
+		agent_wire_str(&w, AGENT_A_RUSER, "alice");
+		finish_and_parse(&w, &m, item_types[i]);
+		assert_string_equal(agent_msg_str(&m, AGENT_A_SERVICE), "sshd");
+		assert_string_equal(agent_msg_str(&m, AGENT_A_TTY), "/dev/pts/9");
+		assert_string_equal(agent_msg_str(&m, AGENT_A_RHOST), "192.0.2.7");
+		assert_string_equal(agent_msg_str(&m, AGENT_A_RUSER), "alice");
+		if (item_types[i] == AGENT_MSG_AUTH)
+			assert_string_equal(agent_msg_str(&m, AGENT_A_TOKEN), "3q0Zk-token_text");
+		else
+			assert_null(agent_msg_str(&m, AGENT_A_TOKEN));
+	}
+
+	agent_wire_begin(&w, AGENT_MSG_SESSION_CLOSE);
+	agent_wire_str(&w, AGENT_A_NAME, "agent-abc123");
+	agent_wire_u64(&w, AGENT_A_SESSION_ID, 0x0102030405060708ULL);
+	finish_and_parse(&w, &m, AGENT_MSG_SESSION_CLOSE);
+	assert_true(agent_msg_u64(&m, AGENT_A_SESSION_ID, &v));
+	assert_true(v == 0x0102030405060708ULL);
+
+	agent_wire_begin(&w, AGENT_MSG_AUTHORIZED_KEYS);
+	agent_wire_str(&w, AGENT_A_NAME, "agent-abc123");
+	finish_and_parse(&w, &m, AGENT_MSG_AUTHORIZED_KEYS);
+	assert_string_equal(agent_msg_str(&m, AGENT_A_NAME), "agent-abc123");
+
+	/* the key bound at create, and handed back by AUTHORIZED_KEYS */
+	agent_wire_begin(&w, AGENT_MSG_CREATE);
+	agent_wire_str(&w, AGENT_A_PURPOSE, "ci");
+	agent_wire_str(&w, AGENT_A_SSH_KEY, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA a@b");
+	finish_and_parse(&w, &m, AGENT_MSG_CREATE);
+	assert_string_equal(agent_msg_str(&m, AGENT_A_SSH_KEY),
+			    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA a@b");
+	agent_wire_begin(&w, AGENT_MSG_OK);
+	agent_wire_str(&w, AGENT_A_SSH_KEY, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA");
+	agent_wire_u64(&w, AGENT_A_EXPIRES, 1795363600);
+	finish_and_parse(&w, &m, AGENT_MSG_OK);
+	assert_true(agent_msg_u64(&m, AGENT_A_EXPIRES, &v));
+	assert_int_equal(v, 1795363600);
+
+	agent_wire_begin(&w, AGENT_MSG_RUN);
+	agent_wire_str(&w, AGENT_A_PURPOSE, "ci");
+	agent_wire_u64(&w, AGENT_A_TTL, 600);
+	agent_wire_str(&w, AGENT_A_ARGV, "make");
+	agent_wire_str(&w, AGENT_A_ARGV, "check");
+	agent_wire_str(&w, AGENT_A_CWD, "/srv/build");
+	finish_and_parse(&w, &m, AGENT_MSG_RUN);
+	const char *argv[4] = { NULL };
+	assert_int_equal(agent_msg_strs(&m, AGENT_A_ARGV, argv, 4), 2);
+	assert_string_equal(argv[0], "make"); /* in order */
+	assert_string_equal(argv[1], "check");
+	assert_string_equal(agent_msg_str(&m, AGENT_A_CWD), "/srv/build");
+}
+
+static void test_roundtrip_pam_replies(void **state)
+{
+	struct agent_wbuf w;
+	struct agent_msg m;
+	uint64_t v = 0;
+
+	(void)state;
+	agent_wire_begin(&w, AGENT_MSG_SESSION);
+	agent_wire_str(&w, AGENT_A_NAME, "agent-abc123");
+	agent_wire_str(&w, AGENT_A_PURPOSE, "ci");
+	agent_wire_u64(&w, AGENT_A_EXPIRES, 1795363600);
+	agent_wire_u64(&w, AGENT_A_SESSION_ID, 42);
+	agent_wire_str(&w, AGENT_A_SUBJECT, "alice");
+	finish_and_parse(&w, &m, AGENT_MSG_SESSION);
+	assert_true(agent_msg_u64(&m, AGENT_A_SESSION_ID, &v));
+	assert_int_equal(v, 42);
+	assert_string_equal(agent_msg_str(&m, AGENT_A_SUBJECT), "alice");
+
+	agent_wire_begin(&w, AGENT_MSG_EXIT);
+	agent_wire_u64(&w, AGENT_A_WAIT_STATUS, 0x0100); /* exit status 1 */
+	finish_and_parse(&w, &m, AGENT_MSG_EXIT);
+	assert_true(agent_msg_u64(&m, AGENT_A_WAIT_STATUS, &v));
+	assert_int_equal(v, 0x0100);
+	agent_wire_begin(&w, AGENT_MSG_EXIT);
+	agent_wire_u64(&w, AGENT_A_WAIT_STATUS, 9);
+	agent_wire_str(&w, AGENT_A_MESSAGE, "killed at retirement");
+	finish_and_parse(&w, &m, AGENT_MSG_EXIT);
+	assert_string_equal(agent_msg_str(&m, AGENT_A_MESSAGE), "killed at retirement");
+}
+
+/* Each new type without one of its required attributes, both through the
+ * writer's own check and through the parser. */
+static void test_pam_required(void **state)
+{
+	static const struct {
+		uint16_t type;
+		uint16_t req[5];
+	} cases[] = {
+		{ AGENT_MSG_AUTH, { AGENT_A_NAME, AGENT_A_TOKEN, AGENT_A_SERVICE } },
+		{ AGENT_MSG_ACCOUNT, { AGENT_A_NAME, AGENT_A_SERVICE } },
+		{ AGENT_MSG_SESSION_OPEN, { AGENT_A_NAME, AGENT_A_SERVICE } },
+		{ AGENT_MSG_SESSION_CLOSE, { AGENT_A_NAME, AGENT_A_SESSION_ID } },
+		{ AGENT_MSG_AUTHORIZED_KEYS, { AGENT_A_NAME } },
+		{ AGENT_MSG_RUN, { AGENT_A_PURPOSE, AGENT_A_ARGV } },
+		{ AGENT_MSG_SESSION,
+		  { AGENT_A_NAME, AGENT_A_PURPOSE, AGENT_A_EXPIRES, AGENT_A_SESSION_ID } },
+		{ AGENT_MSG_EXIT, { AGENT_A_WAIT_STATUS } },
+	};
+	uint8_t u64[8] = { 1 };
+	struct raw r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t nreq = 0;
+
+		while (nreq < 5 && cases[i].req[nreq])
+			nreq++;
+		/* all required present: accepted */
+		raw_hdr(&r, 1, cases[i].type);
+		for (size_t k = 0; k < nreq; k++) {
+			uint16_t t = cases[i].req[k];
+
+			if (t == AGENT_A_SESSION_ID || t == AGENT_A_EXPIRES || t == AGENT_A_WAIT_STATUS)
+				raw_attr(&r, t, u64, 8);
+			else
+				raw_attr(&r, t, "agent-x", 8);
+		}
+		assert_int_equal(parse_raw(&r), 0);
+		/* leave each one out in turn: refused */
+		for (size_t skip = 0; skip < nreq; skip++) {
+			struct agent_wbuf w;
+
+			raw_hdr(&r, 1, cases[i].type);
+			agent_wire_begin(&w, (enum agent_msg_type)cases[i].type);
+			for (size_t k = 0; k < nreq; k++) {
+				uint16_t t = cases[i].req[k];
+
+				if (k == skip)
+					continue;
+				if (t == AGENT_A_SESSION_ID || t == AGENT_A_EXPIRES ||
+				    t == AGENT_A_WAIT_STATUS) {
+					raw_attr(&r, t, u64, 8);
+					agent_wire_u64(&w, (enum agent_attr)t, 1);
+				} else {
+					raw_attr(&r, t, "agent-x", 8);
+					agent_wire_str(&w, (enum agent_attr)t, "agent-x");
+				}
+			}
+			assert_int_equal(parse_raw(&r), -EBADMSG);
+			assert_int_equal(agent_wire_finish(&w), -EINVAL);
+		}
+	}
+}
+
+static void test_pam_not_allowed(void **state)
+{
+	struct agent_wbuf w;
+	struct raw r;
+	uint8_t u64[8] = { 0 };
+
+	(void)state;
+	/* a token only travels in AUTH */
+	raw_hdr(&r, 1, AGENT_MSG_ACCOUNT);
+	raw_attr(&r, AGENT_A_NAME, "n", 2);
+	raw_attr(&r, AGENT_A_SERVICE, "su", 3);
+	assert_int_equal(parse_raw(&r), 0);
+	raw_attr(&r, AGENT_A_TOKEN, "tok", 4);
+	assert_int_equal(parse_raw(&r), -EBADMSG);
+	raw_hdr(&r, 1, AGENT_MSG_SESSION_OPEN);
+	raw_attr(&r, AGENT_A_NAME, "n", 2);
+	raw_attr(&r, AGENT_A_SERVICE, "su", 3);
+	raw_attr(&r, AGENT_A_TOKEN, "tok", 4);
+	assert_int_equal(parse_raw(&r), -EBADMSG);
+	/* SESSION_CLOSE carries no PAM items */
+	raw_hdr(&r, 1, AGENT_MSG_SESSION_CLOSE);
+	raw_attr(&r, AGENT_A_NAME, "n", 2);
+	raw_attr(&r, AGENT_A_SESSION_ID, u64, 8);
+	assert_int_equal(parse_raw(&r), 0);
+	raw_attr(&r, AGENT_A_SERVICE, "su", 3);
+	assert_int_equal(parse_raw(&r), -EBADMSG);
+	/* AUTHORIZED_KEYS asks, it does not set a key */
+	raw_hdr(&r, 1, AGENT_MSG_AUTHORIZED_KEYS);
+	raw_attr(&r, AGENT_A_NAME, "n", 2);
+	raw_attr(&r, AGENT_A_SSH_KEY, "ssh-ed25519 AAAA", 17);
+	assert_int_equal(parse_raw(&r), -EBADMSG);
+	/* RUN binds no SSH key; CREATE carries no ARGV */
+	agent_wire_begin(&w, AGENT_MSG_RUN);
+	agent_wire_str(&w, AGENT_A_PURPOSE, "ci");
+	agent_wire_str(&w, AGENT_A_ARGV, "true");
+	agent_wire_str(&w, AGENT_A_SSH_KEY, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA");
+	assert_int_equal(agent_wire_finish(&w), -EINVAL);
+	agent_wire_begin(&w, AGENT_MSG_CREATE);
+	agent_wire_str(&w, AGENT_A_PURPOSE, "ci");
+	agent_wire_str(&w, AGENT_A_ARGV, "true");
+	assert_int_equal(agent_wire_finish(&w), -EINVAL);
+	/* a repeated PAM item is a duplicate */
+	raw_hdr(&r, 1, AGENT_MSG_ACCOUNT);
+	raw_attr(&r, AGENT_A_NAME, "n", 2);
+	raw_attr(&r, AGENT_A_SERVICE, "su", 3);
+	raw_attr(&r, AGENT_A_SERVICE, "su", 3);
+	assert_int_equal(parse_raw(&r), -EBADMSG);
+}
+
+/* Starts a message that may carry tag (OK for SSH_KEY, else ACCOUNT) with
+ * its other required attributes, in both the raw and the writer form. */
+static void carrier(struct raw *r, struct agent_wbuf *w, enum agent_attr tag)
+{
+	enum agent_msg_type type = tag == AGENT_A_SSH_KEY ? AGENT_MSG_OK : AGENT_MSG_ACCOUNT;
+
+	raw_hdr(r, 1, (uint16_t)type);
+	agent_wire_begin(w, type);
+	if (type != AGENT_MSG_ACCOUNT)
+		return;
+	raw_attr(r, AGENT_A_NAME, "n", 2);
+	agent_wire_str(w, AGENT_A_NAME, "n");
+	if (tag != AGENT_A_SERVICE) {
+		raw_attr(r, AGENT_A_SERVICE, "su", 3);
+		agent_wire_str(w, AGENT_A_SERVICE, "su");
+	}
+}
+
+/* A string attribute of exactly max bytes passes, max + 1 does not, in the
+ * writer and in the parser. */
+static void check_str_max(enum agent_attr tag, size_t max)
+{
+	char *v = malloc(max + 2);
+	struct agent_wbuf w;
+	struct raw r;
+
+	assert_non_null(v);
+	memset(v, 'a', max + 1);
+	v[max] = '\0';
+	carrier(&r, &w, tag);
+	raw_attr(&r, tag, v, (uint16_t)(max + 1));
+	assert_int_equal(parse_raw(&r), 0);
+	agent_wire_str(&w, tag, v);
+	assert_int_equal(agent_wire_finish(&w), 0);
+
+	v[max] = 'a';
+	v[max + 1] = '\0';
+	carrier(&r, &w, tag);
+	raw_attr(&r, tag, v, (uint16_t)(max + 2));
+	assert_int_equal(parse_raw(&r), -EBADMSG);
+	agent_wire_str(&w, tag, v);
+	assert_int_equal(agent_wire_finish(&w), -EINVAL);
+	free(v);
+}
+
+static void test_pam_maxima(void **state)
+{
+	(void)state;
+	check_str_max(AGENT_A_SERVICE, AGENT_SERVICE_MAX);
+	check_str_max(AGENT_A_TTY, AGENT_TTY_MAX);
+	check_str_max(AGENT_A_RHOST, AGENT_RHOST_MAX);
+	check_str_max(AGENT_A_RUSER, AGENT_RUSER_MAX);
+	check_str_max(AGENT_A_SSH_KEY, AGENT_SSH_KEY_MAX);
+}
+
+static void test_run_argv_limit(void **state)
+{
+	struct agent_wbuf w;
+	struct agent_msg m;
+	const char *argv[AGENT_ARGV_MAX + 1];
+	char arg[16];
+	struct raw r;
+
+	(void)state;
+	/* the largest RUN: every optional field and AGENT_ARGV_MAX arguments */
+	agent_wire_begin(&w, AGENT_MSG_RUN);
+	agent_wire_str(&w, AGENT_A_PURPOSE, "ci");
+	agent_wire_u64(&w, AGENT_A_TTL, 600);
+	agent_wire_str(&w, AGENT_A_ACTOR, "builder/2.1");
+	agent_wire_str(&w, AGENT_A_TASK, "nightly");
+	agent_wire_str(&w, AGENT_A_FOR, "alice");
+	agent_wire_str(&w, AGENT_A_CWD, "/srv");
+	for (int i = 0; i < AGENT_ARGV_MAX; i++) {
+		snprintf(arg, sizeof(arg), "arg%d", i);
+		agent_wire_str(&w, AGENT_A_ARGV, arg);
+	}
+	finish_and_parse(&w, &m, AGENT_MSG_RUN);
+	assert_int_equal(agent_msg_strs(&m, AGENT_A_ARGV, argv, AGENT_ARGV_MAX), AGENT_ARGV_MAX);
+	assert_string_equal(argv[0], "arg0");
+	assert_string_equal(argv[AGENT_ARGV_MAX - 1], "arg63");
+	assert_string_equal(agent_msg_str(&m, AGENT_A_CWD), "/srv");
+	/* one more argument: refused by the writer and the parser */
+	agent_wire_str(&w, AGENT_A_ARGV, "one-too-many");
+	assert_int_equal(w.error, 0); /* fits in the datagram... */
+	assert_int_equal(agent_wire_finish(&w), -EINVAL); /* ...but not in the schema */
+	assert_int_equal(agent_wire_parse(&m, w.data, w.len), -EBADMSG);
+
+	/* the same limit without optional fields, through raw bytes */
+	raw_hdr(&r, 1, AGENT_MSG_RUN);
+	raw_attr(&r, AGENT_A_PURPOSE, "ci", 3);
+	for (int i = 0; i < AGENT_ARGV_MAX; i++)
+		raw_attr(&r, AGENT_A_ARGV, "x", 2);
+	assert_int_equal(parse_raw(&r), 0);
+	raw_attr(&r, AGENT_A_ARGV, "x", 2);
+	assert_int_equal(parse_raw(&r), -EBADMSG);
+	/* an argument over AGENT_ARG_MAX */
+	char *big = malloc(AGENT_ARG_MAX + 2);
+	assert_non_null(big);
+	memset(big, 'a', AGENT_ARG_MAX + 1);
+	big[AGENT_ARG_MAX] = '\0';
+	raw_hdr(&r, 1, AGENT_MSG_RUN);
+	raw_attr(&r, AGENT_A_PURPOSE, "ci", 3);
+	raw_attr(&r, AGENT_A_ARGV, big, AGENT_ARG_MAX + 1);
+	assert_int_equal(parse_raw(&r), 0);
+	big[AGENT_ARG_MAX] = 'a';
+	big[AGENT_ARG_MAX + 1] = '\0';
+	raw_hdr(&r, 1, AGENT_MSG_RUN);
+	raw_attr(&r, AGENT_A_PURPOSE, "ci", 3);
+	raw_attr(&r, AGENT_A_ARGV, big, AGENT_ARG_MAX + 2);
+	assert_int_equal(parse_raw(&r), -EBADMSG);
+	free(big);
+}
+
 static void test_writer_overflow(void **state)
 {
 	struct agent_wbuf w;
@@ -335,6 +682,9 @@ int main(void)
 		cmocka_unit_test(test_identity_roundtrip), cmocka_unit_test(test_parse_rejects),
 		cmocka_unit_test(test_writer_overflow),  cmocka_unit_test(test_client_socketpair),
 		cmocka_unit_test(test_client_connect),
+		cmocka_unit_test(test_roundtrip_pam_requests), cmocka_unit_test(test_roundtrip_pam_replies),
+		cmocka_unit_test(test_pam_required),     cmocka_unit_test(test_pam_not_allowed),
+		cmocka_unit_test(test_pam_maxima),       cmocka_unit_test(test_run_argv_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
