@@ -13,7 +13,10 @@
 #include <string.h>
 #include <time.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
+
+#include <security/pam_appl.h>
 
 #include "common/client.h"
 #include "common/identity.h"
@@ -66,6 +69,9 @@ static void usage(FILE *f)
 	      "      [--] CMD [ARG...]              run CMD as a new identity, retired when CMD ends;\n"
 	      "                                     exits with CMD's status (125: run failed)\n"
 	      "  status [--json]                    agentd's state\n"
+	      "  pending [--json]                   step-up requests you may decide\n"
+	      "  approve ID [--reason TEXT]         approve one (agentd re-authenticates you)\n"
+	      "  deny ID [--reason TEXT]            deny one\n"
 	      "  authorized-keys USER               the live identity's SSH key (sshd's\n"
 	      "                                     AuthorizedKeysCommand)\n\n"
 	      "Options:\n"
@@ -605,6 +611,199 @@ static int cmd_revoke(struct ctl *c, int argc, char **argv)
 	return r;
 }
 
+/* ---------------------------------------------------------------- step-up */
+
+static int cmd_pending(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct agent_json j;
+	bool json = false;
+	int o, r;
+
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o != 'j')
+			return usage_error("pending: invalid option");
+		json = true;
+	}
+	if (optind < argc)
+		return usage_error("pending: unexpected argument '%s'", argv[optind]);
+	agent_wire_begin(&c->w, AGENT_MSG_PENDING);
+	r = call(c);
+	if (r)
+		return r;
+	if (json) {
+		agent_json_init(&j, stdout);
+		agent_json_begin_array(&j, NULL);
+	} else {
+		printf("%-8s %-16s %-8s %-20s %s\n", "REQUEST", "IDENTITY", "SERVICE", "EXPIRES",
+		       "COMMAND");
+	}
+	while (c->m.type != AGENT_MSG_END) {
+		const char *id = agent_msg_str(&c->m, AGENT_A_REQUEST_ID);
+		const char *name = agent_msg_str(&c->m, AGENT_A_NAME);
+		const char *svc = agent_msg_str(&c->m, AGENT_A_SERVICE);
+		const char *cmd = agent_msg_str(&c->m, AGENT_A_COMMAND);
+		const char *chain[AGENT_CHAIN_MAX];
+		unsigned nchain = agent_msg_strs(&c->m, AGENT_A_CHAIN, chain, AGENT_CHAIN_MAX);
+		uint64_t uid = 0, pid = 0, created = 0, expires = 0;
+		char t[32], t2[32];
+
+		if (c->m.type != AGENT_MSG_REQUEST || !id || !name || !svc ||
+		    !agent_msg_u64(&c->m, AGENT_A_EXPIRES, &expires) || expires > INT64_MAX ||
+		    !agent_msg_u64(&c->m, AGENT_A_CREATED, &created) || created > INT64_MAX) {
+			fprintf(stderr, "agentctl: protocol error: bad pending entry\n");
+			return EXIT_REFUSED;
+		}
+		agent_msg_u64(&c->m, AGENT_A_UID, &uid);
+		agent_msg_u64(&c->m, AGENT_A_PID, &pid);
+		fmt_time((int64_t)expires, t, sizeof(t));
+		fmt_time((int64_t)created, t2, sizeof(t2));
+		if (json) {
+			agent_json_begin_object(&j, NULL);
+			agent_json_str(&j, "request", id);
+			agent_json_str(&j, "identity", name);
+			agent_json_u64(&j, "uid", uid);
+			agent_json_str(&j, "purpose", agent_msg_str(&c->m, AGENT_A_PURPOSE));
+			agent_json_str(&j, "subject", agent_msg_str(&c->m, AGENT_A_SUBJECT));
+			agent_json_begin_array(&j, "chain");
+			for (unsigned i = 0; i < nchain; i++)
+				agent_json_str(&j, NULL, chain[i]);
+			agent_json_end_array(&j);
+			agent_json_str(&j, "service", svc);
+			agent_json_str(&j, "command", cmd);
+			agent_json_str(&j, "tty", agent_msg_str(&c->m, AGENT_A_TTY));
+			agent_json_str(&j, "rhost", agent_msg_str(&c->m, AGENT_A_RHOST));
+			agent_json_str(&j, "ruser", agent_msg_str(&c->m, AGENT_A_RUSER));
+			agent_json_u64(&j, "pid", pid);
+			agent_json_str(&j, "requested", t2);
+			agent_json_str(&j, "expires", t);
+			agent_json_str(&j, "rule", agent_msg_str(&c->m, AGENT_A_RULE));
+			agent_json_end_object(&j);
+		} else {
+			printf("%-8s %-16s %-8s %-20s %s\n", id, name, svc, t,
+			       cmd ? cmd : "(unknown)");
+		}
+		r = agent_client_recv(c->fd, c->buf, &c->m, c->timeout_ms);
+		if (r < 0) {
+			fprintf(stderr, "agentctl: pending interrupted: %s\n", strerror(-r));
+			return r == -EBADMSG ? EXIT_REFUSED : EXIT_UNREACHABLE;
+		}
+	}
+	if (json)
+		agent_json_end_array(&j);
+	fflush(stdout);
+	return 0;
+}
+
+/* One answer to a PAM prompt relayed by agentd: from the terminal without
+ * echo (ECHO_OFF) when stdin is one, else one line of stdin. 0 or -1. */
+static int read_answer(int style, const char *text, char *out, size_t cap)
+{
+	struct termios old, quiet;
+	bool tty = isatty(STDIN_FILENO), hide = style == PAM_PROMPT_ECHO_OFF;
+	size_t n;
+
+	fputs(text ? text : "", stderr);
+	fflush(stderr);
+	if (tty && hide && tcgetattr(STDIN_FILENO, &old) == 0) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	} else {
+		hide = false;
+	}
+	if (!fgets(out, (int)cap, stdin))
+		out[0] = '\0';
+	if (hide) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fputc('\n', stderr);
+	}
+	n = strcspn(out, "\n");
+	if (out[n] != '\n' && !feof(stdin) && strlen(out) + 1 >= cap)
+		return -1; /* longer than agentd relays */
+	out[n] = '\0';
+	return 0;
+}
+
+/* Sends APPROVE or DENY; for an approval, answers agentd's relayed PAM
+ * conversation until the decision. */
+static int decide_request(struct ctl *c, int argc, char **argv, bool approve)
+{
+	static const struct option opts[] = {
+		{ "reason", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd = approve ? "approve" : "deny", *reason = NULL, *msg;
+	char answer[AGENT_CONV_TEXT_MAX + 2];
+	int o, r;
+
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o != 'r')
+			return usage_error("%s: invalid option", cmd);
+		reason = optarg;
+	}
+	if (optind + 1 != argc)
+		return usage_error("%s: exactly one request id is required", cmd);
+	if (strlen(argv[optind]) != AGENT_REQUEST_ID_LEN)
+		return usage_error("%s: '%s' is not a request id (see agentctl pending)", cmd,
+				   argv[optind]);
+	if (reason && !agent_valid_text(reason, AGENT_REASON_MAX))
+		return usage_error("--reason must be at most %d bytes of printable UTF-8",
+				   AGENT_REASON_MAX);
+	agent_wire_begin(&c->w, approve ? AGENT_MSG_APPROVE : AGENT_MSG_DENY);
+	agent_wire_str(&c->w, AGENT_A_REQUEST_ID, argv[optind]);
+	if (reason)
+		agent_wire_str(&c->w, AGENT_A_REASON, reason);
+	r = call(c);
+	while (r == 0 && c->m.type == AGENT_MSG_PROMPT) {
+		uint64_t style = 0;
+		const char *text = agent_msg_str(&c->m, AGENT_A_TEXT);
+
+		agent_msg_u64(&c->m, AGENT_A_STYLE, &style);
+		if (style == PAM_PROMPT_ECHO_OFF || style == PAM_PROMPT_ECHO_ON) {
+			if (read_answer((int)style, text, answer, sizeof(answer)) < 0) {
+				explicit_bzero(answer, sizeof(answer));
+				fprintf(stderr, "agentctl: answer too long\n");
+				return EXIT_REFUSED;
+			}
+			agent_wire_begin(&c->w, AGENT_MSG_PROMPT_REPLY);
+			if (answer[0])
+				agent_wire_str(&c->w, AGENT_A_TEXT, answer);
+			explicit_bzero(answer, sizeof(answer));
+			r = call(c);
+			agent_wire_wipe(&c->w);
+		} else {
+			if (text)
+				fprintf(stderr, "%s\n", text);
+			r = agent_client_recv(c->fd, c->buf, &c->m, c->timeout_ms + 120000);
+			if (r < 0) {
+				fprintf(stderr, "agentctl: agentd did not answer: %s\n", strerror(-r));
+				return EXIT_UNREACHABLE;
+			}
+		}
+	}
+	if (r)
+		return r;
+	if (expect(c, AGENT_MSG_OK))
+		return EXIT_REFUSED;
+	msg = agent_msg_str(&c->m, AGENT_A_MESSAGE);
+	printf("%s %s\n", argv[optind], msg ? msg : approve ? "approved" : "denied");
+	return fflush(stdout) == 0 ? 0 : EXIT_REFUSED;
+}
+
+static int cmd_approve(struct ctl *c, int argc, char **argv)
+{
+	return decide_request(c, argc, argv, true);
+}
+
+static int cmd_deny(struct ctl *c, int argc, char **argv)
+{
+	return decide_request(c, argc, argv, false);
+}
+
 /* For sshd's AuthorizedKeysCommand: the key bound at creation, only while
  * the identity is live, with an expiry-time option at its deadline. Quiet
  * for names without a key (every human login asks too). */
@@ -714,6 +913,7 @@ static const struct {
 	{ "create", cmd_create }, { "list", cmd_list },     { "show", cmd_show },
 	{ "revoke", cmd_revoke }, { "status", cmd_status },
 	{ "run", cmd_run },       { "authorized-keys", cmd_authorized_keys },
+	{ "pending", cmd_pending }, { "approve", cmd_approve }, { "deny", cmd_deny },
 };
 
 int main(int argc, char **argv)

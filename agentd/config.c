@@ -24,6 +24,8 @@
 #define MAX_DELEGATORS 64
 #define MAX_WHO 64
 #define MAX_SERVICES 64
+#define MAX_CMD_RULES 64
+#define MAX_APPROVERS 64
 #define DEFAULT_UID_MIN 1879048192u
 #define DEFAULT_UID_MAX 1879113727u
 #define MAX_RANGE 1048576u
@@ -190,6 +192,28 @@ static bool valid_who(const char *s)
 	return agent_valid_username(s);
 }
 
+static bool valid_approver(const char *s)
+{
+	return strcmp(s, "*") != 0 && valid_who(s);
+}
+
+/* "PATH" or "PATH ARGS": an absolute path, then optionally one space and a
+ * glob for the arguments; printable ASCII only. */
+static bool valid_cmd_rule(const char *s)
+{
+	char path[AGENT_CMD_RULE_MAX + 1];
+	size_t n = strcspn(s, " ");
+
+	for (const char *p = s; *p; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			return false;
+	if (n > AGENT_PATH_MAX || s[0] != '/')
+		return false;
+	memcpy(path, s, n);
+	path[n] = '\0';
+	return agent_valid_abspath(path) && (s[n] == '\0' || s[n + 1] != '\0');
+}
+
 static bool valid_purpose_or_star(const char *s)
 {
 	return strcmp(s, "*") == 0 || agent_valid_purpose(s);
@@ -269,11 +293,46 @@ static int parse_services(struct ctx *c, const config_setting_t *ps, struct agen
 	return 0;
 }
 
+/* sudo_commands = { allow = [...]; approve = [...]; deny = [...]; } */
+static int parse_sudo_commands(struct ctx *c, const config_setting_t *ps,
+			       struct agent_cfg_purpose *p)
+{
+	static const char *const keys[] = { "allow", "approve", "deny", NULL };
+	static const struct { const char *key; enum agent_rule rule; } lists[] = {
+		{ "allow", AGENT_RULE_ALLOW }, { "approve", AGENT_RULE_APPROVE },
+		{ "deny", AGENT_RULE_DENY },
+	};
+	const config_setting_t *s = config_setting_get_member(ps, "sudo_commands");
+	int r;
+
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_GROUP)
+		return fail(c, s, "'sudo_commands' must be a group such as "
+				  "{ allow = [ \"/usr/bin/id\" ]; }");
+	if ((r = only_known(c, s, keys)) < 0)
+		return r;
+	p->has_sudo_commands = true;
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		struct agent_cfg_cmdlist *l = &p->sudo_cmds[lists[i].rule];
+		char *arr = NULL;
+
+		r = get_strings(c, s, lists[i].key, false, MAX_CMD_RULES, AGENT_CMD_RULE_MAX + 1,
+				valid_cmd_rule, "command rule (\"/abs/path\" or \"/abs/path ARGS\")",
+				&arr, &l->n);
+		if (r < 0)
+			return r;
+		l->rules = (char(*)[AGENT_CMD_RULE_MAX + 1])arr;
+	}
+	return 0;
+}
+
 static int parse_purpose(struct ctx *c, struct agent_config *cfg, const config_setting_t *ps,
 			 struct agent_cfg_purpose *p)
 {
 	static const char *const keys[] = { "name", "groups", "shell", "home", "services",
-					    "delegate", "max_depth", "max_ttl", NULL };
+					    "sudo_commands", "delegate", "max_depth", "max_ttl",
+					    NULL };
 	const char *name, *shell, *home;
 	char *groups = NULL, *del = NULL;
 	size_t ng = 0, nd = 0;
@@ -324,7 +383,7 @@ static int parse_purpose(struct ctx *c, struct agent_config *cfg, const config_s
 		return fail(c, config_setting_get_member(ps, "home"),
 			    "home = \"%s\": use \"none\" or \"ephemeral\"", home);
 
-	if ((r = parse_services(c, ps, p)) < 0)
+	if ((r = parse_services(c, ps, p)) < 0 || (r = parse_sudo_commands(c, ps, p)) < 0)
 		return r;
 	r = get_strings(c, ps, "delegate", false, MAX_PURPOSES, AGENT_PURPOSE_MAX + 1,
 			valid_purpose_name, "purpose name", &del, &nd);
@@ -406,8 +465,9 @@ static int parse_root(struct ctx *c, const config_setting_t *root, struct agent_
 	static const char *const keys[] = {
 		"uid_min", "uid_max", "name_prefix", "default_ttl", "max_ttl", "uid_quarantine",
 		"kill_grace", "home_base", "agents_group", "agents_gid", "max_live",
-		"max_live_per_caller", "max_connections", "retired_retention", "delegators",
-		"purposes", NULL,
+		"max_live_per_caller", "max_connections", "retired_retention", "approvers",
+		"approval_timeout", "notify_command", "subject_may_approve", "max_pending",
+		"delegators", "purposes", NULL,
 	};
 	const config_setting_t *purposes, *delegators;
 	long long umin = DEFAULT_UID_MIN, umax = DEFAULT_UID_MAX, v;
@@ -493,6 +553,35 @@ static int parse_root(struct ctx *c, const config_setting_t *root, struct agent_
 		return r;
 	cfg->max_connections = (unsigned)v;
 
+	/* Step-up approval. */
+	{
+		char *arr = NULL;
+
+		r = get_strings(c, root, "approvers", false, MAX_APPROVERS, AGENT_NAME_MAX + 2,
+				valid_approver, "approver (\"user\" or \"%group\")", &arr,
+				&cfg->napprovers);
+		if (r < 0)
+			return r;
+		cfg->approvers = (char(*)[AGENT_NAME_MAX + 2])arr;
+	}
+	if ((r = get_duration(c, root, "approval_timeout", &cfg->approval_timeout, false)) < 0)
+		return r;
+	if (cfg->approval_timeout > 3600)
+		return fail(c, config_setting_get_member(root, "approval_timeout"),
+			    "approval_timeout must be at most 1h");
+	if ((r = get_string(c, root, "notify_command", &str, false)) < 0)
+		return r;
+	if (str && !agent_valid_abspath(str))
+		return fail(c, config_setting_get_member(root, "notify_command"),
+			    "notify_command \"%s\" must be an absolute path", str);
+	snprintf(cfg->notify_command, sizeof(cfg->notify_command), "%s", str ? str : "");
+	if ((r = get_bool(c, root, "subject_may_approve", &cfg->subject_may_approve)) < 0)
+		return r;
+	v = 256;
+	if ((r = get_int(c, root, "max_pending", 1, 4096, &v)) < 0)
+		return r;
+	cfg->max_pending = (unsigned)v;
+
 	/* Purposes first: delegators refer to them. */
 	if ((r = parse_list(c, root, "purposes", &purposes, MAX_PURPOSES)) < 0 ||
 	    (r = parse_list(c, root, "delegators", &delegators, MAX_DELEGATORS)) < 0)
@@ -544,6 +633,9 @@ static struct agent_config *config_new(void)
 	cfg->max_ttl = 8 * 3600;
 	cfg->uid_quarantine = 24 * 3600;
 	cfg->retired_retention = 30 * 86400;
+	cfg->approval_timeout = 5 * 60;
+	cfg->subject_may_approve = true;
+	cfg->max_pending = 256;
 	return cfg;
 }
 
@@ -683,6 +775,8 @@ void agent_config_free(struct agent_config *cfg)
 	for (size_t i = 0; i < cfg->npurposes; i++) {
 		free(cfg->purposes[i].services);
 		free(cfg->purposes[i].delegate);
+		for (size_t k = 0; k < 3; k++)
+			free(cfg->purposes[i].sudo_cmds[k].rules);
 	}
 	for (size_t i = 0; i < cfg->ndelegators; i++) {
 		free(cfg->delegators[i].who);
@@ -690,5 +784,6 @@ void agent_config_free(struct agent_config *cfg)
 	}
 	free(cfg->purposes);
 	free(cfg->delegators);
+	free(cfg->approvers);
 	free(cfg);
 }

@@ -26,6 +26,13 @@ struct agent_cfg_service {
 	enum agent_rule rule;
 };
 
+/* Command rules for sudo, one list per outcome (see agent_policy_command). */
+#define AGENT_CMD_RULE_MAX 256
+struct agent_cfg_cmdlist {
+	char (*rules)[AGENT_CMD_RULE_MAX + 1]; /* "PATH" or "PATH ARGS-GLOB" */
+	size_t n;
+};
+
 struct agent_cfg_purpose {
 	char name[AGENT_PURPOSE_MAX + 1];
 	char groups[AGENT_GROUPS_MAX][AGENT_NAME_MAX + 1]; /* as written */
@@ -39,6 +46,8 @@ struct agent_cfg_purpose {
 	size_t ndelegate;
 	unsigned max_depth; /* default 1: no sub-delegation */
 	uint64_t max_ttl;   /* seconds; 0 = the global max_ttl */
+	bool has_sudo_commands;              /* a sudo_commands group was given */
+	struct agent_cfg_cmdlist sudo_cmds[3]; /* indexed by enum agent_rule */
 };
 
 /* who: "user", "%group", or "*" (anyone who is not an agent identity). */
@@ -67,6 +76,12 @@ struct agent_config {
 	unsigned max_live_per_caller;          /* default 1000 */
 	unsigned max_connections;              /* default 64 */
 	uint64_t retired_retention;            /* keep retired records, default 30d */
+	char (*approvers)[AGENT_NAME_MAX + 2];  /* "user" or "%group"; none by default */
+	size_t napprovers;
+	uint64_t approval_timeout;             /* seconds, default 5m, at most 1h */
+	char notify_command[AGENT_PATH_MAX + 1]; /* "" = none */
+	bool subject_may_approve;              /* default true */
+	unsigned max_pending;                  /* pending step-up requests, default 256 */
 	struct agent_cfg_delegator *delegators;
 	size_t ndelegators;
 	struct agent_cfg_purpose *purposes;

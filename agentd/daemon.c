@@ -537,6 +537,7 @@ int agentd_retire(struct agentd *d, const char *name, enum agent_retire_reason r
 		live_remove(d, c.uid);
 		audit_retire(d, &c, i ? AGENT_RETIRE_PARENT : reason, i ? name : text, by,
 			     agentd_sessions_end(d, c.uid));
+		agentd_stepup_retired(d, c.name);
 		reaper_queue(d, c.uid, c.name, false);
 	}
 	/* No re-arm: a timer set for a retired identity fires once, finds
@@ -785,6 +786,7 @@ static void conn_free(struct agentd *d, struct agentd_conn *c)
 	struct agentd_outmsg *m;
 
 	agentd_run_conn_gone(d, c);
+	agentd_stepup_conn_gone(d, c);
 	conn_close_fds(c);
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
@@ -1101,15 +1103,19 @@ static int setup_fds(struct agentd *d)
 	d->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	d->tboot_fd = timerfd_create(CLOCK_BOOTTIME, TFD_CLOEXEC | TFD_NONBLOCK);
 	d->treal_fd = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (d->epfd < 0 || d->signal_fd < 0 || d->tboot_fd < 0 || d->treal_fd < 0)
+	d->tstepup_fd = timerfd_create(CLOCK_BOOTTIME, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (d->epfd < 0 || d->signal_fd < 0 || d->tboot_fd < 0 || d->treal_fd < 0 ||
+	    d->tstepup_fd < 0)
 		return -errno;
 	d->kinds[W_SIGNAL] = W_SIGNAL;
 	d->kinds[W_TIMER_BOOT] = W_TIMER_BOOT;
 	d->kinds[W_TIMER_REAL] = W_TIMER_REAL;
+	d->kinds[W_TIMER_STEPUP] = W_TIMER_STEPUP;
 	d->kinds[W_LISTEN] = W_LISTEN;
 	if (epoll_add(d, d->signal_fd, EPOLLIN, &d->kinds[W_SIGNAL]) < 0 ||
 	    epoll_add(d, d->tboot_fd, EPOLLIN, &d->kinds[W_TIMER_BOOT]) < 0 ||
-	    epoll_add(d, d->treal_fd, EPOLLIN, &d->kinds[W_TIMER_REAL]) < 0)
+	    epoll_add(d, d->treal_fd, EPOLLIN, &d->kinds[W_TIMER_REAL]) < 0 ||
+	    epoll_add(d, d->tstepup_fd, EPOLLIN, &d->kinds[W_TIMER_STEPUP]) < 0)
 		return -errno;
 	return 0;
 }
@@ -1147,6 +1153,12 @@ static void run_loop(struct agentd *d)
 				break;
 			case W_RUN:
 				agentd_run_done(d, ev[i].data.ptr);
+				break;
+			case W_TIMER_STEPUP:
+				agentd_stepup_expire(d);
+				break;
+			case W_APPROVER:
+				agentd_approval_job_done(d, ev[i].data.ptr);
 				break;
 			case W_SESSION:
 				/* The session's process exited without closing it. */
@@ -1209,6 +1221,7 @@ static int make_dir(const char *path, mode_t mode)
 static void cleanup(struct agentd *d)
 {
 	agentd_runs_forget(d); /* their commands go on until their TTL */
+	agentd_stepup_forget(d);
 	while (d->conns)
 		conn_free(d, d->conns);
 	while (d->sessions)
@@ -1245,7 +1258,7 @@ static void cleanup(struct agentd *d)
 	agent_config_free(d->cfg);
 	free(d->live);
 	free(d->live_idx);
-	int fds[] = { d->epfd, d->signal_fd, d->tboot_fd, d->treal_fd, d->home_fd };
+	int fds[] = { d->epfd, d->signal_fd, d->tboot_fd, d->treal_fd, d->tstepup_fd, d->home_fd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
@@ -1262,7 +1275,7 @@ int agentd_main(const struct agentd_opts *opts)
 	char err[512];
 	int r;
 
-	d.epfd = d.listen_fd = d.signal_fd = d.tboot_fd = d.treal_fd = d.home_fd = -1;
+	d.epfd = d.listen_fd = d.signal_fd = d.tboot_fd = d.treal_fd = d.tstepup_fd = d.home_fd = -1;
 	d.started = boot_seconds();
 	agent_audit_open(&d.audit, opts->foreground_log);
 

@@ -14,8 +14,10 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include "agentd/approval.h"
 #include "agentd/audit.h"
 #include "agentd/config.h"
+#include "agentd/policy.h"
 #include "agentd/run.h"
 #include "agentd/session.h"
 #include "agentd/store.h"
@@ -48,7 +50,8 @@ struct agentd_outmsg {
 };
 
 enum agentd_watch_kind {
-	W_LISTEN = 1, W_SIGNAL, W_TIMER_BOOT, W_TIMER_REAL, W_CONN, W_REAPER, W_SESSION, W_RUN
+	W_LISTEN = 1, W_SIGNAL, W_TIMER_BOOT, W_TIMER_REAL, W_TIMER_STEPUP, W_CONN, W_REAPER,
+	W_SESSION, W_RUN, W_APPROVER
 };
 
 struct agentd_run;
@@ -65,6 +68,8 @@ struct agentd_conn {
 	int fds[3];
 	unsigned nfds;
 	struct agentd_run *run; /* the `agentctl run` this client waits for */
+	struct agentd_request *request;   /* pam_agent waiting for a step-up decision */
+	struct agentd_approval_job *job;  /* an approver re-authenticating over it */
 	struct agentd_conn *next, *prev;
 };
 
@@ -87,8 +92,8 @@ struct agentd {
 	struct agent_audit audit;
 	char sock_path[256];
 	char snap_path[256];
-	int epfd, listen_fd, signal_fd, tboot_fd, treal_fd, home_fd;
-	int kinds[W_TIMER_REAL + 1]; /* epoll data for the fixed watches */
+	int epfd, listen_fd, signal_fd, tboot_fd, treal_fd, tstepup_fd, home_fd;
+	int kinds[W_TIMER_STEPUP + 1]; /* epoll data for the fixed watches */
 	struct agentd_conn *conns;
 	unsigned nconns;
 	struct agentd_live *live;
@@ -101,6 +106,9 @@ struct agentd {
 	struct agentd_session *sessions;
 	unsigned nsessions;
 	struct agentd_run *runs;
+	struct agentd_request *requests; /* pending step-up requests */
+	unsigned nrequests;
+	struct agentd_approval_job *jobs;
 	uint32_t next_uid; /* allocation cursor */
 	int64_t started; /* CLOCK_BOOTTIME seconds */
 	int64_t last_purge; /* CLOCK_BOOTTIME seconds of the last retention purge */
@@ -141,6 +149,17 @@ int agentd_home_create(struct agentd *d, const char *name, uint32_t uid);
 
 /* The snapshot entry for an identity. */
 int agentd_snap_put_identity(struct agentd *d, const struct agent_identity *id);
+
+/* The caller of a request, from SO_PEERCRED only (handlers.c). */
+struct caller_ctx {
+	struct agent_caller c;
+	struct agent_identity agent; /* valid when c.agent != NULL */
+	bool retired_agent;          /* uid in range but not a live identity */
+};
+/* Resolves the caller's name and groups (NSS) and its agent identity. */
+void agentd_caller_resolve(struct agentd *d, const struct ucred *cred, struct caller_ctx *cc);
+/* The caller's name, or "uid:N". */
+const char *agentd_caller_label(const struct caller_ctx *cc, char *buf, size_t len);
 
 /* Requests from pam_agent (handlers_pam.c). */
 void agentd_h_auth(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m);

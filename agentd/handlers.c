@@ -22,14 +22,8 @@
 #include "common/live.h"
 #include "common/text.h"
 
-struct caller_ctx {
-	struct agent_caller c;
-	struct agent_identity agent; /* valid when c.agent != NULL */
-	bool retired_agent;          /* uid in range but not a live identity */
-};
-
 /* Resolves the caller's name and groups (NSS) and its agent identity. */
-static void caller_resolve(struct agentd *d, const struct ucred *cred, struct caller_ctx *cc)
+void agentd_caller_resolve(struct agentd *d, const struct ucred *cred, struct caller_ctx *cc)
 {
 	struct passwd pw, *pwp = NULL;
 	char buf[4096];
@@ -71,7 +65,7 @@ static void caller_resolve(struct agentd *d, const struct ucred *cred, struct ca
 	}
 }
 
-static const char *caller_label(const struct caller_ctx *cc, char *buf, size_t len)
+const char *agentd_caller_label(const struct caller_ctx *cc, char *buf, size_t len)
 {
 	if (cc->c.user[0])
 		return cc->c.user;
@@ -124,7 +118,7 @@ static void audit_create(struct agentd *d, const struct caller_ctx *cc,
 	}
 	if (req->ttl && agent_duration_format(req->ttl, ttl, sizeof(ttl)) == 0)
 		agent_kv_str(&kv, "ttl", ttl);
-	agent_kv_str(&kv, "caller", caller_label(cc, lbl, sizeof(lbl)));
+	agent_kv_str(&kv, "caller", agentd_caller_label(cc, lbl, sizeof(lbl)));
 	agent_kv_u64(&kv, "caller_uid", cc->c.uid);
 	agent_kv_str(&kv, "reason", reason);
 	agent_audit_emit(&d->audit, &kv, id ? LOG_NOTICE : LOG_WARNING);
@@ -157,7 +151,7 @@ static bool create_identity(struct agentd *d, struct agentd_conn *c, const struc
 		agentd_reply_error(d, c, EINVAL, "invalid create request");
 		return false;
 	}
-	caller_resolve(d, &c->cred, cc);
+	agentd_caller_resolve(d, &c->cred, cc);
 	if (cc->retired_agent) {
 		audit_create(d, cc, &req, NULL, "deny", "caller is not a live agent identity");
 		agentd_reply_error(d, c, EPERM, "caller uid %u is in the agent range but not live",
@@ -293,7 +287,7 @@ static void audit_run(struct agentd *d, const struct caller_ctx *cc,
 	agent_kv_str(&kv, "command", cmd);
 	if (cwd)
 		agent_kv_str(&kv, "cwd", cwd);
-	agent_kv_str(&kv, "caller", caller_label(cc, lbl, sizeof(lbl)));
+	agent_kv_str(&kv, "caller", agentd_caller_label(cc, lbl, sizeof(lbl)));
 	agent_kv_u64(&kv, "caller_uid", cc->c.uid);
 	agent_audit_emit(&d->audit, &kv, LOG_NOTICE);
 }
@@ -382,7 +376,7 @@ static void h_list(struct agentd *d, struct agentd_conn *c, const struct agent_m
 	struct agent_wbuf w;
 	int r;
 
-	caller_resolve(d, &c->cred, &cc);
+	agentd_caller_resolve(d, &c->cred, &cc);
 	r = agent_store_foreach(d->store,
 				agent_msg_flag(m, AGENT_A_ALL) ? AGENT_STORE_ALL : AGENT_STORE_LIVE,
 				list_cb, &l);
@@ -406,7 +400,7 @@ static void h_show(struct agentd *d, struct agentd_conn *c, const struct agent_m
 		agentd_reply_error(d, c, EINVAL, "invalid identity name");
 		return;
 	}
-	caller_resolve(d, &c->cred, &cc);
+	agentd_caller_resolve(d, &c->cred, &cc);
 	/* Unknown and not visible look the same to the caller. */
 	if (agent_store_get(d->store, name, &id) < 0 || !agent_policy_may_see(&cc.c, &id)) {
 		agentd_reply_error(d, c, ENOENT, "no identity named %s", name);
@@ -432,7 +426,7 @@ static void h_revoke(struct agentd *d, struct agentd_conn *c, const struct agent
 		agentd_reply_error(d, c, EINVAL, "invalid revoke request");
 		return;
 	}
-	caller_resolve(d, &c->cred, &cc);
+	agentd_caller_resolve(d, &c->cred, &cc);
 	if (cc.c.uid == 0 && !cc.c.user[0])
 		snprintf(cc.c.user, sizeof(cc.c.user), "root");
 	if (agent_store_get(d->store, name, &id) < 0 || !agent_policy_may_see(&cc.c, &id)) {
@@ -446,13 +440,13 @@ static void h_revoke(struct agentd *d, struct agentd_conn *c, const struct agent
 		agent_audit_begin(&d->audit, &kv, buf, sizeof(buf), "revoke");
 		agent_kv_str(&kv, "decision", "deny");
 		agent_audit_identity(&kv, &id);
-		agent_kv_str(&kv, "caller", caller_label(&cc, lbl, sizeof(lbl)));
+		agent_kv_str(&kv, "caller", agentd_caller_label(&cc, lbl, sizeof(lbl)));
 		agent_kv_u64(&kv, "caller_uid", cc.c.uid);
 		agent_audit_emit(&d->audit, &kv, LOG_WARNING);
 		agentd_reply_error(d, c, EPERM, "not allowed to revoke %s", name);
 		return;
 	}
-	r = agentd_retire(d, name, AGENT_RETIRE_REVOKED, reason, caller_label(&cc, lbl, sizeof(lbl)));
+	r = agentd_retire(d, name, AGENT_RETIRE_REVOKED, reason, agentd_caller_label(&cc, lbl, sizeof(lbl)));
 	if (r == -EALREADY) {
 		agentd_reply_error(d, c, EALREADY, "%s is already retired", name);
 		return;
@@ -505,6 +499,9 @@ static const struct {
 	{ AGENT_MSG_SESSION_OPEN, agentd_h_session_open },   /* root only */
 	{ AGENT_MSG_SESSION_CLOSE, agentd_h_session_close }, /* root only */
 	{ AGENT_MSG_AUTHORIZED_KEYS, agentd_h_authorized_keys }, /* anyone; live only */
+	{ AGENT_MSG_PENDING, agentd_h_pending }, /* root: all; approvers: theirs */
+	{ AGENT_MSG_APPROVE, agentd_h_approve }, /* approvers, re-authenticated by PAM */
+	{ AGENT_MSG_DENY, agentd_h_deny },       /* approvers */
 };
 
 void agentd_dispatch(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m)

@@ -19,6 +19,7 @@
 
 struct pam_req {
 	const char *name, *service, *tty, *rhost, *ruser;
+	const char *command; /* sudo's command, when pam_agent could trust it */
 	struct agent_identity id;
 	bool found; /* id holds the store's record for name */
 };
@@ -34,6 +35,7 @@ static bool pam_req_get(struct agentd *d, struct agentd_conn *c, const struct ag
 	r->tty = agent_msg_str(m, AGENT_A_TTY);
 	r->rhost = agent_msg_str(m, AGENT_A_RHOST);
 	r->ruser = agent_msg_str(m, AGENT_A_RUSER);
+	r->command = agent_msg_str(m, AGENT_A_COMMAND);
 	if (c->cred.uid != 0) {
 		agentd_reply_error(d, c, EPERM, "PAM decisions are answered for root only");
 		return false;
@@ -67,6 +69,8 @@ static void audit_pam(struct agentd *d, struct agentd_conn *c, const char *event
 		agent_kv_str(&kv, "rhost", r->rhost);
 	if (r->ruser)
 		agent_kv_str(&kv, "ruser", r->ruser);
+	if (r->command)
+		agent_kv_str(&kv, "command", r->command);
 	agent_kv_u64(&kv, "pid", (uint64_t)c->cred.pid);
 	if (s) {
 		snprintf(sid, sizeof(sid), "%016llx", (unsigned long long)s->id);
@@ -100,7 +104,7 @@ static void decide(struct agentd *d, const struct pam_req *r, struct agent_servi
 	struct agent_now now;
 
 	agent_now(&now);
-	agent_policy_service(d->cfg, r->found ? &r->id : NULL, r->service, &now, dec);
+	agent_policy_service(d->cfg, r->found ? &r->id : NULL, r->service, r->command, &now, dec);
 }
 
 void agentd_h_auth(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m)
@@ -141,6 +145,15 @@ void agentd_h_account(struct agentd *d, struct agentd_conn *c, const struct agen
 	if (!pam_req_get(d, c, m, &r))
 		return;
 	decide(d, &r, &dec);
+	if (dec.approve) {
+		/* Not yet: a human decides (approval.c), the module waits. */
+		struct agentd_stepup_items it = { r.service, r.command, r.tty, r.rhost, r.ruser,
+						  dec.rule };
+
+		audit_pam(d, c, "account", &r, false, "step-up approval required", dec.rule, NULL);
+		agentd_stepup_begin(d, c, &r.id, &it);
+		return;
+	}
 	audit_pam(d, c, "account", &r, dec.allowed, dec.reason, dec.rule, NULL);
 	if (!dec.allowed) {
 		agentd_reply_error(d, c, dec.err, "%s", dec.reason);
@@ -162,6 +175,10 @@ void agentd_h_session_open(struct agentd *d, struct agentd_conn *c, const struct
 	if (!pam_req_get(d, c, m, &r))
 		return;
 	decide(d, &r, &dec);
+	/* A service that needs approval had it in the account stage, which
+	 * every PAM application runs before the session. */
+	if (dec.approve)
+		dec.allowed = true;
 	if (!dec.allowed) {
 		audit_pam(d, c, "session-open", &r, false, dec.reason, dec.rule, NULL);
 		agentd_reply_error(d, c, dec.err, "%s", dec.reason);

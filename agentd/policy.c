@@ -1,5 +1,6 @@
 /* The delegation decision (see agentd/policy.h). Pure: no I/O, no clock. */
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,10 +17,11 @@ static uint64_t min_nonzero(uint64_t a, uint64_t b)
 	return a < b ? a : b;
 }
 
-static bool who_matches(const struct agent_cfg_delegator *d, const struct agent_caller *c)
+/* Does the caller match one of who[n] ("user", "%group", "*")? */
+static bool who_in(char (*who)[AGENT_NAME_MAX + 2], size_t n, const struct agent_caller *c)
 {
-	for (size_t i = 0; i < d->nwho; i++) {
-		const char *w = d->who[i];
+	for (size_t i = 0; i < n; i++) {
+		const char *w = who[i];
 
 		if (strcmp(w, "*") == 0)
 			return true;
@@ -32,6 +34,11 @@ static bool who_matches(const struct agent_cfg_delegator *d, const struct agent_
 		}
 	}
 	return false;
+}
+
+static bool who_matches(const struct agent_cfg_delegator *d, const struct agent_caller *c)
+{
+	return who_in(d->who, d->nwho, c);
 }
 
 static bool purpose_listed(const struct agent_cfg_delegator *d, const char *purpose)
@@ -218,12 +225,70 @@ __attribute__((format(printf, 3, 4))) static void svc_deny(struct agent_service_
 	va_end(ap);
 }
 
+static const char *rule_word(enum agent_rule r)
+{
+	return r == AGENT_RULE_ALLOW ? "allow" : r == AGENT_RULE_APPROVE ? "approve" : "deny";
+}
+
+static bool is_sudo(const char *service)
+{
+	return service && (strcmp(service, "sudo") == 0 || strcmp(service, "sudo-i") == 0);
+}
+
+bool agent_policy_command_matches(const char *rule, const char *command)
+{
+	size_t n = strcspn(rule, " ");
+	const char *glob, *args;
+
+	if (!command || strncmp(rule, command, n) != 0 || (command[n] != '\0' && command[n] != ' '))
+		return false;
+	if (rule[n] == '\0')
+		return true; /* the path alone: any arguments */
+	glob = rule + n + 1;
+	if (strcmp(glob, "\"\"") == 0)
+		glob = "";
+	args = command[n] == ' ' ? command + n + 1 : "";
+	return fnmatch(glob, args, 0) == 0;
+}
+
+/* The outcome of a sudo command under the purpose's sudo_commands: deny
+ * rules first, then approve, then allow, else dflt (the service's rule). An
+ * unknown command matches no rule and is never allowed outright. */
+static enum agent_rule command_outcome(const struct agent_cfg_purpose *p, const char *command,
+				       enum agent_rule dflt, char *rule, size_t rulelen)
+{
+	static const enum agent_rule order[] = { AGENT_RULE_DENY, AGENT_RULE_APPROVE,
+						 AGENT_RULE_ALLOW };
+
+	if (!command) {
+		enum agent_rule r = dflt == AGENT_RULE_ALLOW ? AGENT_RULE_APPROVE : dflt;
+
+		snprintf(rule, rulelen, "purpose %s: sudo command unknown = %s", p->name,
+			 rule_word(r));
+		return r;
+	}
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		const struct agent_cfg_cmdlist *l = &p->sudo_cmds[order[i]];
+
+		for (size_t k = 0; k < l->n; k++)
+			if (agent_policy_command_matches(l->rules[k], command)) {
+				snprintf(rule, rulelen, "purpose %s: sudo_commands %s \"%s\"", p->name,
+					 rule_word(order[i]), l->rules[k]);
+				return order[i];
+			}
+	}
+	snprintf(rule, rulelen, "purpose %s: no sudo_commands rule, sudo = %s", p->name,
+		 rule_word(dflt));
+	return dflt;
+}
+
 void agent_policy_service(const struct agent_config *cfg, const struct agent_identity *id,
-			  const char *service, const struct agent_now *now,
+			  const char *service, const char *command, const struct agent_now *now,
 			  struct agent_service_decision *out)
 {
 	const struct agent_cfg_purpose *p;
 	const struct agent_cfg_service *rule = NULL;
+	enum agent_rule outcome;
 
 	memset(out, 0, sizeof(*out));
 	if (!id) {
@@ -252,21 +317,55 @@ void agent_policy_service(const struct agent_config *cfg, const struct agent_ide
 			 service ? service : "?", p->name);
 		return;
 	}
+	outcome = rule->rule;
 	snprintf(out->rule, sizeof(out->rule), "purpose %s: %s = %s", p->name, rule->name,
-		 rule->rule == AGENT_RULE_ALLOW ? "allow" :
-		 rule->rule == AGENT_RULE_APPROVE ? "approve" : "deny");
-	switch (rule->rule) {
+		 rule_word(rule->rule));
+	if (outcome != AGENT_RULE_DENY && p->has_sudo_commands && is_sudo(service))
+		outcome = command_outcome(p, command, outcome, out->rule, sizeof(out->rule));
+	switch (outcome) {
 	case AGENT_RULE_ALLOW:
 		out->allowed = true;
 		snprintf(out->reason, sizeof(out->reason), "service %s allowed for purpose %s",
 			 rule->name, p->name);
 		return;
 	case AGENT_RULE_APPROVE:
-		svc_deny(out, EACCES, "service %s needs step-up approval for purpose %s, which "
-			 "this agentd does not support yet", rule->name, p->name);
+		svc_deny(out, EACCES, "service %s needs step-up approval for purpose %s",
+			 rule->name, p->name);
+		out->approve = true;
 		return;
 	default:
-		svc_deny(out, EACCES, "service %s is denied for purpose %s", rule->name, p->name);
+		svc_deny(out, EACCES, "%s %s is denied for purpose %s",
+			 rule->rule == AGENT_RULE_DENY ? "service" : "command",
+			 rule->rule == AGENT_RULE_DENY ? rule->name : command, p->name);
 		return;
 	}
+}
+
+bool agent_policy_may_approve(const struct agent_config *cfg, const struct agent_caller *caller,
+			      const struct agent_identity *id, char *why, size_t whylen)
+{
+	if (caller->agent) {
+		snprintf(why, whylen, "agent identities never approve");
+		return false;
+	}
+	if (!caller->user[0]) {
+		snprintf(why, whylen, "uid %u has no user name", (unsigned)caller->uid);
+		return false;
+	}
+	if (strcmp(caller->user, id->name) == 0) {
+		snprintf(why, whylen, "an identity never approves its own request");
+		return false;
+	}
+	if (!who_in(cfg->approvers, cfg->napprovers, caller)) {
+		snprintf(why, whylen, "%s is not an approver (approvers in agentd.conf)",
+			 caller->user);
+		return false;
+	}
+	if (!cfg->subject_may_approve && strcmp(caller->user, id->subject) == 0) {
+		snprintf(why, whylen, "%s is the subject of %s and subject_may_approve is false",
+			 caller->user, id->name);
+		return false;
+	}
+	snprintf(why, whylen, "%s is an approver", caller->user);
+	return true;
 }

@@ -59,15 +59,34 @@ bool agent_policy_may_revoke(const struct agent_caller *caller, const struct age
 /* A PAM service for an identity: may this identity use it now? */
 struct agent_service_decision {
 	bool allowed;
+	bool approve;     /* not allowed yet: a human must approve (step-up) */
 	int err;          /* when refused: ENOENT (not an identity), EKEYEXPIRED
 			   * (retired or past its deadline), EACCES (the policy) */
 	char reason[192]; /* why: for audit and the user */
-	char rule[96];    /* the rule that decided, e.g. "purpose ci: sshd = allow" */
+	char rule[128 + AGENT_CMD_RULE_MAX]; /* the rule that decided, e.g.
+					      * "purpose ci: sshd = allow" */
 };
 
 /* Decides one PAM decision for id (NULL if the store has no such name)
- * under cfg at now. Unlisted services are denied; until step-up approval
- * exists, "approve" is a denial that says so. */
+ * under cfg at now. Unlisted services are denied; "approve" is a refusal
+ * with approve set (the caller runs the step-up). For sudo (and sudo-i)
+ * under a purpose with sudo_commands, command (sudo's SUDO_COMMAND, NULL if
+ * unknown or untrusted) is matched: deny rules, then approve, then allow,
+ * else the service's rule; an unknown command is never allowed outright. */
 void agent_policy_service(const struct agent_config *cfg, const struct agent_identity *id,
-			  const char *service, const struct agent_now *now,
+			  const char *service, const char *command, const struct agent_now *now,
 			  struct agent_service_decision *out);
+
+/* Does a sudo_commands rule match command ("PATH ARGS...")? "PATH" alone
+ * matches any arguments; "PATH GLOB" matches when fnmatch(3) (no flags)
+ * matches the arguments as sudo joins them ("" if none; a GLOB of two
+ * double quotes means no arguments). */
+bool agent_policy_command_matches(const char *rule, const char *command);
+
+/* May the caller approve or deny a step-up request of identity id? Never an
+ * agent identity (the caller checks the agent uid range too), never the
+ * identity itself, only a user named in approvers (directly or by a group),
+ * and not the identity's subject when subject_may_approve is false. why
+ * says which. */
+bool agent_policy_may_approve(const struct agent_config *cfg, const struct agent_caller *caller,
+			      const struct agent_identity *id, char *why, size_t whylen);

@@ -24,4 +24,7 @@
 #define AGENT_SSH_KEY_MAX 4096 /* one public key line (RSA 16384 fits) */
 #define AGENT_ARG_MAX 2048    /* one argument of agentctl run */
 #define AGENT_ARGV_MAX 64     /* arguments of agentctl run (the datagram bounds the sum) */
+#define AGENT_COMMAND_MAX 1024 /* a sudo command line (SUDO_COMMAND); longer is unknown */
+#define AGENT_REQUEST_ID_LEN 6  /* step-up request ids, e.g. "k7f3qx" */
+#define AGENT_CONV_TEXT_MAX 512 /* one PAM prompt, message or answer relayed */
 #define AGENT_MAX_TTL_SEC (366LL * 24 * 3600)

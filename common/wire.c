@@ -52,6 +52,12 @@ static const struct {
 	[AGENT_A_ARGV] = { T_STR, AGENT_ARG_MAX },
 	[AGENT_A_WAIT_STATUS] = { T_U64, 0 },
 	[AGENT_A_CWD] = { T_STR, AGENT_PATH_MAX },
+	[AGENT_A_COMMAND] = { T_STR, AGENT_COMMAND_MAX },
+	[AGENT_A_REQUEST_ID] = { T_STR, AGENT_REQUEST_ID_LEN },
+	[AGENT_A_STYLE] = { T_U64, 0 },
+	[AGENT_A_TEXT] = { T_STR, AGENT_CONV_TEXT_MAX },
+	[AGENT_A_PID] = { T_U64, 0 },
+	[AGENT_A_RULE] = { T_STR, 128 },
 };
 
 /* Per message type: for each tag, 0 = not allowed, 1 = optional,
@@ -77,7 +83,7 @@ static const struct schema schemas[] = {
 	    [AGENT_A_TTY] = OPT, [AGENT_A_RHOST] = OPT, [AGENT_A_RUSER] = OPT }, { 0 } },
 	{ AGENT_MSG_ACCOUNT,
 	  { [AGENT_A_NAME] = REQ, [AGENT_A_SERVICE] = REQ, [AGENT_A_TTY] = OPT,
-	    [AGENT_A_RHOST] = OPT, [AGENT_A_RUSER] = OPT }, { 0 } },
+	    [AGENT_A_RHOST] = OPT, [AGENT_A_RUSER] = OPT, [AGENT_A_COMMAND] = OPT }, { 0 } },
 	{ AGENT_MSG_SESSION_OPEN,
 	  { [AGENT_A_NAME] = REQ, [AGENT_A_SERVICE] = REQ, [AGENT_A_TTY] = OPT,
 	    [AGENT_A_RHOST] = OPT, [AGENT_A_RUSER] = OPT }, { 0 } },
@@ -109,6 +115,20 @@ static const struct schema schemas[] = {
 	  { [AGENT_A_NAME] = REQ, [AGENT_A_PURPOSE] = REQ, [AGENT_A_EXPIRES] = REQ,
 	    [AGENT_A_SESSION_ID] = REQ, [AGENT_A_SUBJECT] = OPT }, { 0 } },
 	{ AGENT_MSG_EXIT, { [AGENT_A_WAIT_STATUS] = REQ, [AGENT_A_MESSAGE] = OPT }, { 0 } },
+	{ AGENT_MSG_PENDING, { 0 }, { 0 } },
+	{ AGENT_MSG_APPROVE, { [AGENT_A_REQUEST_ID] = REQ, [AGENT_A_REASON] = OPT }, { 0 } },
+	{ AGENT_MSG_DENY, { [AGENT_A_REQUEST_ID] = REQ, [AGENT_A_REASON] = OPT }, { 0 } },
+	{ AGENT_MSG_PROMPT_REPLY, { [AGENT_A_TEXT] = OPT }, { 0 } },
+	{ AGENT_MSG_STEPUP,
+	  { [AGENT_A_REQUEST_ID] = REQ, [AGENT_A_EXPIRES] = REQ, [AGENT_A_MESSAGE] = REQ }, { 0 } },
+	{ AGENT_MSG_PROMPT, { [AGENT_A_STYLE] = REQ, [AGENT_A_TEXT] = OPT }, { 0 } },
+	{ AGENT_MSG_REQUEST,
+	  { [AGENT_A_REQUEST_ID] = REQ, [AGENT_A_NAME] = REQ, [AGENT_A_UID] = REQ,
+	    [AGENT_A_PURPOSE] = REQ, [AGENT_A_SUBJECT] = OPT, [AGENT_A_CHAIN] = OPT,
+	    [AGENT_A_SERVICE] = REQ, [AGENT_A_COMMAND] = OPT, [AGENT_A_TTY] = OPT,
+	    [AGENT_A_RHOST] = OPT, [AGENT_A_RUSER] = OPT, [AGENT_A_PID] = OPT,
+	    [AGENT_A_CREATED] = REQ, [AGENT_A_EXPIRES] = REQ, [AGENT_A_RULE] = OPT },
+	  { [AGENT_A_CHAIN] = AGENT_CHAIN_MAX } },
 };
 
 /* RUN: PURPOSE TTL ACTOR TASK FOR CWD once each, ARGV up to its repeat. */

@@ -36,6 +36,11 @@ enum agent_msg_type {
 	AGENT_MSG_SESSION_CLOSE = 9, /* NAME SESSION_ID -> OK | ERROR */
 	AGENT_MSG_AUTHORIZED_KEYS = 10, /* NAME -> OK(+SSH_KEY EXPIRES) | ERROR; anyone */
 	AGENT_MSG_RUN = 11, /* create fields + ARGV+ [CWD], fds 0-2 attached -> IDENTITY, EXIT | ERROR */
+	/* step-up approval */
+	AGENT_MSG_PENDING = 12, /* -> REQUEST* END: requests the caller may decide */
+	AGENT_MSG_APPROVE = 13, /* REQUEST_ID [REASON] -> (PROMPT, PROMPT_REPLY)* OK | ERROR */
+	AGENT_MSG_DENY = 14,    /* REQUEST_ID [REASON] -> OK | ERROR */
+	AGENT_MSG_PROMPT_REPLY = 15, /* [TEXT]: the answer to a PROMPT */
 	/* replies */
 	AGENT_MSG_OK = 100,       /* [MESSAGE] */
 	AGENT_MSG_ERROR = 101,    /* ERRNO MESSAGE */
@@ -44,6 +49,9 @@ enum agent_msg_type {
 	AGENT_MSG_STATUS_REPLY = 104,
 	AGENT_MSG_SESSION = 105, /* NAME PURPOSE EXPIRES SESSION_ID [SUBJECT] */
 	AGENT_MSG_EXIT = 106,    /* WAIT_STATUS [MESSAGE]: the end of a RUN */
+	AGENT_MSG_STEPUP = 107,  /* REQUEST_ID EXPIRES MESSAGE: to ACCOUNT; OK | ERROR follow */
+	AGENT_MSG_PROMPT = 108,  /* STYLE [TEXT]: a PAM conversation message for the approver */
+	AGENT_MSG_REQUEST = 109, /* one pending step-up request (reply to PENDING) */
 };
 
 enum agent_attr {
@@ -86,6 +94,12 @@ enum agent_attr {
 	AGENT_A_ARGV = 37,      /* STR  AGENT_ARG_MAX, repeatable up to AGENT_ARGV_MAX */
 	AGENT_A_WAIT_STATUS = 38, /* U64  a wait(2) status */
 	AGENT_A_CWD = 39,       /* STR  AGENT_PATH_MAX */
+	AGENT_A_COMMAND = 40,   /* STR  AGENT_COMMAND_MAX (sudo's SUDO_COMMAND) */
+	AGENT_A_REQUEST_ID = 41, /* STR  AGENT_REQUEST_ID_LEN */
+	AGENT_A_STYLE = 42,     /* U64  a PAM message style */
+	AGENT_A_TEXT = 43,      /* STR  AGENT_CONV_TEXT_MAX */
+	AGENT_A_PID = 44,       /* U64 */
+	AGENT_A_RULE = 45,      /* STR  128: the policy rule that decided */
 	AGENT_A__MAX
 };
 

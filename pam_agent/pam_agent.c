@@ -38,6 +38,7 @@
 #endif
 #define PAM_AGENT_SOCKET AGENT_RUNDIR "/agentd.sock"
 #define PAM_AGENT_TIMEOUT_MS 3000
+#define PAM_AGENT_SUDO "/usr/bin/sudo"
 #define PAM_AGENT_DATA_SESSION "pam_agent_session_id"
 #define PAM_AGENT_DATA_AGENT "pam_agent_agent_name"
 
@@ -45,7 +46,9 @@
 
 struct pa_args {
 	const char *socket;
+	const char *sudo; /* the sudo binary whose SUDO_COMMAND is trusted */
 	int timeout_ms;
+	int approval_max_s; /* the longest wait for a step-up decision */
 	bool debug;
 	bool bad; /* an argument was not understood (logged) */
 };
@@ -53,7 +56,9 @@ struct pa_args {
 static void parse_args(pam_handle_t *pamh, int argc, const char **argv, struct pa_args *a)
 {
 	a->socket = PAM_AGENT_SOCKET;
+	a->sudo = PAM_AGENT_SUDO;
 	a->timeout_ms = PAM_AGENT_TIMEOUT_MS;
+	a->approval_max_s = 3605; /* agentd's approval_timeout is at most 1h */
 	a->debug = false;
 	a->bad = false;
 	for (int i = 0; i < argc; i++) {
@@ -73,6 +78,9 @@ static void parse_args(pam_handle_t *pamh, int argc, const char **argv, struct p
 			} else {
 				a->timeout_ms = (int)v;
 			}
+		} else if (strncmp(arg, "sudo=", 5) == 0 && arg[5] == '/' &&
+			   strlen(arg + 5) <= AGENT_PATH_MAX) {
+			a->sudo = arg + 5;
 		} else if (strcmp(arg, "debug") == 0) {
 			a->debug = true;
 		} else {
@@ -148,31 +156,52 @@ static void put_items(pam_handle_t *pamh, struct agent_wbuf *w)
 		agent_wire_str(w, AGENT_A_RUSER, it.ruser);
 }
 
-/* One request, one reply, within timeout_ms in total. 0 and *m (which may
- * be an ERROR reply), or -errno when agentd cannot be asked. */
-static int ask(const struct pa_args *a, const struct agent_wbuf *w, uint8_t *buf,
-	       struct agent_msg *m)
+static long ms_since(const struct timespec *t0)
 {
-	struct timespec t0, t1;
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* One request and its first reply, within timeout_ms in total. 0, *m (which
+ * may be an ERROR reply) and the connection in *fdp (the caller closes it),
+ * or -errno when agentd cannot be asked. */
+static int ask_open(const struct pa_args *a, struct agent_wbuf *w, uint8_t *buf,
+		    struct agent_msg *m, int *fdp)
+{
+	struct timespec t0;
 	long left;
 	int fd, r;
 
-	if (agent_wire_finish((struct agent_wbuf *)w) < 0)
+	*fdp = -1;
+	if (agent_wire_finish(w) < 0)
 		return -EINVAL;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	fd = agent_client_connect(a->socket, a->timeout_ms);
 	if (fd < 0)
 		return fd;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	left = a->timeout_ms - ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+	left = a->timeout_ms - ms_since(&t0);
 	r = left > 0 ? agent_client_send(fd, w, (int)left) : -ETIMEDOUT;
 	if (r == 0) {
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		left = a->timeout_ms -
-		       ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+		left = a->timeout_ms - ms_since(&t0);
 		r = left > 0 ? agent_client_recv(fd, buf, m, (int)left) : -ETIMEDOUT;
 	}
-	close(fd);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+/* One request, one reply (see ask_open); the connection is closed. */
+static int ask(const struct pa_args *a, struct agent_wbuf *w, uint8_t *buf, struct agent_msg *m)
+{
+	int fd, r = ask_open(a, w, buf, m, &fd);
+
+	if (fd >= 0)
+		close(fd);
 	return r;
 }
 
@@ -313,25 +342,105 @@ PA_EXPORT int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char
 	return PAM_SUCCESS; /* the identity's credentials are its uid and groups */
 }
 
+/* sudo's command line, only where sudo itself provides it: the service is
+ * sudo's and this process is the sudo binary, whose plugin answers getenv()
+ * from the command's environment (SUDO_COMMAND, set by sudo, not by the
+ * caller). Anywhere else a caller could set it: NULL, the command is
+ * unknown. So is one longer than agentd carries. */
+static const char *sudo_command(pam_handle_t *pamh, const struct pa_args *a)
+{
+	const void *svc = NULL;
+	const char *cmd;
+	char exe[AGENT_PATH_MAX + 1];
+	ssize_t n;
+
+	if (pam_get_item(pamh, PAM_SERVICE, &svc) != PAM_SUCCESS || !svc ||
+	    (strcmp(svc, "sudo") != 0 && strcmp(svc, "sudo-i") != 0))
+		return NULL;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	if (strcmp(exe, a->sudo) != 0)
+		return NULL;
+	cmd = getenv("SUDO_COMMAND");
+	if (!cmd || !cmd[0] || strlen(cmd) > AGENT_COMMAND_MAX)
+		return NULL;
+	return cmd;
+}
+
+/* agentd said a human must approve: show the one line that says how, then
+ * wait on the same connection for the decision, until its deadline. */
+static int wait_approval(pam_handle_t *pamh, const struct pa_args *a, const char *user, int fd,
+			 uint8_t *buf, struct agent_msg *m)
+{
+	const char *id = agent_msg_str(m, AGENT_A_REQUEST_ID);
+	const char *line = agent_msg_str(m, AGENT_A_MESSAGE);
+	uint64_t expires = 0;
+	long long wait_s;
+	const char *msg;
+	int r;
+
+	if (!id || !line || !agent_msg_u64(m, AGENT_A_EXPIRES, &expires) || expires > INT64_MAX)
+		return -EBADMSG;
+	/* Shown even under PAM_SILENT (sudo passes it): without it the agent
+	 * cannot know what to ask for. */
+	pam_info(pamh, "%s", line);
+	pam_syslog(pamh, LOG_NOTICE, "account for %s: waiting for approval of request %s", user,
+		   id);
+	wait_s = (long long)expires - (long long)time(NULL) + 5;
+	if (wait_s < 1)
+		wait_s = 1;
+	if (wait_s > a->approval_max_s)
+		wait_s = a->approval_max_s;
+	r = agent_client_recv(fd, buf, m, (int)(wait_s * 1000));
+	if (r < 0)
+		return r;
+	if (m->type == AGENT_MSG_OK)
+		return 0;
+	r = reply_error(m, &msg);
+	return r == EPROTO ? -EBADMSG : 1;
+}
+
 PA_EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	struct agent_wbuf w;
 	struct agent_msg m;
 	uint8_t buf[AGENT_WIRE_MAX];
 	struct pa_args a;
-	const char *user, *msg;
-	int r, rc = begin(pamh, argc, argv, false, &user, &a);
+	const char *user, *msg, *cmd;
+	bool waited = false;
+	int r, fd, rc = begin(pamh, argc, argv, false, &user, &a);
 
 	if (rc != PAM_SUCCESS)
 		return rc;
 	agent_wire_begin(&w, AGENT_MSG_ACCOUNT);
 	agent_wire_str(&w, AGENT_A_NAME, user);
 	put_items(pamh, &w);
-	r = ask(&a, &w, buf, &m);
+	cmd = sudo_command(pamh, &a);
+	if (cmd)
+		agent_wire_str(&w, AGENT_A_COMMAND, cmd);
+	r = ask_open(&a, &w, buf, &m, &fd);
 	if (r < 0) {
 		unreachable(pamh, flags, &a, "account", user, r);
 		return PAM_PERM_DENIED;
 	}
+	if (m.type == AGENT_MSG_STEPUP) {
+		waited = true;
+		r = wait_approval(pamh, &a, user, fd, buf, &m);
+		if (r < 0) {
+			close(fd);
+			if (r == -ETIMEDOUT)
+				pam_syslog(pamh, LOG_ERR, "account for %s denied: no decision in time",
+					   user);
+			else
+				unreachable(pamh, flags, &a, "account", user, r);
+			if (r == -ETIMEDOUT)
+				pam_error(pamh, "Approval not granted in time.");
+			return PAM_PERM_DENIED;
+		}
+	}
+	close(fd);
 	if (m.type == AGENT_MSG_OK)
 		return PAM_SUCCESS;
 	r = reply_error(&m, &msg);
@@ -339,7 +448,11 @@ PA_EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const ch
 		unreachable(pamh, flags, &a, "account", user, -EBADMSG);
 		return PAM_PERM_DENIED;
 	}
-	tell(pamh, flags, msg);
+	/* A decision the agent waited for is always shown. */
+	if (waited)
+		pam_error(pamh, "%s", msg);
+	else
+		tell(pamh, flags, msg);
 	switch (r) {
 	case EKEYEXPIRED:
 		return PAM_ACCT_EXPIRED;

@@ -16,6 +16,7 @@ if ! why=$(install_nss_module); then
 	mount -t tmpfs -o mode=0755 tmpfs /run
 fi
 RUNDIR=/run/agentd # the path compiled into the modules
+write_config 'approval_timeout = "2s";' # step-up itself is tested in stepup.sh
 start_agentd
 
 # stack SERVICE [module args]: pam_agent with ignore=ignore, then the marker.
@@ -88,8 +89,9 @@ check "the user is told why" grep -q "service login is denied for purpose ci" "$
 out=$(drive "$tok" cron "$name" account)
 check "unlisted service: PAM_PERM_DENIED" grep -qx "account PAM_PERM_DENIED" <<<"$out"
 out=$(drive "$tok" sudo "$name" account)
-check "approve service (no step-up yet): PAM_PERM_DENIED" grep -qx "account PAM_PERM_DENIED" <<<"$out"
-check "approve: says step-up is needed" grep -q "needs step-up approval" "$T/driver.err"
+check "approve service, nobody approves: PAM_PERM_DENIED" grep -qx "account PAM_PERM_DENIED" <<<"$out"
+check "approve: the agent is told a request is pending" grep -q "Approval required: request [a-z2-9]\{6\} for sudo" "$T/driver.err"
+check "approve: and that it timed out" grep -q "no approval before the deadline" "$T/driver.err"
 check "denials audited with their rule" \
 	grep -q "event=\"account\" decision=\"deny\" identity=\"$name\".*rule=\"purpose ci: cron unlisted = deny\"" "$T/agentd.log"
 

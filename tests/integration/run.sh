@@ -110,7 +110,7 @@ check "run: agentctl killed: the retirement says so" \
 	grep -q 'reason="task-ended" text="agentctl went away"' "$T/agentd.log"
 
 # A RUN request without descriptors is refused and changes nothing.
-before=$(ctl list --all --json | jq -s length)
+before=$(ctl list --all --json | jq length)
 check "run: a RUN request without descriptors is refused" matches "$(/usr/bin/python3 - "$RUNDIR/agentd.sock" <<'PY'
 import socket, struct, sys
 def s(t, v): v = v.encode() + b"\0"; return struct.pack("<HH", t, len(v)) + v
@@ -119,4 +119,4 @@ c = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); c.connect(sys.argv[1])
 r = c.recv(8192); print(struct.unpack("<HH", r[:4])[1])
 PY
 )" "^101$"
-check "run: nothing was created for it" test "$(ctl list --all --json | jq -s length)" = "$before"
+check "run: nothing was created for it" test "$(ctl list --all --json | jq length)" = "$before"
