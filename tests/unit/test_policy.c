@@ -251,7 +251,7 @@ static struct agent_service_decision svc(const struct agent_identity *id, const 
 	struct agent_service_decision d;
 
 	memset(&d, 0x5a, sizeof(d)); /* the decision must not depend on the caller's bytes */
-	agent_policy_service(cfg, id, service, now, &d);
+	agent_policy_service(cfg, id, service, NULL, now, &d);
 	return d;
 }
 
