@@ -90,10 +90,12 @@ write_config() { # [extra settings...]
 install_nss_module() {
 	local so="$top_builddir/.libs/libnss_agent.so.2" libdir
 	[ -e "$so" ] || { echo "$so is not built"; return 1; }
-	if ldd "$so" | grep -q 'libasan\|libubsan'; then
+	case "$(ldd "$so")" in # not `ldd | grep -q`: under pipefail an early grep exit fails
+	*libasan* | *libubsan*)
 		echo "a sanitizer build of the module cannot load into uninstrumented programs"
 		return 1
-	fi
+		;;
+	esac
 	libdir=$(dirname "$(readlink -f "$(ldd /bin/true | awk '/libc.so/ { print $3 }')")")
 	mkdir -p "$T/ovl/upper" "$T/ovl/work"
 	mount -t overlay overlay -o "lowerdir=$libdir,upperdir=$T/ovl/upper,workdir=$T/ovl/work" \
