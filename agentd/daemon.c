@@ -814,7 +814,9 @@ static void accept_conns(struct agentd *d)
 
 		if (fd < 0)
 			return;
-		if (d->nconns >= d->cfg->max_connections) {
+		/* A connection that waits (a pending step-up, an agentctl run)
+		 * does not count: max_pending and max_live bound those. */
+		if (d->nconns - d->nrequests - d->nruns >= d->cfg->max_connections) {
 			close(fd); /* over the limit: the client sees a reset */
 			continue;
 		}

@@ -106,6 +106,7 @@ struct agentd {
 	struct agentd_session *sessions;
 	unsigned nsessions;
 	struct agentd_run *runs;
+	unsigned nruns;
 	struct agentd_request *requests; /* pending step-up requests */
 	unsigned nrequests;
 	struct agentd_approval_job *jobs;

@@ -276,6 +276,7 @@ int agentd_run_start(struct agentd *d, struct agentd_conn *c, const struct agent
 	if (d->runs)
 		d->runs->prev = r;
 	d->runs = r;
+	d->nruns++;
 	return 0;
 }
 
@@ -293,6 +294,7 @@ static void run_free(struct agentd *d, struct agentd_run *r)
 		d->runs = r->next;
 	if (r->next)
 		r->next->prev = r->prev;
+	d->nruns--;
 	free(r);
 }
 

@@ -384,8 +384,9 @@ static int wait_approval(pam_handle_t *pamh, const struct pa_args *a, const char
 	if (!id || !line || !agent_msg_u64(m, AGENT_A_EXPIRES, &expires) || expires > INT64_MAX)
 		return -EBADMSG;
 	/* Shown even under PAM_SILENT (sudo passes it): without it the agent
-	 * cannot know what to ask for. */
-	pam_info(pamh, "%s", line);
+	 * cannot know what to ask for. As an error message, which sudo writes
+	 * to stderr (an info message would go into the command's stdout). */
+	pam_error(pamh, "%s", line);
 	pam_syslog(pamh, LOG_NOTICE, "account for %s: waiting for approval of request %s", user,
 		   id);
 	wait_s = (long long)expires - (long long)time(NULL) + 5;
@@ -409,7 +410,6 @@ PA_EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const ch
 	uint8_t buf[AGENT_WIRE_MAX];
 	struct pa_args a;
 	const char *user, *msg, *cmd;
-	bool waited = false;
 	int r, fd, rc = begin(pamh, argc, argv, false, &user, &a);
 
 	if (rc != PAM_SUCCESS)
@@ -426,7 +426,6 @@ PA_EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const ch
 		return PAM_PERM_DENIED;
 	}
 	if (m.type == AGENT_MSG_STEPUP) {
-		waited = true;
 		r = wait_approval(pamh, &a, user, fd, buf, &m);
 		if (r < 0) {
 			close(fd);
@@ -448,11 +447,9 @@ PA_EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const ch
 		unreachable(pamh, flags, &a, "account", user, -EBADMSG);
 		return PAM_PERM_DENIED;
 	}
-	/* A decision the agent waited for is always shown. */
-	if (waited)
-		pam_error(pamh, "%s", msg);
-	else
-		tell(pamh, flags, msg);
+	/* Shown even under PAM_SILENT (sudo passes it): the agent learns why
+	 * it was refused, and the decision it waited for. */
+	pam_error(pamh, "%s", msg);
 	switch (r) {
 	case EKEYEXPIRED:
 		return PAM_ACCT_EXPIRED;

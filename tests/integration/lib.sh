@@ -119,6 +119,16 @@ install_pam_service() {
 	sed "s|\([[:space:]]\)pam_agent\.so|\1$top_builddir/.libs/pam_agent.so|" "$2" >"$T/pam.d/$1"
 }
 
+# set_human_passwords PASSWORD: a private copy of /etc/shadow in which the
+# test users alice and bob have that password (agents keep theirs locked).
+set_human_passwords() {
+	local hash
+	cp -p /etc/shadow "$T/shadow"
+	hash=$(printf '%s\n' "$1" | openssl passwd -6 -stdin)
+	printf 'alice:%s:19000:0:99999:7:::\nbob:%s:19000:0:99999:7:::\n' "$hash" "$hash" >>"$T/shadow"
+	mount --bind "$T/shadow" /etc/shadow
+}
+
 RUNDIR=""
 AGENTD_PID=""
 start_agentd() {

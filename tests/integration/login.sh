@@ -54,10 +54,7 @@ mount --bind "$T/pam.conf" /etc/pam.d/sshd
 
 # Humans with passwords: a copy of shadow with known hashes for alice and bob.
 HUMAN_PW=alice-Pw-4711
-cp -p /etc/shadow "$T/shadow"
-hash=$(printf '%s\n' "$HUMAN_PW" | openssl passwd -6 -stdin)
-printf 'alice:%s:19000:0:99999:7:::\nbob:%s:19000:0:99999:7:::\n' "$hash" "$hash" >>"$T/shadow"
-mount --bind "$T/shadow" /etc/shadow
+set_human_passwords "$HUMAN_PW"
 
 ALICE=2901
 BOB=2904
