@@ -273,9 +273,9 @@ void agentd_stepup_begin(struct agentd *d, struct agentd_conn *c, const struct a
 
 	agent_time_format(r->expires, when, sizeof(when));
 	snprintf(msg, sizeof(msg),
-		 "Approval required: request %s for %s%s%.300s. An approver runs: agentctl approve "
-		 "%s (expires %s).",
-		 r->id, r->service, r->command[0] ? " " : "", r->command, r->id, when);
+		 "Approval required: request %s (%s%s%.300s) until %s. An approver runs: "
+		 "agentctl approve %s",
+		 r->id, r->service, r->command[0] ? " " : "", r->command, when, r->id);
 	agent_wire_begin(&w, AGENT_MSG_STEPUP);
 	agent_wire_str(&w, AGENT_A_REQUEST_ID, r->id);
 	agent_wire_u64(&w, AGENT_A_EXPIRES, (uint64_t)r->expires);

@@ -27,7 +27,9 @@ else
 	echo "(the NSS module is not used in this demo: $why)"
 fi
 
-step "agentd starts with a demo policy (an orchestrator may act for users)"
+step "agentd starts with a demo policy (an orchestrator may act for users, bob approves)"
+write_config 'agents_group = "agents"; agents_gid = 2950; approvers = [ "bob" ]; approval_timeout = "2m";'
+grep -E '^\s*(approvers|agents_group)' "$T/agentd.conf" | sed 's/^[[:space:]]*//'
 sed -n '/delegators/,$p' "$T/agentd.conf"
 start_agentd
 show ctl status
@@ -91,6 +93,38 @@ if [ $nss = 1 ]; then
 	echo "agentctl exited with $rc, the command's status"
 	rname=$(head -1 "$T/run.out")
 	show ctl show "$rname"
+fi
+
+if [ $nss = 1 ] && command -v sudo >/dev/null && command -v openssl >/dev/null; then
+	BOB_PW=demo-Bob-1
+	set_human_passwords "$BOB_PW"
+	install_pam_service sudo "$top_srcdir/examples/pam.d/sudo"
+	install_pam_service agentd-approve "$top_srcdir/examples/pam.d/agentd-approve"
+	cp -p /etc/sudoers "$T/sudoers"
+	cat "$top_srcdir/examples/sudoers.d-agents" >>"$T/sudoers"
+	chmod 0440 "$T/sudoers"
+	mount --bind "$T/sudoers" /etc/sudoers
+	step "the agent needs root: sudo waits for a human's approval (purpose ci: sudo = approve)"
+	ctl_as alice create --purpose ci --ttl 5m --json >"$T/sudoer.json"
+	sname=$(jq -r .name "$T/sudoer.json")
+	suid=$(jq -r .uid "$T/sudoer.json")
+	( umask 077; jq -r .token "$T/sudoer.json" >"$T/token" )
+	printf '$ sudo -S sh -c "id -un; echo installing..." < token   (as %s, in the background)\n' "$sname"
+	setpriv --reuid="$suid" --regid="$suid" --init-groups timeout 120 \
+		sudo -S -p '' sh -c 'id -un; echo installing...' <"$T/token" >"$T/sudo.out" 2>&1 &
+	sudo_pid=$!
+	wait_for 10 bash -c "[ -n \"\$($AGENTCTL -S $RUNDIR/agentd.sock pending --json | jq -r '.[0].request // empty')\" ]"
+	cat "$T/sudo.out"
+	printf '$ agentctl pending   (as bob, an approver)\n'
+	ctl_as bob pending
+	rid=$(ctl pending --json | jq -r '.[0].request')
+	printf '$ agentctl approve %s --reason "routine install"   (as bob; agentd asks bob for his password through PAM)\n' "$rid"
+	printf '%s\n' "$BOB_PW" | ctl_as bob approve "$rid" --reason "routine install" 2>&1 |
+		sed 's/^Password: */Password: (typed by bob)\n/'
+	wait "$sudo_pid" || true
+	echo "the agent's sudo went on:"
+	tail -n +2 "$T/sudo.out"
+	rm -f "$T/token"
 fi
 
 step "the audit trail (syslog AUTHPRIV, ident agentd; see agentd-audit(5))"

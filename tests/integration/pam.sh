@@ -90,7 +90,7 @@ out=$(drive "$tok" cron "$name" account)
 check "unlisted service: PAM_PERM_DENIED" grep -qx "account PAM_PERM_DENIED" <<<"$out"
 out=$(drive "$tok" sudo "$name" account)
 check "approve service, nobody approves: PAM_PERM_DENIED" grep -qx "account PAM_PERM_DENIED" <<<"$out"
-check "approve: the agent is told a request is pending" grep -q "Approval required: request [a-z2-9]\{6\} for sudo" "$T/driver.err"
+check "approve: the agent is told a request is pending" grep -q "Approval required: request [a-z2-9]\{6\} (sudo) until " "$T/driver.err"
 check "approve: and that it timed out" grep -q "no approval before the deadline" "$T/driver.err"
 check "denials audited with their rule" \
 	grep -q "event=\"account\" decision=\"deny\" identity=\"$name\".*rule=\"purpose ci: cron unlisted = deny\"" "$T/agentd.log"
