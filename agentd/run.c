@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include <security/pam_appl.h>
+#include <sodium.h>
 
 #include "agentd/daemon.h"
 #include "agentd/run.h"
@@ -251,6 +252,9 @@ int agentd_run_start(struct agentd *d, struct agentd_conn *c, const struct agent
 	snprintf(r->name, sizeof(r->name), "%s", s->id->name);
 	r->pid = fork();
 	if (r->pid == 0) {
+		/* The runner hosts the site's PAM modules: no secret of agentd's
+		 * stays in its memory. */
+		sodium_memzero(&d->tkey, sizeof(d->tkey));
 		close(p[0]);
 		runner(s, p[1]);
 	}
