@@ -817,6 +817,7 @@ static void accept_conns(struct agentd *d)
 		/* A connection that waits (a pending step-up, an agentctl run)
 		 * does not count: max_pending and max_live bound those. */
 		if (d->nconns - d->nrequests - d->nruns >= d->cfg->max_connections) {
+			/* (each waiting one is among nconns, so no underflow) */
 			close(fd); /* over the limit: the client sees a reset */
 			continue;
 		}

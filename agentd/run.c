@@ -159,6 +159,7 @@ static _Noreturn void runner(const struct agentd_run_spec *s, int wfd)
 	struct pam_conv conv = { run_conv, NULL };
 	struct agent_run_result res;
 	pam_handle_t *h = NULL;
+	const char *stack;
 	sigset_t none;
 	char **env;
 	pid_t pid;
@@ -189,22 +190,19 @@ static _Noreturn void runner(const struct agentd_run_spec *s, int wfd)
 	if (s->ruser)
 		pam_set_item(h, PAM_RUSER, s->ruser);
 	rc = pam_acct_mgmt(h, 0);
-	if (rc != PAM_SUCCESS) {
-		const char *e = pam_strerror(h, rc);
-
-		pam_end(h, rc);
-		fail(wfd, &res, "refused by the PAM account stack of service " RUN_PAM_SERVICE ": %s",
-		     e);
+	stack = "account";
+	if (rc == PAM_SUCCESS) {
+		rc = pam_setcred(h, PAM_ESTABLISH_CRED);
+		stack = "session";
 	}
-	rc = pam_setcred(h, PAM_ESTABLISH_CRED);
 	if (rc == PAM_SUCCESS)
 		rc = pam_open_session(h, 0);
 	if (rc != PAM_SUCCESS) {
 		const char *e = pam_strerror(h, rc);
 
 		pam_end(h, rc);
-		fail(wfd, &res, "refused by the PAM session stack of service " RUN_PAM_SERVICE ": %s",
-		     e);
+		fail(wfd, &res, "refused by the PAM %s stack of service " RUN_PAM_SERVICE ": %s",
+		     stack, e);
 	}
 	env = command_env(h, s);
 	if (!env) {
@@ -280,8 +278,19 @@ int agentd_run_start(struct agentd *d, struct agentd_conn *c, const struct agent
 	if (d->runs)
 		d->runs->prev = r;
 	d->runs = r;
-	d->nruns++;
+	d->nruns++; /* runs with a connected client; see run_detach */
 	return 0;
+}
+
+/* Separates r from its client's connection (which then counts against
+ * max_connections again). */
+static void run_detach(struct agentd *d, struct agentd_run *r)
+{
+	if (!r->conn)
+		return;
+	r->conn->run = NULL;
+	r->conn = NULL;
+	d->nruns--;
 }
 
 static void run_free(struct agentd *d, struct agentd_run *r)
@@ -290,15 +299,13 @@ static void run_free(struct agentd *d, struct agentd_run *r)
 		epoll_ctl(d->epfd, EPOLL_CTL_DEL, r->rfd, NULL);
 		close(r->rfd);
 	}
-	if (r->conn)
-		r->conn->run = NULL;
+	run_detach(d, r);
 	if (r->prev)
 		r->prev->next = r->next;
 	else
 		d->runs = r->next;
 	if (r->next)
 		r->next->prev = r->prev;
-	d->nruns--;
 	free(r);
 }
 
@@ -308,9 +315,8 @@ static void run_finish(struct agentd *d, struct agentd_run *r)
 	struct agentd_conn *c = r->conn;
 	struct agent_wbuf w;
 
-	r->conn = NULL; /* flushing may free c, which must not free r again */
+	run_detach(d, r); /* flushing may free c, which must not free r again */
 	if (c) {
-		c->run = NULL;
 		agent_wire_begin(&w, AGENT_MSG_EXIT);
 		agent_wire_u64(&w, AGENT_A_WAIT_STATUS, (uint32_t)r->status);
 		if (r->message[0])
@@ -378,8 +384,7 @@ void agentd_run_conn_gone(struct agentd *d, struct agentd_conn *c)
 
 	if (!r)
 		return;
-	r->conn = NULL;
-	c->run = NULL;
+	run_detach(d, r);
 	if (r->exited) {
 		run_free(d, r);
 		return;

@@ -656,9 +656,12 @@ int agent_store_purge(struct agent_store *s, int64_t cutoff)
 	return step_done(st);
 }
 
-int agent_store_meta_get(struct agent_store *s, const char *key, char *buf, size_t len)
+/* One text column of the row statement id finds for key: 0, -ENOENT,
+ * too_long if it does not fit buf, or a mapped SQLite error. */
+static int get_text(struct agent_store *s, enum stmt_id id, const char *key, char *buf,
+		    size_t len, int too_long)
 {
-	sqlite3_stmt *st = stmt(s, S_META_GET);
+	sqlite3_stmt *st = stmt(s, id);
 	int rc, r = 0;
 
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
@@ -668,9 +671,14 @@ int agent_store_meta_get(struct agent_store *s, const char *key, char *buf, size
 	else if (rc != SQLITE_ROW)
 		r = map_err(rc);
 	else if (col_text(st, 0, buf, len) < 0)
-		r = -ENOSPC;
+		r = too_long;
 	sqlite3_reset(st);
 	return r;
+}
+
+int agent_store_meta_get(struct agent_store *s, const char *key, char *buf, size_t len)
+{
+	return get_text(s, S_META_GET, key, buf, len, -ENOSPC);
 }
 
 int agent_store_meta_set(struct agent_store *s, const char *key, const char *value)
@@ -700,17 +708,6 @@ int agent_store_set_ssh_key(struct agent_store *s, const char *name, const char 
 
 int agent_store_get_ssh_key(struct agent_store *s, const char *name, char *buf, size_t len)
 {
-	sqlite3_stmt *st = stmt(s, S_SSH_KEY_GET);
-	int rc, r = 0;
-
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		r = -ENOENT;
-	else if (rc != SQLITE_ROW)
-		r = map_err(rc);
-	else if (col_text(st, 0, buf, len) < 0)
-		r = -EIO;
-	sqlite3_reset(st);
-	return r;
+	/* Callers pass a buffer for the longest key: longer is tampering. */
+	return get_text(s, S_SSH_KEY_GET, name, buf, len, -EIO);
 }
