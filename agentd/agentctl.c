@@ -535,23 +535,37 @@ static int cmd_list(struct ctl *c, int argc, char **argv)
 	return 0;
 }
 
-static int cmd_show(struct ctl *c, int argc, char **argv)
+/* The options of a command whose only option is --json, and its operands:
+ * exactly one NAME (show), or none. 0 or a usage error's exit status. */
+static int json_only(int argc, char **argv, const char *cmd, bool one_name, bool *json)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct agent_identity id;
-	bool json = false;
-	int o, r;
+	int o;
 
+	*json = false;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (o != 'j')
-			return usage_error("show: invalid option");
-		json = true;
+			return usage_error("%s: invalid option", cmd);
+		*json = true;
 	}
-	if (argc - optind != 1)
-		return usage_error("show: exactly one NAME is required");
+	if (one_name && argc - optind != 1)
+		return usage_error("%s: exactly one NAME is required", cmd);
+	if (!one_name && optind < argc)
+		return usage_error("%s: unexpected argument '%s'", cmd, argv[optind]);
+	return 0;
+}
+
+static int cmd_show(struct ctl *c, int argc, char **argv)
+{
+	struct agent_identity id;
+	bool json;
+	int r = json_only(argc, argv, "show", true, &json);
+
+	if (r)
+		return r;
 	if (!agent_valid_username(argv[optind]))
 		return usage_error("invalid identity name '%s'", argv[optind]);
 	agent_wire_begin(&c->w, AGENT_MSG_SHOW);
@@ -615,21 +629,12 @@ static int cmd_revoke(struct ctl *c, int argc, char **argv)
 
 static int cmd_pending(struct ctl *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct agent_json j;
-	bool json = false;
-	int o, r;
+	bool json;
+	int r = json_only(argc, argv, "pending", false, &json);
 
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (o != 'j')
-			return usage_error("pending: invalid option");
-		json = true;
-	}
-	if (optind < argc)
-		return usage_error("pending: unexpected argument '%s'", argv[optind]);
+	if (r)
+		return r;
 	agent_wire_begin(&c->w, AGENT_MSG_PENDING);
 	r = call(c);
 	if (r)
@@ -854,22 +859,13 @@ static int cmd_authorized_keys(struct ctl *c, int argc, char **argv)
 
 static int cmd_status(struct ctl *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 },
-	};
 	uint64_t live = 0, umin = 0, umax = 0, q = 0, up = 0;
 	const char *version;
-	bool json = false;
-	int o, r;
+	bool json;
+	int r = json_only(argc, argv, "status", false, &json);
 
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (o != 'j')
-			return usage_error("status: invalid option");
-		json = true;
-	}
-	if (optind < argc)
-		return usage_error("status: unexpected argument '%s'", argv[optind]);
+	if (r)
+		return r;
 	agent_wire_begin(&c->w, AGENT_MSG_STATUS);
 	r = call(c);
 	if (r == 0)
