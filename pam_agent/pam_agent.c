@@ -420,22 +420,25 @@ PA_EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const ch
 	cmd = sudo_command(pamh, &a);
 	if (cmd)
 		agent_wire_str(&w, AGENT_A_COMMAND, cmd);
+	/* Every refusal in this stage is shown, even under PAM_SILENT (sudo
+	 * passes it): an agent learns why, and what it waited for. */
+	(void)flags;
 	r = ask_open(&a, &w, buf, &m, &fd);
 	if (r < 0) {
-		unreachable(pamh, flags, &a, "account", user, r);
+		unreachable(pamh, 0, &a, "account", user, r);
 		return PAM_PERM_DENIED;
 	}
 	if (m.type == AGENT_MSG_STEPUP) {
 		r = wait_approval(pamh, &a, user, fd, buf, &m);
 		if (r < 0) {
 			close(fd);
-			if (r == -ETIMEDOUT)
+			if (r == -ETIMEDOUT) {
 				pam_syslog(pamh, LOG_ERR, "account for %s denied: no decision in time",
 					   user);
-			else
-				unreachable(pamh, flags, &a, "account", user, r);
-			if (r == -ETIMEDOUT)
 				pam_error(pamh, "Approval not granted in time.");
+			} else {
+				unreachable(pamh, 0, &a, "account", user, r);
+			}
 			return PAM_PERM_DENIED;
 		}
 	}
@@ -444,11 +447,9 @@ PA_EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const ch
 		return PAM_SUCCESS;
 	r = reply_error(&m, &msg);
 	if (r == EPROTO) {
-		unreachable(pamh, flags, &a, "account", user, -EBADMSG);
+		unreachable(pamh, 0, &a, "account", user, -EBADMSG);
 		return PAM_PERM_DENIED;
 	}
-	/* Shown even under PAM_SILENT (sudo passes it): the agent learns why
-	 * it was refused, and the decision it waited for. */
 	pam_error(pamh, "%s", msg);
 	switch (r) {
 	case EKEYEXPIRED:

@@ -233,6 +233,8 @@ rc=0
 agent_sudo /usr/bin/id -u >/dev/null 2>"$T/err" || rc=$?
 check "agentd down: the agent's sudo is denied" test "$rc" != 0
 check "agentd down: within the timeout" test $((SECONDS - t0)) -lt 15
+check "agentd down: the agent is told, though sudo passes PAM_SILENT" \
+	grep -q "the agentd service is not available" "$T/err"
 out=$(printf 'alice-wrong\n' | setpriv --reuid=2901 --regid=2901 --init-groups timeout 30 sudo -S -p '' -k /usr/bin/id -u 2>/dev/null) || true
 check "agentd down: a human's wrong password is still refused" test -z "$out"
 out=$(printf '%s\n' "$BOB_PW" | setpriv --reuid=2901 --regid=2901 --init-groups timeout 30 sudo -S -p '' -k /usr/bin/id -u 2>/dev/null) || true
