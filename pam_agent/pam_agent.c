@@ -212,12 +212,14 @@ static void tell(pam_handle_t *pamh, int flags, const char *msg)
 }
 
 /* agentd could not be asked: deny, say so once to the user and to syslog. */
-static void unreachable(pam_handle_t *pamh, int flags, const struct pa_args *a, const char *stage,
+/* Shown even under PAM_SILENT (sudo passes it): only agents see it, and
+ * they should learn why they were refused. */
+static void unreachable(pam_handle_t *pamh, const struct pa_args *a, const char *stage,
 			const char *user, int err)
 {
 	pam_syslog(pamh, LOG_ERR, "%s for %s denied: agentd not usable at %s: %s", stage, user,
 		   a->socket, err == -EBADMSG ? "invalid reply" : strerror(-err));
-	tell(pamh, flags, "Agent login refused: the agentd service is not available.");
+	pam_error(pamh, "Agent login refused: the agentd service is not available.");
 }
 
 /* The ERROR reply's errno and message, or EPROTO if the reply is of an
@@ -313,7 +315,7 @@ PA_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const
 	r = ask(&a, &w, buf, &m);
 	agent_wire_wipe(&w);
 	if (r < 0) {
-		unreachable(pamh, flags, &a, "auth", user, r);
+		unreachable(pamh, &a, "auth", user, r);
 		rc = PAM_AUTHINFO_UNAVAIL;
 	} else if (m.type == AGENT_MSG_OK) {
 		rc = PAM_SUCCESS;
@@ -323,7 +325,7 @@ PA_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const
 			pam_syslog(pamh, LOG_DEBUG, "auth for %s: %s", user, msg);
 		rc = r == EPROTO ? PAM_AUTHINFO_UNAVAIL : PAM_AUTH_ERR;
 		if (r == EPROTO)
-			unreachable(pamh, flags, &a, "auth", user, -EBADMSG);
+			unreachable(pamh, &a, "auth", user, -EBADMSG);
 	}
 	memset(buf, 0, sizeof(buf));
 	return rc;
@@ -425,7 +427,7 @@ PA_EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const ch
 	(void)flags;
 	r = ask_open(&a, &w, buf, &m, &fd);
 	if (r < 0) {
-		unreachable(pamh, 0, &a, "account", user, r);
+		unreachable(pamh, &a, "account", user, r);
 		return PAM_PERM_DENIED;
 	}
 	if (m.type == AGENT_MSG_STEPUP) {
@@ -437,7 +439,7 @@ PA_EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const ch
 					   user);
 				pam_error(pamh, "Approval not granted in time.");
 			} else {
-				unreachable(pamh, 0, &a, "account", user, r);
+				unreachable(pamh, &a, "account", user, r);
 			}
 			return PAM_PERM_DENIED;
 		}
@@ -447,7 +449,7 @@ PA_EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const ch
 		return PAM_SUCCESS;
 	r = reply_error(&m, &msg);
 	if (r == EPROTO) {
-		unreachable(pamh, 0, &a, "account", user, -EBADMSG);
+		unreachable(pamh, &a, "account", user, -EBADMSG);
 		return PAM_PERM_DENIED;
 	}
 	pam_error(pamh, "%s", msg);
@@ -488,13 +490,13 @@ PA_EXPORT int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const
 	put_items(pamh, &w);
 	r = ask(&a, &w, buf, &m);
 	if (r < 0) {
-		unreachable(pamh, flags, &a, "session", user, r);
+		unreachable(pamh, &a, "session", user, r);
 		return PAM_PERM_DENIED; /* fatal for every host, unlike PAM_SESSION_ERR in sudo */
 	}
 	if (m.type != AGENT_MSG_SESSION) {
 		r = reply_error(&m, &msg);
 		if (r == EPROTO)
-			unreachable(pamh, flags, &a, "session", user, -EBADMSG);
+			unreachable(pamh, &a, "session", user, -EBADMSG);
 		else
 			tell(pamh, flags, msg);
 		return PAM_PERM_DENIED;
@@ -507,7 +509,7 @@ PA_EXPORT int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const
 	    !agent_msg_u64(&m, AGENT_A_EXPIRES, &expires) ||
 	    !agent_msg_u64(&m, AGENT_A_SESSION_ID, &sid) || expires > INT64_MAX ||
 	    agent_time_format((int64_t)expires, when, sizeof(when)) < 0) {
-		unreachable(pamh, flags, &a, "session", user, -EBADMSG);
+		unreachable(pamh, &a, "session", user, -EBADMSG);
 		return PAM_PERM_DENIED;
 	}
 	data = malloc(sizeof(*data));

@@ -145,12 +145,13 @@ wait "$sp" || true
 check "then bob approves and the command runs" grep -qx "late-approved" "$T/out3"
 
 # Timeout: a short approval_timeout through a reload.
+loads_above() { test "$(audit_count config 'decision="loaded"')" -gt "$1"; }
 reload_config() { # SED-EXPRESSION
 	local n
 	n=$(audit_count config 'decision="loaded"')
 	sed -i "$1" "$T/agentd.conf"
 	kill -HUP "$AGENTD_PID"
-	wait_for 5 test "$(audit_count config 'decision="loaded"')" -gt "$n"
+	wait_for 5 loads_above "$n"
 }
 reload_config 's|approval_timeout = "60s";|approval_timeout = "3s";|'
 t0=$SECONDS
