@@ -603,6 +603,34 @@ static void test_sudo_commands_other_services(void **state)
 	agent_config_free(c);
 }
 
+/* The longest rule text (a 32-byte purpose, a 256-byte command rule) comes
+ * back whole: the audit record and agentctl pending show which rule. */
+static void test_sudo_commands_longest_rule(void **state)
+{
+	char purpose[AGENT_PURPOSE_MAX + 1], rule[AGENT_CMD_RULE_MAX + 1], text[1024], want[512];
+	char command[AGENT_CMD_RULE_MAX + 1];
+	struct agent_config *c;
+	struct agent_service_decision d;
+
+	(void)state;
+	memset(purpose, 'p', AGENT_PURPOSE_MAX);
+	purpose[AGENT_PURPOSE_MAX] = '\0';
+	memcpy(rule, "/usr/bin/x ", 11);
+	memset(rule + 11, 'a', AGENT_CMD_RULE_MAX - 11);
+	rule[AGENT_CMD_RULE_MAX] = '\0';
+	snprintf(text, sizeof(text),
+		 "purposes = ( { name = \"%s\"; services = { sudo = \"allow\"; };\n"
+		 "  sudo_commands = { approve = [ \"%s\" ]; }; } );\n",
+		 purpose, rule);
+	c = parse_or_die(text);
+	snprintf(command, sizeof(command), "%s", rule); /* the rule's glob is literal text */
+	d = sudo_svc(c, purpose, "sudo", command);
+	snprintf(want, sizeof(want), "purpose %s: sudo_commands approve \"%s\"", purpose, rule);
+	assert_approve(d, want);
+	assert_true(strlen(d.rule) <= AGENT_RULE_TEXT_MAX);
+	agent_config_free(c);
+}
+
 static void test_may_approve(void **state)
 {
 	struct agent_config *c = parse_or_die(sudo_policy);
@@ -697,7 +725,7 @@ int main(void)
 		cmocka_unit_test(test_command_matches),      cmocka_unit_test(test_sudo_commands_order),
 		cmocka_unit_test(test_sudo_commands_unknown),
 		cmocka_unit_test(test_sudo_commands_other_services),
-		cmocka_unit_test(test_may_approve),
+		cmocka_unit_test(test_sudo_commands_longest_rule), cmocka_unit_test(test_may_approve),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -911,6 +911,8 @@ static void test_stepup_maxima(void **state)
 	check_stepup_max(AGENT_MSG_REQUEST, AGENT_A_COMMAND, AGENT_COMMAND_MAX);
 	check_stepup_max(AGENT_MSG_APPROVE, AGENT_A_REASON, AGENT_REASON_MAX);
 	check_stepup_max(AGENT_MSG_STEPUP, AGENT_A_MESSAGE, 512);
+	/* the longest rule text the policy writes (see agentd/policy.c) */
+	check_stepup_max(AGENT_MSG_REQUEST, AGENT_A_RULE, AGENT_RULE_TEXT_MAX);
 }
 
 static void test_writer_overflow(void **state)
