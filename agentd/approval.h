@@ -38,7 +38,7 @@ struct agentd_request {
 	char tty[AGENT_TTY_MAX + 1];
 	char rhost[AGENT_RHOST_MAX + 1];
 	char ruser[AGENT_RUSER_MAX + 1];
-	char rule[128 + 256];
+	char rule[AGENT_RULE_TEXT_MAX + 1];
 	pid_t pid;               /* of the PAM application */
 	int64_t created, expires; /* unix seconds */
 	int64_t deadline_boot_ns;

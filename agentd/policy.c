@@ -225,6 +225,12 @@ __attribute__((format(printf, 3, 4))) static void svc_deny(struct agent_service_
 	va_end(ap);
 }
 
+/* The longest rule text, "purpose P: sudo_commands approve \"RULE\"", fits
+ * in what the wire carries (REQUEST's RULE). */
+_Static_assert(sizeof("purpose : sudo_commands approve \"\"") - 1 + AGENT_PURPOSE_MAX +
+		       AGENT_CMD_RULE_MAX <= AGENT_RULE_TEXT_MAX,
+	       "a sudo_commands rule text must fit in AGENT_A_RULE");
+
 static const char *rule_word(enum agent_rule r)
 {
 	return r == AGENT_RULE_ALLOW ? "allow" : r == AGENT_RULE_APPROVE ? "approve" : "deny";

@@ -63,8 +63,8 @@ struct agent_service_decision {
 	int err;          /* when refused: ENOENT (not an identity), EKEYEXPIRED
 			   * (retired or past its deadline), EACCES (the policy) */
 	char reason[192]; /* why: for audit and the user */
-	char rule[128 + AGENT_CMD_RULE_MAX]; /* the rule that decided, e.g.
-					      * "purpose ci: sshd = allow" */
+	char rule[AGENT_RULE_TEXT_MAX + 1]; /* the rule that decided, e.g.
+					     * "purpose ci: sshd = allow" */
 };
 
 /* Decides one PAM decision for id (NULL if the store has no such name)

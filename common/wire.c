@@ -57,7 +57,7 @@ static const struct {
 	[AGENT_A_STYLE] = { T_U64, 0 },
 	[AGENT_A_TEXT] = { T_STR, AGENT_CONV_TEXT_MAX },
 	[AGENT_A_PID] = { T_U64, 0 },
-	[AGENT_A_RULE] = { T_STR, 128 },
+	[AGENT_A_RULE] = { T_STR, AGENT_RULE_TEXT_MAX },
 };
 
 /* Per message type: for each tag, 0 = not allowed, 1 = optional,

@@ -99,7 +99,7 @@ enum agent_attr {
 	AGENT_A_STYLE = 42,     /* U64  a PAM message style */
 	AGENT_A_TEXT = 43,      /* STR  AGENT_CONV_TEXT_MAX */
 	AGENT_A_PID = 44,       /* U64 */
-	AGENT_A_RULE = 45,      /* STR  128: the policy rule that decided */
+	AGENT_A_RULE = 45,      /* STR  AGENT_RULE_TEXT_MAX: the policy rule that decided */
 	AGENT_A__MAX
 };
 

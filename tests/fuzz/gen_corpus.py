@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Writes the seed corpora for the wire and kv fuzz targets (run once; the
-snapshot seeds come from the writer, see tests/fuzz/README in the commit)."""
+"""Writes the seed corpora for the wire and kv fuzz targets, and the step-up
+seeds of the config target (run once; the snapshot seeds come from the
+writer, see tests/fuzz/README in the commit; the older config seeds were
+written by hand). Existing seeds must stay byte-identical."""
 import os, struct
 
 here = os.path.dirname(os.path.abspath(__file__))
@@ -57,6 +59,45 @@ wire = {
     "service_too_long": msg(7, (1, s("agent-abc123")), (31, s("s" * 65))),
     "rhost_too_long": msg(7, (1, s("agent-abc123")), (31, s("su")), (33, s("h" * 256))),
     "ssh_key_too_long": msg(100, (36, s("ssh-rsa " + "A" * 4089))),
+    # step-up approval (types 12-15, 107-109; tags 40-45)
+    "account_command": msg(7, (1, s("agent-abc123")), (31, s("sudo")), (32, s("/dev/pts/3")),
+                           (40, s("/usr/bin/apt-get install vim"))),
+    "pending": msg(12),
+    "approve": msg(13, (41, s("k7f3qx")), (7, s("ticket 42"))),
+    "deny": msg(14, (41, s("k7f3qx")), (7, s("not today"))),
+    "prompt_reply": msg(15, (43, s("correct horse"))), "prompt_reply_empty": msg(15),
+    "stepup": msg(107, (41, s("k7f3qx")), (15, u(1795363600)),
+                  (21, s("Approval required: request k7f3qx for sudo /usr/bin/id."))),
+    "prompt": msg(108, (42, u(1)), (43, s("Password: "))), "prompt_info": msg(108, (42, u(4))),
+    "request": msg(109, (41, s("k7f3qx")), (1, s("agent-abc123")), (9, u(1879048192)),
+                   (2, s("ci")), (11, s("alice")), *[(12, s("hop"))] * 8, (31, s("sudo")),
+                   (40, s("/usr/bin/id -u")), (32, s("/dev/pts/3")), (33, s("192.0.2.7")),
+                   (34, s("alice")), (44, u(4242)), (14, u(1795363000)), (15, u(1795363300)),
+                   (45, s('purpose ci: sudo_commands approve "/usr/bin/id"'))),
+    "request_min": msg(109, (41, s("abcdef")), (1, s("n")), (9, u(1)), (2, s("ci")),
+                       (31, s("sudo")), (14, u(1)), (15, u(2))),
+    "request_long_rule": msg(109, (41, s("abcdef")), (1, s("n")), (9, u(1)), (2, s("p" * 32)),
+                             (31, s("sudo")), (14, u(1)), (15, u(2)),
+                             (45, s("purpose " + "p" * 32 + ': sudo_commands approve "/x '
+                                    + "a" * 253 + '"'))),
+    "request_chain_over": msg(109, (41, s("abcdef")), (1, s("n")), (9, u(1)), (2, s("ci")),
+                              (31, s("sudo")), (14, u(1)), (15, u(2)), *[(12, s("x"))] * 9),
+    "request_no_service": msg(109, (41, s("abcdef")), (1, s("n")), (9, u(1)), (2, s("ci")),
+                              (14, u(1)), (15, u(2))),
+    "approve_no_id": msg(13, (7, s("why"))),
+    "approve_id_too_long": msg(13, (41, s("abcdefg"))),
+    "approve_text": msg(13, (41, s("abcdef")), (43, s("password"))),
+    "deny_dup_id": msg(14, (41, s("abcdef")), (41, s("ghjkmn"))),
+    "pending_attr": msg(12, (41, s("abcdef"))),
+    "prompt_no_style": msg(108, (43, s("Password: "))),
+    "prompt_style_str": msg(108, (42, s("1"))),
+    "prompt_text_too_long": msg(108, (42, u(1)), (43, s("t" * 513))),
+    "prompt_reply_text_max": msg(15, (43, s("t" * 512))),
+    "stepup_no_expires": msg(107, (41, s("abcdef")), (21, s("m"))),
+    "auth_command": msg(6, (1, s("agent-abc123")), (19, s("tok")), (31, s("sudo")),
+                        (40, s("/usr/bin/id"))),
+    "account_command_too_long": msg(7, (1, s("n")), (31, s("sudo")), (40, s("/" + "c" * 1024))),
+    "account_request_id": msg(7, (1, s("n")), (31, s("sudo")), (41, s("abcdef"))),
 }
 kv = {
     "create": 'v=1 seq=3 event="create" decision="allow" identity="agent-k7f3q2" uid=1879048192 '
@@ -66,7 +107,31 @@ kv = {
     "bad_escape": 'x="\\q"', "nul_escape": 'x="\\x00"', "open": 'x="abc', "space_end": 'x=1 ',
     "double_space": 'x=1  y=2', "upper": 'X=1', "noeq": 'x', "raw_ctrl": 'x="\x01"',
 }
+# agentd.conf seeds for step-up approval (the older config seeds were written by hand)
+config = {
+    "stepup": 'approvers = [ "alice", "%wheel" ];\napproval_timeout = "10m";\n'
+              'notify_command = "/usr/local/bin/notify";\nsubject_may_approve = false;\n'
+              'max_pending = 32;\n'
+              'purposes = ( { name = "ops"; services = { sudo = "allow"; sudo-i = "approve"; };\n'
+              '  sudo_commands = { allow = [ "/usr/bin/id", "/usr/bin/true \\"\\"" ];\n'
+              '    approve = [ "/usr/bin/apt-get install *" ];\n'
+              '    deny = [ "/bin/rm -rf /*", "/usr/bin/[a-z]* x?" ]; }; } );\n',
+    "sudo_commands_empty": 'purposes = ( { name = "ops"; sudo_commands = { }; } );\n',
+    "approvers_star": 'approvers = [ "*" ];\n',
+    "approvers_bad": 'approvers = [ "alice", "Bad User", "%" ];\n',
+    "approval_timeout_long": 'approval_timeout = "2h";\n',
+    "notify_relative": 'notify_command = "notify.sh";\n',
+    "max_pending_zero": 'max_pending = 0;\n',
+    "sudo_commands_list": 'purposes = ( { name = "ops"; sudo_commands = [ "/usr/bin/id" ]; } );\n',
+    "sudo_commands_unknown": 'purposes = ( { name = "ops"; sudo_commands = { prompt = [ "/x" ]; }; } );\n',
+    "sudo_rule_relative": 'purposes = ( { name = "ops"; sudo_commands = { allow = [ "id -u" ]; }; } );\n',
+    "sudo_rule_dotdot": 'purposes = ( { name = "ops"; sudo_commands = { deny = [ "/usr/../bin/sh" ]; }; } );\n',
+    "sudo_rule_space_end": 'purposes = ( { name = "ops"; sudo_commands = { allow = [ "/usr/bin/id " ]; }; } );\n',
+    "sudo_rule_ctrl": 'purposes = ( { name = "ops"; sudo_commands = { allow = [ "/usr/bin/id \\x01" ]; }; } );\n',
+}
 for name, data in wire.items():
     open(os.path.join(here, "corpus/wire", name), "wb").write(data)
 for name, data in kv.items():
     open(os.path.join(here, "corpus/kv", name), "w").write(data)
+for name, data in config.items():
+    open(os.path.join(here, "corpus/config", name), "w").write(data)

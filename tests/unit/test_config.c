@@ -111,8 +111,81 @@ static void test_defaults(void **state)
 	assert_int_equal(c->max_live_per_caller, 1000);
 	assert_int_equal(c->max_connections, 64);
 	assert_int_equal(c->npurposes, 0);
+	/* step-up approval: nobody approves until approvers is set */
+	assert_int_equal(c->napprovers, 0);
+	assert_int_equal(c->approval_timeout, 300);
+	assert_string_equal(c->notify_command, "");
+	assert_true(c->subject_may_approve);
+	assert_int_equal(c->max_pending, 256);
 	agent_config_free(c);
 	agent_config_free(NULL);
+}
+
+static const char stepup[] =
+	"approvers = [ \"alice\", \"%wheel\", \"bob_2\" ];\n"
+	"approval_timeout = \"1h\";\n"
+	"notify_command = \"/usr/local/bin/page-oncall\";\n"
+	"subject_may_approve = false;\n"
+	"max_pending = 4096;\n"
+	"purposes = (\n"
+	"  { name = \"ops\"; services = { sudo = \"allow\"; };\n"
+	"    sudo_commands = {\n"
+	"      allow = [ \"/usr/bin/id\", \"/usr/bin/true \\\"\\\"\" ];\n"
+	"      approve = [ \"/usr/bin/apt-get install *\" ];\n"
+	"      deny = [ \"/bin/rm -rf /*\", \"/usr/bin/[a-z]* x?\" ]; }; },\n"
+	"  { name = \"only-deny\"; sudo_commands = { deny = [ \"/bin/sh\" ]; }; },\n"
+	"  { name = \"none\"; }\n"
+	");\n";
+
+static void test_stepup_keys(void **state)
+{
+	struct agent_config *c = NULL;
+	const struct agent_cfg_purpose *p;
+	char err[512] = "";
+
+	(void)state;
+	if (agent_config_parse_string(stepup, "s.conf", &c, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(c->napprovers, 3);
+	assert_string_equal(c->approvers[0], "alice");
+	assert_string_equal(c->approvers[1], "%wheel");
+	assert_string_equal(c->approvers[2], "bob_2");
+	assert_int_equal(c->approval_timeout, 3600);
+	assert_string_equal(c->notify_command, "/usr/local/bin/page-oncall");
+	assert_false(c->subject_may_approve);
+	assert_int_equal(c->max_pending, 4096);
+
+	p = agent_config_purpose(c, "ops");
+	assert_non_null(p);
+	assert_true(p->has_sudo_commands);
+	assert_int_equal(p->sudo_cmds[AGENT_RULE_ALLOW].n, 2);
+	assert_string_equal(p->sudo_cmds[AGENT_RULE_ALLOW].rules[0], "/usr/bin/id");
+	assert_string_equal(p->sudo_cmds[AGENT_RULE_ALLOW].rules[1], "/usr/bin/true \"\"");
+	assert_int_equal(p->sudo_cmds[AGENT_RULE_APPROVE].n, 1);
+	assert_string_equal(p->sudo_cmds[AGENT_RULE_APPROVE].rules[0],
+			    "/usr/bin/apt-get install *");
+	assert_int_equal(p->sudo_cmds[AGENT_RULE_DENY].n, 2);
+	assert_string_equal(p->sudo_cmds[AGENT_RULE_DENY].rules[1], "/usr/bin/[a-z]* x?");
+	p = agent_config_purpose(c, "only-deny");
+	assert_true(p->has_sudo_commands);
+	assert_int_equal(p->sudo_cmds[AGENT_RULE_ALLOW].n, 0);
+	assert_int_equal(p->sudo_cmds[AGENT_RULE_APPROVE].n, 0);
+	assert_int_equal(p->sudo_cmds[AGENT_RULE_DENY].n, 1);
+	p = agent_config_purpose(c, "none");
+	assert_false(p->has_sudo_commands);
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(p->sudo_cmds[k].n, 0);
+	agent_config_free(c);
+
+	/* the smallest values in range */
+	assert_int_equal(agent_config_parse_string("approval_timeout = \"1s\"; max_pending = 1;\n"
+						   "subject_may_approve = true;\n",
+						   "s.conf", &c, err, sizeof(err)),
+			 0);
+	assert_int_equal(c->approval_timeout, 1);
+	assert_int_equal(c->max_pending, 1);
+	assert_true(c->subject_may_approve);
+	agent_config_free(c);
 }
 
 static const struct {
@@ -163,6 +236,63 @@ static const struct {
 	  3, "missing required setting 'who'" },
 	{ "purposes = ( { name = \"ci\"; } );\ndelegators = (\n { who = [ \"a\" ]; purposes = [ \"ci\" ]; may_act_for = 1; } );\n",
 	  3, "true or false" },
+	/* step-up approval */
+	{ "\napprovers = [ \"*\" ];\n", 2, "not a valid approver" },
+	{ "approvers = [ \"alice\", \"Bob\" ];\n", 1, "\"Bob\" is not a valid approver" },
+	{ "approvers = [ \"%\" ];\n", 1, "not a valid approver" },
+	{ "approvers = [ \"%Wheel\" ];\n", 1, "not a valid approver" },
+	{ "approvers = [ \"bad user\" ];\n", 1, "not a valid approver" },
+	{ "approvers = [ \"a-name-that-is-longer-than-32-chars\" ];\n", 1, "not a valid approver" },
+	{ "approvers = \"alice\";\n", 1, "must be an array of strings" },
+	{ "approvers = [ 1 ];\n", 1, "must be an array of strings" },
+	{ "\n\napproval_timeout = \"61m\";\n", 3, "at most 1h" },
+	{ "approval_timeout = \"2h\";\n", 1, "at most 1h" },
+	{ "approval_timeout = \"0s\";\n", 1, "longer than 0s" },
+	{ "approval_timeout = 300;\n", 1, "duration string" },
+	{ "\nnotify_command = \"notify.sh\";\n", 2, "must be an absolute path" },
+	{ "notify_command = \"./notify.sh\";\n", 1, "must be an absolute path" },
+	{ "notify_command = \"/usr/bin/../bin/notify\";\n", 1, "must be an absolute path" },
+	{ "notify_command = \"\";\n", 1, "must be an absolute path" },
+	{ "subject_may_approve = \"no\";\n", 1, "true or false" },
+	{ "max_pending = 0;\n", 1, "out of range 1..4096" },
+	{ "\nmax_pending = 4097;\n", 2, "out of range 1..4096" },
+	{ "max_pending = \"8\";\n", 1, "must be an integer" },
+	{ "purposes = (\n { name = \"ci\";\n sudo_commands = [ \"/usr/bin/id\" ]; } );\n", 3,
+	  "'sudo_commands' must be a group" },
+	{ "purposes = (\n { name = \"ci\";\n sudo_commands = \"/usr/bin/id\"; } );\n", 3,
+	  "'sudo_commands' must be a group" },
+	{ "purposes = (\n { name = \"ci\"; sudo_commands = {\n allow = [ \"/usr/bin/id\" ];\n"
+	  " prompt = [ \"/usr/bin/id\" ]; }; } );\n", 4, "unknown setting 'prompt'" },
+	{ "purposes = (\n { name = \"ci\"; sudo_commands = {\n allow = \"/usr/bin/id\"; }; } );\n", 3,
+	  "must be an array of strings" },
+	{ "purposes = (\n { name = \"ci\"; sudo_commands = {\n allow = [ \"id\" ]; }; } );\n", 3,
+	  "\"id\" is not a valid command rule" },
+	{ "purposes = (\n { name = \"ci\"; sudo_commands = {\n deny = [ \" /bin/rm\" ]; }; } );\n", 3,
+	  "not a valid command rule" },
+	{ "purposes = (\n { name = \"ci\"; sudo_commands = {\n approve = [ \"*\" ]; }; } );\n", 3,
+	  "not a valid command rule" },
+	{ "purposes = (\n { name = \"ci\"; sudo_commands = {\n allow = [ \"/usr/bin/id\\t-u\" ]; }; } );\n",
+	  3, "not a valid command rule" },
+	{ "purposes = (\n { name = \"ci\"; sudo_commands = {\n allow = [ \"/usr/bin/id -u\\n\" ]; }; } );\n",
+	  3, "not a valid command rule" },
+	{ "purposes = (\n { name = \"ci\"; sudo_commands = {\n allow = [ \"/usr/bin/id \xc3\xa9\" ]; }; } );\n",
+	  3, "not a valid command rule" },
+	{ "purposes = (\n { name = \"ci\"; sudo_commands = {\n allow = [ \"/usr/bin/id \\x01\" ]; }; } );\n",
+	  3, "not a valid command rule" },
+	{ "purposes = (\n { name = \"ci\"; sudo_commands = {\n allow = [ \"/usr/bin/id \\x7f\" ]; }; } );\n",
+	  3, "not a valid command rule" },
+	{ "purposes = (\n { name = \"ci\"; sudo_commands = {\n allow = [ \"/usr/bin/../../bin/sh\" ]; }; } );\n",
+	  3, "not a valid command rule" },
+	{ "purposes = (\n { name = \"ci\"; sudo_commands = {\n allow = [ \"/usr/bin/..\" ]; }; } );\n",
+	  3, "not a valid command rule" },
+	{ "purposes = (\n { name = \"ci\"; sudo_commands = {\n allow = [ \"/usr//bin/id\" ]; }; } );\n",
+	  3, "not a valid command rule" },
+	{ "purposes = (\n { name = \"ci\"; sudo_commands = {\n allow = [ \"/usr/bin/\" ]; }; } );\n",
+	  3, "not a valid command rule" },
+	{ "purposes = (\n { name = \"ci\"; sudo_commands = {\n allow = [ \"/usr/bin/id \" ]; }; } );\n",
+	  3, "not a valid command rule" },
+	{ "purposes = (\n { name = \"ci\"; sudo_commands = {\n allow = [ \"\" ]; }; } );\n",
+	  3, "not a valid command rule" },
 	{ "purposes = { name = \"ci\"; };\n", 1, "must be a list" },
 	{ "uid_min = 5;\nuid_max = = 6;\n", 2, "syntax error" },
 	{ "uid_min = 5;\n  @include \"/etc/passwd\"\n", 2, "@include is not supported" },
@@ -256,6 +386,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_stepup_keys),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_file_checks),
 	};

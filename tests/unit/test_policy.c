@@ -383,6 +383,316 @@ static void test_service_rules(void **state)
 	assert_string_equal(d.rule, "purpose research: su unlisted = deny");
 }
 
+static void test_command_matches(void **state)
+{
+	(void)state;
+	/* the path alone: any arguments, or none */
+	assert_true(agent_policy_command_matches("/usr/bin/id", "/usr/bin/id"));
+	assert_true(agent_policy_command_matches("/usr/bin/id", "/usr/bin/id -u"));
+	assert_true(agent_policy_command_matches("/usr/bin/id", "/usr/bin/id -u -n root"));
+	/* the path matches exactly, not as a prefix, and never as a glob */
+	assert_false(agent_policy_command_matches("/usr/bin/id", "/usr/bin/idx"));
+	assert_false(agent_policy_command_matches("/usr/bin/id", "/usr/bin/id2 -u"));
+	assert_false(agent_policy_command_matches("/usr/bin/id", "/usr/bin/i"));
+	assert_false(agent_policy_command_matches("/usr/bin/id", "/usr/sbin/id"));
+	assert_false(agent_policy_command_matches("/usr/bin/id", "/bin/id"));
+	assert_false(agent_policy_command_matches("/usr/bin/*", "/usr/bin/id"));
+	assert_false(agent_policy_command_matches("/usr/bin/id", "/usr/bin/[i]d"));
+	assert_false(agent_policy_command_matches("/usr/bin/id", ""));
+	/* exact arguments */
+	assert_true(agent_policy_command_matches("/usr/bin/id -u", "/usr/bin/id -u"));
+	assert_false(agent_policy_command_matches("/usr/bin/id -u", "/usr/bin/id"));
+	assert_false(agent_policy_command_matches("/usr/bin/id -u", "/usr/bin/id -un"));
+	assert_false(agent_policy_command_matches("/usr/bin/id -u", "/usr/bin/id -u root"));
+	assert_false(agent_policy_command_matches("/usr/bin/id -u", "/usr/bin/idx -u"));
+	/* a glob over the arguments as sudo joins them */
+	assert_true(agent_policy_command_matches("/usr/bin/apt-get install *",
+						 "/usr/bin/apt-get install vim"));
+	assert_true(agent_policy_command_matches("/usr/bin/apt-get install *",
+						 "/usr/bin/apt-get install vim curl"));
+	assert_true(agent_policy_command_matches("/usr/bin/apt-get install *",
+						 "/usr/bin/apt-get install "));
+	assert_false(agent_policy_command_matches("/usr/bin/apt-get install *",
+						  "/usr/bin/apt-get install"));
+	assert_false(agent_policy_command_matches("/usr/bin/apt-get install *",
+						  "/usr/bin/apt-get remove vim"));
+	assert_false(agent_policy_command_matches("/usr/bin/apt-get install *",
+						  "/usr/bin/apt-get  install vim"));
+	assert_false(agent_policy_command_matches("/usr/bin/apt-get install *",
+						  "/usr/bin/apt-get"));
+	/* '*' crosses '/' (no FNM_PATHNAME) */
+	assert_true(agent_policy_command_matches("/bin/rm -f /tmp/*", "/bin/rm -f /tmp/a/b"));
+	assert_false(agent_policy_command_matches("/bin/rm -f /tmp/*", "/bin/rm -f /etc/passwd"));
+	/* "" means no arguments at all */
+	assert_true(agent_policy_command_matches("/usr/bin/true \"\"", "/usr/bin/true"));
+	assert_false(agent_policy_command_matches("/usr/bin/true \"\"", "/usr/bin/true x"));
+	assert_false(agent_policy_command_matches("/usr/bin/true \"\"", "/usr/bin/true \"\""));
+	/* other glob characters in the rule's arguments */
+	assert_true(agent_policy_command_matches("/bin/ls /tmp/[ab]?", "/bin/ls /tmp/ax"));
+	assert_true(agent_policy_command_matches("/bin/ls /tmp/[ab]?", "/bin/ls /tmp/b1"));
+	assert_false(agent_policy_command_matches("/bin/ls /tmp/[ab]?", "/bin/ls /tmp/cx"));
+	assert_false(agent_policy_command_matches("/bin/ls /tmp/[ab]?", "/bin/ls /tmp/a"));
+	assert_false(agent_policy_command_matches("/bin/ls /tmp/[!a]", "/bin/ls /tmp/a"));
+	assert_true(agent_policy_command_matches("/bin/ls /tmp/[!a]", "/bin/ls /tmp/b"));
+	/* an escaped glob character is literal */
+	assert_true(agent_policy_command_matches("/bin/echo \\*", "/bin/echo *"));
+	assert_false(agent_policy_command_matches("/bin/echo \\*", "/bin/echo x"));
+	/* glob characters in the command are only text */
+	assert_false(agent_policy_command_matches("/bin/echo a", "/bin/echo *"));
+	assert_false(agent_policy_command_matches("/bin/echo a", "/bin/echo ?"));
+	/* an unknown command matches nothing */
+	assert_false(agent_policy_command_matches("/usr/bin/id", NULL));
+	assert_false(agent_policy_command_matches("/usr/bin/true \"\"", NULL));
+}
+
+static const char sudo_policy[] =
+	"approvers = [ \"alice\", \"%admins\", \"carol\" ];\n"
+	"purposes = (\n"
+	"  { name = \"ops\"; services = { sudo = \"allow\"; sudo-i = \"allow\"; su = \"allow\"; };\n"
+	"    sudo_commands = {\n"
+	"      allow = [ \"/usr/bin/id\", \"/usr/bin/apt-get install *\", \"/usr/bin/systemctl\" ];\n"
+	"      approve = [ \"/usr/bin/apt-get install *\", \"/usr/bin/systemctl\" ];\n"
+	"      deny = [ \"/usr/bin/apt-get install evil*\", \"/usr/bin/systemctl\" ]; }; },\n"
+	"  { name = \"gated\"; services = { sudo = \"approve\"; };\n"
+	"    sudo_commands = { allow = [ \"/usr/bin/id\" ]; deny = [ \"/bin/rm\" ]; }; },\n"
+	"  { name = \"closed\"; services = { sudo = \"deny\"; su = \"allow\"; };\n"
+	"    sudo_commands = { allow = [ \"/usr/bin/id\" ]; }; },\n"
+	"  { name = \"empty\"; services = { sudo = \"allow\"; }; sudo_commands = { }; },\n"
+	"  { name = \"plain\"; services = { sudo = \"allow\"; }; }\n"
+	");\n";
+
+static struct agent_service_decision sudo_svc(const struct agent_config *c, const char *purpose,
+					      const char *service, const char *command)
+{
+	struct agent_now now = { .real = NOW, .boot_ns = 5000000000LL };
+	struct agent_identity id = svc_ident(purpose, &now);
+	struct agent_service_decision d;
+
+	memset(&d, 0x5a, sizeof(d));
+	agent_policy_service(c, &id, service, command, &now, &d);
+	return d;
+}
+
+static struct agent_config *parse_or_die(const char *text)
+{
+	struct agent_config *c = NULL;
+	char err[256] = "";
+
+	if (agent_config_parse_string(text, "sudo.conf", &c, err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+	return c;
+}
+
+#define assert_allowed(d, want_rule)                                                        \
+	do {                                                                                \
+		assert_true((d).allowed);                                                   \
+		assert_false((d).approve);                                                  \
+		assert_int_equal((d).err, 0);                                               \
+		assert_string_equal((d).rule, want_rule);                                   \
+	} while (0)
+#define assert_approve(d, want_rule)                                                        \
+	do {                                                                                \
+		assert_false((d).allowed);                                                  \
+		assert_true((d).approve);                                                   \
+		assert_int_equal((d).err, EACCES);                                          \
+		assert_non_null(strstr((d).reason, "needs step-up approval"));              \
+		assert_string_equal((d).rule, want_rule);                                   \
+	} while (0)
+#define assert_denied(d, want_rule)                                                         \
+	do {                                                                                \
+		assert_false((d).allowed);                                                  \
+		assert_false((d).approve);                                                  \
+		assert_int_equal((d).err, EACCES);                                          \
+		assert_string_equal((d).rule, want_rule);                                   \
+	} while (0)
+
+static void test_sudo_commands_order(void **state)
+{
+	struct agent_config *c = parse_or_die(sudo_policy);
+	struct agent_service_decision d;
+
+	(void)state;
+	/* only in allow */
+	d = sudo_svc(c, "ops", "sudo", "/usr/bin/id -u");
+	assert_allowed(d, "purpose ops: sudo_commands allow \"/usr/bin/id\"");
+	assert_string_equal(d.reason, "service sudo allowed for purpose ops");
+	/* in allow and approve: approve wins */
+	d = sudo_svc(c, "ops", "sudo", "/usr/bin/apt-get install vim");
+	assert_approve(d, "purpose ops: sudo_commands approve \"/usr/bin/apt-get install *\"");
+	assert_string_equal(d.reason, "service sudo needs step-up approval for purpose ops");
+	/* in all three: deny wins */
+	d = sudo_svc(c, "ops", "sudo", "/usr/bin/apt-get install evil-pkg");
+	assert_denied(d, "purpose ops: sudo_commands deny \"/usr/bin/apt-get install evil*\"");
+	assert_string_equal(d.reason,
+			    "command /usr/bin/apt-get install evil-pkg is denied for purpose ops");
+	d = sudo_svc(c, "ops", "sudo", "/usr/bin/systemctl restart nginx");
+	assert_denied(d, "purpose ops: sudo_commands deny \"/usr/bin/systemctl\"");
+	/* no rule matches: the service's rule */
+	d = sudo_svc(c, "ops", "sudo", "/usr/bin/whoami");
+	assert_allowed(d, "purpose ops: no sudo_commands rule, sudo = allow");
+	d = sudo_svc(c, "ops", "sudo", "/usr/bin/idx");
+	assert_allowed(d, "purpose ops: no sudo_commands rule, sudo = allow");
+	/* sudo-i is sudo too */
+	d = sudo_svc(c, "ops", "sudo-i", "/usr/bin/systemctl");
+	assert_denied(d, "purpose ops: sudo_commands deny \"/usr/bin/systemctl\"");
+	d = sudo_svc(c, "ops", "sudo-i", "/usr/bin/apt-get install x");
+	assert_approve(d, "purpose ops: sudo_commands approve \"/usr/bin/apt-get install *\"");
+	assert_string_equal(d.reason, "service sudo-i needs step-up approval for purpose ops");
+
+	/* service approve: an allow rule lets a command through, deny refuses */
+	d = sudo_svc(c, "gated", "sudo", "/usr/bin/id");
+	assert_allowed(d, "purpose gated: sudo_commands allow \"/usr/bin/id\"");
+	d = sudo_svc(c, "gated", "sudo", "/bin/rm -rf /");
+	assert_denied(d, "purpose gated: sudo_commands deny \"/bin/rm\"");
+	d = sudo_svc(c, "gated", "sudo", "/bin/ls");
+	assert_approve(d, "purpose gated: no sudo_commands rule, sudo = approve");
+
+	/* service deny: no command rule overrides it */
+	d = sudo_svc(c, "closed", "sudo", "/usr/bin/id");
+	assert_denied(d, "purpose closed: sudo = deny");
+	assert_string_equal(d.reason, "service sudo is denied for purpose closed");
+	agent_config_free(c);
+}
+
+static void test_sudo_commands_unknown(void **state)
+{
+	struct agent_config *c = parse_or_die(sudo_policy);
+	struct agent_service_decision d;
+
+	(void)state;
+	/* sudo = allow: an unknown command is never allowed outright */
+	d = sudo_svc(c, "ops", "sudo", NULL);
+	assert_approve(d, "purpose ops: sudo command unknown = approve");
+	d = sudo_svc(c, "ops", "sudo-i", NULL);
+	assert_approve(d, "purpose ops: sudo command unknown = approve");
+	/* even with an empty sudo_commands group */
+	d = sudo_svc(c, "empty", "sudo", NULL);
+	assert_approve(d, "purpose empty: sudo command unknown = approve");
+	d = sudo_svc(c, "empty", "sudo", "/usr/bin/id");
+	assert_allowed(d, "purpose empty: no sudo_commands rule, sudo = allow");
+	/* sudo = approve stays approve */
+	d = sudo_svc(c, "gated", "sudo", NULL);
+	assert_approve(d, "purpose gated: sudo command unknown = approve");
+	/* sudo = deny stays deny */
+	d = sudo_svc(c, "closed", "sudo", NULL);
+	assert_denied(d, "purpose closed: sudo = deny");
+	/* without sudo_commands the command plays no part */
+	d = sudo_svc(c, "plain", "sudo", NULL);
+	assert_allowed(d, "purpose plain: sudo = allow");
+	d = sudo_svc(c, "plain", "sudo", "/usr/bin/systemctl");
+	assert_allowed(d, "purpose plain: sudo = allow");
+	agent_config_free(c);
+}
+
+static void test_sudo_commands_other_services(void **state)
+{
+	struct agent_config *c = parse_or_die(sudo_policy);
+	struct agent_service_decision d;
+
+	(void)state;
+	/* su ignores sudo_commands, known command or not */
+	d = sudo_svc(c, "ops", "su", "/usr/bin/systemctl");
+	assert_allowed(d, "purpose ops: su = allow");
+	d = sudo_svc(c, "ops", "su", NULL);
+	assert_allowed(d, "purpose ops: su = allow");
+	d = sudo_svc(c, "closed", "su", "/usr/bin/id");
+	assert_allowed(d, "purpose closed: su = allow");
+	/* a service whose name starts with sudo is not sudo */
+	d = sudo_svc(c, "ops", "sudoedit", "/usr/bin/id");
+	assert_denied(d, "purpose ops: sudoedit unlisted = deny");
+	agent_config_free(c);
+}
+
+/* The longest rule text (a 32-byte purpose, a 256-byte command rule) comes
+ * back whole: the audit record and agentctl pending show which rule. */
+static void test_sudo_commands_longest_rule(void **state)
+{
+	char purpose[AGENT_PURPOSE_MAX + 1], rule[AGENT_CMD_RULE_MAX + 1], text[1024], want[512];
+	char command[AGENT_CMD_RULE_MAX + 1];
+	struct agent_config *c;
+	struct agent_service_decision d;
+
+	(void)state;
+	memset(purpose, 'p', AGENT_PURPOSE_MAX);
+	purpose[AGENT_PURPOSE_MAX] = '\0';
+	memcpy(rule, "/usr/bin/x ", 11);
+	memset(rule + 11, 'a', AGENT_CMD_RULE_MAX - 11);
+	rule[AGENT_CMD_RULE_MAX] = '\0';
+	snprintf(text, sizeof(text),
+		 "purposes = ( { name = \"%s\"; services = { sudo = \"allow\"; };\n"
+		 "  sudo_commands = { approve = [ \"%s\" ]; }; } );\n",
+		 purpose, rule);
+	c = parse_or_die(text);
+	snprintf(command, sizeof(command), "%s", rule); /* the rule's glob is literal text */
+	d = sudo_svc(c, purpose, "sudo", command);
+	snprintf(want, sizeof(want), "purpose %s: sudo_commands approve \"%s\"", purpose, rule);
+	assert_approve(d, want);
+	assert_true(strlen(d.rule) <= AGENT_RULE_TEXT_MAX);
+	agent_config_free(c);
+}
+
+static void test_may_approve(void **state)
+{
+	struct agent_config *c = parse_or_die(sudo_policy);
+	struct agent_now now = { .real = NOW, .boot_ns = 5000000000LL };
+	struct agent_identity id = svc_ident("ops", &now), other = svc_ident("ops", &now);
+	struct agent_caller alice = user("alice", NULL), bob = user("bob", "developers");
+	struct agent_caller dave = user("dave", "admins"), carol = user("carol", NULL);
+	struct agent_caller nameless = { .uid = 4242 };
+	struct agent_caller self = user(id.name, "admins");
+	struct agent_caller agent = user("agent-other1", "admins");
+	char why[160];
+
+	(void)state;
+	snprintf(other.name, sizeof(other.name), "agent-other1");
+	agent.uid = other.uid;
+	agent.agent = &other;
+	/* id's subject is alice */
+	assert_true(agent_policy_may_approve(c, &alice, &id, why, sizeof(why)));
+	assert_string_equal(why, "alice is an approver");
+	assert_true(agent_policy_may_approve(c, &dave, &id, why, sizeof(why))); /* %admins */
+	assert_string_equal(why, "dave is an approver");
+	assert_true(agent_policy_may_approve(c, &carol, &id, why, sizeof(why)));
+	assert_false(agent_policy_may_approve(c, &bob, &id, why, sizeof(why)));
+	assert_string_equal(why, "bob is not an approver (approvers in agentd.conf)");
+	/* an agent identity, even one in an approver group */
+	assert_false(agent_policy_may_approve(c, &agent, &id, why, sizeof(why)));
+	assert_string_equal(why, "agent identities never approve");
+	/* no user name */
+	assert_false(agent_policy_may_approve(c, &nameless, &id, why, sizeof(why)));
+	assert_string_equal(why, "uid 4242 has no user name");
+	/* the identity itself, even through an approver group */
+	assert_false(agent_policy_may_approve(c, &self, &id, why, sizeof(why)));
+	assert_string_equal(why, "an identity never approves its own request");
+	/* root is no approver unless listed */
+	struct agent_caller root = user("root", NULL);
+	root.uid = 0;
+	assert_false(agent_policy_may_approve(c, &root, &id, why, sizeof(why)));
+	agent_config_free(c);
+
+	/* subject_may_approve = false: the subject is refused, other approvers
+	 * are not */
+	char text[sizeof(sudo_policy) + 64];
+	snprintf(text, sizeof(text), "subject_may_approve = false;\n%s", sudo_policy);
+	c = parse_or_die(text);
+	assert_false(c->subject_may_approve);
+	assert_false(agent_policy_may_approve(c, &alice, &id, why, sizeof(why)));
+	assert_string_equal(why, "alice is the subject of agent-svc001 and subject_may_approve "
+				 "is false");
+	assert_true(agent_policy_may_approve(c, &carol, &id, why, sizeof(why)));
+	assert_true(agent_policy_may_approve(c, &dave, &id, why, sizeof(why)));
+	snprintf(id.subject, sizeof(id.subject), "carol");
+	assert_true(agent_policy_may_approve(c, &alice, &id, why, sizeof(why)));
+	assert_false(agent_policy_may_approve(c, &carol, &id, why, sizeof(why)));
+	agent_config_free(c);
+
+	/* no approvers at all: nobody */
+	c = parse_or_die("purposes = ( { name = \"ops\"; } );\n");
+	assert_false(agent_policy_may_approve(c, &alice, &id, why, sizeof(why)));
+	assert_false(agent_policy_may_approve(c, &dave, &id, why, sizeof(why)));
+	agent_config_free(c);
+}
+
 static int setup(void **state)
 {
 	char err[256];
@@ -412,6 +722,10 @@ int main(void)
 		cmocka_unit_test(test_service_not_identity), cmocka_unit_test(test_service_retired),
 		cmocka_unit_test(test_service_expired),      cmocka_unit_test(test_service_unknown_purpose),
 		cmocka_unit_test(test_service_rules),
+		cmocka_unit_test(test_command_matches),      cmocka_unit_test(test_sudo_commands_order),
+		cmocka_unit_test(test_sudo_commands_unknown),
+		cmocka_unit_test(test_sudo_commands_other_services),
+		cmocka_unit_test(test_sudo_commands_longest_rule), cmocka_unit_test(test_may_approve),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -595,6 +595,326 @@ static void test_run_argv_limit(void **state)
 	free(big);
 }
 
+/* ------------------------------------------------------------ step-up */
+
+static void test_roundtrip_stepup(void **state)
+{
+	struct agent_wbuf w;
+	struct agent_msg m;
+	const char *chain[AGENT_CHAIN_MAX + 1];
+	char hop[16];
+	uint64_t v = 0;
+
+	(void)state;
+	agent_wire_begin(&w, AGENT_MSG_PENDING);
+	finish_and_parse(&w, &m, AGENT_MSG_PENDING);
+	assert_int_equal(m.nattrs, 0);
+
+	agent_wire_begin(&w, AGENT_MSG_APPROVE);
+	agent_wire_str(&w, AGENT_A_REQUEST_ID, "k7f3qx");
+	finish_and_parse(&w, &m, AGENT_MSG_APPROVE);
+	assert_string_equal(agent_msg_str(&m, AGENT_A_REQUEST_ID), "k7f3qx");
+	assert_null(agent_msg_str(&m, AGENT_A_REASON));
+	agent_wire_begin(&w, AGENT_MSG_APPROVE);
+	agent_wire_str(&w, AGENT_A_REQUEST_ID, "k7f3qx");
+	agent_wire_str(&w, AGENT_A_REASON, "ticket 42");
+	finish_and_parse(&w, &m, AGENT_MSG_APPROVE);
+	assert_string_equal(agent_msg_str(&m, AGENT_A_REASON), "ticket 42");
+
+	agent_wire_begin(&w, AGENT_MSG_DENY);
+	agent_wire_str(&w, AGENT_A_REQUEST_ID, "abcdef");
+	agent_wire_str(&w, AGENT_A_REASON, "not today");
+	finish_and_parse(&w, &m, AGENT_MSG_DENY);
+	assert_string_equal(agent_msg_str(&m, AGENT_A_REQUEST_ID), "abcdef");
+	assert_string_equal(agent_msg_str(&m, AGENT_A_REASON), "not today");
+
+	agent_wire_begin(&w, AGENT_MSG_PROMPT_REPLY); /* no answer (an info message) */
+	finish_and_parse(&w, &m, AGENT_MSG_PROMPT_REPLY);
+	assert_null(agent_msg_str(&m, AGENT_A_TEXT));
+	agent_wire_begin(&w, AGENT_MSG_PROMPT_REPLY);
+	agent_wire_str(&w, AGENT_A_TEXT, "correct horse");
+	finish_and_parse(&w, &m, AGENT_MSG_PROMPT_REPLY);
+	assert_string_equal(agent_msg_str(&m, AGENT_A_TEXT), "correct horse");
+
+	agent_wire_begin(&w, AGENT_MSG_STEPUP);
+	agent_wire_str(&w, AGENT_A_REQUEST_ID, "k7f3qx");
+	agent_wire_u64(&w, AGENT_A_EXPIRES, 1795363600);
+	agent_wire_str(&w, AGENT_A_MESSAGE, "Approval required: request k7f3qx");
+	finish_and_parse(&w, &m, AGENT_MSG_STEPUP);
+	assert_true(agent_msg_u64(&m, AGENT_A_EXPIRES, &v));
+	assert_int_equal(v, 1795363600);
+	assert_string_equal(agent_msg_str(&m, AGENT_A_MESSAGE), "Approval required: request k7f3qx");
+
+	agent_wire_begin(&w, AGENT_MSG_PROMPT);
+	agent_wire_u64(&w, AGENT_A_STYLE, 1); /* PAM_PROMPT_ECHO_OFF */
+	agent_wire_str(&w, AGENT_A_TEXT, "Password: ");
+	finish_and_parse(&w, &m, AGENT_MSG_PROMPT);
+	assert_true(agent_msg_u64(&m, AGENT_A_STYLE, &v));
+	assert_int_equal(v, 1);
+	assert_string_equal(agent_msg_str(&m, AGENT_A_TEXT), "Password: ");
+	agent_wire_begin(&w, AGENT_MSG_PROMPT);
+	agent_wire_u64(&w, AGENT_A_STYLE, 4);
+	finish_and_parse(&w, &m, AGENT_MSG_PROMPT);
+	assert_null(agent_msg_str(&m, AGENT_A_TEXT));
+
+	/* ACCOUNT carries sudo's command */
+	agent_wire_begin(&w, AGENT_MSG_ACCOUNT);
+	agent_wire_str(&w, AGENT_A_NAME, "agent-abc123");
+	agent_wire_str(&w, AGENT_A_SERVICE, "sudo");
+	agent_wire_str(&w, AGENT_A_COMMAND, "/usr/bin/apt-get install vim");
+	finish_and_parse(&w, &m, AGENT_MSG_ACCOUNT);
+	assert_string_equal(agent_msg_str(&m, AGENT_A_COMMAND), "/usr/bin/apt-get install vim");
+
+	/* a REQUEST with every field and a full chain, in order */
+	agent_wire_begin(&w, AGENT_MSG_REQUEST);
+	agent_wire_str(&w, AGENT_A_REQUEST_ID, "k7f3qx");
+	agent_wire_str(&w, AGENT_A_NAME, "agent-abc123");
+	agent_wire_u64(&w, AGENT_A_UID, 1879048192);
+	agent_wire_str(&w, AGENT_A_PURPOSE, "ci");
+	agent_wire_str(&w, AGENT_A_SUBJECT, "alice");
+	for (int i = 0; i < AGENT_CHAIN_MAX; i++) {
+		snprintf(hop, sizeof(hop), "hop%d", i);
+		agent_wire_str(&w, AGENT_A_CHAIN, hop);
+	}
+	agent_wire_str(&w, AGENT_A_SERVICE, "sudo");
+	agent_wire_str(&w, AGENT_A_COMMAND, "/usr/bin/id -u");
+	agent_wire_str(&w, AGENT_A_TTY, "/dev/pts/3");
+	agent_wire_str(&w, AGENT_A_RHOST, "192.0.2.7");
+	agent_wire_str(&w, AGENT_A_RUSER, "alice");
+	agent_wire_u64(&w, AGENT_A_PID, 4242);
+	agent_wire_u64(&w, AGENT_A_CREATED, 1795363000);
+	agent_wire_u64(&w, AGENT_A_EXPIRES, 1795363300);
+	agent_wire_str(&w, AGENT_A_RULE, "purpose ci: sudo = approve");
+	finish_and_parse(&w, &m, AGENT_MSG_REQUEST);
+	assert_int_equal(agent_msg_strs(&m, AGENT_A_CHAIN, chain, AGENT_CHAIN_MAX + 1),
+			 AGENT_CHAIN_MAX);
+	assert_string_equal(chain[0], "hop0");
+	assert_string_equal(chain[AGENT_CHAIN_MAX - 1], "hop7");
+	assert_true(agent_msg_u64(&m, AGENT_A_PID, &v));
+	assert_int_equal(v, 4242);
+	assert_true(agent_msg_u64(&m, AGENT_A_UID, &v));
+	assert_int_equal(v, 1879048192);
+	assert_string_equal(agent_msg_str(&m, AGENT_A_COMMAND), "/usr/bin/id -u");
+	assert_string_equal(agent_msg_str(&m, AGENT_A_RULE), "purpose ci: sudo = approve");
+	/* one hop more: refused by the writer and the parser */
+	agent_wire_str(&w, AGENT_A_CHAIN, "hop8");
+	assert_int_equal(agent_wire_finish(&w), -EINVAL);
+	assert_int_equal(agent_wire_parse(&m, w.data, w.len), -EBADMSG);
+}
+
+static bool u64_tag(uint16_t t)
+{
+	return t == AGENT_A_EXPIRES || t == AGENT_A_UID || t == AGENT_A_CREATED ||
+	       t == AGENT_A_STYLE || t == AGENT_A_PID;
+}
+
+static void put_either(struct raw *r, struct agent_wbuf *w, uint16_t t)
+{
+	static const uint8_t u64[8] = { 7 };
+
+	if (u64_tag(t)) {
+		raw_attr(r, t, u64, 8);
+		if (w)
+			agent_wire_u64(w, (enum agent_attr)t, 7);
+	} else {
+		raw_attr(r, t, "abcdef", 7);
+		if (w)
+			agent_wire_str(w, (enum agent_attr)t, "abcdef");
+	}
+}
+
+static const struct {
+	uint16_t type;
+	uint16_t req[8];
+} stepup_required[] = {
+	{ AGENT_MSG_PENDING, { 0 } },
+	{ AGENT_MSG_APPROVE, { AGENT_A_REQUEST_ID } },
+	{ AGENT_MSG_DENY, { AGENT_A_REQUEST_ID } },
+	{ AGENT_MSG_PROMPT_REPLY, { 0 } },
+	{ AGENT_MSG_STEPUP, { AGENT_A_REQUEST_ID, AGENT_A_EXPIRES, AGENT_A_MESSAGE } },
+	{ AGENT_MSG_PROMPT, { AGENT_A_STYLE } },
+	{ AGENT_MSG_REQUEST,
+	  { AGENT_A_REQUEST_ID, AGENT_A_NAME, AGENT_A_UID, AGENT_A_PURPOSE, AGENT_A_SERVICE,
+	    AGENT_A_CREATED, AGENT_A_EXPIRES } },
+};
+
+/* Each step-up type with all its required attributes passes; without any
+ * one of them, the writer and the parser refuse it. */
+static void test_stepup_required(void **state)
+{
+	struct agent_wbuf w;
+	struct raw r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(stepup_required) / sizeof(stepup_required[0]); i++) {
+		size_t nreq = 0;
+
+		while (nreq < 8 && stepup_required[i].req[nreq])
+			nreq++;
+		raw_hdr(&r, 1, stepup_required[i].type);
+		agent_wire_begin(&w, (enum agent_msg_type)stepup_required[i].type);
+		for (size_t k = 0; k < nreq; k++)
+			put_either(&r, &w, stepup_required[i].req[k]);
+		if (parse_raw(&r) != 0 || agent_wire_finish(&w) != 0)
+			fail_msg("type %u with its required attributes refused",
+				 stepup_required[i].type);
+		for (size_t skip = 0; skip < nreq; skip++) {
+			raw_hdr(&r, 1, stepup_required[i].type);
+			agent_wire_begin(&w, (enum agent_msg_type)stepup_required[i].type);
+			for (size_t k = 0; k < nreq; k++)
+				if (k != skip)
+					put_either(&r, &w, stepup_required[i].req[k]);
+			if (parse_raw(&r) != -EBADMSG || agent_wire_finish(&w) != -EINVAL)
+				fail_msg("type %u without tag %u accepted", stepup_required[i].type,
+					 stepup_required[i].req[skip]);
+		}
+	}
+}
+
+/* Starts msg type with its required attributes (raw form). */
+static void with_required(struct raw *r, uint16_t type)
+{
+	raw_hdr(r, 1, type);
+	for (size_t i = 0; i < sizeof(stepup_required) / sizeof(stepup_required[0]); i++)
+		if (stepup_required[i].type == type)
+			for (size_t k = 0; k < 8 && stepup_required[i].req[k]; k++)
+				put_either(r, NULL, stepup_required[i].req[k]);
+	if (type == AGENT_MSG_ACCOUNT || type == AGENT_MSG_AUTH || type == AGENT_MSG_SESSION_OPEN) {
+		put_either(r, NULL, AGENT_A_NAME);
+		put_either(r, NULL, AGENT_A_SERVICE);
+		if (type == AGENT_MSG_AUTH)
+			put_either(r, NULL, AGENT_A_TOKEN);
+	}
+	if (type == AGENT_MSG_CREATE)
+		put_either(r, NULL, AGENT_A_PURPOSE);
+}
+
+static void test_stepup_not_allowed(void **state)
+{
+	static const struct {
+		uint16_t type, tag;
+	} cases[] = {
+		/* sudo's command only in ACCOUNT and REQUEST */
+		{ AGENT_MSG_AUTH, AGENT_A_COMMAND },
+		{ AGENT_MSG_SESSION_OPEN, AGENT_A_COMMAND },
+		{ AGENT_MSG_CREATE, AGENT_A_COMMAND },
+		{ AGENT_MSG_STEPUP, AGENT_A_COMMAND },
+		{ AGENT_MSG_APPROVE, AGENT_A_COMMAND },
+		{ AGENT_MSG_PENDING, AGENT_A_COMMAND },
+		/* a request id only where a request is named */
+		{ AGENT_MSG_ACCOUNT, AGENT_A_REQUEST_ID },
+		{ AGENT_MSG_PENDING, AGENT_A_REQUEST_ID },
+		{ AGENT_MSG_PROMPT_REPLY, AGENT_A_REQUEST_ID },
+		{ AGENT_MSG_PROMPT, AGENT_A_REQUEST_ID },
+		/* the conversation's text only in PROMPT and PROMPT_REPLY */
+		{ AGENT_MSG_APPROVE, AGENT_A_TEXT },
+		{ AGENT_MSG_DENY, AGENT_A_TEXT },
+		{ AGENT_MSG_STEPUP, AGENT_A_TEXT },
+		{ AGENT_MSG_REQUEST, AGENT_A_TEXT },
+		/* no token, style or pid where they do not belong */
+		{ AGENT_MSG_PROMPT_REPLY, AGENT_A_TOKEN },
+		{ AGENT_MSG_APPROVE, AGENT_A_TOKEN },
+		{ AGENT_MSG_PROMPT_REPLY, AGENT_A_STYLE },
+		{ AGENT_MSG_APPROVE, AGENT_A_PID },
+		{ AGENT_MSG_ACCOUNT, AGENT_A_PID },
+		{ AGENT_MSG_ACCOUNT, AGENT_A_RULE },
+		{ AGENT_MSG_DENY, AGENT_A_NAME },
+		{ AGENT_MSG_PENDING, AGENT_A_ALL },
+		{ AGENT_MSG_REQUEST, AGENT_A_TOKEN },
+	};
+	struct raw r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		with_required(&r, cases[i].type);
+		if (parse_raw(&r) != 0)
+			fail_msg("case %zu: the carrier alone is refused", i);
+		if (cases[i].tag == AGENT_A_ALL)
+			raw_attr(&r, AGENT_A_ALL, "", 0);
+		else
+			put_either(&r, NULL, cases[i].tag);
+		if (parse_raw(&r) != -EBADMSG)
+			fail_msg("case %zu: tag %u accepted in type %u", i, cases[i].tag,
+				 cases[i].type);
+	}
+	/* non-repeatable tags stay single */
+	with_required(&r, AGENT_MSG_APPROVE);
+	put_either(&r, NULL, AGENT_A_REQUEST_ID);
+	assert_int_equal(parse_raw(&r), -EBADMSG);
+	with_required(&r, AGENT_MSG_REQUEST);
+	put_either(&r, NULL, AGENT_A_COMMAND);
+	put_either(&r, NULL, AGENT_A_COMMAND);
+	assert_int_equal(parse_raw(&r), -EBADMSG);
+	with_required(&r, AGENT_MSG_PROMPT_REPLY);
+	put_either(&r, NULL, AGENT_A_TEXT);
+	put_either(&r, NULL, AGENT_A_TEXT);
+	assert_int_equal(parse_raw(&r), -EBADMSG);
+	/* CHAIN repeats in REQUEST up to AGENT_CHAIN_MAX */
+	with_required(&r, AGENT_MSG_REQUEST);
+	for (int i = 0; i < AGENT_CHAIN_MAX; i++)
+		raw_attr(&r, AGENT_A_CHAIN, "alice", 6);
+	assert_int_equal(parse_raw(&r), 0);
+	raw_attr(&r, AGENT_A_CHAIN, "alice", 6);
+	assert_int_equal(parse_raw(&r), -EBADMSG);
+	/* STYLE and the times are U64, REQUEST_ID a string */
+	raw_hdr(&r, 1, AGENT_MSG_PROMPT);
+	raw_attr(&r, AGENT_A_STYLE, "1", 2);
+	assert_int_equal(parse_raw(&r), -EBADMSG);
+	raw_hdr(&r, 1, AGENT_MSG_APPROVE);
+	raw_attr(&r, AGENT_A_REQUEST_ID, "abcdefg", 8); /* one over */
+	assert_int_equal(parse_raw(&r), -EBADMSG);
+}
+
+/* A string of exactly max bytes in type passes, max + 1 does not, in the
+ * writer and the parser. */
+static void check_stepup_max(uint16_t type, enum agent_attr tag, size_t max)
+{
+	char *v = malloc(max + 2);
+	struct agent_wbuf w;
+	struct raw r;
+
+	assert_non_null(v);
+	for (int longer = 0; longer < 2; longer++) {
+		memset(v, 'a', max + 1);
+		v[max + (size_t)longer] = '\0';
+		raw_hdr(&r, 1, type);
+		agent_wire_begin(&w, (enum agent_msg_type)type);
+		for (size_t i = 0; i < sizeof(stepup_required) / sizeof(stepup_required[0]); i++)
+			if (stepup_required[i].type == type)
+				for (size_t k = 0; k < 8 && stepup_required[i].req[k]; k++)
+					if (stepup_required[i].req[k] != tag)
+						put_either(&r, &w, stepup_required[i].req[k]);
+		if (type == AGENT_MSG_ACCOUNT) {
+			put_either(&r, &w, AGENT_A_NAME);
+			put_either(&r, &w, AGENT_A_SERVICE);
+		}
+		raw_attr(&r, tag, v, (uint16_t)(max + (size_t)longer + 1));
+		agent_wire_str(&w, tag, v);
+		if (parse_raw(&r) != (longer ? -EBADMSG : 0) ||
+		    agent_wire_finish(&w) != (longer ? -EINVAL : 0))
+			fail_msg("type %u tag %u: %zu bytes %s", type, tag, max + (size_t)longer,
+				 longer ? "accepted" : "refused");
+	}
+	free(v);
+}
+
+static void test_stepup_maxima(void **state)
+{
+	(void)state;
+	check_stepup_max(AGENT_MSG_APPROVE, AGENT_A_REQUEST_ID, AGENT_REQUEST_ID_LEN);
+	check_stepup_max(AGENT_MSG_DENY, AGENT_A_REQUEST_ID, AGENT_REQUEST_ID_LEN);
+	check_stepup_max(AGENT_MSG_STEPUP, AGENT_A_REQUEST_ID, AGENT_REQUEST_ID_LEN);
+	check_stepup_max(AGENT_MSG_REQUEST, AGENT_A_REQUEST_ID, AGENT_REQUEST_ID_LEN);
+	check_stepup_max(AGENT_MSG_PROMPT_REPLY, AGENT_A_TEXT, AGENT_CONV_TEXT_MAX);
+	check_stepup_max(AGENT_MSG_PROMPT, AGENT_A_TEXT, AGENT_CONV_TEXT_MAX);
+	check_stepup_max(AGENT_MSG_ACCOUNT, AGENT_A_COMMAND, AGENT_COMMAND_MAX);
+	check_stepup_max(AGENT_MSG_REQUEST, AGENT_A_COMMAND, AGENT_COMMAND_MAX);
+	check_stepup_max(AGENT_MSG_APPROVE, AGENT_A_REASON, AGENT_REASON_MAX);
+	check_stepup_max(AGENT_MSG_STEPUP, AGENT_A_MESSAGE, 512);
+	/* the longest rule text the policy writes (see agentd/policy.c) */
+	check_stepup_max(AGENT_MSG_REQUEST, AGENT_A_RULE, AGENT_RULE_TEXT_MAX);
+}
+
 static void test_writer_overflow(void **state)
 {
 	struct agent_wbuf w;
@@ -685,6 +1005,8 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_pam_requests), cmocka_unit_test(test_roundtrip_pam_replies),
 		cmocka_unit_test(test_pam_required),     cmocka_unit_test(test_pam_not_allowed),
 		cmocka_unit_test(test_pam_maxima),       cmocka_unit_test(test_run_argv_limit),
+		cmocka_unit_test(test_roundtrip_stepup),  cmocka_unit_test(test_stepup_required),
+		cmocka_unit_test(test_stepup_not_allowed), cmocka_unit_test(test_stepup_maxima),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
