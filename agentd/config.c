@@ -173,7 +173,14 @@ static int get_strings(struct ctx *c, const config_setting_t *parent, const char
 			return fail(c, s, "'%s' must be an array of strings", key);
 		}
 		if (strlen(v) >= width || !valid(v)) {
+			bool printable = true;
+
+			for (const char *p = v; *p; p++)
+				printable &= *p >= 0x20 && *p != 0x7f;
 			free(arr);
+			if (!printable)
+				return fail(c, s, "'%s': an entry with control characters is not a valid %s",
+					    key, what);
 			return fail(c, s, "'%s': \"%s\" is not a valid %s", key, v, what);
 		}
 		memcpy(arr + (size_t)i * width, v, strlen(v) + 1);
