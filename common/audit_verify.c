@@ -519,15 +519,6 @@ static int sref_cmp(const void *a, const void *b)
 	return x->i < y->i ? -1 : x->i > y->i;
 }
 
-static bool declared_lost(const struct agent_audit_vfy *v, size_t a, size_t b, uint64_t lo,
-			  uint64_t hi)
-{
-	for (size_t i = a; i < b; i++)
-		if ((v->e[i].flags & E_CRASH) && v->e[i].lost_from <= lo && hi <= v->e[i].lost_to)
-			return true;
-	return false;
-}
-
 /* Judges the chain segment e[a..b) (one chain, in file order). */
 static void analyse(struct agent_audit_vfy *v, size_t a, size_t b)
 {
@@ -575,7 +566,12 @@ static void analyse(struct agent_audit_vfy *v, size_t a, size_t b)
 		if (y->seq > x->seq + 1) {
 			uint64_t lo = x->seq + 1, hi = y->seq - 1;
 
-			add(v, declared_lost(v, a, b, lo, hi) ? AGENT_AF_NOTE_LOST : AGENT_AF_GAP,
+			/* Only the tail of a crashed run, right before the start
+			 * that declares it, may be missing: agentd writes in
+			 * order, so a hole followed by a record is a deletion. */
+			bool lost = (y->flags & E_CRASH) && lo >= y->lost_from && hi <= y->lost_to;
+
+			add(v, lost ? AGENT_AF_NOTE_LOST : AGENT_AF_GAP,
 			    y->file, y->line,
 			    "seq %" PRIu64 "-%" PRIu64 " missing (%" PRIu64
 			    " record(s)) before seq %" PRIu64 ", after seq %" PRIu64 " (line %lu)",
