@@ -645,7 +645,8 @@ int agent_audit_vfy_finish(struct agent_audit_vfy *v,
 	}
 	if (v->oom)
 		return -ENOMEM;
-	qsort(v->f, v->nf, sizeof(*v->f), fnd_cmp);
+	if (v->nf)
+		qsort(v->f, v->nf, sizeof(*v->f), fnd_cmp);
 	for (size_t i = 0; i < v->nf; i++) {
 		v->f[i].f.file = v->nfiles ? v->files[v->f[i].file] : "";
 		if (agent_audit_kind_is_note(v->f[i].f.kind))
