@@ -18,6 +18,7 @@
 
 #include <security/pam_appl.h>
 
+#include "common/audit_verify.h"
 #include "common/client.h"
 #include "common/identity.h"
 #include "common/json.h"
@@ -26,6 +27,9 @@
 
 #ifndef AGENT_RUNDIR
 #define AGENT_RUNDIR "/run/agentd"
+#endif
+#ifndef AGENT_STATEDIR
+#define AGENT_STATEDIR "/var/lib/agentd"
 #endif
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "0.1.0"
@@ -73,7 +77,11 @@ static void usage(FILE *f)
 	      "  approve ID [--reason TEXT]         approve one (agentd re-authenticates you)\n"
 	      "  deny ID [--reason TEXT]            deny one\n"
 	      "  authorized-keys USER               the live identity's SSH key (sshd's\n"
-	      "                                     AuthorizedKeysCommand)\n\n"
+	      "                                     AuthorizedKeysCommand)\n"
+	      "  audit verify [--key FILE] [FILE...]\n"
+	      "                                     check the audit chain in syslog files (or stdin)\n"
+	      "  audit trace NAME [--key FILE] [--json] [FILE...]\n"
+	      "                                     one identity's story from the audit records\n\n"
 	      "Options:\n"
 	      "  -S, --socket PATH   agentd's socket (default " AGENT_RUNDIR "/agentd.sock)\n"
 	      "  -t, --timeout SECS  how long to wait for agentd (default 10)\n"
@@ -902,6 +910,125 @@ static int cmd_status(struct ctl *c, int argc, char **argv)
 	return 0;
 }
 
+/* ------------------------------------------------------------ audit */
+
+static void print_finding(const struct agent_audit_finding *f, void *arg)
+{
+	(void)arg;
+	printf("%s:%lu: %s: %s\n", strcmp(f->file, "-") == 0 ? "(stdin)" : f->file, f->line,
+	       agent_audit_kind_str(f->kind), f->text);
+}
+
+static int verify_line(const char *file, unsigned long n, const char *line, void *arg)
+{
+	return agent_audit_vfy_line(arg, file, n, line);
+}
+
+static int trace_line(const char *file, unsigned long n, const char *line, void *arg)
+{
+	return agent_audit_trace_line(arg, file, n, line);
+}
+
+/* Reads the key (default: the state directory's); 0 or -errno, said once. */
+static int audit_key(const char *path, uint8_t key[AGENT_AUDIT_KEY_BYTES], bool quiet)
+{
+	int r = agent_audit_key_read(path, key);
+
+	if (r < 0 && !quiet)
+		fprintf(stderr, "agentctl: cannot read the audit key %s: %s%s\n", path,
+			r == -EINVAL ? "not a 32-byte key file" : strerror(-r),
+			r == -EACCES ? " (it is root's: run as root, or pass --key FILE)" : "");
+	return r;
+}
+
+static int cmd_audit(struct ctl *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "key", required_argument, NULL, 'k' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static char stdin_name[] = "-";
+	static char *stdin_only[] = { stdin_name };
+	const char *keyfile = NULL, *sub, *name = NULL;
+	uint8_t key[AGENT_AUDIT_KEY_BYTES];
+	bool json = false, have_key;
+	char **files;
+	int o, r = 0, nfiles;
+
+	(void)c;
+	if (argc < 2)
+		return usage_error("audit: verify or trace is required");
+	sub = argv[1];
+	argc--;
+	argv++;
+	optind = 0;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o == 'k')
+			keyfile = optarg;
+		else if (o == 'j')
+			json = true;
+		else
+			return usage_error("audit %s: invalid option", sub);
+	}
+	if (strcmp(sub, "trace") == 0) {
+		if (optind >= argc || !agent_valid_username(argv[optind]))
+			return usage_error("audit trace: an identity NAME is required");
+		name = argv[optind++];
+	} else if (strcmp(sub, "verify") != 0) {
+		return usage_error("audit: unknown subcommand '%s'", sub);
+	} else if (json) {
+		return usage_error("audit verify: --json is for trace");
+	}
+	files = optind < argc ? argv + optind : stdin_only;
+	nfiles = optind < argc ? argc - optind : 1;
+	/* trace works without the key (records shown unauthenticated) unless
+	 * one is named; verify needs it. */
+	have_key = audit_key(keyfile ? keyfile : AGENT_STATEDIR "/" AGENT_AUDIT_KEY_FILE, key,
+			     name && !keyfile) == 0;
+	if (!have_key && (!name || keyfile))
+		return EXIT_REFUSED;
+	if (name) {
+		struct agent_audit_trace *t = agent_audit_trace_new(name, have_key ? key : NULL);
+
+		explicit_bzero(key, sizeof(key));
+		if (!t)
+			return EXIT_REFUSED;
+		for (int i = 0; r == 0 && i < nfiles; i++)
+			if ((r = agent_audit_read_lines(files[i], trace_line, t)) < 0)
+				fprintf(stderr, "agentctl: %s: %s\n", files[i], strerror(-r));
+		if (r == 0 && agent_audit_trace_print(t, stdout, json) == 0) {
+			fprintf(stderr, "agentctl: no audit record about %s\n", name);
+			r = -ENOENT;
+		}
+		agent_audit_trace_free(t);
+		return r < 0 ? EXIT_REFUSED : 0;
+	}
+
+	struct agent_audit_vfy *v = agent_audit_vfy_new(key);
+	struct agent_audit_vstats st = { 0 };
+
+	explicit_bzero(key, sizeof(key));
+	if (!v)
+		return EXIT_REFUSED;
+	for (int i = 0; r == 0 && i < nfiles; i++)
+		if ((r = agent_audit_read_lines(files[i], verify_line, v)) < 0)
+			fprintf(stderr, "agentctl: %s: %s\n", files[i], strerror(-r));
+	if (r == 0)
+		r = agent_audit_vfy_finish(v, print_finding, NULL, &st);
+	agent_audit_vfy_free(v);
+	if (r < 0)
+		return EXIT_REFUSED;
+	if (st.verified == 0) {
+		printf("no authentic agentd record in %llu line(s)\n", (unsigned long long)st.lines);
+		return EXIT_REFUSED;
+	}
+	printf("%llu record(s) verified, seq %llu-%llu; %u finding(s), %u note(s)\n",
+	       (unsigned long long)st.verified, (unsigned long long)st.first_seq,
+	       (unsigned long long)st.last_seq, st.findings, st.notes);
+	return st.findings ? EXIT_REFUSED : 0;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(struct ctl *, int, char **);
@@ -910,6 +1037,7 @@ static const struct {
 	{ "revoke", cmd_revoke }, { "status", cmd_status },
 	{ "run", cmd_run },       { "authorized-keys", cmd_authorized_keys },
 	{ "pending", cmd_pending }, { "approve", cmd_approve }, { "deny", cmd_deny },
+	{ "audit", cmd_audit },
 };
 
 int main(int argc, char **argv)

@@ -1,27 +1,70 @@
 /* Audit records: one syslog record per decision, facility AUTHPRIV, ident
  * "agentd", in the key=value format of common/kv.h, documented in
- * agentd-audit(5). Every record starts with v=1 seq=N event=EVENT. */
+ * agentd-audit(5). Every record starts with v=2 seq=N time=T [req=R]
+ * event=EVENT and ends with prev=P mac=M: a keyed BLAKE2b chain (see
+ * common/audit_verify.h) whose key ($statedir/audit.key) never leaves the
+ * state directory. seq never restarts: the chain's position is checkpointed
+ * in $statedir/audit.state every AGENT_AUDIT_CHECKPOINT_EVERY records and at
+ * a clean stop; after a crash the chain resumes past every seq the lost run
+ * could have used, and its start record declares that range. */
 #pragma once
+#include <stdbool.h>
 #include <stdint.h>
+#include "common/audit_verify.h"
 #include "common/identity.h"
 #include "common/kv.h"
 
 #define AGENT_AUDIT_LINE_MAX 2048 /* below rsyslog's default 8 KiB message size */
+/* Room kept at the end of every record for dropped=, prev= and mac=. */
+#define AGENT_AUDIT_TAIL_RESERVE 128
+#define AGENT_AUDIT_CHECKPOINT_EVERY 64
 
 struct agent_audit {
-	uint64_t seq;
-	int to_stderr; /* also print records on stderr (foreground mode) */
+	uint64_t seq;   /* of the last record emitted */
+	int to_stderr;  /* also print records on stderr (foreground mode) */
+	bool chained;   /* agent_audit_chain_open succeeded */
+	uint8_t key[AGENT_AUDIT_KEY_BYTES];
+	char prev[AGENT_AUDIT_MAC_HEX + 1]; /* MAC of record seq */
+	int dirfd;                          /* the state directory, -1 if none */
+	uint64_t ckpt_seq;                  /* last seq written to audit.state */
+	bool ckpt_due;                      /* checkpoint after the next record */
+	const char *resume;                 /* "new", "continued" or "crash" */
+	uint64_t lost_from, lost_to;        /* after a crash: seqs the lost run may have used */
+	uint64_t run_seq;                   /* seq of this run's start record */
+	uint64_t nreq;                      /* requests dispatched in this run */
+	bool in_req;                        /* records carry req=RUN_SEQ.NREQ */
+	/* Tests only: gets each finished record as well. */
+	void (*sink)(void *arg, const char *record);
+	void *sink_arg;
 };
 
 void agent_audit_open(struct agent_audit *a, int to_stderr);
+/* Loads (or creates, 0600) DIR/audit.key and resumes the chain from
+ * DIR/audit.state. 0, or -errno (-EBADMSG for an unreadable audit.state,
+ * which is never overwritten: remove it to start a new chain). */
+int agent_audit_chain_open(struct agent_audit *a, const char *state_dir);
+/* Writes the chain's position to audit.state (clean: after the last
+ * record of a run). 0 or -errno. */
+int agent_audit_checkpoint(struct agent_audit *a, bool clean);
+/* Writes a clean checkpoint if the chain is open, closes the log. */
 void agent_audit_close(struct agent_audit *a);
 
-/* Starts a record: kv is initialised on buf with v, seq and event. */
+/* Starts a record: kv is initialised on buf with v, seq, time, req and
+ * event; cap should be AGENT_AUDIT_LINE_MAX. */
 void agent_audit_begin(struct agent_audit *a, struct agent_kv *kv, char *buf, size_t cap,
 		       const char *event);
 /* Adds the identity's who-acted-for-whom fields: identity uid subject chain
  * actor purpose (chain as "alice>orchestrator>agent-x"). */
 void agent_audit_identity(struct agent_kv *kv, const struct agent_identity *id);
+/* The chain fields of a start record: audit (new | continued | crash),
+ * lost_from and lost_to after a crash. Marks this record as the run's. */
+void agent_audit_start_fields(struct agent_audit *a, struct agent_kv *kv);
 /* Emits the record (LOG_AUTHPRIV | LOG_NOTICE, or LOG_WARNING for a
- * refusal) and bumps seq. */
+ * refusal): adds dropped=N if fields did not fit, prev and mac, bumps seq
+ * and checkpoints when due. */
 void agent_audit_emit(struct agent_audit *a, struct agent_kv *kv, int priority);
+
+/* Brackets the handling of one client request: the records in between
+ * carry req="RUN_SEQ.N" (unique across runs: RUN_SEQ is the run's start). */
+void agent_audit_request_begin(struct agent_audit *a);
+void agent_audit_request_end(struct agent_audit *a);

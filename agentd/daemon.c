@@ -1206,6 +1206,19 @@ static void audit_simple(struct agentd *d, const char *event, const char *extra_
 	agent_audit_emit(&d->audit, &kv, LOG_NOTICE);
 }
 
+/* The first record of a run: where the audit chain resumed. */
+static void audit_start(struct agentd *d)
+{
+	struct agent_kv kv;
+	char buf[AGENT_AUDIT_LINE_MAX];
+
+	agent_audit_begin(&d->audit, &kv, buf, sizeof(buf), "start");
+	agent_kv_str(&kv, "version", PACKAGE_VERSION);
+	agent_kv_u64(&kv, "pid", (uint64_t)getpid());
+	agent_audit_start_fields(&d->audit, &kv);
+	agent_audit_emit(&d->audit, &kv, d->audit.lost_from ? LOG_WARNING : LOG_NOTICE);
+}
+
 static int make_dir(const char *path, mode_t mode)
 {
 	struct stat st;
@@ -1276,11 +1289,28 @@ int agentd_main(const struct agentd_opts *opts)
 		.login_defs = "/etc/login.defs", .subuid = "/etc/subuid", .subgid = "/etc/subgid",
 	};
 	char err[512];
+	bool ran = false;
 	int r;
 
 	d.epfd = d.listen_fd = d.signal_fd = d.tboot_fd = d.treal_fd = d.tstepup_fd = d.home_fd = -1;
 	d.started = boot_seconds();
 	agent_audit_open(&d.audit, opts->foreground_log);
+	if (sodium_init() < 0) {
+		fprintf(stderr, "agentd: cannot initialise libsodium\n");
+		r = -EIO;
+		goto out;
+	}
+	/* The audit chain first, so that every record of the run is in it. */
+	if ((r = make_dir(opts->state_dir, 0700)) < 0 ||
+	    (r = agent_audit_chain_open(&d.audit, opts->state_dir)) < 0) {
+		fprintf(stderr, "agentd: cannot open the audit chain in %s: %s%s\n", opts->state_dir,
+			strerror(-r), r == -EBADMSG ? " (" AGENT_AUDIT_STATE_FILE " is damaged; "
+						      "remove it to start a new chain)" : "");
+		syslog(LOG_AUTHPRIV | LOG_ERR, "cannot open the audit chain in %s: %s",
+		       opts->state_dir, strerror(-r));
+		goto out;
+	}
+	audit_start(&d);
 
 	r = agent_config_load(opts->config_path, &d.cfg, err, sizeof(err));
 	if (r < 0) {
@@ -1291,15 +1321,10 @@ int agentd_main(const struct agentd_opts *opts)
 	r = agent_range_check(d.cfg->uid_min, d.cfg->uid_max, &src, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "agentd: %s: %s\n", opts->config_path, err);
+		audit_config(&d, "rejected", err);
 		goto out;
 	}
-	if (sodium_init() < 0) {
-		fprintf(stderr, "agentd: cannot initialise libsodium\n");
-		r = -EIO;
-		goto out;
-	}
-	if ((r = make_dir(opts->state_dir, 0700)) < 0 ||
-	    (r = make_dir(opts->runtime_dir, 0755)) < 0) {
+	if ((r = make_dir(opts->runtime_dir, 0755)) < 0) {
 		fprintf(stderr, "agentd: cannot use %s or %s: %s\n", opts->state_dir,
 			opts->runtime_dir, strerror(-r));
 		goto out;
@@ -1354,12 +1379,22 @@ int agentd_main(const struct agentd_opts *opts)
 	if ((r = epoll_add(&d, d.listen_fd, EPOLLIN, &d.kinds[W_LISTEN])) < 0)
 		goto out;
 	rearm_timers(&d);
-	audit_simple(&d, "start", "socket", d.sock_path);
+	audit_simple(&d, "ready", "socket", d.sock_path);
+	ran = true;
 	run_loop(&d);
-	audit_simple(&d, "stop", NULL, NULL);
 	r = 0;
 out:
-	cleanup(&d);
+	cleanup(&d); /* may still record reaps */
+	if (d.audit.chained) {
+		struct agent_kv kv;
+		char buf[AGENT_AUDIT_LINE_MAX];
+
+		agent_audit_begin(&d.audit, &kv, buf, sizeof(buf), "stop");
+		agent_kv_str(&kv, "version", PACKAGE_VERSION);
+		agent_kv_str(&kv, "reason", ran ? "signal" : "start-up failed");
+		agent_kv_u64(&kv, "live", d.nlive);
+		agent_audit_emit(&d.audit, &kv, ran ? LOG_NOTICE : LOG_WARNING);
+	}
 	agent_audit_close(&d.audit);
 	return r < 0 ? 1 : 0;
 }

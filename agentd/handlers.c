@@ -508,7 +508,9 @@ void agentd_dispatch(struct agentd *d, struct agentd_conn *c, const struct agent
 {
 	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
 		if (handlers[i].type == m->type) {
+			agent_audit_request_begin(&d->audit);
 			handlers[i].fn(d, c, m);
+			agent_audit_request_end(&d->audit);
 			return;
 		}
 	agentd_reply_error(d, c, EOPNOTSUPP, "not a request");

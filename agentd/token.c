@@ -13,6 +13,11 @@
 
 int agent_token_key_load(const char *dir, struct agent_token_key *k)
 {
+	return agent_key_file_load(dir, "token.key", k->key, sizeof(k->key));
+}
+
+int agent_key_file_load(const char *dir, const char *file, uint8_t *key, size_t len)
+{
 	char path[512];
 	struct stat st;
 	ssize_t n;
@@ -20,20 +25,20 @@ int agent_token_key_load(const char *dir, struct agent_token_key *k)
 
 	if (sodium_init() < 0)
 		return -EIO;
-	if (snprintf(path, sizeof(path), "%s/token.key", dir) >= (int)sizeof(path))
+	if (snprintf(path, sizeof(path), "%s/%s", dir, file) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0 && errno == ENOENT) {
-		randombytes_buf(k->key, sizeof(k->key));
+		randombytes_buf(key, len);
 		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd < 0)
 			return -errno;
-		if (write(fd, k->key, sizeof(k->key)) != (ssize_t)sizeof(k->key) || fsync(fd) < 0)
+		if (write(fd, key, len) != (ssize_t)len || fsync(fd) < 0)
 			r = -EIO;
 		close(fd);
 		if (r < 0) {
 			unlink(path);
-			sodium_memzero(k, sizeof(*k));
+			sodium_memzero(key, len);
 			return r;
 		}
 		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -53,17 +58,17 @@ int agent_token_key_load(const char *dir, struct agent_token_key *k)
 		r = -EPERM;
 		goto out;
 	}
-	if (st.st_size != (off_t)sizeof(k->key)) {
+	if (st.st_size != (off_t)len) {
 		r = -EINVAL;
 		goto out;
 	}
-	n = read(fd, k->key, sizeof(k->key));
-	if (n != (ssize_t)sizeof(k->key))
+	n = read(fd, key, len);
+	if (n != (ssize_t)len)
 		r = -EIO;
 out:
 	close(fd);
 	if (r < 0)
-		sodium_memzero(k, sizeof(*k));
+		sodium_memzero(key, len);
 	return r;
 }
 

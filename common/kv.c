@@ -13,6 +13,8 @@ void agent_kv_init(struct agent_kv *kv, char *buf, size_t cap)
 	kv->len = 0;
 	kv->cap = cap;
 	kv->truncated = false;
+	kv->dropped = 0;
+	kv->held = 0;
 	if (cap)
 		buf[0] = '\0';
 }
@@ -59,6 +61,7 @@ void agent_kv_str(struct agent_kv *kv, const char *key, const char *value)
 		if (kv->cap)
 			kv->buf[start] = '\0';
 		kv->truncated = true;
+		kv->dropped++;
 	}
 }
 
@@ -71,6 +74,7 @@ static void put_number(struct agent_kv *kv, const char *key, const char *num)
 		if (kv->cap)
 			kv->buf[start] = '\0';
 		kv->truncated = true;
+		kv->dropped++;
 	}
 }
 

@@ -15,6 +15,8 @@ struct agent_kv {
 	size_t len; /* bytes used, without NUL; buf is always NUL-terminated */
 	size_t cap;
 	bool truncated; /* a field did not fit and was dropped */
+	unsigned dropped; /* how many fields were dropped */
+	size_t held;      /* bytes of buf kept out of cap for a later tail */
 };
 
 void agent_kv_init(struct agent_kv *kv, char *buf, size_t cap);

@@ -130,3 +130,7 @@ fi
 step "the audit trail (syslog AUTHPRIV, ident agentd; see agentd-audit(5))"
 wait_for 5 grep -q 'event="reap"' "$T/agentd.log"
 grep 'event=' "$T/agentd.log"
+
+step "the chain checked, and the identity's story (agentctl audit verify, audit trace)"
+show "$AGENTCTL" audit verify --key "$T/state/audit.key" "$T/agentd.log"
+show "$AGENTCTL" audit trace "$name" --key "$T/state/audit.key" "$T/agentd.log"

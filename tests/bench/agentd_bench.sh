@@ -44,6 +44,74 @@ start_agentd() {
 B() { "$builddir/tests/bench/bench_create" -S "$T/run/agentd.sock" "$@"; }
 ctl() { "$builddir/agentd/agentctl" -S "$T/run/agentd.sock" "$@"; }
 
+
+# Audit cost: creates/s with every record going through syslog(3) to a real
+# rsyslogd writing a file (as on Debian), beside the same run with a null
+# syslog (a socket that reads and drops), on fresh state each round,
+# alternating. /dev/log is this namespace's own: a tmpfs /dev with copies of
+# the host's nodes and bind mounts of its directories (the host's syslog
+# never sees a bench record). `agentd_bench.sh audit` runs only this.
+audit_bench() {
+	local n=4000 e name mode round sink_pid r
+	mkdir "$T/dev"
+	mount -t tmpfs -o mode=0755 tmpfs "$T/dev"
+	for e in /dev/*; do
+		name=${e##*/}
+		[ "$name" = log ] && continue
+		if [ -d "$e" ] && [ ! -L "$e" ]; then
+			mkdir "$T/dev/$name"
+			mount --rbind "$e" "$T/dev/$name"
+		else
+			cp -a "$e" "$T/dev/$name"
+		fi
+	done
+	mount --move "$T/dev" /dev
+	mkdir -m 0700 "$T/rsyslog"
+	cat >"$T/rsyslog.conf" <<-EOF
+	global(workDirectory="$T/rsyslog")
+	module(load="imuxsock" SysSock.Name="/dev/log" SysSock.RateLimit.Interval="0")
+	authpriv.* action(type="omfile" file="$T/auth.log")
+	EOF
+	head -c 32 /dev/urandom >"$T/audit.key"
+	echo "-- audit: $n creates per round, records to rsyslogd (a file) vs a null syslog"
+	declare -A rate
+	for round in 1 2 3 4 5; do
+		for mode in rsyslog null; do
+			rm -f /dev/log
+			if [ "$mode" = rsyslog ]; then
+				/usr/sbin/rsyslogd -n -f "$T/rsyslog.conf" -i "$T/rsyslog/pid" &
+			else
+				python3 -c 'import socket
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("/dev/log")
+while True:
+    s.recv(65536)' &
+			fi
+			sink_pid=$!
+			for _ in $(seq 100); do [ -S /dev/log ] && break; sleep 0.05; done
+			rm -rf "$T/state" "$T/run"
+			mkdir -m 0700 "$T/state" # one key for all rounds, a new chain each
+			install -m 0600 "$T/audit.key" "$T/state/audit.key"
+			start_agentd
+			r=$(B -n "$n" | sed 's/.*per_sec=//')
+			rate[$mode]="${rate[$mode]:-} $r"
+			echo "round $round, $mode: $r creates/s"
+			kill "$agentd_pid"; wait "$agentd_pid" || true; agentd_pid=""
+			kill "$sink_pid"; wait "$sink_pid" 2>/dev/null || true
+		done
+	done
+	med() { tr ' ' '\n' | grep . | sort -n | sed -n 3p; }
+	local a b
+	a=$(med <<<"${rate[rsyslog]}")
+	b=$(med <<<"${rate[null]}")
+	echo "records in auth.log: $(grep -c 'agentd\[[0-9]*\]: v=2 ' "$T/auth.log"), verify: $("$builddir/agentd/agentctl" audit verify --key "$T/audit.key" "$T/auth.log" | tail -1)"
+	echo "median creates/s: rsyslog $a, null syslog $b; audit cost $(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.1f%%", (b - a) * 100 / b }')"
+}
+if [ "${1:-}" = audit ]; then
+	audit_bench
+	exit 0
+fi
+
 echo "== agentd $(ctl --version 2>/dev/null || true) on $(nproc) cores, state in $(df --output=fstype "$T" | tail -1)"
 start_agentd
 echo "-- create through the socket, durable commit included"
@@ -64,6 +132,7 @@ while :; do
 done
 echo "retire 10,000 (first revoke until every uid reaped and quarantined): $(( $(ms) - t0 )) ms"
 kill "$agentd_pid"; wait "$agentd_pid" || true; agentd_pid=""
+audit_bench
 
 echo "-- anchor: useradd + userdel on a scratch copy of /etc"
 # useradd replaces /etc/passwd by rename, so the whole directory is copied

@@ -135,3 +135,56 @@ for name, data in kv.items():
     open(os.path.join(here, "corpus/kv", name), "w").write(data)
 for name, data in config.items():
     open(os.path.join(here, "corpus/config", name), "w").write(data)
+
+# audit_record: logs for the record readers, chained under the fuzz target's
+# fixed key (32 bytes of 0x2a), as agentd writes them (agentd-audit(5)).
+import hashlib
+
+AUDIT_KEY = b"\x2a" * 32
+
+
+def chain(bodies, seq=1, prev="0" * 32):
+    out = []
+    for body in bodies:
+        text = 'v=2 seq=%d time="2026-11-22T15:30:%02d.000Z" %s prev="%s"' % (seq, seq % 60, body, prev)
+        prev = hashlib.blake2b(text.encode(), digest_size=16, key=AUDIT_KEY).hexdigest()
+        out.append('%s mac="%s"' % (text, prev))
+        seq += 1
+    return out
+
+
+story = chain([
+    'event="start" version="0.1.0" pid=41 audit="new"',
+    'event="config" path="/etc/agentd/agentd.conf" decision="loaded"',
+    'req="1.1" event="create" decision="allow" identity="agent-k7f3q2" uid=1879048192 '
+    'subject="alice" chain="alice>orchestrator" actor="builder/2.1" purpose="ci" '
+    'expires="2026-11-22T16:00:00Z" task="nightly \\"tests\\"\\x0a" ttl="30m" '
+    'caller="orchestrator" caller_uid=2902 reason="delegator rule at line 12"',
+    'req="1.2" event="auth" decision="allow" identity="agent-k7f3q2" uid=1879048192 '
+    'service="su" ruser="alice" pid=77 reason="token verified"',
+    'event="retire" identity="agent-k7f3q2" uid=1879048192 reason="revoked" by="root" sessions=1',
+    'event="reap" identity="agent-k7f3q2" uid=1879048192 killed=2',
+    'event="stop" version="0.1.0" reason="signal" live=0',
+])
+audit = {
+    "bare": "\n".join(story) + "\n",
+    "rsyslog_rfc3339": "".join("2026-11-22T15:30:%02d.123456+00:00 host agentd[41]: %s\n" % (i, l)
+                               for i, l in enumerate(story)),
+    "rsyslog_traditional": "Nov 22 15:29:59 host sshd[9]: Accepted publickey\n" +
+        "".join("Nov 22 15:30:%02d host agentd[41]: %s\n" % (i, l) for i, l in enumerate(story)) +
+        "Nov 22 15:31:00 host agentd[41]: store: cannot purge old retired identities\n",
+    "deleted": "\n".join(story[:2] + story[3:]),
+    "swapped": "\n".join(story[:2] + [story[3], story[2]] + story[4:]),
+    "edited": "\n".join(story[:3] + [story[3].replace('service="su"', 'service="sshd"')] + story[4:]),
+    "forged": "\n".join(story[:4] + [story[3].replace("seq=4", "seq=5")] + story[4:]),
+    "crash": "\n".join(story[:3] + chain(['event="start" version="0.1.0" pid=42 audit="crash" '
+                                          'lost_from=3 lost_to=66'], seq=67,
+                                         prev=story[1][-33:-1])),
+    "v1": 'v=1 seq=3 event="create" decision="allow" identity="agent-k7f3q2"\n',
+    "tail_only": 'v=2 seq=9 prev="%s" mac="%s"\n' % ("0" * 32, "f" * 32),
+    "bad_mac_hex": 'v=2 seq=9 x=1 prev="%s" mac="%s"\n' % ("0" * 32, "g" * 32),
+    "huge_seq": 'v=2 seq=99999999999999999999999 prev="%s" mac="%s"\n' % ("0" * 32, "0" * 32),
+}
+os.makedirs(os.path.join(here, "corpus/audit_record"), exist_ok=True)
+for name, data in audit.items():
+    open(os.path.join(here, "corpus/audit_record", name), "w").write(data)

@@ -1,0 +1,446 @@
+/* Unit tests: the audit chain (agentd/audit.c) and its reader
+ * (common/audit_verify.c): records verify, restarts and crashes keep the
+ * chain, every kind of tampering is reported at its line, values round-trip
+ * and syslog lines are split as rsyslog writes them. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tests/unit/tmpdir.h"
+
+#include "agentd/audit.h"
+#include "common/audit_verify.h"
+
+#define MAXLINES 512
+
+static char dir[] = "/tmp/agentd-audit.XXXXXX";
+static char *lines[MAXLINES];
+static size_t nlines;
+
+static void sink(void *arg, const char *record)
+{
+	(void)arg;
+	assert_true(nlines < MAXLINES);
+	lines[nlines++] = strdup(record);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	strcpy(dir, "/tmp/agentd-audit.XXXXXX");
+	nlines = 0;
+	return tmpdir_make(dir);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < nlines; i++)
+		free(lines[i]);
+	nlines = 0;
+	return tmpdir_remove(dir);
+}
+
+static void open_chain(struct agent_audit *a)
+{
+	agent_audit_open(a, 0);
+	a->sink = sink;
+	assert_int_equal(agent_audit_chain_open(a, dir), 0);
+}
+
+static void record(struct agent_audit *a, const char *event, const char *k, const char *v)
+{
+	struct agent_kv kv;
+	char buf[AGENT_AUDIT_LINE_MAX];
+
+	agent_audit_begin(a, &kv, buf, sizeof(buf), event);
+	if (strcmp(event, "start") == 0)
+		agent_audit_start_fields(a, &kv);
+	agent_kv_str(&kv, "identity", "agent-k7f3q2");
+	if (k)
+		agent_kv_str(&kv, k, v);
+	agent_audit_emit(a, &kv, 5);
+}
+
+static void key(uint8_t k[AGENT_AUDIT_KEY_BYTES])
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, AGENT_AUDIT_KEY_FILE);
+	assert_int_equal(agent_audit_key_read(path, k), 0);
+}
+
+struct found {
+	int n;
+	enum agent_audit_kind kind[32];
+	unsigned long line[32];
+};
+
+static void collect(const struct agent_audit_finding *f, void *arg)
+{
+	struct found *x = arg;
+
+	if (x->n < 32) {
+		x->kind[x->n] = f->kind;
+		x->line[x->n] = f->line;
+		x->n++;
+	}
+}
+
+/* Verifies text lines l[0..n) as one file; returns the number of findings,
+ * everything reported (notes too) in *x. */
+static int verify(char **l, size_t n, struct found *x, struct agent_audit_vstats *st)
+{
+	uint8_t k[AGENT_AUDIT_KEY_BYTES];
+	struct agent_audit_vfy *v;
+	int r;
+
+	key(k);
+	v = agent_audit_vfy_new(k);
+	assert_non_null(v);
+	memset(x, 0, sizeof(*x));
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(agent_audit_vfy_line(v, "f", i + 1, l[i]), 0);
+	r = agent_audit_vfy_finish(v, collect, x, st);
+	agent_audit_vfy_free(v);
+	return r;
+}
+
+static void scenario(struct agent_audit *a, int n)
+{
+	open_chain(a);
+	record(a, "start", NULL, NULL);
+	for (int i = 1; i < n; i++)
+		record(a, i % 2 ? "auth" : "account", "service", "su");
+}
+
+static void test_chain_verifies(void **state)
+{
+	struct agent_audit a;
+	struct agent_audit_vstats st;
+	struct found x;
+	struct stat sb;
+	char path[256];
+
+	(void)state;
+	scenario(&a, 10);
+	agent_audit_close(&a);
+	assert_int_equal(nlines, 10);
+	assert_int_equal(verify(lines, nlines, &x, &st), 0);
+	assert_int_equal(x.n, 0); /* a new chain from seq 1: not even a note */
+	assert_int_equal(st.verified, 10);
+	assert_int_equal(st.first_seq, 1);
+	assert_int_equal(st.last_seq, 10);
+	assert_true(strncmp(lines[0], "v=2 seq=1 time=\"", 16) == 0);
+	assert_non_null(strstr(lines[0], " event=\"start\" audit=\"new\""));
+	assert_non_null(strstr(lines[0], " prev=\"00000000000000000000000000000000\" mac=\""));
+	snprintf(path, sizeof(path), "%s/%s", dir, AGENT_AUDIT_KEY_FILE);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(sb.st_size, AGENT_AUDIT_KEY_BYTES);
+}
+
+static void test_tampering(void **state)
+{
+	struct agent_audit a;
+	struct agent_audit_vstats st;
+	struct found x;
+	char *t[MAXLINES], forged[AGENT_AUDIT_LINE_MAX], *p;
+
+	(void)state;
+	scenario(&a, 12);
+	agent_audit_close(&a);
+
+	/* delete line 5 (seq 5): a gap reported where seq 6 now is, line 5 */
+	memcpy(t, lines, sizeof(t));
+	memmove(&t[4], &t[5], (nlines - 5) * sizeof(*t));
+	assert_int_equal(verify(t, nlines - 1, &x, &st), 1);
+	assert_int_equal(x.kind[0], AGENT_AF_GAP);
+	assert_int_equal(x.line[0], 5);
+
+	/* swap lines 7 and 8: one reordering, at line 8 */
+	memcpy(t, lines, sizeof(t));
+	t[6] = lines[7];
+	t[7] = lines[6];
+	assert_int_equal(verify(t, nlines, &x, &st), 1);
+	assert_int_equal(x.kind[0], AGENT_AF_REORDERED);
+	assert_int_equal(x.line[0], 8);
+
+	/* edit a field of line 3: altered, at line 3, nothing else */
+	memcpy(t, lines, sizeof(t));
+	snprintf(forged, sizeof(forged), "%s", lines[2]);
+	p = strstr(forged, "service=\"su\"");
+	assert_non_null(p);
+	memcpy(p, "service=\"sx\"", 12);
+	t[2] = forged;
+	assert_int_equal(verify(t, nlines, &x, &st), 1);
+	assert_int_equal(x.kind[0], AGENT_AF_ALTERED);
+	assert_int_equal(x.line[0], 3);
+
+	/* edit the last record (no successor): still altered */
+	memcpy(t, lines, sizeof(t));
+	snprintf(forged, sizeof(forged), "%s", lines[nlines - 1]);
+	memcpy(strstr(forged, "service=\"su\""), "service=\"sx\"", 12);
+	t[nlines - 1] = forged;
+	assert_int_equal(verify(t, nlines, &x, &st), 1);
+	assert_int_equal(x.kind[0], AGENT_AF_ALTERED);
+	assert_int_equal(x.line[0], nlines);
+
+	/* insert a forged line after line 4: foreign, at line 5 */
+	memcpy(t, lines, 4 * sizeof(*t));
+	snprintf(forged, sizeof(forged),
+		 "v=2 seq=5 time=\"2026-11-22T15:30:00.000Z\" event=\"auth\" decision=\"allow\" "
+		 "identity=\"agent-k7f3q2\" prev=\"%032d\" mac=\"%032d\"", 0, 0);
+	t[4] = forged;
+	memcpy(&t[5], &lines[4], (nlines - 4) * sizeof(*t));
+	assert_int_equal(verify(t, nlines + 1, &x, &st), 1);
+	assert_int_equal(x.kind[0], AGENT_AF_FOREIGN);
+	assert_int_equal(x.line[0], 5);
+
+	/* a copy of line 2 inserted after line 6: a duplicate (and out of order) */
+	memcpy(t, lines, 6 * sizeof(*t));
+	t[6] = lines[1];
+	memcpy(&t[7], &lines[6], (nlines - 6) * sizeof(*t));
+	assert_int_equal(verify(t, nlines + 1, &x, &st), 2);
+	assert_int_equal(x.line[0], 7);
+	assert_int_equal(x.line[1], 7);
+
+	/* a record without its MAC, and a v=1 record */
+	memcpy(t, lines, sizeof(t));
+	snprintf(forged, sizeof(forged), "%.*s", (int)(strstr(lines[3], " prev=") - lines[3]),
+		 lines[3]);
+	t[3] = forged;
+	t[5] = (char *)"v=1 seq=3 event=\"create\" decision=\"allow\"";
+	assert_int_equal(verify(t, nlines, &x, &st), 4);
+	assert_int_equal(x.kind[0], AGENT_AF_FOREIGN);
+	assert_int_equal(x.line[0], 4);
+	assert_int_equal(x.kind[1], AGENT_AF_GAP); /* seq 4 is gone */
+	assert_int_equal(x.line[1], 5);
+	assert_int_equal(x.kind[2], AGENT_AF_UNCHAINED);
+	assert_int_equal(x.line[2], 6);
+	assert_int_equal(x.kind[3], AGENT_AF_GAP); /* and seq 6 */
+	assert_int_equal(x.line[3], 7);
+}
+
+static void test_restart_and_crash(void **state)
+{
+	struct agent_audit a;
+	struct agent_audit_vstats st;
+	struct found x;
+	size_t crash_at;
+
+	(void)state;
+	/* a clean restart continues the chain */
+	scenario(&a, 5);
+	record(&a, "stop", NULL, NULL);
+	agent_audit_close(&a);
+	open_chain(&a);
+	assert_string_equal(a.resume, "continued");
+	record(&a, "start", NULL, NULL);
+	assert_non_null(strstr(lines[6], "seq=7 "));
+	assert_non_null(strstr(lines[6], "audit=\"continued\""));
+	record(&a, "auth", NULL, NULL);
+	record(&a, "account", NULL, NULL);
+	/* then a crash: no clean checkpoint (the fd is just dropped) */
+	close(a.dirfd);
+	closelog();
+	crash_at = nlines;
+	open_chain(&a);
+	assert_string_equal(a.resume, "crash");
+	record(&a, "start", NULL, NULL);
+	/* the last checkpoint was taken after the start record (seq 7) */
+	assert_non_null(strstr(lines[crash_at], "seq=72 "));
+	assert_non_null(strstr(lines[crash_at], "audit=\"crash\" lost_from=8 lost_to=71"));
+	record(&a, "auth", NULL, NULL);
+	agent_audit_close(&a);
+	assert_int_equal(verify(lines, nlines, &x, &st), 0);
+	assert_int_equal(x.n, 1);
+	assert_int_equal(x.kind[0], AGENT_AF_NOTE_LOST); /* 10-71 never issued or lost */
+	assert_int_equal(x.line[0], crash_at + 1);
+	assert_int_equal(st.last_seq, 73);
+
+	/* reading from the middle of the chain (a rotated log) */
+	assert_int_equal(verify(lines + 3, nlines - 3, &x, &st), 0);
+	assert_int_equal(x.kind[0], AGENT_AF_NOTE_ANCHOR);
+	assert_int_equal(x.line[0], 1);
+
+	/* deletions are not excused by the crash: before the range, and
+	 * inside it when a later record of the crashed run is there (seq 8) */
+	{
+		char *t[MAXLINES];
+
+		memcpy(t, lines, sizeof(t));
+		memmove(&t[2], &t[3], (nlines - 3) * sizeof(*t));
+		assert_int_equal(verify(t, nlines - 1, &x, &st), 1);
+		assert_int_equal(x.kind[0], AGENT_AF_GAP);
+		assert_int_equal(x.line[0], 3);
+		memcpy(t, lines, sizeof(t));
+		memmove(&t[7], &t[8], (nlines - 8) * sizeof(*t));
+		assert_int_equal(verify(t, nlines - 1, &x, &st), 1);
+		assert_int_equal(x.kind[0], AGENT_AF_GAP);
+		assert_int_equal(x.line[0], 8);
+	}
+}
+
+static void test_checkpoint_every(void **state)
+{
+	struct agent_audit a;
+	char path[256], buf[256];
+	FILE *f;
+
+	(void)state;
+	scenario(&a, AGENT_AUDIT_CHECKPOINT_EVERY + 3);
+	snprintf(path, sizeof(path), "%s/%s", dir, AGENT_AUDIT_STATE_FILE);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	/* after the first record, then after EVERY more */
+	snprintf(path, sizeof(path), "v=1 seq=%d mac=\"", AGENT_AUDIT_CHECKPOINT_EVERY + 1);
+	assert_true(strncmp(buf, path, strlen(path)) == 0);
+	assert_non_null(strstr(buf, " clean=0\n"));
+	agent_audit_close(&a);
+	f = fopen((snprintf(path, sizeof(path), "%s/%s", dir, AGENT_AUDIT_STATE_FILE), path), "r");
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	assert_non_null(strstr(buf, " clean=1\n"));
+
+	/* a damaged checkpoint stops the chain from opening */
+	f = fopen(path, "w");
+	fputs("garbage\n", f);
+	fclose(f);
+	agent_audit_open(&a, 0);
+	assert_int_equal(agent_audit_chain_open(&a, dir), -EBADMSG);
+	closelog();
+}
+
+static void test_values_roundtrip(void **state)
+{
+	static const char *const values[] = {
+		"two words", "a \"quoted\" word", "line\nbreak", "tab\tand\rcr", "bell\a esc\x1b",
+		"back\\slash", "caf\xc3\xa9 \xe2\x9c\x93", "mac=\"0000\" prev=\"x\"", "\x7f", "",
+	};
+	struct agent_audit a;
+	struct agent_audit_fields *f = malloc(sizeof(*f));
+	struct agent_audit_vstats st;
+	struct found x;
+
+	(void)state;
+	assert_non_null(f);
+	open_chain(&a);
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
+		record(&a, "create", "task", values[i]);
+	agent_audit_close(&a);
+	for (size_t i = 0; i < nlines; i++) {
+		for (const char *p = lines[i]; *p; p++)
+			assert_true(*p >= 0x20 && *p < 0x7f); /* one printable line */
+		assert_int_equal(agent_audit_fields_parse(lines[i], f), 0);
+		assert_string_equal(agent_audit_field(f, "task"), values[i]);
+		assert_string_equal(agent_audit_field(f, "identity"), "agent-k7f3q2");
+	}
+	assert_int_equal(verify(lines, nlines, &x, &st), 0);
+	assert_int_equal(st.verified, nlines);
+	free(f);
+}
+
+static void test_oversize_drops_fields(void **state)
+{
+	struct agent_audit a;
+	struct agent_audit_vstats st;
+	struct found x;
+	char big[1200];
+
+	(void)state;
+	memset(big, '\x01', sizeof(big) - 1); /* 4 bytes each once escaped */
+	big[sizeof(big) - 1] = '\0';
+	open_chain(&a);
+	record(&a, "create", "task", big);
+	agent_audit_close(&a);
+	assert_true(strlen(lines[0]) < AGENT_AUDIT_LINE_MAX);
+	assert_null(strstr(lines[0], "task="));
+	assert_non_null(strstr(lines[0], " identity=\"agent-k7f3q2\" dropped=1 prev=\""));
+	assert_int_equal(verify(lines, nlines, &x, &st), 0);
+}
+
+static void test_line_split(void **state)
+{
+	const char *m;
+
+	(void)state;
+	assert_int_equal(agent_audit_line_split("v=2 seq=1", &m), AGENT_LINE_RECORD);
+	assert_string_equal(m, "v=2 seq=1");
+	assert_int_equal(agent_audit_line_split("Nov 22 15:30:00 host agentd[42]: v=2 seq=1", &m),
+			 AGENT_LINE_RECORD);
+	assert_string_equal(m, "v=2 seq=1");
+	assert_int_equal(agent_audit_line_split("Nov  2 05:30:00 host agentd[42]: v=2 x=1", &m),
+			 AGENT_LINE_RECORD);
+	assert_int_equal(agent_audit_line_split(
+				 "2026-11-22T15:30:00.123456+00:00 host agentd[42]: v=2 seq=1", &m),
+			 AGENT_LINE_RECORD);
+	assert_string_equal(m, "v=2 seq=1");
+	assert_int_equal(agent_audit_line_split("2026-11-22T15:30:00Z h agentd: v=2 seq=1", &m),
+			 AGENT_LINE_RECORD);
+	assert_int_equal(agent_audit_line_split(
+				 "2026-11-22T15:30:00.1+00:00 host agentd[42]: store: cannot purge", &m),
+			 AGENT_LINE_AGENTD);
+	assert_int_equal(agent_audit_line_split(
+				 "2026-11-22T15:30:00.1+00:00 host sshd[7]: v=2 seq=1", &m),
+			 AGENT_LINE_OTHER);
+	assert_int_equal(agent_audit_line_split("Nov 22 15:30:00 host agentdx[1]: v=2", &m),
+			 AGENT_LINE_OTHER);
+	assert_int_equal(agent_audit_line_split("", &m), AGENT_LINE_OTHER);
+	assert_int_equal(agent_audit_line_split("garbage", &m), AGENT_LINE_OTHER);
+}
+
+static void test_syslog_lines_verify(void **state)
+{
+	struct agent_audit a;
+	struct agent_audit_vstats st;
+	struct found x;
+	char *t[MAXLINES];
+	size_t n = 0;
+
+	(void)state;
+	scenario(&a, 4);
+	agent_audit_close(&a);
+	for (size_t i = 0; i < nlines; i++) {
+		char *l;
+
+		assert_true(asprintf(&l, i % 2 ? "Nov 22 15:30:0%zu host agentd[42]: %s" :
+					       "2026-11-22T15:30:0%zu.5+00:00 host agentd[42]: %s",
+				     i, lines[i]) > 0);
+		t[n++] = l;
+		t[n++] = strdup("Nov 22 15:30:00 host sudo: alice : TTY=pts/0 ; COMMAND=/bin/true");
+	}
+	assert_int_equal(verify(t, n, &x, &st), 0);
+	assert_int_equal(st.verified, nlines);
+	for (size_t i = 0; i < n; i++)
+		free(t[i]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_chain_verifies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tampering, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_and_crash, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checkpoint_every, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_values_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oversize_drops_fields, setup, teardown),
+		cmocka_unit_test(test_line_split),
+		cmocka_unit_test_setup_teardown(test_syslog_lines_verify, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
