@@ -3,15 +3,15 @@
 # /dev/log, rsyslogd writes auth.log in Debian's default file format (RFC
 # 3339 timestamps) and a second file in the traditional one. A story (an
 # orchestrator delegates for alice, alice logs in as the identity with su
-# and its token, the identity sub-delegates, agentd crashes and pam_agent
+# and its token, its sudo is approved by bob, the identity sub-delegates, agentd crashes and pam_agent
 # refuses a login meanwhile, agentd restarts, the identity is revoked and its
 # child retires with it, agentd restarts cleanly and stops) must verify,
 # and trace must tell it; then copies of the log are tampered with (a line
 # deleted, two swapped, a field edited, a forged line inserted) and verify
 # must report each at its line, with a non-zero exit.
 #
-# The sudo step-up part of the story is left out: step-up approval is not
-# in agentd yet.
+# The story includes a sudo step-up: the identity's sudo waits, the
+# approver bob (re-authenticated by agentd) approves, the command runs.
 #
 # Inside the sandbox (lib.sh), with a private /dev: a tmpfs holding copies
 # of the host's device nodes and bind mounts of its directories, so /dev/log
@@ -93,6 +93,16 @@ su_as() { # UID SECRETFILE TARGET COMMAND
 		su -c "$4" "$3" <"$2" 2>"$T/su.err"
 }
 
+BOB_PW=bob-Approves-99
+set_human_passwords "$BOB_PW"
+install_pam_service sudo "$top_srcdir/examples/pam.d/sudo"
+install_pam_service agentd-approve "$top_srcdir/examples/pam.d/agentd-approve"
+cp -p /etc/sudoers "$T/sudoers"
+cat "$top_srcdir/examples/sudoers.d-agents" >>"$T/sudoers"
+chmod 0440 "$T/sudoers"
+mount --bind "$T/sudoers" /etc/sudoers
+write_config 'agents_group = "agents"; agents_gid = 2950; approvers = [ "bob" ];'
+
 start_agentd
 TASK='nightly "tests" of  branch x'
 out=$(ctl_as orchestrator create --purpose ci --for alice --ttl 30m --actor "builder/2.1" \
@@ -102,6 +112,14 @@ A_UID=$(jq -r .uid <<<"$out")
 secret "$T/tok.A" "$(jq -r .token <<<"$out")"
 out=$(su_as $ALICE "$T/tok.A" "$A" 'id -un') || true
 check "su as the identity with its token" test "$out" = "$A"
+timeout 60 setpriv --reuid="$A_UID" --regid="$A_UID" --init-groups \
+	sudo -S -p '' /usr/bin/id -un <"$T/tok.A" >"$T/sudo.out" 2>"$T/sudo.err" &
+sudo_pid=$!
+wait_for 10 grep -q "Approval required: request" "$T/sudo.err"
+RID=$(ctl pending --json | jq -r '.[0].request // empty')
+printf '%s\n' "$BOB_PW" | ctl_as bob approve "$RID" --reason "ok for \"id\"" >/dev/null 2>&1 || true
+wait "$sudo_pid" || true
+check "sudo as the identity, approved by bob" grep -qx root "$T/sudo.out"
 C=$(ctl_as_uid "$A_UID" create --purpose ci --ttl 10m --json | jq -r .name)
 check "the identity sub-delegates" test -n "$C" -a "$C" != null
 out=$(ctl_as alice create --purpose ci --ttl 10m --json)
@@ -162,18 +180,22 @@ check "verify without access to the key: says why" grep -q 'run as root, or pass
 out=$("$AGENTCTL" audit trace "$A" --key "$KEY" "$T/auth.log") || true
 check "trace: who delegated it" grep -qF "delegated: alice > orchestrator > $A" <<<"$out"
 check "trace: every record authenticated" grep -q "each authenticated" <<<"$out"
-for ev in create auth account session-open session-close retire reap; do
+for ev in create auth account session-open session-close stepup-request stepup-approve retire reap; do
 	check "trace shows its $ev" grep -qE "^  [^ ]+ +[0-9]+  $ev " <<<"$out"
 done
 check "trace: the child it delegated, and its retirement with it" \
 	test "$(grep -cE "(create|retire) .*identity=$C" <<<"$out")" = 2
 check "trace: the revoke reason round-trips" grep -qF 'text="task \"done\", early"' <<<"$out"
+check "trace: the step-up names its approver and command" \
+	grep -qF "stepup-approve allow request=\"$RID\" service=\"sudo\" command=\"/usr/bin/id -un\"" <<<"$out"
+check "trace: the approver and the reason round-trip" \
+	grep -qF 'approver="bob" reason="ok for \"id\""' <<<"$out"
 json=$("$AGENTCTL" audit trace "$A" --json --key "$KEY" "$T/auth.log")
 check "trace --json: the task round-trips" test "$(jq -r \
 	'[.records[].fields | select(.event == "create" and .identity == "'"$A"'")][0].task' <<<"$json")" = "$TASK"
 check "trace --json: the story in order" test "$(jq -r '[.records[].fields |
 	select(.identity == "'"$A"'") | .event] | unique | join(",")' <<<"$json")" = \
-	"account,auth,create,reap,retire,session-close,session-open"
+	"account,auth,create,reap,retire,session-close,session-open,stepup-approve,stepup-request"
 check "trace --json: all authentic" test "$(jq '[.records[].authentic] | all' <<<"$json")" = true
 
 # ------------------------------------------------------------ tampering
