@@ -100,10 +100,7 @@ if [ $nss = 1 ] && command -v sudo >/dev/null && command -v openssl >/dev/null; 
 	set_human_passwords "$BOB_PW"
 	install_pam_service sudo "$top_srcdir/examples/pam.d/sudo"
 	install_pam_service agentd-approve "$top_srcdir/examples/pam.d/agentd-approve"
-	cp -p /etc/sudoers "$T/sudoers"
-	cat "$top_srcdir/examples/sudoers.d-agents" >>"$T/sudoers"
-	chmod 0440 "$T/sudoers"
-	mount --bind "$T/sudoers" /etc/sudoers
+	install_agent_sudoers
 	step "the agent needs root: sudo waits for a human's approval (purpose ci: sudo = approve)"
 	ctl_as alice create --purpose ci --ttl 5m --json >"$T/sudoer.json"
 	sname=$(jq -r .name "$T/sudoer.json")
@@ -113,11 +110,10 @@ if [ $nss = 1 ] && command -v sudo >/dev/null && command -v openssl >/dev/null; 
 	setpriv --reuid="$suid" --regid="$suid" --init-groups timeout 120 \
 		sudo -S -p '' sh -c 'id -un; echo installing...' <"$T/token" >"$T/sudo.out" 2>&1 &
 	sudo_pid=$!
-	wait_for 10 bash -c "[ -n \"\$($AGENTCTL -S $RUNDIR/agentd.sock pending --json | jq -r '.[0].request // empty')\" ]"
+	rid=$(pending_id)
 	cat "$T/sudo.out"
 	printf '$ agentctl pending   (as bob, an approver)\n'
 	ctl_as bob pending
-	rid=$(ctl pending --json | jq -r '.[0].request')
 	printf '$ agentctl approve %s --reason "routine install"   (as bob; agentd asks bob for his password through PAM)\n' "$rid"
 	printf '%s\n' "$BOB_PW" | ctl_as bob approve "$rid" --reason "routine install" 2>&1 |
 		sed 's/^Password: */Password: (typed by bob)\n/'

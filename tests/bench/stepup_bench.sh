@@ -48,11 +48,7 @@ sed -i 's|login = "deny";|login = "approve";|' "$T/agentd.conf"
 install_pam_service sudo "$top_srcdir/examples/pam.d/sudo"
 install_pam_service agentd-approve "$top_srcdir/examples/pam.d/agentd-approve"
 install_pam_service login <(printf 'account [success=ok ignore=ignore default=die] pam_agent.so timeout=2000\naccount required pam_permit.so\n')
-cp -p /etc/sudoers "$T/sudoers"
-cat "$top_srcdir/examples/sudoers.d-agents" >>"$T/sudoers"
-echo 'alice ALL=(ALL) ALL' >>"$T/sudoers"
-chmod 0440 "$T/sudoers"
-mount --bind "$T/sudoers" /etc/sudoers
+install_agent_sudoers 'alice ALL=(ALL) ALL'
 start_agentd
 
 a=$(ctl_as alice create --purpose ci --ttl 1h --json)
@@ -60,15 +56,6 @@ uid=$(jq -r .uid <<<"$a")
 (umask 077; jq -r .token <<<"$a" >"$T/token")
 
 now_ns() { local t=$EPOCHREALTIME; echo "${t/./}000"; }
-pending_id() {
-	local id=""
-	for _ in $(seq 200); do
-		id=$(ctl pending --json | jq -r '.[0].request // empty')
-		[ -n "$id" ] && break
-		sleep 0.05
-	done
-	echo "$id"
-}
 # stats LABEL FILE: min / p50 / p99 / mean of values in microseconds, in ms.
 stats() {
 	sort -n "$2" | awk -v l="$1" '{ v[NR] = $1; s += $1 }

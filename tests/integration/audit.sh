@@ -97,10 +97,7 @@ BOB_PW=bob-Approves-99
 set_human_passwords "$BOB_PW"
 install_pam_service sudo "$top_srcdir/examples/pam.d/sudo"
 install_pam_service agentd-approve "$top_srcdir/examples/pam.d/agentd-approve"
-cp -p /etc/sudoers "$T/sudoers"
-cat "$top_srcdir/examples/sudoers.d-agents" >>"$T/sudoers"
-chmod 0440 "$T/sudoers"
-mount --bind "$T/sudoers" /etc/sudoers
+install_agent_sudoers
 write_config 'agents_group = "agents"; agents_gid = 2950; approvers = [ "bob" ];'
 
 start_agentd

@@ -129,6 +129,28 @@ set_human_passwords() {
 	mount --bind "$T/shadow" /etc/shadow
 }
 
+# install_agent_sudoers [LINE...]: inside the sandbox, /etc/sudoers is a
+# copy with the shipped examples/sudoers.d-agents lines and LINEs added.
+install_agent_sudoers() {
+	cp -p /etc/sudoers "$T/sudoers"
+	cat "$top_srcdir/examples/sudoers.d-agents" >>"$T/sudoers"
+	[ $# = 0 ] || printf '%s\n' "$@" >>"$T/sudoers"
+	chmod 0440 "$T/sudoers"
+	mount --bind "$T/sudoers" /etc/sudoers
+}
+
+# pending_id: waits (up to 10 s) for a pending step-up request and prints
+# the id of the first one agentd lists ("" if none came).
+pending_id() {
+	local id=""
+	for _ in $(seq 100); do
+		id=$(ctl pending --json | jq -r '.[0].request // empty')
+		[ -n "$id" ] && break
+		sleep 0.1
+	done
+	echo "$id"
+}
+
 RUNDIR=""
 AGENTD_PID=""
 start_agentd() {

@@ -34,11 +34,7 @@ chmod 0755 "$T/notify"
 
 install_pam_service sudo "$top_srcdir/examples/pam.d/sudo"
 install_pam_service agentd-approve "$top_srcdir/examples/pam.d/agentd-approve"
-cp -p /etc/sudoers "$T/sudoers"
-cat "$top_srcdir/examples/sudoers.d-agents" >>"$T/sudoers"
-echo 'alice ALL=(ALL) ALL' >>"$T/sudoers"
-chmod 0440 "$T/sudoers"
-mount --bind "$T/sudoers" /etc/sudoers
+install_agent_sudoers 'alice ALL=(ALL) ALL'
 start_agentd
 
 a=$(ctl_as alice create --purpose ci --ttl 10m --json)
@@ -49,15 +45,6 @@ uid=$(jq -r .uid <<<"$a")
 # agent_sudo ARGS...: sudo as the agent, token on stdin, no terminal.
 agent_sudo() {
 	setpriv --reuid="$uid" --regid="$uid" --init-groups timeout 60 sudo -S -p '' "$@" <"$T/token"
-}
-pending_id() { # waits for a pending request; prints its id
-	local id=""
-	for _ in $(seq 100); do
-		id=$(ctl pending --json | jq -r '.[0].request // empty')
-		[ -n "$id" ] && break
-		sleep 0.1
-	done
-	echo "$id"
 }
 approve_as_bob() { printf '%s\n' "$BOB_PW" | ctl_as bob approve "$@"; }
 

@@ -27,15 +27,6 @@ install_pam_service sudo "$T/account.pam"
 install_pam_service login "$T/account.pam"
 start_agentd
 
-pending_id() { # waits for a pending request; prints its id
-	local id=""
-	for _ in $(seq 100); do
-		id=$(ctl pending --json | jq -r '.[0].request // empty')
-		[ -n "$id" ] && break
-		sleep 0.1
-	done
-	echo "$id"
-}
 approve_as_bob() { printf '%s\n' "$BOB_PW" | ctl_as bob approve "$@"; }
 
 # A SUDO_COMMAND set by the caller of another PAM application is not
