@@ -477,6 +477,18 @@ static int cmd_run(struct ctl *c, int argc, char **argv)
 
 /* ---------------------------------------------------------------- list, show */
 
+/* The next message of a listing (list, pending) into c->m. 0 or an exit
+ * status after one message. */
+static int next_entry(struct ctl *c, const char *what)
+{
+	int r = agent_client_recv(c->fd, c->buf, &c->m, c->timeout_ms);
+
+	if (r == 0)
+		return 0;
+	fprintf(stderr, "agentctl: %s interrupted: %s\n", what, strerror(-r));
+	return r == -EBADMSG ? EXIT_REFUSED : EXIT_UNREACHABLE;
+}
+
 static int cmd_list(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -532,11 +544,8 @@ static int cmd_list(struct ctl *c, int argc, char **argv)
 			printf("%-20s %-10u %-12s %-16s %-20s %s\n", id.name, id.uid, id.purpose,
 			       id.subject, t, state);
 		}
-		r = agent_client_recv(c->fd, c->buf, &c->m, c->timeout_ms);
-		if (r < 0) {
-			fprintf(stderr, "agentctl: list interrupted: %s\n", strerror(-r));
-			return r == -EBADMSG ? EXIT_REFUSED : EXIT_UNREACHABLE;
-		}
+		if ((r = next_entry(c, "list")) != 0)
+			return r;
 	}
 	if (json)
 		agent_json_end_array(&j);
@@ -699,11 +708,8 @@ static int cmd_pending(struct ctl *c, int argc, char **argv)
 			printf("%-8s %-16s %-8s %-20s %s\n", id, name, svc, t,
 			       cmd ? cmd : "(unknown)");
 		}
-		r = agent_client_recv(c->fd, c->buf, &c->m, c->timeout_ms);
-		if (r < 0) {
-			fprintf(stderr, "agentctl: pending interrupted: %s\n", strerror(-r));
-			return r == -EBADMSG ? EXIT_REFUSED : EXIT_UNREACHABLE;
-		}
+		if ((r = next_entry(c, "pending")) != 0)
+			return r;
 	}
 	if (json)
 		agent_json_end_array(&j);
