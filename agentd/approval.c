@@ -28,11 +28,13 @@
 #include <sodium.h>
 
 #include "agentd/approval.h"
+#include "agentd/caller.h"
+#include "agentd/conn.h"
 #include "agentd/daemon.h"
 #include "common/client.h"
 #include "common/wire.h"
 #include "common/kv.h"
-#include "common/live.h"
+#include "common/liveness.h"
 #include "common/text.h"
 
 #define APPROVER_PAM_SERVICE "agentd-approve"
@@ -44,7 +46,9 @@
 
 static struct agentd_request *request_find(struct agentd *d, const char *id)
 {
-	for (struct agentd_request *r = d->requests; r; r = r->next)
+	struct agentd_request *r;
+
+	LIST_FOREACH(r, &d->requests, link)
 		if (strcmp(r->id, id) == 0)
 			return r;
 	return NULL;
@@ -65,9 +69,10 @@ static void request_new_id(struct agentd *d, char out[AGENT_REQUEST_ID_LEN + 1])
 static void arm_timer(struct agentd *d)
 {
 	struct itimerspec t = { 0 };
+	struct agentd_request *r;
 	int64_t first = 0;
 
-	for (struct agentd_request *r = d->requests; r; r = r->next)
+	LIST_FOREACH(r, &d->requests, link)
 		if (!first || r->deadline_boot_ns < first)
 			first = r->deadline_boot_ns;
 	if (first) {
@@ -116,12 +121,7 @@ static void request_end(struct agentd *d, struct agentd_request *r, int err, con
 	struct agentd_conn *c = r->conn;
 	struct agent_wbuf w;
 
-	if (r->prev)
-		r->prev->next = r->next;
-	else
-		d->requests = r->next;
-	if (r->next)
-		r->next->prev = r->prev;
+	LIST_REMOVE(r, link);
 	d->nrequests--;
 	if (c) {
 		c->request = NULL;
@@ -235,7 +235,9 @@ void agentd_stepup_begin(struct agentd *d, struct agentd_conn *c, const struct a
 	unsigned mine = 0;
 	char msg[512], when[32];
 
-	for (struct agentd_request *q = d->requests; q; q = q->next)
+	struct agentd_request *q;
+
+	LIST_FOREACH(q, &d->requests, link)
 		mine += strcmp(q->ident.name, id->name) == 0;
 	if (d->nrequests >= d->cfg->max_pending || mine >= MAX_PENDING_PER_IDENTITY || c->request) {
 		agentd_reply_error(d, c, EAGAIN, "too many pending approval requests");
@@ -262,10 +264,7 @@ void agentd_stepup_begin(struct agentd *d, struct agentd_conn *c, const struct a
 	if (r->expires > id->expires)
 		r->expires = id->expires; /* a request never outlives its identity */
 	r->deadline_boot_ns = now.boot_ns + (r->expires - now.real) * 1000000000LL;
-	r->next = d->requests;
-	if (d->requests)
-		d->requests->prev = r;
-	d->requests = r;
+	LIST_INSERT_HEAD(&d->requests, r, link);
 	d->nrequests++;
 	c->request = r;
 	arm_timer(d);
@@ -341,6 +340,7 @@ static void put_request(struct agent_wbuf *w, const struct agentd_request *r)
 
 void agentd_h_pending(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m)
 {
+	struct agentd_request *r;
 	struct caller_ctx cc;
 	struct agent_wbuf w;
 	char why[160];
@@ -349,7 +349,7 @@ void agentd_h_pending(struct agentd *d, struct agentd_conn *c, const struct agen
 	agentd_caller_resolve(d, &c->cred, &cc);
 	if (cc.c.uid == 0 && !cc.c.user[0])
 		snprintf(cc.c.user, sizeof(cc.c.user), "root");
-	for (struct agentd_request *r = d->requests; r; r = r->next) {
+	LIST_FOREACH(r, &d->requests, link) {
 		/* Root sees every request; an approver those it may decide. */
 		if (cc.c.uid != 0 && (cc.retired_agent ||
 				      !agent_policy_may_approve(d->cfg, &cc.c, &r->ident, why,
@@ -544,10 +544,7 @@ void agentd_h_approve(struct agentd *d, struct agentd_conn *c, const struct agen
 	j->conn = c;
 	c->job = j;
 	r->deciding = true;
-	j->next = d->jobs;
-	if (d->jobs)
-		d->jobs->prev = j;
-	d->jobs = j;
+	LIST_INSERT_HEAD(&d->jobs, j, link);
 }
 
 void agentd_approval_job_done(struct agentd *d, struct agentd_approval_job *j)
@@ -568,12 +565,7 @@ void agentd_approval_job_done(struct agentd *d, struct agentd_approval_job *j)
 	close(j->rfd);
 	while (waitpid(j->pid, NULL, 0) < 0 && errno == EINTR)
 		;
-	if (j->prev)
-		j->prev->next = j->next;
-	else
-		d->jobs = j->next;
-	if (j->next)
-		j->next->prev = j->prev;
+	LIST_REMOVE(j, link);
 	if (r)
 		r->deciding = false;
 	if (c) {
@@ -634,8 +626,8 @@ void agentd_stepup_expire(struct agentd *d)
 	if (read(d->tstepup_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		syslog(LOG_AUTHPRIV | LOG_ERR, "timerfd: %m");
 	agent_now(&now);
-	for (struct agentd_request *r = d->requests, *next; r; r = next) {
-		next = r->next;
+	for (struct agentd_request *r = LIST_FIRST(&d->requests), *next; r; r = next) {
+		next = LIST_NEXT(r, link);
 		if (r->deadline_boot_ns > now.boot_ns && r->expires > now.real)
 			continue;
 		audit_request(d, "stepup-timeout", r, "deny", NULL, "no decision before the deadline");
@@ -646,8 +638,8 @@ void agentd_stepup_expire(struct agentd *d)
 
 void agentd_stepup_retired(struct agentd *d, const char *name)
 {
-	for (struct agentd_request *r = d->requests, *next; r; r = next) {
-		next = r->next;
+	for (struct agentd_request *r = LIST_FIRST(&d->requests), *next; r; r = next) {
+		next = LIST_NEXT(r, link);
 		if (strcmp(r->ident.name, name) != 0)
 			continue;
 		audit_request(d, "stepup-cancel", r, "deny", NULL, "the identity retired");
@@ -674,24 +666,23 @@ void agentd_stepup_conn_gone(struct agentd *d, struct agentd_conn *c)
 
 void agentd_stepup_forget(struct agentd *d)
 {
-	while (d->requests) {
-		struct agentd_request *r = d->requests;
+	struct agentd_request *r;
+	struct agentd_approval_job *j;
 
+	while ((r = LIST_FIRST(&d->requests))) {
 		if (r->conn)
 			r->conn->request = NULL;
-		d->requests = r->next;
+		LIST_REMOVE(r, link);
 		free(r);
 	}
 	d->nrequests = 0;
-	while (d->jobs) {
-		struct agentd_approval_job *j = d->jobs;
-
+	while ((j = LIST_FIRST(&d->jobs))) {
 		if (j->conn)
 			j->conn->job = NULL;
 		kill(j->pid, SIGKILL);
 		waitpid(j->pid, NULL, 0);
 		close(j->rfd);
-		d->jobs = j->next;
+		LIST_REMOVE(j, link);
 		free(j);
 	}
 }

@@ -20,6 +20,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/types.h>
 #include "common/identity.h"
 #include "common/limits.h"
@@ -43,7 +44,7 @@ struct agentd_request {
 	int64_t created, expires; /* unix seconds */
 	int64_t deadline_boot_ns;
 	bool deciding;           /* an approver is re-authenticating */
-	struct agentd_request *next, *prev;
+	LIST_ENTRY(agentd_request) link;
 };
 
 /* An approver's re-authentication in a child process. */
@@ -55,7 +56,7 @@ struct agentd_approval_job {
 	char request[AGENT_REQUEST_ID_LEN + 1];
 	char approver[AGENT_NAME_MAX + 1];
 	char reason[AGENT_REASON_MAX + 1];
-	struct agentd_approval_job *next, *prev;
+	LIST_ENTRY(agentd_approval_job) link;
 };
 
 /* What pam_agent's account request carried, for the record. */

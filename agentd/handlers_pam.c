@@ -11,10 +11,14 @@
 #include <syslog.h>
 #include <time.h>
 
+#include "agentd/approval.h"
+#include "agentd/conn.h"
 #include "agentd/daemon.h"
+#include "agentd/handlers_pam.h"
+#include "agentd/session.h"
 #include "agentd/policy.h"
 #include "common/kv.h"
-#include "common/live.h"
+#include "common/liveness.h"
 #include "common/text.h"
 
 struct pam_req {

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "agentd/config.h"
-#include "agentd/daemon.h"
+#include "agentd/loop.h"
 #include "agentd/uidrange.h"
 
 #ifndef AGENT_SYSCONFDIR

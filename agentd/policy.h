@@ -8,7 +8,7 @@
 #include <sys/types.h>
 #include "agentd/config.h"
 #include "common/identity.h"
-#include "common/live.h"
+#include "common/liveness.h"
 
 struct agent_caller {
 	uid_t uid;

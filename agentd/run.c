@@ -31,7 +31,10 @@
 #include <security/pam_appl.h>
 #include <sodium.h>
 
+#include "agentd/conn.h"
 #include "agentd/daemon.h"
+#include "agentd/reaper.h"
+#include "agentd/retire.h"
 #include "agentd/run.h"
 
 #define RUN_PAM_SERVICE "agentd"
@@ -274,10 +277,7 @@ int agentd_run_start(struct agentd *d, struct agentd_conn *c, const struct agent
 	}
 	r->conn = c;
 	c->run = r;
-	r->next = d->runs;
-	if (d->runs)
-		d->runs->prev = r;
-	d->runs = r;
+	LIST_INSERT_HEAD(&d->runs, r, link);
 	d->nruns++; /* runs with a connected client; see run_detach */
 	return 0;
 }
@@ -300,12 +300,7 @@ static void run_free(struct agentd *d, struct agentd_run *r)
 		close(r->rfd);
 	}
 	run_detach(d, r);
-	if (r->prev)
-		r->prev->next = r->next;
-	else
-		d->runs = r->next;
-	if (r->next)
-		r->next->prev = r->prev;
+	LIST_REMOVE(r, link);
 	free(r);
 }
 
@@ -371,7 +366,9 @@ void agentd_run_done(struct agentd *d, struct agentd_run *r)
 
 void agentd_run_reaped(struct agentd *d, uint32_t uid)
 {
-	for (struct agentd_run *r = d->runs; r; r = r->next)
+	struct agentd_run *r;
+
+	LIST_FOREACH(r, &d->runs, link)
 		if (r->uid == uid && r->exited) {
 			run_finish(d, r);
 			return;
@@ -395,6 +392,6 @@ void agentd_run_conn_gone(struct agentd *d, struct agentd_conn *c)
 
 void agentd_runs_forget(struct agentd *d)
 {
-	while (d->runs)
-		run_free(d, d->runs);
+	while (!LIST_EMPTY(&d->runs))
+		run_free(d, LIST_FIRST(&d->runs));
 }

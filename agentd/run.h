@@ -13,6 +13,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/types.h>
 #include "common/identity.h"
 
@@ -29,7 +30,7 @@ struct agentd_run {
 	bool exited;              /* the runner reported; waiting for the reap */
 	int32_t status;           /* what goes to the client (agent_run_result) */
 	char message[160];
-	struct agentd_run *next, *prev;
+	LIST_ENTRY(agentd_run) link;
 };
 
 /* What the runner writes on its pipe: the command's wait status, or a

@@ -53,10 +53,7 @@ int agentd_session_open(struct agentd *d, const char *name, uint32_t uid, const 
 		free(s);
 		return -e;
 	}
-	s->next = d->sessions;
-	if (d->sessions)
-		d->sessions->prev = s;
-	d->sessions = s;
+	LIST_INSERT_HEAD(&d->sessions, s, link);
 	d->nsessions++;
 	*out = s;
 	return 0;
@@ -64,7 +61,9 @@ int agentd_session_open(struct agentd *d, const char *name, uint32_t uid, const 
 
 struct agentd_session *agentd_session_find(struct agentd *d, uint64_t id)
 {
-	for (struct agentd_session *s = d->sessions; s; s = s->next)
+	struct agentd_session *s;
+
+	LIST_FOREACH(s, &d->sessions, link)
 		if (s->id == id)
 			return s;
 	return NULL;
@@ -74,21 +73,17 @@ void agentd_session_free(struct agentd *d, struct agentd_session *s)
 {
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, s->pidfd, NULL);
 	close(s->pidfd);
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		d->sessions = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
+	LIST_REMOVE(s, link);
 	d->nsessions--;
 	free(s);
 }
 
 unsigned agentd_sessions_end(struct agentd *d, uint32_t uid)
 {
+	struct agentd_session *s;
 	unsigned n = 0;
 
-	for (struct agentd_session *s = d->sessions; s; s = s->next)
+	LIST_FOREACH(s, &d->sessions, link)
 		if (s->uid == uid && syscall(SYS_pidfd_send_signal, s->pidfd, SIGTERM, NULL, 0) == 0)
 			n++;
 	return n;
@@ -96,9 +91,10 @@ unsigned agentd_sessions_end(struct agentd *d, uint32_t uid)
 
 unsigned agentd_sessions_count(struct agentd *d, uint32_t uid)
 {
+	struct agentd_session *s;
 	unsigned n = 0;
 
-	for (struct agentd_session *s = d->sessions; s; s = s->next)
+	LIST_FOREACH(s, &d->sessions, link)
 		n += s->uid == uid;
 	return n;
 }

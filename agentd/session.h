@@ -11,6 +11,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/types.h>
 #include "common/limits.h"
 
@@ -27,7 +28,7 @@ struct agentd_session {
 	uint32_t uid;
 	char name[AGENT_NAME_MAX + 1];
 	char service[AGENT_SERVICE_MAX + 1];
-	struct agentd_session *next, *prev;
+	LIST_ENTRY(agentd_session) link;
 };
 
 /* Registers a session for the process pid. 0 and *out; -EMFILE over a

@@ -82,7 +82,7 @@ bool agent_snap_is_stale(const struct agent_snap_map *m);
 /* Lookups copy the entry out under the file's sequence counter and validate
  * the copy. 0; -ENOENT; -EAGAIN if a writer kept it busy past the retry
  * bound; -EBADMSG if the file is corrupt. They do not apply the liveness
- * rule: callers do, with common/live.h. */
+ * rule: callers do, with common/liveness.h. */
 int agent_snap_by_name(const struct agent_snap_map *m, const char *name,
 		       struct agent_snap_entry *out);
 int agent_snap_by_uid(const struct agent_snap_map *m, uint32_t uid, struct agent_snap_entry *out);

@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/live.h"
+#include "common/liveness.h"
 #include "common/snapshot.h"
 #include "nss_agent/nss_agent.h"
 

@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/live.h"
+#include "common/liveness.h"
 #include "common/snapshot.h"
 
 #define UMIN 1879048192u

@@ -20,7 +20,7 @@
 
 #include <cmocka.h>
 
-#include "common/live.h"
+#include "common/liveness.h"
 #include "common/snapshot.h"
 #include "nss_agent/nss_agent.h"
 

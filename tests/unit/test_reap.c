@@ -20,7 +20,7 @@
 
 #include "tests/unit/tmpdir.h"
 
-#include "agentd/reap.h"
+#include "agentd/kill.h"
 #include "agentd/uidrange.h"
 
 #define TEST_UID 1879113001u

@@ -15,7 +15,7 @@
 #include "common/json.h"
 #include "common/kv.h"
 #include "common/limits.h"
-#include "common/live.h"
+#include "common/liveness.h"
 #include "common/text.h"
 
 static void test_duration_parse(void **state)

@@ -1,7 +1,7 @@
-/* The liveness rule (see common/live.h). Libc only. */
+/* The liveness rule (see common/liveness.h). Libc only. */
 #include <time.h>
 
-#include "common/live.h"
+#include "common/liveness.h"
 
 void agent_now(struct agent_now *now)
 {

@@ -1,4 +1,4 @@
-/* Killing a uid's processes and removing what it owned (agentd/reap.h).
+/* Killing a uid's processes and removing what it owned (agentd/kill.h).
  *
  * Signals go through pidfds: a pid is opened, then its uid re-checked
  * through /proc, then signalled through the pidfd, so a pid recycled
@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agentd/reap.h"
+#include "agentd/kill.h"
 
 #define KILL_BOUND_MS 10000
 #define POLL_MS 20

@@ -1,0 +1,243 @@
+/* Client connections (agentd/conn.h): the listening socket, accept with
+ * SO_PEERCRED, one request per SOCK_SEQPACKET message (with up to three
+ * SCM_RIGHTS descriptors), the per-connection reply queue and its flush.
+ *
+ * Invariants: a protocol violation ends the connection after one error
+ * reply; descriptors a handler did not keep are closed after dispatch;
+ * request and reply bytes are wiped once sent or read (they may hold a
+ * token); waiting connections (a step-up, an `agentctl run`) do not count
+ * against max_connections. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "agentd/conn.h"
+#include "agentd/daemon.h"
+
+int agentd_listen(struct agentd *d)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	mode_t old;
+	int fd, r;
+
+	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", d->sock_path) >=
+	    (int)sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (unlink(d->sock_path) < 0 && errno != ENOENT) {
+		r = -errno;
+		goto fail;
+	}
+	/* Any local user may connect; each request is authorised per caller. */
+	old = umask(0111);
+	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0 || listen(fd, 128) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	d->listen_fd = fd;
+	return 0;
+fail:
+	close(fd);
+	return r;
+}
+
+static void conn_close_fds(struct agentd_conn *c)
+{
+	for (unsigned i = 0; i < c->nfds; i++)
+		if (c->fds[i] >= 0)
+			close(c->fds[i]);
+	c->nfds = 0;
+}
+
+void agentd_conn_free(struct agentd *d, struct agentd_conn *c)
+{
+	struct agentd_outmsg *m;
+
+	if (d->hooks.conn_gone)
+		d->hooks.conn_gone(d, c);
+	conn_close_fds(c);
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	while ((m = STAILQ_FIRST(&c->out))) {
+		STAILQ_REMOVE_HEAD(&c->out, link);
+		sodium_memzero(m->data, m->len);
+		free(m);
+	}
+	LIST_REMOVE(c, link);
+	d->conns.n--;
+	free(c);
+}
+
+void agentd_accept(struct agentd *d)
+{
+	for (;;) {
+		struct agentd_conn *c;
+		socklen_t len = sizeof(struct ucred);
+		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+		if (fd < 0)
+			return;
+		/* A connection that waits (a pending step-up, an agentctl run)
+		 * does not count: max_pending and max_live bound those. */
+		if (d->conns.n - d->nrequests - d->nruns >= d->cfg->max_connections) {
+			/* (each waiting one is among conns.n, so no underflow) */
+			close(fd); /* over the limit: the client sees a reset */
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->kind = W_CONN;
+		c->fd = fd;
+		STAILQ_INIT(&c->out);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) < 0 ||
+		    agentd_watch(d, fd, EPOLLIN, c) < 0) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		LIST_INSERT_HEAD(&d->conns.list, c, link);
+		d->conns.n++;
+	}
+}
+
+bool agentd_conn_flush(struct agentd *d, struct agentd_conn *c)
+{
+	struct agentd_outmsg *m;
+
+	while ((m = STAILQ_FIRST(&c->out))) {
+		ssize_t n = send(c->fd, m->data, m->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n < 0) {
+			agentd_conn_free(d, c);
+			return false;
+		}
+		STAILQ_REMOVE_HEAD(&c->out, link);
+		c->out_bytes -= m->len;
+		sodium_memzero(m->data, m->len);
+		free(m);
+	}
+	if (STAILQ_EMPTY(&c->out) && c->closing) {
+		agentd_conn_free(d, c);
+		return false;
+	}
+	struct epoll_event ev = { .events = !STAILQ_EMPTY(&c->out) ? EPOLLOUT : EPOLLIN, .data.ptr = c };
+
+	epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	return true;
+}
+
+void agentd_reply(struct agentd *d, struct agentd_conn *c, const struct agent_wbuf *w)
+{
+	struct agentd_outmsg *m;
+
+	if (c->out_bytes + w->len > AGENTD_CONN_OUT_MAX) {
+		c->closing = true; /* a client that does not read loses its connection */
+		return;
+	}
+	m = malloc(sizeof(*m) + w->len);
+	if (!m) {
+		c->closing = true;
+		return;
+	}
+	m->len = w->len;
+	memcpy(m->data, w->data, w->len);
+	STAILQ_INSERT_TAIL(&c->out, m, link);
+	c->out_bytes += w->len;
+}
+
+void agentd_reply_error(struct agentd *d, struct agentd_conn *c, int err, const char *fmt, ...)
+{
+	struct agent_wbuf w;
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	agent_wire_begin(&w, AGENT_MSG_ERROR);
+	agent_wire_error(&w, err, msg);
+	if (agent_wire_finish(&w) == 0)
+		agentd_reply(d, c, &w);
+}
+
+/* Takes the descriptors of an SCM_RIGHTS message into c->fds (all of them
+ * are received CLOEXEC; any beyond the slots are closed). False if the
+ * control data was truncated or of another kind. */
+static bool conn_take_fds(struct agentd_conn *c, struct msghdr *mh)
+{
+	bool ok = !(mh->msg_flags & MSG_CTRUNC);
+
+	for (struct cmsghdr *h = CMSG_FIRSTHDR(mh); h; h = CMSG_NXTHDR(mh, h)) {
+		size_t n;
+
+		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) {
+			ok = false;
+			continue;
+		}
+		n = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
+			if (c->nfds < sizeof(c->fds) / sizeof(c->fds[0])) {
+				c->fds[c->nfds++] = fd;
+			} else {
+				close(fd);
+				ok = false;
+			}
+		}
+	}
+	return ok;
+}
+
+void agentd_conn_read(struct agentd *d, struct agentd_conn *c)
+{
+	static uint8_t buf[AGENT_WIRE_MAX + 1];
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * 3)];
+	} ctl;
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+			     .msg_controllen = sizeof(ctl.buf) };
+	struct agent_msg m;
+	bool fds_ok;
+	ssize_t n;
+
+	n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	fds_ok = n < 0 || conn_take_fds(c, &mh);
+	if (n <= 0) {
+		agentd_conn_free(d, c);
+		return;
+	}
+	/* A protocol violation ends the connection after one error reply. */
+	if ((size_t)n > AGENT_WIRE_MAX || !fds_ok || agent_wire_parse(&m, buf, (size_t)n) < 0) {
+		agentd_reply_error(d, c, EBADMSG, "malformed request");
+		c->closing = true;
+	} else {
+		d->hooks.dispatch(d, c, &m);
+	}
+	conn_close_fds(c); /* what the handler did not keep */
+	sodium_memzero(buf, sizeof(buf));
+	agentd_conn_flush(d, c);
+}

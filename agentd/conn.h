@@ -1,0 +1,60 @@
+/* Client connections: accept, read, the reply queue, flush, close.
+ *
+ * A connection is a SOCK_SEQPACKET socket: one message is one request.
+ * Nothing here blocks on a client: replies are queued and sent as the
+ * socket drains, and a client that does not read (more than
+ * AGENTD_CONN_OUT_MAX queued) loses its connection. conn.c knows no request
+ * type: it hands each parsed message to hooks.dispatch and reports a
+ * closing connection through hooks.conn_gone. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include "common/wire.h"
+
+#define AGENTD_CONN_OUT_MAX (32u << 20) /* queued reply bytes per connection */
+
+struct agentd;
+struct agentd_run;
+struct agentd_request;
+struct agentd_approval_job;
+
+struct agentd_outmsg {
+	STAILQ_ENTRY(agentd_outmsg) link;
+	size_t len;
+	uint8_t data[];
+};
+
+struct agentd_conn {
+	int kind; /* W_CONN: first member, epoll data points here */
+	int fd;
+	struct ucred cred;
+	STAILQ_HEAD(, agentd_outmsg) out;
+	size_t out_bytes;
+	bool closing; /* close once the queue drains */
+	/* Descriptors that came with the request being dispatched (SCM_RIGHTS);
+	 * a handler that keeps one sets its slot to -1, the rest are closed. */
+	int fds[3];
+	unsigned nfds;
+	struct agentd_run *run; /* the `agentctl run` this client waits for */
+	struct agentd_request *request;   /* pam_agent waiting for a step-up decision */
+	struct agentd_approval_job *job;  /* an approver re-authenticating over it */
+	LIST_ENTRY(agentd_conn) link;
+};
+
+/* Binds and listens on d->sock_path (any local user may connect). */
+int agentd_listen(struct agentd *d);
+/* The listening socket is readable: accepts what waits (up to the limit). */
+void agentd_accept(struct agentd *d);
+/* c is readable: reads one request and dispatches it. */
+void agentd_conn_read(struct agentd *d, struct agentd_conn *c);
+/* Closes and frees c (hooks.conn_gone first). */
+void agentd_conn_free(struct agentd *d, struct agentd_conn *c);
+/* Sends what is queued on c; false if that closed (and freed) c. */
+bool agentd_conn_flush(struct agentd *d, struct agentd_conn *c);
+/* Queues a finished message on the connection (copied). */
+void agentd_reply(struct agentd *d, struct agentd_conn *c, const struct agent_wbuf *w);
+void agentd_reply_error(struct agentd *d, struct agentd_conn *c, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));

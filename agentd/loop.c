@@ -1,0 +1,386 @@
+/* agentd's event loop (agentd/loop.h): start-up, the loop, signals,
+ * reload dispatch and shutdown. The top of the layering: it calls down into
+ * every module and installs the hooks through which they report back.
+ *
+ * One thread, one epoll set: the listening socket, client connections
+ * (conn.c), a signalfd (TERM, INT, HUP, CHLD), two timerfds for the next
+ * expiry (expiry.c), the step-up timer (approval.c) and the pipes of reaper
+ * (reaper.c), runner (run.c) and approver children, and session pidfds
+ * (session.c). Every watched object starts with its watch kind. Nothing
+ * here blocks on a client. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "agentd/approval.h"
+#include "agentd/conn.h"
+#include "agentd/daemon.h"
+#include "agentd/expiry.h"
+#include "agentd/livetable.h"
+#include "agentd/handlers.h"
+#include "agentd/handlers_pam.h"
+#include "agentd/homes.h"
+#include "agentd/loop.h"
+#include "agentd/reaper.h"
+#include "agentd/reconcile.h"
+#include "agentd/reload.h"
+#include "agentd/run.h"
+#include "agentd/session.h"
+#include "agentd/uidrange.h"
+#include "common/kv.h"
+
+#define MAX_EVENTS 32
+
+/* ------------------------------------------------------------ hooks */
+
+static void on_conn_gone(struct agentd *d, struct agentd_conn *c)
+{
+	agentd_run_conn_gone(d, c);
+	agentd_stepup_conn_gone(d, c);
+}
+
+static void on_retired(struct agentd *d, const struct agent_identity *id)
+{
+	agentd_stepup_retired(d, id->name);
+}
+
+static const struct agentd_hooks loop_hooks = {
+	.dispatch = agentd_dispatch,
+	.conn_gone = on_conn_gone,
+	.retired = on_retired,
+	.reaped = agentd_run_reaped,
+};
+
+/* ------------------------------------------------------------ main loop */
+
+static void handle_signals(struct agentd *d)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			d->stop = true;
+			break;
+		case SIGHUP:
+			d->reload = true;
+			break;
+		case SIGCHLD:
+			/* Reapers are collected through their pipes. */
+			break;
+		}
+	}
+}
+
+static void drain_timer(int fd)
+{
+	uint64_t ticks;
+
+	/* ECANCELED on the real-time timer means the clock was set. */
+	if (read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN && errno != ECANCELED)
+		syslog(LOG_AUTHPRIV | LOG_ERR, "timerfd: %m");
+}
+
+static int setup_fds(struct agentd *d)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	d->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	d->tboot_fd = timerfd_create(CLOCK_BOOTTIME, TFD_CLOEXEC | TFD_NONBLOCK);
+	d->treal_fd = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK);
+	d->tstepup_fd = timerfd_create(CLOCK_BOOTTIME, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (d->epfd < 0 || d->signal_fd < 0 || d->tboot_fd < 0 || d->treal_fd < 0 ||
+	    d->tstepup_fd < 0)
+		return -errno;
+	d->kinds[W_SIGNAL] = W_SIGNAL;
+	d->kinds[W_TIMER_BOOT] = W_TIMER_BOOT;
+	d->kinds[W_TIMER_REAL] = W_TIMER_REAL;
+	d->kinds[W_TIMER_STEPUP] = W_TIMER_STEPUP;
+	d->kinds[W_LISTEN] = W_LISTEN;
+	if (agentd_watch(d, d->signal_fd, EPOLLIN, &d->kinds[W_SIGNAL]) < 0 ||
+	    agentd_watch(d, d->tboot_fd, EPOLLIN, &d->kinds[W_TIMER_BOOT]) < 0 ||
+	    agentd_watch(d, d->treal_fd, EPOLLIN, &d->kinds[W_TIMER_REAL]) < 0 ||
+	    agentd_watch(d, d->tstepup_fd, EPOLLIN, &d->kinds[W_TIMER_STEPUP]) < 0)
+		return -errno;
+	return 0;
+}
+
+static void run_loop(struct agentd *d)
+{
+	struct epoll_event ev[MAX_EVENTS];
+
+	while (!d->stop) {
+		int n = epoll_wait(d->epfd, ev, MAX_EVENTS, -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			syslog(LOG_AUTHPRIV | LOG_ERR, "epoll_wait: %m");
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			int kind = *(int *)ev[i].data.ptr;
+
+			switch (kind) {
+			case W_LISTEN:
+				agentd_accept(d);
+				break;
+			case W_SIGNAL:
+				handle_signals(d);
+				break;
+			case W_TIMER_BOOT:
+			case W_TIMER_REAL:
+				drain_timer(kind == W_TIMER_BOOT ? d->tboot_fd : d->treal_fd);
+				agentd_expire_due(d);
+				break;
+			case W_REAPER:
+				agentd_reaper_done(d, ev[i].data.ptr);
+				break;
+			case W_RUN:
+				agentd_run_done(d, ev[i].data.ptr);
+				break;
+			case W_TIMER_STEPUP:
+				agentd_stepup_expire(d);
+				break;
+			case W_APPROVER:
+				agentd_approval_job_done(d, ev[i].data.ptr);
+				break;
+			case W_SESSION:
+				/* The session's process exited without closing it. */
+				agentd_audit_session_end(d, ev[i].data.ptr, "process exited");
+				agentd_session_free(d, ev[i].data.ptr);
+				break;
+			case W_CONN: {
+				struct agentd_conn *c = ev[i].data.ptr;
+
+				if (ev[i].events & EPOLLOUT) {
+					agentd_conn_flush(d, c);
+				} else if (ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+					if (ev[i].events & EPOLLIN)
+						agentd_conn_read(d, c);
+					else
+						agentd_conn_free(d, c);
+				}
+				/* conn may be freed: no later event refers to it, as
+				 * epoll reports each fd once per wait. */
+				break;
+			}
+			}
+		}
+		if (d->reload) {
+			d->reload = false;
+			agentd_reload_config(d);
+		}
+	}
+}
+
+static void audit_simple(struct agentd *d, const char *event, const char *extra_key,
+			 const char *extra)
+{
+	struct agent_kv kv;
+	char buf[AGENT_AUDIT_LINE_MAX];
+
+	agent_audit_begin(&d->audit, &kv, buf, sizeof(buf), event);
+	agent_kv_str(&kv, "version", PACKAGE_VERSION);
+	if (extra_key)
+		agent_kv_str(&kv, extra_key, extra);
+	agent_kv_u64(&kv, "live", d->live.n);
+	agent_audit_emit(&d->audit, &kv, LOG_NOTICE);
+}
+
+/* The first record of a run: where the audit chain resumed. */
+static void audit_start(struct agentd *d)
+{
+	struct agent_kv kv;
+	char buf[AGENT_AUDIT_LINE_MAX];
+
+	agent_audit_begin(&d->audit, &kv, buf, sizeof(buf), "start");
+	agent_kv_str(&kv, "version", PACKAGE_VERSION);
+	agent_kv_u64(&kv, "pid", (uint64_t)getpid());
+	agent_audit_start_fields(&d->audit, &kv);
+	agent_audit_emit(&d->audit, &kv, d->audit.lost_from ? LOG_WARNING : LOG_NOTICE);
+}
+
+static int make_dir(const char *path, mode_t mode)
+{
+	struct stat st;
+
+	if (mkdir(path, mode) < 0 && errno != EEXIST)
+		return -errno;
+	if (lstat(path, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+		return -EPERM;
+	if ((st.st_mode & 07777) != mode && chmod(path, mode) < 0)
+		return -errno;
+	return 0;
+}
+
+static void cleanup(struct agentd *d)
+{
+	agentd_runs_forget(d); /* their commands go on until their TTL */
+	agentd_stepup_forget(d);
+	while (!LIST_EMPTY(&d->conns.list))
+		agentd_conn_free(d, LIST_FIRST(&d->conns.list));
+	while (!LIST_EMPTY(&d->sessions))
+		agentd_session_free(d, LIST_FIRST(&d->sessions));
+	agentd_reapers_finish(d);
+	if (d->listen_fd >= 0) {
+		close(d->listen_fd);
+		unlink(d->sock_path);
+	}
+	agent_snap_writer_free(d->snap);
+	agent_store_close(d->store);
+	agent_config_free(d->cfg);
+	agentd_live_free(d);
+	int fds[] = { d->epfd, d->signal_fd, d->tboot_fd, d->treal_fd, d->tstepup_fd, d->home_fd };
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	sodium_memzero(&d->tkey, sizeof(d->tkey));
+}
+
+int agentd_main(const struct agentd_opts *opts)
+{
+	struct agentd d = { .opts = *opts };
+	struct agent_range_sources src = {
+		.login_defs = "/etc/login.defs", .subuid = "/etc/subuid", .subgid = "/etc/subgid",
+	};
+	char err[512];
+	bool ran = false;
+	int r;
+
+	LIST_INIT(&d.conns.list);
+	TAILQ_INIT(&d.reapers.queue);
+	TAILQ_INIT(&d.reapers.running);
+	LIST_INIT(&d.sessions);
+	LIST_INIT(&d.runs);
+	LIST_INIT(&d.requests);
+	LIST_INIT(&d.jobs);
+	d.hooks = loop_hooks;
+	d.epfd = d.listen_fd = d.signal_fd = d.tboot_fd = d.treal_fd = d.tstepup_fd = d.home_fd = -1;
+	d.started = agentd_boot_seconds();
+	agent_audit_open(&d.audit, opts->foreground_log);
+	if (sodium_init() < 0) {
+		fprintf(stderr, "agentd: cannot initialise libsodium\n");
+		r = -EIO;
+		goto out;
+	}
+	/* The audit chain first, so that every record of the run is in it. */
+	if ((r = make_dir(opts->state_dir, 0700)) < 0 ||
+	    (r = agent_audit_chain_open(&d.audit, opts->state_dir)) < 0) {
+		fprintf(stderr, "agentd: cannot open the audit chain in %s: %s%s\n", opts->state_dir,
+			strerror(-r), r == -EBADMSG ? " (" AGENT_AUDIT_STATE_FILE " is damaged; "
+						      "remove it to start a new chain)" : "");
+		syslog(LOG_AUTHPRIV | LOG_ERR, "cannot open the audit chain in %s: %s",
+		       opts->state_dir, strerror(-r));
+		goto out;
+	}
+	audit_start(&d);
+
+	r = agent_config_load(opts->config_path, &d.cfg, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "agentd: %s\n", err);
+		agentd_audit_config(&d, "rejected", err);
+		goto out;
+	}
+	r = agent_range_check(d.cfg->uid_min, d.cfg->uid_max, &src, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "agentd: %s: %s\n", opts->config_path, err);
+		agentd_audit_config(&d, "rejected", err);
+		goto out;
+	}
+	if ((r = make_dir(opts->runtime_dir, 0755)) < 0) {
+		fprintf(stderr, "agentd: cannot use %s or %s: %s\n", opts->state_dir,
+			opts->runtime_dir, strerror(-r));
+		goto out;
+	}
+	if (snprintf(d.sock_path, sizeof(d.sock_path), "%s/%s", opts->runtime_dir,
+		     AGENTD_SOCKET_NAME) >= (int)sizeof(d.sock_path) ||
+	    snprintf(d.snap_path, sizeof(d.snap_path), "%s/%s", opts->runtime_dir,
+		     AGENT_SNAP_FILE) >= (int)sizeof(d.snap_path)) {
+		fprintf(stderr, "agentd: runtime directory path too long\n");
+		r = -ENAMETOOLONG;
+		goto out;
+	}
+	r = agent_store_open(opts->state_dir, &d.store);
+	if (r < 0) {
+		fprintf(stderr, "agentd: cannot open the state database in %s: %s\n",
+			opts->state_dir, strerror(-r));
+		goto out;
+	}
+	r = agent_token_key_load(opts->state_dir, &d.tkey);
+	if (r < 0) {
+		fprintf(stderr, "agentd: cannot load %s/token.key: %s\n", opts->state_dir,
+			strerror(-r));
+		goto out;
+	}
+	r = agentd_home_base_open(&d);
+	if (r < 0) {
+		fprintf(stderr, "agentd: home_base %s must be a directory owned by root and not "
+				"writable by group or others: %s\n", d.cfg->home_base, strerror(-r));
+		goto out;
+	}
+	if ((r = setup_fds(&d)) < 0) {
+		fprintf(stderr, "agentd: cannot set up the event loop: %s\n", strerror(-r));
+		goto out;
+	}
+	d.next_uid = d.cfg->uid_min;
+	if ((r = agentd_live_init(&d)) < 0)
+		goto out;
+	r = agentd_reconcile(&d);
+	if (r < 0) {
+		fprintf(stderr, "agentd: start-up reconciliation failed: %s\n", strerror(-r));
+		goto out;
+	}
+	agentd_audit_config(&d, "loaded", NULL);
+	r = agentd_listen(&d);
+	if (r < 0) {
+		fprintf(stderr, "agentd: cannot listen on %s: %s\n", d.sock_path, strerror(-r));
+		goto out;
+	}
+	if ((r = agentd_watch(&d, d.listen_fd, EPOLLIN, &d.kinds[W_LISTEN])) < 0)
+		goto out;
+	agentd_live_rearm(&d);
+	audit_simple(&d, "ready", "socket", d.sock_path);
+	ran = true;
+	run_loop(&d);
+	r = 0;
+out:
+	cleanup(&d); /* may still record reaps */
+	if (d.audit.chained) {
+		struct agent_kv kv;
+		char buf[AGENT_AUDIT_LINE_MAX];
+
+		agent_audit_begin(&d.audit, &kv, buf, sizeof(buf), "stop");
+		agent_kv_str(&kv, "version", PACKAGE_VERSION);
+		agent_kv_str(&kv, "reason", ran ? "signal" : "start-up failed");
+		agent_kv_u64(&kv, "live", d.live.n);
+		agent_audit_emit(&d.audit, &kv, ran ? LOG_NOTICE : LOG_WARNING);
+	}
+	agent_audit_close(&d.audit);
+	return r < 0 ? 1 : 0;
+}

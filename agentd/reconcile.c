@@ -1,0 +1,140 @@
+/* Start-up reconciliation (agentd/reconcile.h). Runs once, before the
+ * listening socket exists, so no request sees a half-reconciled state. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agentd/daemon.h"
+#include "agentd/livetable.h"
+#include "agentd/homes.h"
+#include "agentd/publish.h"
+#include "agentd/reaper.h"
+#include "agentd/reconcile.h"
+#include "agentd/retire.h"
+#include "agentd/uidrange.h"
+#include "common/liveness.h"
+
+struct boot_ctx {
+	struct agentd *d;
+	struct agent_now now;
+	bool new_boot;
+	char (*expired)[AGENT_NAME_MAX + 1];
+	size_t nexpired, cap;
+};
+
+static int startup_live_cb(const struct agent_identity *id, void *arg)
+{
+	struct boot_ctx *b = arg;
+	struct agent_identity c = *id;
+
+	/* A boot deadline from another boot means nothing: derive a new one. */
+	if (b->new_boot || c.expires_boot_ns == 0)
+		c.expires_boot_ns = agent_boot_deadline(c.expires, &b->now);
+	if (!agent_is_live(false, c.expires, c.expires_boot_ns, &b->now) ||
+	    !agent_config_purpose(b->d->cfg, c.purpose) || c.uid < b->d->cfg->uid_min ||
+	    c.uid > b->d->cfg->uid_max) {
+		if (b->nexpired == b->cap) {
+			size_t cap = b->cap ? b->cap * 2 : 64;
+			void *p = realloc(b->expired, cap * sizeof(*b->expired));
+
+			if (!p)
+				return -ENOMEM;
+			b->expired = p;
+			b->cap = cap;
+		}
+		snprintf(b->expired[b->nexpired++], AGENT_NAME_MAX + 1, "%s", c.name);
+		return 0;
+	}
+	if (agentd_purpose_has_home(b->d, c.purpose))
+		agentd_home_create(b->d, c.name, c.uid);
+	return agentd_live_add(b->d, &c);
+}
+
+static int unreaped_cb(const struct agent_identity *id, void *arg)
+{
+	if (!agentd_reap_pending(arg, id->uid))
+		agentd_reaper_queue(arg, id->uid, id->name, false);
+	return 0;
+}
+
+static void read_boot_id(char *buf, size_t len)
+{
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, len - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		n = 0;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+/* Before any request: retire what expired while we were down (or lost its
+ * purpose or range), finish interrupted reaps, kill processes in the range
+ * that belong to no live identity, then publish the snapshot. */
+int agentd_reconcile(struct agentd *d)
+{
+	struct boot_ctx b = { .d = d };
+	struct agent_uid_set procs;
+	char boot_id[64], old_id[64];
+	int r;
+
+	agent_now(&b.now);
+	read_boot_id(boot_id, sizeof(boot_id));
+	if (agent_store_meta_get(d->store, "boot_id", old_id, sizeof(old_id)) < 0 ||
+	    strcmp(old_id, boot_id) != 0)
+		b.new_boot = true;
+	r = agent_store_meta_set(d->store, "boot_id", boot_id);
+	if (r < 0)
+		return r;
+
+	r = agent_store_foreach(d->store, AGENT_STORE_LIVE, startup_live_cb, &b);
+	if (r < 0)
+		goto out;
+	r = agentd_snapshot_rebuild(d);
+	if (r < 0)
+		goto out;
+	for (size_t i = 0; i < b.nexpired; i++) {
+		struct agent_identity id;
+		bool lost = agent_store_get(d->store, b.expired[i], &id) == 0 &&
+			    (!agent_config_purpose(d->cfg, id.purpose) ||
+			     id.uid < d->cfg->uid_min || id.uid > d->cfg->uid_max);
+
+		agentd_retire(d, b.expired[i],
+			      lost ? AGENT_RETIRE_ORPHANED : AGENT_RETIRE_EXPIRED,
+			      lost ? "purpose or uid no longer in the configuration" : NULL,
+			      NULL);
+	}
+	/* Retirements above queued their reapers; add interrupted ones. */
+	r = agent_store_foreach(d->store, AGENT_STORE_UNREAPED, unreaped_cb, d);
+	if (r < 0)
+		goto out;
+
+	/* Orphans: in-range uids with processes and no live identity. */
+	r = agent_uid_set_init(&procs, d->cfg->uid_min, d->cfg->uid_max);
+	if (r < 0)
+		goto out;
+	if (agent_uid_set_scan_proc(&procs, "/proc") == 0) {
+		for (uint64_t u = d->cfg->uid_min; u <= d->cfg->uid_max; u++) {
+			struct agent_identity id;
+
+			if (!agent_uid_set_has(&procs, (uint32_t)u))
+				continue;
+			if (agent_store_get_live_uid(d->store, (uint32_t)u, &id) == 0)
+				continue;
+			if (!agentd_reap_pending(d, (uint32_t)u))
+				agentd_reaper_queue(d, (uint32_t)u, NULL, true);
+		}
+	}
+	agent_uid_set_free(&procs);
+	agentd_reapers_drain(d);
+	agentd_purge_retired(d, true);
+	r = 0;
+out:
+	free(b.expired);
+	return r;
+}
