@@ -1,5 +1,5 @@
 /* agentd: entry point. Parses options, hardens the process, hands over to
- * agentd_main() (agentd/daemon.c). Never daemonizes: run it under systemd
+ * agentd_main() (agentd/loop.c). Never daemonizes: run it under systemd
  * or any supervisor. */
 #include <errno.h>
 #include <fcntl.h>
