@@ -208,36 +208,42 @@ static bool conn_take_fds(struct agentd_conn *c, struct msghdr *mh)
 	return ok;
 }
 
-void agentd_conn_read(struct agentd *d, struct agentd_conn *c)
+/* The request being dispatched: one at a time, wiped once done. */
+static uint8_t rbuf[AGENT_WIRE_MAX + 1];
+
+int agentd_conn_recv(struct agentd *d, struct agentd_conn *c, struct agent_msg *m)
 {
-	static uint8_t buf[AGENT_WIRE_MAX + 1];
+	uint8_t *buf = rbuf;
 	union {
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(sizeof(int) * 3)];
 	} ctl;
-	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(rbuf) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
 			     .msg_controllen = sizeof(ctl.buf) };
-	struct agent_msg m;
 	bool fds_ok;
 	ssize_t n;
 
 	n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
+		return -1;
 	fds_ok = n < 0 || conn_take_fds(c, &mh);
 	if (n <= 0) {
 		agentd_conn_free(d, c);
-		return;
+		return -1;
 	}
 	/* A protocol violation ends the connection after one error reply. */
-	if ((size_t)n > AGENT_WIRE_MAX || !fds_ok || agent_wire_parse(&m, buf, (size_t)n) < 0) {
+	if ((size_t)n > AGENT_WIRE_MAX || !fds_ok || agent_wire_parse(m, buf, (size_t)n) < 0) {
 		agentd_reply_error(d, c, EBADMSG, "malformed request");
 		c->closing = true;
-	} else {
-		d->hooks.dispatch(d, c, &m);
+		return 0;
 	}
+	return 1;
+}
+
+void agentd_conn_done(struct agentd *d, struct agentd_conn *c)
+{
 	conn_close_fds(c); /* what the handler did not keep */
-	sodium_memzero(buf, sizeof(buf));
+	sodium_memzero(rbuf, sizeof(rbuf));
 	agentd_conn_flush(d, c);
 }

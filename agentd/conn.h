@@ -4,8 +4,8 @@
  * Nothing here blocks on a client: replies are queued and sent as the
  * socket drains, and a client that does not read (more than
  * AGENTD_CONN_OUT_MAX queued) loses its connection. conn.c knows no request
- * type: it hands each parsed message to hooks.dispatch and reports a
- * closing connection through hooks.conn_gone. */
+ * type: it hands each parsed message back to the loop, which dispatches it,
+ * and it reports a closing connection through hooks.conn_gone. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -48,8 +48,15 @@ struct agentd_conn {
 int agentd_listen(struct agentd *d);
 /* The listening socket is readable: accepts what waits (up to the limit). */
 void agentd_accept(struct agentd *d);
-/* c is readable: reads one request and dispatches it. */
-void agentd_conn_read(struct agentd *d, struct agentd_conn *c);
+/* c is readable: receives one request. 1: a well-formed request is in *m
+ * (it points into conn.c's buffer until agentd_conn_done); 0: a malformed
+ * one was answered with an error and c will close; either way call
+ * agentd_conn_done next. -1: nothing to do (no data yet, or the peer left
+ * and c is freed). */
+int agentd_conn_recv(struct agentd *d, struct agentd_conn *c, struct agent_msg *m);
+/* After a request: closes the descriptors the handler did not keep, wipes
+ * the request, sends what is queued (which may free c). */
+void agentd_conn_done(struct agentd *d, struct agentd_conn *c);
 /* Closes and frees c (hooks.conn_gone first). */
 void agentd_conn_free(struct agentd *d, struct agentd_conn *c);
 /* Sends what is queued on c; false if that closed (and freed) c. */

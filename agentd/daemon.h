@@ -39,7 +39,6 @@
 
 #define AGENTD_SOCKET_NAME "agentd.sock"
 
-struct agent_msg;
 struct agentd;
 struct agentd_conn;
 struct agentd_live;
@@ -67,8 +66,6 @@ enum agentd_watch_kind {
  * without calling them. The loop (loop.c) installs these at start-up;
  * a NULL hook is skipped. */
 struct agentd_hooks {
-	/* conn.c: a well-formed request arrived on c; queue the reply on c. */
-	void (*dispatch)(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m);
 	/* conn.c: c is about to be freed; drop every reference to it. */
 	void (*conn_gone)(struct agentd *d, struct agentd_conn *c);
 	/* retire.c: id (now retired, already unpublished) will be reaped. */

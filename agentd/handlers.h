@@ -1,7 +1,7 @@
 /* The request handlers' entry: one table of request types (handlers.c).
- * The loop installs agentd_dispatch as hooks.dispatch; the handlers live in
- * handlers.c (agentctl's requests), handlers_pam.h (pam_agent's),
- * approval.h (step-up) and run.h (`agentctl run`). */
+ * The loop (loop.c) calls agentd_dispatch for each request conn.c receives;
+ * the handlers live in handlers.c (agentctl's requests), handlers_pam.h
+ * (pam_agent's), approval.h (step-up) and run.h (`agentctl run`). */
 #pragma once
 
 struct agentd;

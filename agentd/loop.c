@@ -57,13 +57,25 @@ static void on_retired(struct agentd *d, const struct agent_identity *id)
 }
 
 static const struct agentd_hooks loop_hooks = {
-	.dispatch = agentd_dispatch,
 	.conn_gone = on_conn_gone,
 	.retired = on_retired,
 	.reaped = agentd_run_reaped,
 };
 
 /* ------------------------------------------------------------ main loop */
+
+/* A client connection is readable: one request, dispatched to the request
+ * handlers (handlers.c), then its leftovers cleared and the reply sent. */
+static void conn_request(struct agentd *d, struct agentd_conn *c)
+{
+	struct agent_msg m;
+	int r = agentd_conn_recv(d, c, &m);
+
+	if (r > 0)
+		agentd_dispatch(d, c, &m);
+	if (r >= 0)
+		agentd_conn_done(d, c);
+}
 
 static void handle_signals(struct agentd *d)
 {
@@ -179,7 +191,7 @@ static void run_loop(struct agentd *d)
 					agentd_conn_flush(d, c);
 				} else if (ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
 					if (ev[i].events & EPOLLIN)
-						agentd_conn_read(d, c);
+						conn_request(d, c);
 					else
 						agentd_conn_free(d, c);
 				}
