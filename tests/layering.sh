@@ -31,47 +31,44 @@ fi
 		{ split($1, p, ":"); obj = p[2]; sub(/^libagentd_la-/, "", obj); sub(/\.o$/, "", obj) }
 		NF == 3 && $2 ~ /^[TDBR]$/ { print "def", obj, $3 }
 		NF == 3 && $2 == "U" { print "use", obj, $3 }'
-} | python3 -c '
-import sys
-defs, uses, edges = {}, [], {}
-for line in sys.stdin:
-    k, a, b = line.split()
-    if k == "def": defs[b] = a
-    elif k == "use": uses.append((a, b))
-    else: edges.setdefault(a, set()).add((b, "includes"))
-for a, s in uses:
-    b = defs.get(s)
-    if b and b != a: edges.setdefault(a, set()).add((b, "calls " + s))
-nodes = set(edges) | {b for v in edges.values() for b, _ in v}
-# Tarjan: strongly connected components
-idx, low, on, st, sccs, n = {}, {}, set(), [], [], [0]
-sys.setrecursionlimit(10000)
-def visit(v):
-    idx[v] = low[v] = n[0]; n[0] += 1; st.append(v); on.add(v)
-    for w, _ in edges.get(v, ()):
-        if w not in idx: visit(w); low[v] = min(low[v], low[w])
-        elif w in on: low[v] = min(low[v], idx[w])
-    if low[v] == idx[v]:
-        c = []
-        while True:
-            w = st.pop(); on.discard(w); c.append(w)
-            if w == v: break
-        sccs.append(c)
-for v in sorted(nodes):
-    if v not in idx: visit(v)
-bad = [c for c in sccs if len(c) > 1]
-for c in bad:
-    print("layering: cycle among", " ".join(sorted(c)))
-    for a in sorted(c):
-        for b, why in sorted(edges.get(a, ())):
-            if b in c: print("  %s -> %s (%s)" % (a, b, why))
-if bad: sys.exit(1)
-# layers: a file sits one above the highest file it depends on
-lvl = {}
-for c in sccs:  # Tarjan emits callees first
-    v = c[0]
-    lvl[v] = 1 + max([lvl[w] for w, _ in edges.get(v, ())] + [-1])
-for l in range(max(lvl.values()) + 1):
-    print("layer %d: %s" % (l, " ".join(sorted(v for v in lvl if lvl[v] == l))))
-print("layering: no cycle among %d files" % len(nodes))
-'
+} | awk '
+	$1 == "def" { def[$3] = $2; next }
+	$1 == "use" { nuse++; ua[nuse] = $2; us[nuse] = $3; next }
+	{ addedge($2, $3, "includes") }
+	function addedge(a, b, why) {
+		node[a] = node[b] = 1
+		if (!((a, b) in edge)) { edge[a, b] = why; nsucc[a]++; succ[a, nsucc[a]] = b }
+	}
+	# depth-first: state 1 = on the path, 2 = done; lvl = 1 + highest callee
+	function visit(v,    i, w, l) {
+		state[v] = 1; path[++depth] = v; lvl[v] = 0
+		for (i = 1; i <= nsucc[v]; i++) {
+			w = succ[v, i]
+			if (state[w] == 1) { cycle(w, v); continue }
+			if (!state[w]) visit(w)
+			l = lvl[w] + 1
+			if (l > lvl[v]) lvl[v] = l
+		}
+		depth--; state[v] = 2
+	}
+	function cycle(w, v,    k, s) {
+		s = w
+		for (k = depth; k >= 1 && path[k] != w; k--) ;
+		for (k++; k <= depth; k++) s = s " -> " path[k]
+		printf "layering: cycle: %s -> %s (%s)\n", s, w, edge[v, w]
+		bad++
+	}
+	END {
+		for (k = 1; k <= nuse; k++)
+			if ((us[k] in def) && def[us[k]] != ua[k])
+				addedge(ua[k], def[us[k]], "calls " us[k])
+		for (v in node) if (!state[v]) visit(v)
+		if (bad) exit 1
+		for (v in node) { n++; if (lvl[v] > top) top = lvl[v] }
+		for (l = 0; l <= top; l++) {
+			line = ""
+			for (v in node) if (lvl[v] == l) line = line " " v
+			printf "layer %d:%s\n", l, line
+		}
+		printf "layering: no cycle among %d files\n", n
+	}'
