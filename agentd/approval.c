@@ -229,13 +229,11 @@ static void notify(struct agentd *d, const struct agentd_request *r)
 void agentd_stepup_begin(struct agentd *d, struct agentd_conn *c, const struct agent_identity *id,
 			 const struct agentd_stepup_items *it)
 {
-	struct agentd_request *r;
+	struct agentd_request *r, *q;
 	struct agent_now now;
 	struct agent_wbuf w;
 	unsigned mine = 0;
 	char msg[512], when[32];
-
-	struct agentd_request *q;
 
 	LIST_FOREACH(q, &d->requests, link)
 		mine += strcmp(q->ident.name, id->name) == 0;

@@ -4,15 +4,15 @@
  * owned (written) by the one file named beside it, others only read it.
  * This header declares no functions: each module has its own header.
  *
- * Layering (no file calls a file above it; tests/layering.sh checks):
+ * Layering: a file calls and includes only files on its own floor or
+ * below, never in a circle (tests/layering.sh checks both):
  *   loop.c                  event loop, signals, reload dispatch, agentd_main
- *   handlers.c, handlers_pam.c, approval.c, run.c   request handlers
+ *   handlers.c > handlers_pam.c > approval.c; run.c     the request handlers
  *   reload.c, reconcile.c   configuration reload, start-up reconciliation
- *   retire.c                retirement
  *   expiry.c                TTL enforcement (retires what is due)
- *   livetable.c             live table, arming the TTL timers
+ *   retire.c                retirement
  *   reaper.c                reaper children (kill.c runs in them)
- *   conn.c, caller.c, publish.c, homes.c, uidalloc.c, session.c
+ *   conn.c, caller.c, livetable.c, publish.c, homes.c, uidalloc.c, session.c
  * A lower file reports upward only through struct agentd_hooks, which the
  * loop installs.
  *

@@ -1,9 +1,10 @@
 /* The privileged surface: one table of request types, each with its handler.
  *
- * The caller is who SO_PEERCRED says, nothing else: its name and groups are
- * resolved from that uid, and a uid in the agent range is an agent identity
- * only while the store has it live. Policy (agentd/policy.c) decides what a
- * caller may do; handlers gather inputs, apply limits and record. */
+ * The caller is who SO_PEERCRED says, nothing else (caller.c resolves its
+ * name and groups from that uid; a uid in the agent range is an agent
+ * identity only while the store has it live). Policy (agentd/policy.c)
+ * decides what a caller may do; handlers gather inputs, apply limits and
+ * record. */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
