@@ -19,6 +19,7 @@
 #include <security/pam_appl.h>
 
 #include "common/audit_verify.h"
+#include "common/keyfile.h"
 #include "common/client.h"
 #include "common/identity.h"
 #include "common/json.h"
@@ -942,7 +943,7 @@ static int audit_key(const char *path, uint8_t key[AGENT_AUDIT_KEY_BYTES], bool 
 
 	if (r < 0 && !quiet)
 		fprintf(stderr, "agentctl: cannot read the audit key %s: %s%s\n", path,
-			r == -EINVAL ? "not a 32-byte key file" : strerror(-r),
+			agent_keyfile_strerror(r),
 			r == -EACCES ? " (it is root's: run as root, or pass --key FILE)" : "");
 	return r;
 }

@@ -1,7 +1,9 @@
 /* Unit tests: the audit chain (agentd/audit.c) and its reader
  * (common/audit_verify.c): records verify, restarts and crashes keep the
  * chain, every kind of tampering is reported at its line, values round-trip
- * and syslog lines are split as rsyslog writes them. */
+ * and syslog lines are split as rsyslog writes them. The key-file reader
+ * (common/keyfile.c) refuses symlinks, other owners, group or other
+ * access and wrong sizes. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -21,6 +23,7 @@
 
 #include "agentd/audit.h"
 #include "common/audit_verify.h"
+#include "common/keyfile.h"
 
 #define MAXLINES 512
 
@@ -429,6 +432,103 @@ static void test_syslog_lines_verify(void **state)
 		free(t[i]);
 }
 
+/* ------------------------------------------------------------ key files */
+
+static void write_key(const char *path, size_t len, mode_t mode)
+{
+	uint8_t k[64];
+	int fd;
+
+	memset(k, 0x5a, sizeof(k));
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, k, len), (ssize_t)len);
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+static void test_keyfile_checks(void **state)
+{
+	uint8_t k[AGENT_AUDIT_KEY_BYTES], zero[AGENT_AUDIT_KEY_BYTES] = { 0 };
+	char path[256], link[256], fifo[256];
+	uid_t me = geteuid();
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/k.key", dir);
+	snprintf(link, sizeof(link), "%s/link.key", dir);
+	snprintf(fifo, sizeof(fifo), "%s/fifo.key", dir);
+
+	write_key(path, sizeof(k), 0600);
+	assert_int_equal(agent_keyfile_read(AT_FDCWD, path, me, k, sizeof(k)), 0);
+	assert_int_equal(k[0], 0x5a);
+	assert_int_equal(agent_audit_key_read(path, k), 0);
+	write_key(path, sizeof(k), 0400);
+	assert_int_equal(agent_keyfile_read(AT_FDCWD, path, me, k, sizeof(k)), 0);
+
+	/* a symlink to a good key file is not followed */
+	write_key(path, sizeof(k), 0600);
+	assert_int_equal(symlink(path, link), 0);
+	assert_int_equal(agent_keyfile_read(AT_FDCWD, link, me, k, sizeof(k)), -ELOOP);
+	assert_memory_equal(k, zero, sizeof(k)); /* wiped on failure */
+	assert_int_equal(agent_audit_key_read(link, k), -ELOOP);
+
+	/* any group or other permission bit */
+	for (mode_t m = 01; m <= 040; m <<= 1) {
+		write_key(path, sizeof(k), 0600 | m);
+		assert_int_equal(agent_keyfile_read(AT_FDCWD, path, me, k, sizeof(k)), -EPERM);
+	}
+	write_key(path, sizeof(k), 0640);
+	assert_int_equal(agent_audit_key_read(path, k), -EPERM); /* the verifier's reader too */
+
+	/* wrong sizes */
+	write_key(path, sizeof(k) - 1, 0600);
+	assert_int_equal(agent_keyfile_read(AT_FDCWD, path, me, k, sizeof(k)), -EINVAL);
+	write_key(path, sizeof(k) + 1, 0600);
+	assert_int_equal(agent_keyfile_read(AT_FDCWD, path, me, k, sizeof(k)), -EINVAL);
+	write_key(path, 0, 0600);
+	assert_int_equal(agent_keyfile_read(AT_FDCWD, path, me, k, sizeof(k)), -EINVAL);
+
+	/* wrong owner: a file of another uid (as root), or ours when another
+	 * owner is required (as anyone else); root's is always accepted */
+	write_key(path, sizeof(k), 0600);
+	if (me == 0) {
+		assert_int_equal(chown(path, 65534, 65534), 0);
+		assert_int_equal(agent_keyfile_read(AT_FDCWD, path, 0, k, sizeof(k)), -EPERM);
+		assert_int_equal(agent_audit_key_read(path, k), -EPERM);
+	} else {
+		assert_int_equal(agent_keyfile_read(AT_FDCWD, path, me + 1, k, sizeof(k)), -EPERM);
+	}
+
+	/* not a regular file: a FIFO (opened without blocking), a directory */
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(agent_keyfile_read(AT_FDCWD, fifo, me, k, sizeof(k)), -EPERM);
+	assert_int_equal(agent_keyfile_read(AT_FDCWD, dir, me, k, sizeof(k)), -EPERM);
+	assert_int_equal(agent_keyfile_read(AT_FDCWD, "/nonexistent/k", me, k, sizeof(k)), -ENOENT);
+}
+
+static void test_keyfile_load_creates(void **state)
+{
+	uint8_t k1[32], k2[32];
+	char path[256];
+	struct stat sb;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/new.key", dir);
+	assert_int_equal(agent_keyfile_load(dir, "new.key", k1, sizeof(k1)), 0);
+	assert_int_equal(lstat(path, &sb), 0);
+	assert_true(S_ISREG(sb.st_mode));
+	assert_int_equal(sb.st_mode & 07777, 0600);
+	assert_int_equal(sb.st_size, sizeof(k1));
+	assert_int_equal(agent_keyfile_load(dir, "new.key", k2, sizeof(k2)), 0);
+	assert_memory_equal(k1, k2, sizeof(k1));
+	/* an existing but unsafe file is refused, never replaced */
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(agent_keyfile_load(dir, "new.key", k2, sizeof(k2)), -EPERM);
+	assert_int_equal(lstat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0644);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -440,6 +540,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_oversize_drops_fields, setup, teardown),
 		cmocka_unit_test(test_line_split),
 		cmocka_unit_test_setup_teardown(test_syslog_lines_verify, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keyfile_checks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keyfile_load_creates, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
