@@ -36,9 +36,17 @@ static bool hexstr(const char *s, size_t n)
 
 enum agent_audit_line_kind agent_audit_line_split(const char *line, const char **msg)
 {
-	const char *p = line;
+	return agent_audit_line_split_host(line, msg, NULL, 0);
+}
+
+enum agent_audit_line_kind agent_audit_line_split_host(const char *line, const char **msg,
+							char *host, size_t cap)
+{
+	const char *p = line, *h;
 
 	*msg = NULL;
+	if (cap)
+		host[0] = '\0';
 	if (strncmp(p, "v=", 2) == 0) {
 		*msg = p;
 		return AGENT_LINE_RECORD;
@@ -58,9 +66,14 @@ enum agent_audit_line_kind agent_audit_line_split(const char *line, const char *
 	p++;
 	if (*p == ' ' || *p == '\0')
 		return AGENT_LINE_OTHER;
+	h = p;
 	p = strchr(p, ' '); /* past the host name */
 	if (!p || strncmp(p + 1, "agentd", 6) != 0)
 		return AGENT_LINE_OTHER;
+	if (cap && (size_t)(p - h) < cap) {
+		memcpy(host, h, (size_t)(p - h));
+		host[p - h] = '\0';
+	}
 	p += 7;
 	if (*p == '[') {
 		for (p++; digit(*p); p++)
@@ -242,6 +255,7 @@ const char *agent_audit_kind_str(enum agent_audit_kind k)
 	case AGENT_AF_FOREIGN: return "foreign";
 	case AGENT_AF_LINK: return "broken-link";
 	case AGENT_AF_UNCHAINED: return "unchained";
+	case AGENT_AF_UNKNOWN_HOST: return "unknown-host";
 	case AGENT_AF_NOTE_LOST: return "note: lost in a crash";
 	case AGENT_AF_NOTE_ANCHOR: return "note: anchor";
 	case AGENT_AF_NOTE_NEW_CHAIN: return "note: new chain";

@@ -31,6 +31,10 @@ enum agent_audit_line_kind {
  * syslog line as rsyslog writes it, "TIMESTAMP HOST agentd[PID]: MESSAGE",
  * with the traditional ("Nov 22 15:30:00") or the RFC 3339 timestamp. */
 enum agent_audit_line_kind agent_audit_line_split(const char *line, const char **msg);
+/* The same, and the syslog line's HOSTNAME field copied to host[0..cap):
+ * "" for a bare record or for a name that does not fit. */
+enum agent_audit_line_kind agent_audit_line_split_host(const char *line, const char **msg,
+							char *host, size_t cap);
 
 /* What the verifier reports. Notes explain and never fail a verification. */
 enum agent_audit_kind {
@@ -41,6 +45,7 @@ enum agent_audit_kind {
 	AGENT_AF_FOREIGN,   /* an agentd "record" that is not authentic: inserted or forged */
 	AGENT_AF_LINK,      /* authentic, but prev is not its predecessor's MAC */
 	AGENT_AF_UNCHAINED, /* a v=1 record: no MAC, cannot be trusted */
+	AGENT_AF_UNKNOWN_HOST, /* fleet: records of a host without a usable key */
 	AGENT_AF_NOTE_LOST, /* missing records a crash-recovery start declared */
 	AGENT_AF_NOTE_ANCHOR, /* the input starts inside a chain */
 	AGENT_AF_NOTE_NEW_CHAIN, /* agentd began a new chain (its audit state was reset) */
@@ -104,6 +109,12 @@ struct agent_audit_trace;
 struct agent_audit_trace *agent_audit_trace_new(const char *name,
 						 const uint8_t key[AGENT_AUDIT_KEY_BYTES]);
 void agent_audit_trace_free(struct agent_audit_trace *t);
+/* Fleet (common/audit_fleet.h): each record is checked with its host's key
+ * from kr (which outlives t), and shown with its host. */
+struct agent_audit_keyring;
+void agent_audit_trace_keyring(struct agent_audit_trace *t, struct agent_audit_keyring *kr);
+/* Only records whose syslog HOSTNAME is host (NULL or "": all). */
+void agent_audit_trace_host(struct agent_audit_trace *t, const char *host);
 int agent_audit_trace_line(struct agent_audit_trace *t, const char *file, unsigned long lineno,
 			   const char *line);
 /* Prints the story; returns the number of records shown. */
