@@ -175,19 +175,31 @@ static void print_value(FILE *out, const char *key, const char *value)
 	}
 }
 
-/* Fleet: the hosts the records came from, in order of appearance. */
+/* Fleet: the hosts the records came from, in order of appearance (the
+ * first HOSTS_SHOWN of them). */
+#define HOSTS_SHOWN 16
 static void print_hosts(struct agent_audit_trace *t, FILE *out)
 {
+	const char *shown[HOSTS_SHOWN];
+	size_t n = 0;
+	bool more = false;
+
 	fputs("hosts:    ", out);
 	for (size_t i = 0; i < t->n; i++) {
 		bool seen = false;
 
-		for (size_t k = 0; k < i && !seen; k++)
-			seen = strcmp(t->r[k].host, t->r[i].host) == 0;
-		if (!seen)
-			fprintf(out, " %s", t->r[i].host[0] ? t->r[i].host : "(none)");
+		for (size_t k = 0; k < n && !seen; k++)
+			seen = strcmp(shown[k], t->r[i].host) == 0;
+		if (seen)
+			continue;
+		if (n == HOSTS_SHOWN) {
+			more = true;
+			break;
+		}
+		shown[n++] = t->r[i].host;
+		fprintf(out, " %s", t->r[i].host[0] ? t->r[i].host : "(none)");
 	}
-	fputc('\n', out);
+	fputs(more ? " ...\n" : "\n", out);
 }
 
 static void print_header(struct agent_audit_trace *t, FILE *out, size_t unauth, size_t unchecked)

@@ -790,6 +790,49 @@ static void test_fleet_unknown_host(void **state)
 	assert_int_equal(x.sum[2].records, 6);
 	assert_int_equal(x.sum[2].key_error, -ENOENT);
 	assert_int_equal(x.sum[1].st.verified, 6); /* web1 */
+
+	/* trace with the key ring: web1's records authenticated, web2's
+	 * unchecked (marked ?), each shown with its host */
+	{
+		struct agent_audit_keyring *kr;
+		struct agent_audit_trace *tr;
+		char keys[256], *out = NULL;
+		size_t outlen = 0;
+		FILE *mem;
+		int err;
+
+		snprintf(keys, sizeof(keys), "%s/keys", dir);
+		kr = agent_audit_keyring_open(keys, &err);
+		assert_non_null(kr);
+		tr = agent_audit_trace_new("agent-k7f3q2", NULL);
+		assert_non_null(tr);
+		agent_audit_trace_keyring(tr, kr);
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(agent_audit_trace_line(tr, "c", i + 1, t[i]), 0);
+		mem = open_memstream(&out, &outlen);
+		assert_non_null(mem);
+		assert_int_equal(agent_audit_trace_print(tr, mem, false), 13);
+		fclose(mem);
+		assert_non_null(strstr(out, "\nhosts:     web1 web2 (none)\n"));
+		assert_non_null(strstr(out, "records:   13, 7 not authenticated (no key for their host"));
+		assert_non_null(strstr(out, "\n  web1 "));
+		assert_non_null(strstr(out, "\n? web2 "));
+		free(out);
+		agent_audit_trace_free(tr);
+		/* --host: only web1's, all authentic */
+		tr = agent_audit_trace_new("agent-k7f3q2", NULL);
+		agent_audit_trace_keyring(tr, kr);
+		agent_audit_trace_host(tr, "web1");
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(agent_audit_trace_line(tr, "c", i + 1, t[i]), 0);
+		mem = open_memstream(&out, &outlen);
+		assert_int_equal(agent_audit_trace_print(tr, mem, false), 6);
+		fclose(mem);
+		assert_non_null(strstr(out, "records:   6, each authenticated"));
+		free(out);
+		agent_audit_trace_free(tr);
+		agent_audit_keyring_free(kr);
+	}
 	for (size_t i = 0; i < n; i++)
 		free(t[i]);
 }
