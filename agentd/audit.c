@@ -19,7 +19,8 @@
 #include <sodium.h>
 
 #include "agentd/audit.h"
-#include "agentd/token.h"
+#include "common/audit_mac.h"
+#include "common/keyfile.h"
 #include "common/text.h"
 
 #define STATE_TMP AGENT_AUDIT_STATE_FILE ".tmp"
@@ -104,7 +105,7 @@ int agent_audit_chain_open(struct agent_audit *a, const char *state_dir)
 	if (a->dirfd < 0)
 		return -errno;
 	had_key = faccessat(a->dirfd, AGENT_AUDIT_KEY_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
-	r = agent_key_file_load(state_dir, AGENT_AUDIT_KEY_FILE, a->key, sizeof(a->key));
+	r = agent_keyfile_load(state_dir, AGENT_AUDIT_KEY_FILE, a->key, sizeof(a->key));
 	if (r < 0)
 		goto fail;
 	r = had_key ? state_read(a->dirfd, &s) : -ENOENT;

@@ -1,75 +1,16 @@
 /* Tokens (see agentd/token.h). The key never leaves the state directory;
  * a token's text exists only in the create reply and the caller's hands. */
 #include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
 #include "agentd/token.h"
+#include "common/keyfile.h"
 
 int agent_token_key_load(const char *dir, struct agent_token_key *k)
 {
-	return agent_key_file_load(dir, "token.key", k->key, sizeof(k->key));
-}
-
-int agent_key_file_load(const char *dir, const char *file, uint8_t *key, size_t len)
-{
-	char path[512];
-	struct stat st;
-	ssize_t n;
-	int fd, dfd, r = 0;
-
-	if (sodium_init() < 0)
-		return -EIO;
-	if (snprintf(path, sizeof(path), "%s/%s", dir, file) >= (int)sizeof(path))
-		return -ENAMETOOLONG;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0 && errno == ENOENT) {
-		randombytes_buf(key, len);
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd < 0)
-			return -errno;
-		if (write(fd, key, len) != (ssize_t)len || fsync(fd) < 0)
-			r = -EIO;
-		close(fd);
-		if (r < 0) {
-			unlink(path);
-			sodium_memzero(key, len);
-			return r;
-		}
-		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd >= 0) {
-			fsync(dfd);
-			close(dfd);
-		}
-		return 0;
-	}
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077)) {
-		r = -EPERM;
-		goto out;
-	}
-	if (st.st_size != (off_t)len) {
-		r = -EINVAL;
-		goto out;
-	}
-	n = read(fd, key, len);
-	if (n != (ssize_t)len)
-		r = -EIO;
-out:
-	close(fd);
-	if (r < 0)
-		sodium_memzero(key, len);
-	return r;
+	return agent_keyfile_load(dir, "token.key", k->key, sizeof(k->key));
 }
 
 static void hash_token(const struct agent_token_key *k, const uint8_t raw[AGENT_TOKEN_BYTES],

@@ -9,11 +9,9 @@ struct agent_token_key {
 	uint8_t key[32];
 };
 
-/* Loads DIR/token.key, creating it (0600, O_EXCL) if missing. 0 or -errno. */
+/* Loads DIR/token.key, creating it (0600, O_EXCL) if missing, through
+ * common/keyfile.h's reader. 0 or -errno. */
 int agent_token_key_load(const char *dir, struct agent_token_key *k);
-/* The same for any secret key file of len random bytes (audit.key too):
- * owned by us, no group/other access, exactly len bytes. */
-int agent_key_file_load(const char *dir, const char *file, uint8_t *key, size_t len);
 
 /* Makes a token: text (NUL-terminated base64url) and its hash. */
 int agent_token_new(const struct agent_token_key *k, char text[AGENT_TOKEN_TEXT_MAX],

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/audit_fleet.h"
 #include "common/audit_verify.h"
 #include "common/json.h"
 #include "common/kv.h"
@@ -15,6 +16,7 @@
 
 struct trec {
 	char *msg;
+	char *host; /* the syslog HOSTNAME ("" for a bare record) */
 	const char *file;
 	unsigned long line;
 	int authentic; /* 1 yes, 0 no, -1 not checked */
@@ -24,6 +26,8 @@ struct agent_audit_trace {
 	char name[AGENT_NAME_MAX + 1];
 	bool have_key;
 	uint8_t key[AGENT_AUDIT_KEY_BYTES];
+	struct agent_audit_keyring *kr; /* fleet: a key per host */
+	char only_host[AGENT_AUDIT_HOST_MAX + 1];
 	struct trec *r;
 	size_t n, cap;
 	struct agent_audit_fields f; /* scratch */
@@ -44,12 +48,26 @@ struct agent_audit_trace *agent_audit_trace_new(const char *name,
 	return t;
 }
 
+void agent_audit_trace_keyring(struct agent_audit_trace *t, struct agent_audit_keyring *kr)
+{
+	t->kr = kr;
+	if (kr)
+		t->have_key = true;
+}
+
+void agent_audit_trace_host(struct agent_audit_trace *t, const char *host)
+{
+	snprintf(t->only_host, sizeof(t->only_host), "%s", host ? host : "");
+}
+
 void agent_audit_trace_free(struct agent_audit_trace *t)
 {
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->n; i++)
+	for (size_t i = 0; i < t->n; i++) {
 		free(t->r[i].msg);
+		free(t->r[i].host);
+	}
 	free(t->r);
 	explicit_bzero(t->key, sizeof(t->key));
 	free(t);
@@ -82,10 +100,15 @@ static bool about(const struct agent_audit_fields *f, const char *name)
 int agent_audit_trace_line(struct agent_audit_trace *t, const char *file, unsigned long lineno,
 			   const char *line)
 {
+	char host[AGENT_AUDIT_HOST_MAX + 2];
+	const uint8_t *key = t->key;
 	const char *msg;
 	struct trec *r;
+	int err;
 
-	if (agent_audit_line_split(line, &msg) != AGENT_LINE_RECORD)
+	if (agent_audit_line_split_host(line, &msg, host, sizeof(host)) != AGENT_LINE_RECORD)
+		return 0;
+	if (t->only_host[0] && strcmp(host, t->only_host) != 0)
 		return 0;
 	if (agent_audit_fields_parse(msg, &t->f) < 0 || !about(&t->f, t->name))
 		return 0;
@@ -100,11 +123,23 @@ int agent_audit_trace_line(struct agent_audit_trace *t, const char *file, unsign
 	}
 	r = &t->r[t->n];
 	r->msg = strdup(msg);
-	if (!r->msg)
+	r->host = strdup(host);
+	if (!r->msg || !r->host) {
+		free(r->msg);
+		free(r->host);
 		return -ENOMEM;
+	}
 	r->file = file;
 	r->line = lineno;
-	r->authentic = t->have_key ? agent_audit_rec_authentic(t->key, msg) : -1;
+	if (t->kr) {
+		key = agent_audit_keyring_get(t->kr, host, &err);
+		if (!key && err == -ENOMEM) {
+			free(r->msg);
+			free(r->host);
+			return err;
+		}
+	}
+	r->authentic = t->have_key && key ? agent_audit_rec_authentic(key, msg) : -1;
 	t->n++;
 	return 0;
 }
@@ -140,7 +175,34 @@ static void print_value(FILE *out, const char *key, const char *value)
 	}
 }
 
-static void print_header(struct agent_audit_trace *t, FILE *out, size_t unauth)
+/* Fleet: the hosts the records came from, in order of appearance (the
+ * first HOSTS_SHOWN of them). */
+#define HOSTS_SHOWN 16
+static void print_hosts(struct agent_audit_trace *t, FILE *out)
+{
+	const char *shown[HOSTS_SHOWN];
+	size_t n = 0;
+	bool more = false;
+
+	fputs("hosts:    ", out);
+	for (size_t i = 0; i < t->n; i++) {
+		bool seen = false;
+
+		for (size_t k = 0; k < n && !seen; k++)
+			seen = strcmp(shown[k], t->r[i].host) == 0;
+		if (seen)
+			continue;
+		if (n == HOSTS_SHOWN) {
+			more = true;
+			break;
+		}
+		shown[n++] = t->r[i].host;
+		fprintf(out, " %s", t->r[i].host[0] ? t->r[i].host : "(none)");
+	}
+	fputs(more ? " ...\n" : "\n", out);
+}
+
+static void print_header(struct agent_audit_trace *t, FILE *out, size_t unauth, size_t unchecked)
 {
 	const char *uid = NULL, *purpose = NULL, *subject = NULL, *chain = NULL, *actor = NULL,
 		   *task = NULL;
@@ -181,10 +243,15 @@ static void print_header(struct agent_audit_trace *t, FILE *out, size_t unauth)
 		if (task)
 			fprintf(out, "task:      %s\n", task);
 	}
+	if (t->kr)
+		print_hosts(t, out);
 	if (!t->have_key)
 		fprintf(out, "records:   %zu, not authenticated (no key)\n", t->n);
 	else if (unauth)
 		fprintf(out, "records:   %zu, %zu FAIL authentication (marked !)\n", t->n, unauth);
+	else if (unchecked)
+		fprintf(out, "records:   %zu, %zu not authenticated (no key for their host, "
+			     "marked ?)\n", t->n, unchecked);
 	else
 		fprintf(out, "records:   %zu, each authenticated (run 'agentctl audit verify' for "
 			     "the chain)\n", t->n);
@@ -193,11 +260,13 @@ static void print_header(struct agent_audit_trace *t, FILE *out, size_t unauth)
 
 static void print_text(struct agent_audit_trace *t, FILE *out)
 {
-	size_t unauth = 0;
+	size_t unauth = 0, unchecked = 0;
 
-	for (size_t i = 0; i < t->n; i++)
+	for (size_t i = 0; i < t->n; i++) {
 		unauth += t->r[i].authentic == 0;
-	print_header(t, out, unauth);
+		unchecked += t->r[i].authentic < 0;
+	}
+	print_header(t, out, unauth, unchecked);
 	for (size_t i = 0; i < t->n; i++) {
 		const char *time, *seq, *ev, *dec, *id;
 
@@ -208,8 +277,12 @@ static void print_text(struct agent_audit_trace *t, FILE *out)
 		ev = agent_audit_field(&t->f, "event");
 		dec = agent_audit_field(&t->f, "decision");
 		id = agent_audit_field(&t->f, "identity");
-		fprintf(out, "%c %-24s %8s  %-14s %-5s", t->r[i].authentic == 0 ? '!' : ' ',
-			time ? time : "-", seq ? seq : "-", ev ? ev : "?", dec ? dec : "");
+		fputc(t->r[i].authentic == 0 ? '!' : t->have_key && t->r[i].authentic < 0 ? '?' : ' ',
+		      out);
+		if (t->kr)
+			fprintf(out, " %-16s", t->r[i].host[0] ? t->r[i].host : "-");
+		fprintf(out, " %-24s %8s  %-14s %-5s", time ? time : "-", seq ? seq : "-",
+			ev ? ev : "?", dec ? dec : "");
 		if (id && strcmp(id, t->name) != 0) {
 			const char *p = agent_audit_field(&t->f, "purpose");
 
@@ -238,6 +311,8 @@ static void print_json(struct agent_audit_trace *t, FILE *out)
 			continue;
 		agent_json_begin_object(&j, NULL);
 		agent_json_str(&j, "file", t->r[i].file);
+		if (t->r[i].host[0])
+			agent_json_str(&j, "host", t->r[i].host);
 		agent_json_u64(&j, "line", t->r[i].line);
 		if (t->r[i].authentic >= 0)
 			agent_json_bool(&j, "authentic", t->r[i].authentic == 1);

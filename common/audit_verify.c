@@ -1,4 +1,4 @@
-/* Reading the audit chain back: line formats, record MACs, the verifier
+/* Reading the audit chain back: line formats, records, the verifier
  * (format and chain rules in common/audit_verify.h and agentd-audit(5)).
  *
  * The verifier reads the whole input first, keeping a few bytes per record,
@@ -6,13 +6,10 @@
  * a gap plus a reordering, and a deleted record is one gap at the line where
  * the sequence resumes. */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
@@ -21,37 +18,6 @@
 
 #define TAIL_MAC_LEN (6 + AGENT_AUDIT_MAC_HEX + 1)  /* ` mac="` M `"` */
 #define TAIL_PREV_LEN (7 + AGENT_AUDIT_MAC_HEX + 1) /* ` prev="` P `"` */
-
-void agent_audit_mac_hex(const uint8_t key[AGENT_AUDIT_KEY_BYTES], const char *text, size_t len,
-			 char hex[AGENT_AUDIT_MAC_HEX + 1])
-{
-	uint8_t mac[AGENT_AUDIT_MAC_BYTES];
-
-	crypto_generichash(mac, sizeof(mac), (const unsigned char *)text, len, key,
-			   AGENT_AUDIT_KEY_BYTES);
-	sodium_bin2hex(hex, AGENT_AUDIT_MAC_HEX + 1, mac, sizeof(mac));
-}
-
-int agent_audit_key_read(const char *path, uint8_t key[AGENT_AUDIT_KEY_BYTES])
-{
-	struct stat st;
-	ssize_t n;
-	int fd, r = 0;
-
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0)
-		r = -errno;
-	else if (!S_ISREG(st.st_mode) || st.st_size != AGENT_AUDIT_KEY_BYTES)
-		r = -EINVAL;
-	else if ((n = read(fd, key, AGENT_AUDIT_KEY_BYTES)) != AGENT_AUDIT_KEY_BYTES)
-		r = n < 0 ? -errno : -EIO;
-	close(fd);
-	if (r < 0)
-		sodium_memzero(key, AGENT_AUDIT_KEY_BYTES);
-	return r;
-}
 
 /* ------------------------------------------------------------ lines */
 
@@ -70,9 +36,17 @@ static bool hexstr(const char *s, size_t n)
 
 enum agent_audit_line_kind agent_audit_line_split(const char *line, const char **msg)
 {
-	const char *p = line;
+	return agent_audit_line_split_host(line, msg, NULL, 0);
+}
+
+enum agent_audit_line_kind agent_audit_line_split_host(const char *line, const char **msg,
+							char *host, size_t cap)
+{
+	const char *p = line, *h;
 
 	*msg = NULL;
+	if (cap)
+		host[0] = '\0';
 	if (strncmp(p, "v=", 2) == 0) {
 		*msg = p;
 		return AGENT_LINE_RECORD;
@@ -92,9 +66,14 @@ enum agent_audit_line_kind agent_audit_line_split(const char *line, const char *
 	p++;
 	if (*p == ' ' || *p == '\0')
 		return AGENT_LINE_OTHER;
+	h = p;
 	p = strchr(p, ' '); /* past the host name */
 	if (!p || strncmp(p + 1, "agentd", 6) != 0)
 		return AGENT_LINE_OTHER;
+	if (cap && (size_t)(p - h) < cap) {
+		memcpy(host, h, (size_t)(p - h));
+		host[p - h] = '\0';
+	}
 	p += 7;
 	if (*p == '[') {
 		for (p++; digit(*p); p++)
@@ -177,12 +156,9 @@ static void rec_scan(const char *msg, struct rec *r)
 
 static bool rec_check(const uint8_t *key, const char *msg, const struct rec *r)
 {
-	char want[AGENT_AUDIT_MAC_HEX + 1];
-
 	if (!r->has_mac || !r->syntax_ok)
 		return false;
-	agent_audit_mac_hex(key, msg, r->text_len, want);
-	return sodium_memcmp(want, r->mac, AGENT_AUDIT_MAC_HEX) == 0;
+	return agent_audit_mac_ok(key, msg, r->text_len, r->mac);
 }
 
 bool agent_audit_rec_authentic(const uint8_t key[AGENT_AUDIT_KEY_BYTES], const char *msg)
@@ -279,6 +255,7 @@ const char *agent_audit_kind_str(enum agent_audit_kind k)
 	case AGENT_AF_FOREIGN: return "foreign";
 	case AGENT_AF_LINK: return "broken-link";
 	case AGENT_AF_UNCHAINED: return "unchained";
+	case AGENT_AF_UNKNOWN_HOST: return "unknown-host";
 	case AGENT_AF_NOTE_LOST: return "note: lost in a crash";
 	case AGENT_AF_NOTE_ANCHOR: return "note: anchor";
 	case AGENT_AF_NOTE_NEW_CHAIN: return "note: new chain";

@@ -1,11 +1,11 @@
-/* agentd's audit chain as a reader sees it: the record MAC, the syslog line
+/* agentd's audit chain as a reader sees it: the syslog line
  * formats records are read back from, the verifier behind `agentctl audit
  * verify` and the record fields behind `agentctl audit trace`.
  *
  * A v2 record (agentd-audit(5)) is a key=value line (common/kv.h) that
- * starts "v=2 seq=N" and ends ` prev="P" mac="M"`: M is BLAKE2b keyed with
- * the 32-byte audit key, 16 bytes, over every byte of the line before
- * " mac="; P is the M of record seq-1 (32 zeros for the first record of a
+ * starts "v=2 seq=N" and ends ` prev="P" mac="M"`: M is the record's MAC
+ * (common/audit_mac.h) over every byte of the line before " mac="; P is
+ * the M of record seq-1 (32 zeros for the first record of a
  * chain). Each record is thus authenticated on its own and bound to its
  * predecessor: a reader with the key finds deleted, reordered, edited and
  * inserted records from the records alone. */
@@ -15,22 +15,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define AGENT_AUDIT_KEY_BYTES 32
-#define AGENT_AUDIT_MAC_BYTES 16
-#define AGENT_AUDIT_MAC_HEX (2 * AGENT_AUDIT_MAC_BYTES)
+#include "common/audit_mac.h"
+
 #define AGENT_AUDIT_VERSION 2
-#define AGENT_AUDIT_KEY_FILE "audit.key"
 #define AGENT_AUDIT_STATE_FILE "audit.state"
 /* Longest line the readers accept (rsyslog's default message size). */
 #define AGENT_AUDIT_READ_MAX 8192
-
-/* hex gets the lower-case hex MAC of text[0..len) and a NUL. */
-void agent_audit_mac_hex(const uint8_t key[AGENT_AUDIT_KEY_BYTES], const char *text, size_t len,
-			 char hex[AGENT_AUDIT_MAC_HEX + 1]);
-
-/* Reads a key file: a regular file of exactly AGENT_AUDIT_KEY_BYTES bytes,
- * not a symlink. 0, or -errno (-EINVAL for a wrong size). */
-int agent_audit_key_read(const char *path, uint8_t key[AGENT_AUDIT_KEY_BYTES]);
 
 enum agent_audit_line_kind {
 	AGENT_LINE_OTHER,  /* not from agentd */
@@ -41,6 +31,10 @@ enum agent_audit_line_kind {
  * syslog line as rsyslog writes it, "TIMESTAMP HOST agentd[PID]: MESSAGE",
  * with the traditional ("Nov 22 15:30:00") or the RFC 3339 timestamp. */
 enum agent_audit_line_kind agent_audit_line_split(const char *line, const char **msg);
+/* The same, and the syslog line's HOSTNAME field copied to host[0..cap):
+ * "" for a bare record or for a name that does not fit. */
+enum agent_audit_line_kind agent_audit_line_split_host(const char *line, const char **msg,
+							char *host, size_t cap);
 
 /* What the verifier reports. Notes explain and never fail a verification. */
 enum agent_audit_kind {
@@ -51,6 +45,7 @@ enum agent_audit_kind {
 	AGENT_AF_FOREIGN,   /* an agentd "record" that is not authentic: inserted or forged */
 	AGENT_AF_LINK,      /* authentic, but prev is not its predecessor's MAC */
 	AGENT_AF_UNCHAINED, /* a v=1 record: no MAC, cannot be trusted */
+	AGENT_AF_UNKNOWN_HOST, /* fleet: records of a host without a usable key */
 	AGENT_AF_NOTE_LOST, /* missing records a crash-recovery start declared */
 	AGENT_AF_NOTE_ANCHOR, /* the input starts inside a chain */
 	AGENT_AF_NOTE_NEW_CHAIN, /* agentd began a new chain (its audit state was reset) */
@@ -114,6 +109,12 @@ struct agent_audit_trace;
 struct agent_audit_trace *agent_audit_trace_new(const char *name,
 						 const uint8_t key[AGENT_AUDIT_KEY_BYTES]);
 void agent_audit_trace_free(struct agent_audit_trace *t);
+/* Fleet (common/audit_fleet.h): each record is checked with its host's key
+ * from kr (which outlives t), and shown with its host. */
+struct agent_audit_keyring;
+void agent_audit_trace_keyring(struct agent_audit_trace *t, struct agent_audit_keyring *kr);
+/* Only records whose syslog HOSTNAME is host (NULL or "": all). */
+void agent_audit_trace_host(struct agent_audit_trace *t, const char *host);
 int agent_audit_trace_line(struct agent_audit_trace *t, const char *file, unsigned long lineno,
 			   const char *line);
 /* Prints the story; returns the number of records shown. */

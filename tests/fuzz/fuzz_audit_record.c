@@ -1,5 +1,6 @@
 /* Fuzz target: the audit record readers (common/audit_verify.c). The input
- * is a log: its lines go through the line splitter, the field parser, the
+ * is a log: its lines go through the line splitter (with the host name a
+ * collector's file is grouped by, common/audit_fleet.h), the field parser, the
  * verifier and the trace collector under a fixed key (0x2a * 32, the key
  * the seed corpus was made with). Then the input is used as a value in a
  * record chained under that key, which must read back authentic and
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/audit_fleet.h"
 #include "common/audit_verify.h"
 #include "common/kv.h"
 
@@ -37,11 +39,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!v || !t)
 		abort();
 	for (char *line = text, *next; line; line = next) {
-		const char *msg;
+		char host[AGENT_AUDIT_HOST_MAX + 2];
+		const char *msg, *msg2;
 
 		next = strchr(line, '\n');
 		if (next)
 			*next++ = '\0';
+		/* the host is a word of the line, never cut, and changes nothing else */
+		if (agent_audit_line_split_host(line, &msg2, host, sizeof(host)) !=
+			    agent_audit_line_split(line, &msg) ||
+		    msg != msg2 || strchr(host, ' ') || (host[0] && !strstr(line, host)))
+			abort();
+		agent_audit_host_valid(host);
 		if (agent_audit_line_split(line, &msg) == AGENT_LINE_RECORD) {
 			if (msg < line || msg > line + strlen(line))
 				abort();

@@ -184,6 +184,12 @@ audit = {
     "tail_only": 'v=2 seq=9 prev="%s" mac="%s"\n' % ("0" * 32, "f" * 32),
     "bad_mac_hex": 'v=2 seq=9 x=1 prev="%s" mac="%s"\n' % ("0" * 32, "g" * 32),
     "huge_seq": 'v=2 seq=99999999999999999999999 prev="%s" mac="%s"\n' % ("0" * 32, "0" * 32),
+    # a collector's file: two hosts' chains interleaved, one host name too
+    # long to keep, one that is not a file name
+    "fleet": "".join("2026-11-22T15:30:%02d.1+00:00 web1 agentd[41]: %s\n"
+                     "2026-11-22T15:30:%02d.2+00:00 ../db agentd[7]: %s\n" % (i, l, i, l)
+                     for i, l in enumerate(story)) +
+        "Nov 22 15:31:00 %s agentd[1]: %s\n" % ("h" * 300, story[0]),
 }
 os.makedirs(os.path.join(here, "corpus/audit_record"), exist_ok=True)
 for name, data in audit.items():

@@ -1,7 +1,10 @@
 /* Unit tests: the audit chain (agentd/audit.c) and its reader
  * (common/audit_verify.c): records verify, restarts and crashes keep the
  * chain, every kind of tampering is reported at its line, values round-trip
- * and syslog lines are split as rsyslog writes them. */
+ * and syslog lines are split as rsyslog writes them. The key-file reader
+ * (common/keyfile.c) refuses symlinks, other owners, group or other
+ * access and wrong sizes. A collector's file with several hosts' chains
+ * interleaved verifies host by host (common/audit_fleet.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -20,7 +23,9 @@
 #include "tests/unit/tmpdir.h"
 
 #include "agentd/audit.h"
+#include "common/audit_fleet.h"
 #include "common/audit_verify.h"
+#include "common/keyfile.h"
 
 #define MAXLINES 512
 
@@ -429,6 +434,433 @@ static void test_syslog_lines_verify(void **state)
 		free(t[i]);
 }
 
+/* ------------------------------------------------------------ key files */
+
+static void write_key(const char *path, size_t len, mode_t mode)
+{
+	uint8_t k[64];
+	int fd;
+
+	memset(k, 0x5a, sizeof(k));
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, k, len), (ssize_t)len);
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+static void test_keyfile_checks(void **state)
+{
+	uint8_t k[AGENT_AUDIT_KEY_BYTES], zero[AGENT_AUDIT_KEY_BYTES] = { 0 };
+	char path[256], link[256], fifo[256];
+	uid_t me = geteuid();
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/k.key", dir);
+	snprintf(link, sizeof(link), "%s/link.key", dir);
+	snprintf(fifo, sizeof(fifo), "%s/fifo.key", dir);
+
+	write_key(path, sizeof(k), 0600);
+	assert_int_equal(agent_keyfile_read(AT_FDCWD, path, me, k, sizeof(k)), 0);
+	assert_int_equal(k[0], 0x5a);
+	assert_int_equal(agent_audit_key_read(path, k), 0);
+	write_key(path, sizeof(k), 0400);
+	assert_int_equal(agent_keyfile_read(AT_FDCWD, path, me, k, sizeof(k)), 0);
+
+	/* a symlink to a good key file is not followed */
+	write_key(path, sizeof(k), 0600);
+	assert_int_equal(symlink(path, link), 0);
+	assert_int_equal(agent_keyfile_read(AT_FDCWD, link, me, k, sizeof(k)), -ELOOP);
+	assert_memory_equal(k, zero, sizeof(k)); /* wiped on failure */
+	assert_int_equal(agent_audit_key_read(link, k), -ELOOP);
+
+	/* any group or other permission bit */
+	for (mode_t m = 01; m <= 040; m <<= 1) {
+		write_key(path, sizeof(k), 0600 | m);
+		assert_int_equal(agent_keyfile_read(AT_FDCWD, path, me, k, sizeof(k)), -EPERM);
+	}
+	write_key(path, sizeof(k), 0640);
+	assert_int_equal(agent_audit_key_read(path, k), -EPERM); /* the verifier's reader too */
+
+	/* wrong sizes */
+	write_key(path, sizeof(k) - 1, 0600);
+	assert_int_equal(agent_keyfile_read(AT_FDCWD, path, me, k, sizeof(k)), -EINVAL);
+	write_key(path, sizeof(k) + 1, 0600);
+	assert_int_equal(agent_keyfile_read(AT_FDCWD, path, me, k, sizeof(k)), -EINVAL);
+	write_key(path, 0, 0600);
+	assert_int_equal(agent_keyfile_read(AT_FDCWD, path, me, k, sizeof(k)), -EINVAL);
+
+	/* wrong owner: a file of another uid (as root), or ours when another
+	 * owner is required (as anyone else); root's is always accepted */
+	write_key(path, sizeof(k), 0600);
+	if (me == 0) {
+		assert_int_equal(chown(path, 65534, 65534), 0);
+		assert_int_equal(agent_keyfile_read(AT_FDCWD, path, 0, k, sizeof(k)), -EPERM);
+		assert_int_equal(agent_audit_key_read(path, k), -EPERM);
+	} else {
+		assert_int_equal(agent_keyfile_read(AT_FDCWD, path, me + 1, k, sizeof(k)), -EPERM);
+	}
+
+	/* not a regular file: a FIFO (opened without blocking), a directory */
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(agent_keyfile_read(AT_FDCWD, fifo, me, k, sizeof(k)), -EPERM);
+	assert_int_equal(agent_keyfile_read(AT_FDCWD, dir, me, k, sizeof(k)), -EPERM);
+	assert_int_equal(agent_keyfile_read(AT_FDCWD, "/nonexistent/k", me, k, sizeof(k)), -ENOENT);
+}
+
+static void test_keyfile_load_creates(void **state)
+{
+	uint8_t k1[32], k2[32];
+	char path[256];
+	struct stat sb;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/new.key", dir);
+	assert_int_equal(agent_keyfile_load(dir, "new.key", k1, sizeof(k1)), 0);
+	assert_int_equal(lstat(path, &sb), 0);
+	assert_true(S_ISREG(sb.st_mode));
+	assert_int_equal(sb.st_mode & 07777, 0600);
+	assert_int_equal(sb.st_size, sizeof(k1));
+	assert_int_equal(agent_keyfile_load(dir, "new.key", k2, sizeof(k2)), 0);
+	assert_memory_equal(k1, k2, sizeof(k1));
+	/* an existing but unsafe file is refused, never replaced */
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(agent_keyfile_load(dir, "new.key", k2, sizeof(k2)), -EPERM);
+	assert_int_equal(lstat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0644);
+}
+
+/* ------------------------------------------------------------ fleet */
+
+static void test_host_valid(void **state)
+{
+	char longname[AGENT_AUDIT_HOST_MAX + 2];
+
+	(void)state;
+	assert_true(agent_audit_host_valid("web1"));
+	assert_true(agent_audit_host_valid("web-1.example.org"));
+	assert_true(agent_audit_host_valid("9_x"));
+	assert_false(agent_audit_host_valid(""));
+	assert_false(agent_audit_host_valid(".."));
+	assert_false(agent_audit_host_valid(".hidden"));
+	assert_false(agent_audit_host_valid("-x"));
+	assert_false(agent_audit_host_valid("a/b"));
+	assert_false(agent_audit_host_valid("../etc/shadow"));
+	assert_false(agent_audit_host_valid("a b"));
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	assert_false(agent_audit_host_valid(longname));
+	longname[AGENT_AUDIT_HOST_MAX] = '\0';
+	assert_true(agent_audit_host_valid(longname));
+}
+
+/* Copies DIR/SUB/audit.key to DIR/keys/HOST.key. */
+static void copy_key(const char *sub, const char *host)
+{
+	uint8_t k[AGENT_AUDIT_KEY_BYTES];
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", dir, sub, AGENT_AUDIT_KEY_FILE);
+	assert_int_equal(agent_audit_key_read(path, k), 0);
+	snprintf(path, sizeof(path), "%s/keys/%s.key", dir, host);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, k, sizeof(k)), (ssize_t)sizeof(k));
+	close(fd);
+}
+
+static void test_keyring(void **state)
+{
+	struct agent_audit_keyring *kr;
+	char keys[256], path[256];
+	int err = 0;
+
+	(void)state;
+	snprintf(keys, sizeof(keys), "%s/keys", dir);
+	assert_int_equal(mkdir(keys, 0777), 0);
+	assert_int_equal(chmod(keys, 0777), 0);
+	assert_null(agent_audit_keyring_open(keys, &err)); /* others may write there */
+	assert_int_equal(err, -EPERM);
+	assert_int_equal(chmod(keys, 0755), 0);
+	assert_null(agent_audit_keyring_open("/nonexistent", &err));
+	assert_int_equal(err, -ENOENT);
+	snprintf(path, sizeof(path), "%s/keys/h1.key", dir);
+	write_key(path, AGENT_AUDIT_KEY_BYTES, 0600);
+	snprintf(path, sizeof(path), "%s/keys/h2.key", dir);
+	write_key(path, AGENT_AUDIT_KEY_BYTES, 0644);
+	snprintf(path, sizeof(path), "%s/keys/h3.key", dir);
+	assert_int_equal(symlink("h1.key", path), 0);
+	kr = agent_audit_keyring_open(keys, &err);
+	assert_non_null(kr);
+	assert_non_null(agent_audit_keyring_get(kr, "h1", &err));
+	assert_null(agent_audit_keyring_get(kr, "h2", &err));
+	assert_int_equal(err, -EPERM);
+	assert_null(agent_audit_keyring_get(kr, "h3", &err));
+	assert_int_equal(err, -ELOOP);
+	assert_null(agent_audit_keyring_get(kr, "h4", &err));
+	assert_int_equal(err, -ENOENT);
+	assert_null(agent_audit_keyring_get(kr, "../keys/h1", &err));
+	assert_int_equal(err, -EINVAL);
+	assert_null(agent_audit_keyring_get(kr, "", &err));
+	assert_int_equal(err, -EINVAL);
+	/* the answer is kept: a key removed later still reads as before */
+	snprintf(path, sizeof(path), "%s/keys/h1.key", dir);
+	unlink(path);
+	assert_non_null(agent_audit_keyring_get(kr, "h1", &err));
+	agent_audit_keyring_free(kr);
+}
+
+struct fleet_seen {
+	int n;
+	char host[32][16];
+	enum agent_audit_kind kind[32];
+	unsigned long line[32];
+	int nsum;
+	struct agent_audit_host_summary sum[8];
+	char sumhost[8][16];
+};
+
+static void fleet_finding(const char *host, const struct agent_audit_finding *f, void *arg)
+{
+	struct fleet_seen *x = arg;
+
+	if (x->n < 32) {
+		snprintf(x->host[x->n], sizeof(x->host[0]), "%s", host);
+		x->kind[x->n] = f->kind;
+		x->line[x->n] = f->line;
+		x->n++;
+	}
+}
+
+static void fleet_summary(const struct agent_audit_host_summary *s, void *arg)
+{
+	struct fleet_seen *x = arg;
+
+	if (x->nsum < 8) {
+		x->sum[x->nsum] = *s;
+		snprintf(x->sumhost[x->nsum], sizeof(x->sumhost[0]), "%s", s->host);
+		x->nsum++;
+	}
+}
+
+static int fleet_verify(char **l, size_t n, struct fleet_seen *x, unsigned *nhosts)
+{
+	struct agent_audit_keyring *kr;
+	struct agent_audit_fleet *f;
+	char keys[256];
+	int err, r;
+
+	snprintf(keys, sizeof(keys), "%s/keys", dir);
+	kr = agent_audit_keyring_open(keys, &err);
+	assert_non_null(kr);
+	f = agent_audit_fleet_new(kr);
+	assert_non_null(f);
+	memset(x, 0, sizeof(*x));
+	for (size_t i = 0; i < n; i++)
+		if (l[i])
+			assert_int_equal(agent_audit_fleet_line(f, "c", i + 1, l[i]), 0);
+	r = agent_audit_fleet_finish(f, fleet_finding, fleet_summary, x, nhosts);
+	agent_audit_fleet_free(f);
+	agent_audit_keyring_free(kr);
+	return r;
+}
+
+/* Two hosts' chains of 6 records each, interleaved as a collector writes
+ * them, with another program's line between. */
+static size_t fleet_input(char **t)
+{
+	struct agent_audit a;
+	char sub[256], keys[256];
+	size_t n = 0;
+
+	for (int h = 0; h < 2; h++) {
+		snprintf(sub, sizeof(sub), "%s/%c", dir, 'a' + h);
+		assert_int_equal(mkdir(sub, 0700), 0);
+		agent_audit_open(&a, 0);
+		a.sink = sink;
+		assert_int_equal(agent_audit_chain_open(&a, sub), 0);
+		record(&a, "start", NULL, NULL);
+		for (int i = 1; i < 6; i++)
+			record(&a, "auth", "service", "su");
+		agent_audit_close(&a);
+	}
+	assert_int_equal(nlines, 12);
+	snprintf(keys, sizeof(keys), "%s/keys", dir);
+	assert_int_equal(mkdir(keys, 0700), 0);
+	copy_key("a", "web1");
+	copy_key("b", "web2");
+	for (size_t i = 0; i < 6; i++)
+		for (int h = 0; h < 2; h++) {
+			assert_true(asprintf(&t[n++], "2026-11-22T15:30:0%zu.5+00:00 web%d agentd[4%d]: %s",
+					     i, h + 1, h, lines[6 * h + i]) > 0);
+			if (h == 0)
+				t[n++] = strdup("2026-11-22T15:30:00.1+00:00 web2 sshd[9]: hello");
+		}
+	return n; /* line 3k+1: web1 record k+1; 3k+3: web2 record k+1 */
+}
+
+static void test_fleet_interleaved(void **state)
+{
+	struct fleet_seen x;
+	char *t[64];
+	unsigned nhosts;
+	size_t n;
+
+	(void)state;
+	n = fleet_input(t);
+	assert_int_equal(fleet_verify(t, n, &x, &nhosts), 0);
+	assert_int_equal(nhosts, 2);
+	assert_int_equal(x.nsum, 2);
+	assert_string_equal(x.sumhost[0], "web1");
+	assert_string_equal(x.sumhost[1], "web2");
+	for (int h = 0; h < 2; h++) {
+		assert_int_equal(x.sum[h].st.verified, 6);
+		assert_int_equal(x.sum[h].st.first_seq, 1);
+		assert_int_equal(x.sum[h].st.last_seq, 6);
+		assert_int_equal(x.sum[h].st.findings, 0);
+	}
+	/* one verifier for all would have called the other host's records
+	 * foreign: the single-key verifier does */
+	{
+		struct found y;
+		struct agent_audit_vstats st;
+		uint8_t k[AGENT_AUDIT_KEY_BYTES];
+		struct agent_audit_vfy *v;
+		char path[256];
+
+		snprintf(path, sizeof(path), "%s/keys/web1.key", dir);
+		assert_int_equal(agent_audit_key_read(path, k), 0);
+		v = agent_audit_vfy_new(k);
+		memset(&y, 0, sizeof(y));
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(agent_audit_vfy_line(v, "c", i + 1, t[i]), 0);
+		assert_int_equal(agent_audit_vfy_finish(v, collect, &y, &st), 6);
+		agent_audit_vfy_free(v);
+	}
+
+	/* delete web2's 4th record (line 12): a gap in web2 where its
+	 * sequence resumes (line 15), web1 clean */
+	free(t[11]);
+	t[11] = NULL;
+	assert_int_equal(fleet_verify(t, n, &x, &nhosts), 1);
+	assert_int_equal(x.sum[0].st.findings, 0);
+	assert_int_equal(x.sum[1].st.findings, 1);
+	for (int i = 0; i < x.n; i++)
+		if (!agent_audit_kind_is_note(x.kind[i])) {
+			assert_string_equal(x.host[i], "web2");
+			assert_int_equal(x.kind[i], AGENT_AF_GAP);
+			assert_int_equal(x.line[i], 15);
+		}
+	for (size_t i = 0; i < n; i++)
+		free(t[i]);
+}
+
+static void test_fleet_unknown_host(void **state)
+{
+	struct fleet_seen x;
+	char *t[64], path[256];
+	unsigned nhosts;
+	size_t n;
+	bool saw_web2 = false, saw_bare = false;
+
+	(void)state;
+	n = fleet_input(t);
+	/* web2 has no key; a bare record has no host at all */
+	snprintf(path, sizeof(path), "%s/keys/web2.key", dir);
+	assert_int_equal(unlink(path), 0);
+	t[n++] = strdup(lines[0]);
+	assert_int_equal(fleet_verify(t, n, &x, &nhosts), 2);
+	assert_int_equal(nhosts, 3);
+	for (int i = 0; i < x.n; i++) {
+		if (x.kind[i] != AGENT_AF_UNKNOWN_HOST)
+			continue;
+		if (strcmp(x.host[i], "web2") == 0) {
+			saw_web2 = true;
+			assert_int_equal(x.line[i], 3); /* its first record */
+		} else if (x.host[i][0] == '\0') {
+			saw_bare = true;
+			assert_int_equal(x.line[i], n);
+		}
+	}
+	assert_true(saw_web2);
+	assert_true(saw_bare);
+	assert_string_equal(x.sumhost[2], "web2");
+	assert_int_equal(x.sum[2].records, 6);
+	assert_int_equal(x.sum[2].key_error, -ENOENT);
+	assert_int_equal(x.sum[1].st.verified, 6); /* web1 */
+
+	/* trace with the key ring: web1's records authenticated, web2's
+	 * unchecked (marked ?), each shown with its host */
+	{
+		struct agent_audit_keyring *kr;
+		struct agent_audit_trace *tr;
+		char keys[256], *out = NULL;
+		size_t outlen = 0;
+		FILE *mem;
+		int err;
+
+		snprintf(keys, sizeof(keys), "%s/keys", dir);
+		kr = agent_audit_keyring_open(keys, &err);
+		assert_non_null(kr);
+		tr = agent_audit_trace_new("agent-k7f3q2", NULL);
+		assert_non_null(tr);
+		agent_audit_trace_keyring(tr, kr);
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(agent_audit_trace_line(tr, "c", i + 1, t[i]), 0);
+		mem = open_memstream(&out, &outlen);
+		assert_non_null(mem);
+		assert_int_equal(agent_audit_trace_print(tr, mem, false), 13);
+		fclose(mem);
+		assert_non_null(strstr(out, "\nhosts:     web1 web2 (none)\n"));
+		assert_non_null(strstr(out, "records:   13, 7 not authenticated (no key for their host"));
+		assert_non_null(strstr(out, "\n  web1 "));
+		assert_non_null(strstr(out, "\n? web2 "));
+		free(out);
+		agent_audit_trace_free(tr);
+		/* --host: only web1's, all authentic */
+		tr = agent_audit_trace_new("agent-k7f3q2", NULL);
+		agent_audit_trace_keyring(tr, kr);
+		agent_audit_trace_host(tr, "web1");
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(agent_audit_trace_line(tr, "c", i + 1, t[i]), 0);
+		mem = open_memstream(&out, &outlen);
+		assert_int_equal(agent_audit_trace_print(tr, mem, false), 6);
+		fclose(mem);
+		assert_non_null(strstr(out, "records:   6, each authenticated"));
+		free(out);
+		agent_audit_trace_free(tr);
+		agent_audit_keyring_free(kr);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(t[i]);
+}
+
+static void test_line_split_host(void **state)
+{
+	char host[16];
+	const char *m;
+
+	(void)state;
+	assert_int_equal(agent_audit_line_split_host("2026-11-22T15:30:00.5+00:00 web1 agentd[1]: v=2 x",
+						     &m, host, sizeof(host)),
+			 AGENT_LINE_RECORD);
+	assert_string_equal(host, "web1");
+	assert_int_equal(agent_audit_line_split_host("Nov 22 15:30:00 db.example agentd: oops", &m,
+						     host, sizeof(host)),
+			 AGENT_LINE_AGENTD);
+	assert_string_equal(host, "db.example");
+	assert_int_equal(agent_audit_line_split_host("v=2 seq=1", &m, host, sizeof(host)),
+			 AGENT_LINE_RECORD);
+	assert_string_equal(host, "");
+	/* a name longer than the buffer is not cut: it is left out */
+	assert_int_equal(agent_audit_line_split_host("Nov 22 15:30:00 a-very-long-host-name agentd: v=2",
+						     &m, host, sizeof(host)),
+			 AGENT_LINE_RECORD);
+	assert_string_equal(host, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -440,6 +872,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_oversize_drops_fields, setup, teardown),
 		cmocka_unit_test(test_line_split),
 		cmocka_unit_test_setup_teardown(test_syslog_lines_verify, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keyfile_checks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keyfile_load_creates, setup, teardown),
+		cmocka_unit_test(test_host_valid),
+		cmocka_unit_test_setup_teardown(test_keyring, setup, teardown),
+		cmocka_unit_test(test_line_split_host),
+		cmocka_unit_test_setup_teardown(test_fleet_interleaved, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fleet_unknown_host, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
