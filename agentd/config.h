@@ -46,6 +46,7 @@ struct agent_cfg_purpose {
 	size_t ndelegate;
 	unsigned max_depth; /* default 1: no sub-delegation */
 	uint64_t max_ttl;   /* seconds; 0 = the global max_ttl */
+	int groups_line;                     /* of groups = [...], 0 if none */
 	bool has_sudo_commands;              /* a sudo_commands group was given */
 	struct agent_cfg_cmdlist sudo_cmds[3]; /* indexed by enum agent_rule */
 };
@@ -86,6 +87,9 @@ struct agent_config {
 	size_t ndelegators;
 	struct agent_cfg_purpose *purposes;
 	size_t npurposes;
+	struct {
+		int uid_min, uid_max, agents_group, agents_gid;
+	} line; /* where these keys were set, 0 if not (for messages) */
 };
 
 /* Opens path with O_NOFOLLOW|O_CLOEXEC, checks the descriptor (regular file,
