@@ -13,7 +13,6 @@
 
 #include "agentd/config.h"
 #include "agentd/loop.h"
-#include "agentd/uidrange.h"
 
 #ifndef AGENT_SYSCONFDIR
 #define AGENT_SYSCONFDIR "/etc/agentd"
@@ -52,16 +51,13 @@ static void sanitize_fds(void)
 
 static int check_config(const char *path)
 {
-	struct agent_range_sources src = {
-		.login_defs = "/etc/login.defs", .subuid = "/etc/subuid", .subgid = "/etc/subgid",
-	};
 	struct agent_config *cfg = NULL;
 	char err[512];
 	int r;
 
 	r = agent_config_load(path, &cfg, err, sizeof(err));
-	if (r == 0 && agent_range_check(cfg->uid_min, cfg->uid_max, &src, err, sizeof(err)) < 0)
-		r = -EINVAL;
+	if (r == 0)
+		r = agent_config_check_host(cfg, &agent_host_files_system, err, sizeof(err));
 	agent_config_free(cfg);
 	if (r < 0) {
 		fprintf(stderr, "agentd: %s\n", err);
