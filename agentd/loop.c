@@ -334,10 +334,10 @@ int agentd_main(const struct agentd_opts *opts)
 		r = -ENAMETOOLONG;
 		goto out;
 	}
-	r = agent_store_open(opts->state_dir, &d.store);
+	r = agent_store_open(opts->state_dir, opts->init_state ? AGENT_STORE_INIT : 0, &d.store, err,
+			     sizeof(err));
 	if (r < 0) {
-		fprintf(stderr, "agentd: cannot open the state database in %s: %s\n",
-			opts->state_dir, strerror(-r));
+		fprintf(stderr, "agentd: %s\n", err);
 		goto out;
 	}
 	r = agent_token_key_load(opts->state_dir, &d.tkey);

@@ -31,6 +31,8 @@ static void usage(FILE *f)
 		"Create and retire task-scoped Unix identities for AI agents.\n\n"
 		"  -c, --config FILE      policy file (default %s/agentd.conf)\n"
 		"      --check-config     validate the policy file and exit\n"
+		"      --init-state       create the state database although the state\n"
+		"                         directory was used before (begins with no state)\n"
 		"  -f, --foreground       also print audit records on stderr\n"
 		"      --state-dir DIR    durable state (default %s)\n"
 		"      --runtime-dir DIR  socket and NSS snapshot (default %s)\n"
@@ -69,10 +71,11 @@ static int check_config(const char *path)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_CHECK = 256, OPT_STATE, OPT_RUNTIME, OPT_VERSION };
+	enum { OPT_CHECK = 256, OPT_STATE, OPT_RUNTIME, OPT_VERSION, OPT_INIT_STATE };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
+		{ "init-state", no_argument, NULL, OPT_INIT_STATE },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "state-dir", required_argument, NULL, OPT_STATE },
 		{ "runtime-dir", required_argument, NULL, OPT_RUNTIME },
@@ -99,6 +102,9 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			o.foreground_log = true;
+			break;
+		case OPT_INIT_STATE:
+			o.init_state = true;
 			break;
 		case OPT_STATE:
 			o.state_dir = optarg;

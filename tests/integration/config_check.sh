@@ -86,3 +86,36 @@ kill -HUP "$AGENTD_PID"
 check "reload loaded" wait_for 5 bash -c "[ \$(grep -c 'event=\"config\".*decision=\"loaded\"' '$T/agentd.log') -ge 2 ]"
 check "identity of a removed purpose retired" [ "$(state_of "$r")" = retired ]
 check "new purpose usable" ctl create --purpose research2
+
+# State is never silently reset: an empty or damaged database is refused and
+# kept as it is; a lost one is not recreated unless asked (--init-state).
+name=$(ctl create --purpose research2 --json | jq -r .name)
+stop_agentd
+start_refused() { # description needle
+	local err rc
+	err=$("$AGENTD" -c "$T/agentd.conf" --state-dir "$T/state" --runtime-dir "$T/r3" 2>&1) &&
+		rc=0 || rc=$?
+	check "$1: start refused" [ "$rc" = 1 ]
+	check "$1: says '$2'" grep -qF -- "$2" <<<"$err"
+	check "$1: no socket" [ ! -e "$T/r3/agentd.sock" ]
+}
+mv "$T/state/agentd.db" "$T/agentd.db.good"
+: >"$T/state/agentd.db"
+start_refused "empty database" "$T/state/agentd.db is empty (0 bytes)"
+check "empty database kept, still empty" [ -f "$T/state/agentd.db" ] && [ ! -s "$T/state/agentd.db" ]
+head -c 20000 /dev/urandom >"$T/garbage"
+cp "$T/garbage" "$T/state/agentd.db"
+start_refused "garbage database" "is not an SQLite database"
+check "garbage database kept as it was" cmp -s "$T/garbage" "$T/state/agentd.db"
+rm "$T/state/agentd.db"
+start_refused "lost database" "is missing, but $T/state has been used before (token.key exists)"
+check "lost database not recreated" [ ! -e "$T/state/agentd.db" ]
+"$AGENTD" -f -c "$T/agentd.conf" --state-dir "$T/state" --runtime-dir "$RUNDIR" --init-state \
+	2>>"$T/agentd.log" &
+AGENTD_PID=$!
+check "--init-state starts" wait_for 10 ctl status
+check "... with empty state" [ "$(ctl list --all --json | jq length)" = 0 ]
+stop_agentd
+mv "$T/agentd.db.good" "$T/state/agentd.db"
+start_agentd
+check "the restored database has its identity back" [ "$(state_of "$name")" = live ]
