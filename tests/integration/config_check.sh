@@ -87,6 +87,16 @@ check "reload loaded" wait_for 5 bash -c "[ \$(grep -c 'event=\"config\".*decisi
 check "identity of a removed purpose retired" [ "$(state_of "$r")" = retired ]
 check "new purpose usable" ctl create --purpose research2
 
+# A reload the host checks refuse keeps the policy in force, and says why.
+cp "$T/agentd.conf" "$T/agentd.conf.good"
+echo 'agents_group = "adm"; agents_gid = 2951;' >>"$T/agentd.conf"
+kill -HUP "$AGENTD_PID"
+check "privileged agents_group: reload rejected" wait_for 5 grep -q \
+	'event="config".*decision="rejected".*agents_group \\"adm\\" (gid 2951) is a privileged group' \
+	"$T/agentd.log"
+check "still serving" ctl create --purpose research2
+cp "$T/agentd.conf.good" "$T/agentd.conf"
+
 # State is never silently reset: an empty or damaged database is refused and
 # kept as it is; a lost one is not recreated unless asked (--init-state).
 name=$(ctl create --purpose research2 --json | jq -r .name)
