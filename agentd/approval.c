@@ -233,7 +233,7 @@ void agentd_stepup_begin(struct agentd *d, struct agentd_conn *c, const struct a
 	struct agent_now now;
 	struct agent_wbuf w;
 	unsigned mine = 0;
-	char msg[512], when[32];
+	char msg[AGENT_MESSAGE_MAX], when[32];
 
 	LIST_FOREACH(q, &d->requests, link)
 		mine += strcmp(q->ident.name, id->name) == 0;

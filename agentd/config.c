@@ -3,7 +3,13 @@
  * Strict: every setting must be known, typed and in range; each error names
  * the file and line. The file is trusted only after its descriptor is
  * checked (regular, root-owned, not group/other-writable, bounded size), and
- * that same descriptor is parsed. */
+ * that same descriptor is parsed.
+ *
+ * Layout: one option table per level (the top level, a purpose, a
+ * delegator) says for every key its type, default, limits, where it is
+ * stored and what it means; one engine applies the defaults and reads every
+ * row; the rules that relate keys to each other follow in check_rules().
+ * A new key is one row (and its line in agentd.conf(5)). */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -19,16 +25,25 @@
 #include "agentd/config.h"
 #include "common/text.h"
 
-#define CONFIG_MAX_BYTES (1 << 20)
-#define MAX_PURPOSES 64
+#define CONFIG_MAX_BYTES (1 << 20) /* agentd.conf itself */
+#define MAX_PURPOSES 64            /* purposes, and a purpose's delegate list */
 #define MAX_DELEGATORS 64
-#define MAX_WHO 64
-#define MAX_SERVICES 64
-#define MAX_CMD_RULES 64
+#define MAX_WHO 64                 /* who = [...] of one delegator */
+#define MAX_SERVICES 64            /* services = {...} of one purpose */
+#define MAX_CMD_RULES 64           /* each list of sudo_commands */
 #define MAX_APPROVERS 64
-#define DEFAULT_UID_MIN 1879048192u
-#define DEFAULT_UID_MAX 1879113727u
-#define MAX_RANGE 1048576u
+#define DEFAULT_UID_MIN 1879048192u /* 0x70000000: above systemd's container range */
+#define DEFAULT_UID_MAX 1879113727u /* 65,536 uids */
+#define MAX_RANGE 1048576u          /* uids in the agent range at most */
+#define MAX_ID 0x7fffffffLL         /* uid_min, uid_max, agents_gid: below 2^31 */
+#define DEFAULT_MAX_PER_CALLER 1000
+#define DEFAULT_MAX_CONNECTIONS 64
+#define MAX_CONNECTIONS 4096
+#define DEFAULT_MAX_PENDING 256
+#define MAX_PENDING 4096
+#define GRACE_UNIT_MS 1000 /* kill_grace is stored in milliseconds */
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 struct ctx {
 	const char *name;
@@ -52,144 +67,43 @@ __attribute__((format(printf, 3, 4))) static int fail(struct ctx *c, const confi
 	return -EINVAL;
 }
 
-/* Every child of group must be one of the allowed names. */
-static int only_known(struct ctx *c, const config_setting_t *group, const char *const *allowed)
-{
-	for (int i = 0; i < config_setting_length(group); i++) {
-		const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
-		const char *n = config_setting_name(s);
-		bool ok = false;
+/* ------------------------------------------------------------ value checks */
 
-		for (const char *const *a = allowed; *a; a++)
-			if (n && strcmp(n, *a) == 0)
-				ok = true;
-		if (!ok)
-			return fail(c, s, "unknown setting '%s'", n ? n : "?");
-	}
-	return 0;
+/* Checks of one string value: NULL if fine, else why not (the message is
+ * KEY "VALUE" WHY). */
+static const char *check_prefix(const char *s)
+{
+	if (!agent_valid_prefix(s) || strlen(s) + AGENT_SUFFIX_LEN > AGENT_NAME_MAX)
+		return "is invalid (lower-case letters, digits, '-' and '_', starting with a "
+		       "letter, at most " STR(AGENT_PREFIX_MAX) ")";
+	return NULL;
 }
 
-static int get_string(struct ctx *c, const config_setting_t *parent, const char *key,
-		      const char **out, bool required)
+static const char *check_home_base(const char *s)
 {
-	const config_setting_t *s = config_setting_get_member(parent, key);
-
-	if (!s) {
-		if (required)
-			return fail(c, parent, "missing required setting '%s'", key);
-		*out = NULL;
-		return 0;
-	}
-	if (config_setting_type(s) != CONFIG_TYPE_STRING)
-		return fail(c, s, "'%s' must be a string", key);
-	*out = config_setting_get_string(s);
-	return 0;
+	return agent_valid_abspath(s) && strcmp(s, "/") != 0
+		       ? NULL
+		       : "must be an absolute path other than /";
 }
 
-static int get_duration(struct ctx *c, const config_setting_t *parent, const char *key,
-			uint64_t *out, bool allow_zero)
+static const char *check_abspath(const char *s)
 {
-	const config_setting_t *s = config_setting_get_member(parent, key);
-	const char *v;
-	int r;
-
-	if (!s)
-		return 0; /* keep the default */
-	if (config_setting_type(s) != CONFIG_TYPE_STRING)
-		return fail(c, s, "'%s' must be a duration string such as \"15m\"", key);
-	v = config_setting_get_string(s);
-	r = agent_duration_parse(v, out);
-	if (r == -ERANGE)
-		return fail(c, s, "'%s' = \"%s\" is too long (at most 366d)", key, v);
-	if (r < 0)
-		return fail(c, s, "'%s' = \"%s\" is not a duration (use e.g. 90s, 15m, 2h, 1d)",
-			    key, v);
-	if (!allow_zero && *out == 0)
-		return fail(c, s, "'%s' must be longer than 0s", key);
-	return 0;
+	return agent_valid_abspath(s) ? NULL : "must be an absolute path";
 }
 
-static int get_int(struct ctx *c, const config_setting_t *parent, const char *key, long long min,
-		   long long max, long long *out)
+static const char *check_group_name(const char *s)
 {
-	const config_setting_t *s = config_setting_get_member(parent, key);
-	long long v;
-
-	if (!s)
-		return 0;
-	if (config_setting_type(s) == CONFIG_TYPE_INT)
-		v = config_setting_get_int(s);
-	else if (config_setting_type(s) == CONFIG_TYPE_INT64)
-		v = config_setting_get_int64(s);
-	else
-		return fail(c, s, "'%s' must be an integer", key);
-	if (v < min || v > max)
-		return fail(c, s, "'%s' = %lld is out of range %lld..%lld", key, v, min, max);
-	*out = v;
-	return 0;
+	return agent_valid_username(s) ? NULL : "is not a valid group name";
 }
 
-static int get_bool(struct ctx *c, const config_setting_t *parent, const char *key, bool *out)
+static const char *check_purpose_name(const char *s)
 {
-	const config_setting_t *s = config_setting_get_member(parent, key);
-
-	if (!s)
-		return 0;
-	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
-		return fail(c, s, "'%s' must be true or false", key);
-	*out = config_setting_get_bool(s);
-	return 0;
+	return agent_valid_purpose(s) ? NULL
+				      : "is invalid (lower-case letters, digits, '-' and '_', at "
+					"most " STR(AGENT_PURPOSE_MAX) ")";
 }
 
-/* An array of strings: each checked by valid(); copied into out[max][width]. */
-static int get_strings(struct ctx *c, const config_setting_t *parent, const char *key,
-		       bool required, size_t max, size_t width, bool (*valid)(const char *),
-		       const char *what, char **out, size_t *n)
-{
-	const config_setting_t *s = config_setting_get_member(parent, key);
-	char *arr;
-	int len;
-
-	*n = 0;
-	*out = NULL;
-	if (!s)
-		return required ? fail(c, parent, "missing required setting '%s'", key) : 0;
-	if (config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST)
-		return fail(c, s, "'%s' must be an array of strings", key);
-	len = config_setting_length(s);
-	if (required && len == 0)
-		return fail(c, s, "'%s' must not be empty", key);
-	if ((size_t)len > max)
-		return fail(c, s, "'%s' has more than %zu entries", key, max);
-	arr = calloc((size_t)len ? (size_t)len : 1, width);
-	if (!arr)
-		return -ENOMEM;
-	for (int i = 0; i < len; i++) {
-		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
-		const char *v = config_setting_get_string(e);
-
-		if (!v) {
-			free(arr);
-			return fail(c, s, "'%s' must be an array of strings", key);
-		}
-		if (strlen(v) >= width || !valid(v)) {
-			bool printable = true;
-
-			for (const char *p = v; *p; p++)
-				printable &= *p >= 0x20 && *p != 0x7f;
-			free(arr);
-			if (!printable)
-				return fail(c, s, "'%s': an entry with control characters is not a valid %s",
-					    key, what);
-			return fail(c, s, "'%s': \"%s\" is not a valid %s", key, v, what);
-		}
-		memcpy(arr + (size_t)i * width, v, strlen(v) + 1);
-	}
-	*out = arr;
-	*n = (size_t)len;
-	return 0;
-}
-
+/* Checks of one entry of an array of strings. */
 static bool valid_who(const char *s)
 {
 	if (strcmp(s, "*") == 0)
@@ -240,6 +154,390 @@ static bool valid_purpose_name(const char *s)
 	return agent_valid_purpose(s);
 }
 
+/* ------------------------------------------------------------ the option tables */
+
+enum opt_type {
+	OPT_INT,      /* integer in min..max; stored in 4 or 8 bytes */
+	OPT_DURATION, /* duration string; seconds (times unit) in a uint64_t */
+	OPT_BOOL,
+	OPT_STRING,   /* stored in char[size], checked by check() */
+	OPT_ENUM,     /* one of choices, stored as an enum */
+	OPT_STRINGS,  /* array of strings, each checked by valid(), into a calloc'd
+		       * char[n][size] at off, n at count_off */
+	OPT_SECTION,  /* read by its own function, parse() */
+};
+
+struct choice {
+	const char *name;
+	int value;
+};
+
+struct opt {
+	const char *name;
+	enum opt_type type;
+	size_t off, size;  /* where the value is stored, and how wide it is */
+	bool required;
+	long long def;     /* INT, BOOL, ENUM */
+	const char *sdef;  /* STRING; DURATION as written ("15m"), NULL = 0 */
+	long long min;     /* INT; DURATION: 1 refuses 0s */
+	long long max;     /* INT; STRINGS: entries at most */
+	const char *dmax;  /* DURATION: at most this ("60s"); NULL = 366d */
+	unsigned unit;     /* DURATION: stored = seconds * unit (0 = 1) */
+	const char *label; /* STRING: how messages name the key, if not by name */
+	const char *(*check)(const char *v);
+	bool (*valid)(const char *v);
+	const char *what;  /* STRINGS: "... is not a valid WHAT" */
+	size_t count_off;  /* STRINGS */
+	const struct choice *choices; /* ENUM, NULL-terminated */
+	int (*parse)(struct ctx *c, const config_setting_t *s, void *base); /* SECTION */
+	const char *doc;
+};
+
+#define AT(T, f) .off = offsetof(T, f), .size = sizeof(((T *)0)->f)
+#define CFG(f) AT(struct agent_config, f)
+#define PUR(f) AT(struct agent_cfg_purpose, f)
+#define DEL(f) AT(struct agent_cfg_delegator, f)
+/* An array of strings: the pointer, its count and the width of an entry. */
+#define LIST(T, f, nf, width) .off = offsetof(T, f), .count_off = offsetof(T, nf), .size = (width)
+
+static int parse_purposes(struct ctx *c, const config_setting_t *s, void *base);
+static int parse_delegators(struct ctx *c, const config_setting_t *s, void *base);
+static int parse_groups(struct ctx *c, const config_setting_t *s, void *base);
+static int parse_services(struct ctx *c, const config_setting_t *s, void *base);
+static int parse_sudo_commands(struct ctx *c, const config_setting_t *s, void *base);
+
+static const struct choice home_choices[] = {
+	{ "none", AGENT_HOME_NONE }, { "ephemeral", AGENT_HOME_EPHEMERAL }, { NULL, 0 },
+};
+
+/* The top level, in the order errors are looked for. */
+static const struct opt root_opts[] = {
+	{ "uid_min", OPT_INT, CFG(uid_min), .def = DEFAULT_UID_MIN, .min = 1, .max = MAX_ID,
+	  .doc = "first uid of the agent range" },
+	{ "uid_max", OPT_INT, CFG(uid_max), .def = DEFAULT_UID_MAX, .min = 1, .max = MAX_ID,
+	  .doc = "last uid of the agent range" },
+	{ "name_prefix", OPT_STRING, CFG(name_prefix), .sdef = "agent-", .check = check_prefix,
+	  .doc = "identity names are this and " STR(AGENT_SUFFIX_LEN) " random characters" },
+	{ "default_ttl", OPT_DURATION, CFG(default_ttl), .sdef = "15m", .min = 1,
+	  .doc = "TTL of a create that names none" },
+	{ "max_ttl", OPT_DURATION, CFG(max_ttl), .sdef = "8h", .min = 1,
+	  .doc = "the longest TTL anyone may ask for" },
+	{ "uid_quarantine", OPT_DURATION, CFG(uid_quarantine), .sdef = "24h",
+	  .doc = "how long a reaped uid stays out of circulation" },
+	{ "kill_grace", OPT_DURATION, CFG(kill_grace_ms), .sdef = "2s", .dmax = "60s",
+	  .unit = GRACE_UNIT_MS, .doc = "SIGTERM to the first SIGKILL at retirement" },
+	{ "retired_retention", OPT_DURATION, CFG(retired_retention), .sdef = "30d",
+	  .doc = "how long retired records are kept" },
+	{ "home_base", OPT_STRING, CFG(home_base), .sdef = "/home/agents",
+	  .check = check_home_base, .doc = "where ephemeral homes are created" },
+	{ "agents_group", OPT_STRING, CFG(agents_group), .sdef = "", .check = check_group_name,
+	  .doc = "a group of all live agents (needs agents_gid)" },
+	{ "agents_gid", OPT_INT, CFG(agents_gid), .def = 0, .min = 1, .max = MAX_ID,
+	  .doc = "the gid of agents_group" },
+	{ "max_live", OPT_INT, CFG(max_live), .def = 0, .min = 0, .max = MAX_RANGE,
+	  .doc = "live identities at most, 1 to the size of the uid range (check_rules)" },
+	{ "max_live_per_caller", OPT_INT, CFG(max_live_per_caller),
+	  .def = DEFAULT_MAX_PER_CALLER, .min = 1, .max = MAX_RANGE,
+	  .doc = "live identities at most per creating uid" },
+	{ "max_connections", OPT_INT, CFG(max_connections), .def = DEFAULT_MAX_CONNECTIONS,
+	  .min = 1, .max = MAX_CONNECTIONS, .doc = "concurrent client connections at most" },
+	{ "approvers", OPT_STRINGS,
+	  LIST(struct agent_config, approvers, napprovers, AGENT_NAME_MAX + 2),
+	  .max = MAX_APPROVERS, .valid = valid_approver,
+	  .what = "approver (\"user\" or \"%group\")", .doc = "who may decide step-up requests" },
+	{ "approval_timeout", OPT_DURATION, CFG(approval_timeout), .sdef = "5m", .min = 1,
+	  .dmax = "1h", .doc = "how long a step-up request waits" },
+	{ "notify_command", OPT_STRING, CFG(notify_command), .sdef = "", .check = check_abspath,
+	  .doc = "run for each new step-up request" },
+	{ "subject_may_approve", OPT_BOOL, CFG(subject_may_approve), .def = true,
+	  .doc = "whether the subject may approve its agents' requests" },
+	{ "max_pending", OPT_INT, CFG(max_pending), .def = DEFAULT_MAX_PENDING, .min = 1,
+	  .max = MAX_PENDING, .doc = "pending step-up requests at most" },
+	/* Purposes first: delegators refer to them. */
+	{ "purposes", OPT_SECTION, .parse = parse_purposes, .doc = "the purposes" },
+	{ "delegators", OPT_SECTION, .parse = parse_delegators, .doc = "who may create what" },
+};
+
+/* One element of purposes = ( ... ). */
+static const struct opt purpose_opts[] = {
+	{ "name", OPT_STRING, PUR(name), .required = true, .label = "purpose name",
+	  .check = check_purpose_name, .doc = "unique name of the purpose" },
+	{ "groups", OPT_SECTION, .parse = parse_groups,
+	  .doc = "supplementary groups, by name or gid" },
+	{ "shell", OPT_STRING, PUR(shell), .sdef = "/bin/sh", .check = check_abspath,
+	  .doc = "login shell" },
+	{ "home", OPT_ENUM, PUR(home), .def = AGENT_HOME_NONE, .choices = home_choices,
+	  .doc = "none (/nonexistent) or ephemeral (home_base/NAME)" },
+	{ "services", OPT_SECTION, .parse = parse_services,
+	  .doc = "PAM service -> allow, approve or deny" },
+	{ "sudo_commands", OPT_SECTION, .parse = parse_sudo_commands,
+	  .doc = "per-command rules for sudo" },
+	{ "delegate", OPT_STRINGS,
+	  LIST(struct agent_cfg_purpose, delegate, ndelegate, AGENT_PURPOSE_MAX + 1),
+	  .max = MAX_PURPOSES, .valid = valid_purpose_name,
+	  .what = "purpose name", .doc = "purposes an identity may create" },
+	{ "max_depth", OPT_INT, PUR(max_depth), .def = 1, .min = 1, .max = AGENT_CHAIN_MAX,
+	  .doc = "how deep in a delegation an identity may sit" },
+	{ "max_ttl", OPT_DURATION, PUR(max_ttl), .min = 1,
+	  .doc = "longest TTL of the purpose (unset: the global max_ttl)" },
+};
+
+/* One element of delegators = ( ... ). */
+static const struct opt delegator_opts[] = {
+	{ "who", OPT_STRINGS, LIST(struct agent_cfg_delegator, who, nwho, AGENT_NAME_MAX + 2),
+	  .required = true, .max = MAX_WHO, .valid = valid_who,
+	  .what = "user, %group or \"*\"", .doc = "callers the rule applies to" },
+	{ "purposes", OPT_STRINGS,
+	  LIST(struct agent_cfg_delegator, purposes, npurposes, AGENT_PURPOSE_MAX + 1),
+	  .required = true, .max = MAX_PURPOSES,
+	  .valid = valid_purpose_or_star, .what = "purpose name or \"*\"",
+	  .doc = "purposes they may create" },
+	{ "max_ttl", OPT_DURATION, DEL(max_ttl), .min = 1, .doc = "longest TTL the rule grants" },
+	{ "may_act_for", OPT_BOOL, DEL(may_act_for), .def = false,
+	  .doc = "whether they may name another subject" },
+};
+
+#define NOPTS(t) (sizeof(t) / sizeof((t)[0]))
+
+/* ------------------------------------------------------------ the engine */
+
+/* A duration of the table as written ("15m"); the tables are tested. */
+static uint64_t table_duration(const char *s)
+{
+	uint64_t v = 0;
+
+	if (s && agent_duration_parse(s, &v) < 0)
+		abort();
+	return v;
+}
+
+static void store_u(void *base, const struct opt *o, uint64_t v)
+{
+	char *p = (char *)base + o->off;
+
+	if (o->size == sizeof(uint64_t)) {
+		memcpy(p, &v, sizeof(v));
+	} else if (o->size == sizeof(uint32_t)) {
+		uint32_t w = (uint32_t)v;
+
+		memcpy(p, &w, sizeof(w));
+	} else {
+		abort(); /* a table row with a field of another width */
+	}
+}
+
+static void apply_defaults(const struct opt *t, size_t n, void *base)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct opt *o = &t[i];
+		unsigned unit = o->unit ? o->unit : 1;
+
+		switch (o->type) {
+		case OPT_INT:
+		case OPT_ENUM:
+			store_u(base, o, (uint64_t)o->def);
+			break;
+		case OPT_DURATION:
+			store_u(base, o, table_duration(o->sdef) * unit);
+			break;
+		case OPT_BOOL:
+			*(bool *)((char *)base + o->off) = o->def != 0;
+			break;
+		case OPT_STRING:
+			snprintf((char *)base + o->off, o->size, "%s", o->sdef ? o->sdef : "");
+			break;
+		case OPT_STRINGS:
+		case OPT_SECTION:
+			break; /* calloc'd: none */
+		}
+	}
+}
+
+/* Every child of group must be a row of the table. */
+static int only_known(struct ctx *c, const config_setting_t *group, const struct opt *t, size_t n)
+{
+	for (int i = 0; i < config_setting_length(group); i++) {
+		const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
+		const char *name = config_setting_name(s);
+		bool ok = false;
+
+		for (size_t k = 0; k < n && name; k++)
+			ok |= strcmp(name, t[k].name) == 0;
+		if (!ok)
+			return fail(c, s, "unknown setting '%s'", name ? name : "?");
+	}
+	return 0;
+}
+
+static int read_int(struct ctx *c, const config_setting_t *s, const struct opt *o, void *base)
+{
+	long long v;
+
+	if (config_setting_type(s) == CONFIG_TYPE_INT)
+		v = config_setting_get_int(s);
+	else if (config_setting_type(s) == CONFIG_TYPE_INT64)
+		v = config_setting_get_int64(s);
+	else
+		return fail(c, s, "'%s' must be an integer", o->name);
+	if (v < o->min || v > o->max)
+		return fail(c, s, "'%s' = %lld is out of range %lld..%lld", o->name, v, o->min, o->max);
+	store_u(base, o, (uint64_t)v);
+	return 0;
+}
+
+static int read_duration(struct ctx *c, const config_setting_t *s, const struct opt *o,
+			 void *base)
+{
+	const char *v;
+	uint64_t sec;
+	int r;
+
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return fail(c, s, "'%s' must be a duration string such as \"15m\"", o->name);
+	v = config_setting_get_string(s);
+	r = agent_duration_parse(v, &sec);
+	if (r == -ERANGE)
+		return fail(c, s, "'%s' = \"%s\" is too long (at most 366d)", o->name, v);
+	if (r < 0)
+		return fail(c, s, "'%s' = \"%s\" is not a duration (use e.g. 90s, 15m, 2h, 1d)",
+			    o->name, v);
+	if (o->min > 0 && sec == 0)
+		return fail(c, s, "'%s' must be longer than 0s", o->name);
+	if (o->dmax && sec > table_duration(o->dmax))
+		return fail(c, s, "%s must be at most %s", o->name, o->dmax);
+	store_u(base, o, sec * (o->unit ? o->unit : 1));
+	return 0;
+}
+
+static int read_string(struct ctx *c, const config_setting_t *s, const struct opt *o, void *base)
+{
+	const char *label = o->label ? o->label : o->name, *v, *why;
+
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return fail(c, s, "'%s' must be a string", o->name);
+	v = config_setting_get_string(s);
+	if (o->type == OPT_ENUM) {
+		char use[128] = "";
+
+		for (const struct choice *ch = o->choices; ch->name; ch++)
+			if (strcmp(v, ch->name) == 0) {
+				store_u(base, o, (uint64_t)ch->value);
+				return 0;
+			}
+		for (const struct choice *ch = o->choices; ch->name; ch++)
+			snprintf(use + strlen(use), sizeof(use) - strlen(use), "%s\"%s\"",
+				 ch == o->choices ? "" : ch[1].name ? ", " : " or ", ch->name);
+		return fail(c, s, "%s = \"%s\": use %s", o->name, v, use);
+	}
+	why = o->check ? o->check(v) : NULL;
+	if (!why && strlen(v) >= o->size)
+		why = "is too long";
+	if (why)
+		return fail(c, s, "%s \"%s\" %s", label, v, why);
+	memcpy((char *)base + o->off, v, strlen(v) + 1);
+	return 0;
+}
+
+/* An array of strings: each checked by valid(); copied into out[max][width]. */
+static int get_strings(struct ctx *c, const config_setting_t *s, const char *key, bool required,
+		       size_t max, size_t width, bool (*valid)(const char *), const char *what,
+		       char **out, size_t *n)
+{
+	char *arr;
+	int len;
+
+	*n = 0;
+	*out = NULL;
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST)
+		return fail(c, s, "'%s' must be an array of strings", key);
+	len = config_setting_length(s);
+	if (required && len == 0)
+		return fail(c, s, "'%s' must not be empty", key);
+	if ((size_t)len > max)
+		return fail(c, s, "'%s' has more than %zu entries", key, max);
+	arr = calloc((size_t)len ? (size_t)len : 1, width);
+	if (!arr)
+		return -ENOMEM;
+	for (int i = 0; i < len; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *v = config_setting_get_string(e);
+
+		if (!v) {
+			free(arr);
+			return fail(c, s, "'%s' must be an array of strings", key);
+		}
+		if (strlen(v) >= width || !valid(v)) {
+			bool printable = true;
+
+			for (const char *p = v; *p; p++)
+				printable &= *p >= 0x20 && *p != 0x7f;
+			free(arr);
+			if (!printable)
+				return fail(c, s, "'%s': an entry with control characters is not a valid %s",
+					    key, what);
+			return fail(c, s, "'%s': \"%s\" is not a valid %s", key, v, what);
+		}
+		memcpy(arr + (size_t)i * width, v, strlen(v) + 1);
+	}
+	*out = arr;
+	*n = (size_t)len;
+	return 0;
+}
+
+static int read_strings(struct ctx *c, const config_setting_t *s, const struct opt *o, void *base)
+{
+	char *arr = NULL;
+	size_t n = 0;
+	int r = get_strings(c, s, o->name, o->required, (size_t)o->max, o->size, o->valid, o->what,
+			    &arr, &n);
+
+	/* Stored even on error, so that agent_config_free() sees it. */
+	memcpy((char *)base + o->off, &arr, sizeof(arr));
+	memcpy((char *)base + o->count_off, &n, sizeof(n));
+	return r;
+}
+
+static int parse_opt(struct ctx *c, const config_setting_t *parent, const struct opt *o,
+		     void *base)
+{
+	const config_setting_t *s = config_setting_get_member(parent, o->name);
+
+	if (!s)
+		return o->required ? fail(c, parent, "missing required setting '%s'", o->name) : 0;
+	switch (o->type) {
+	case OPT_INT:
+		return read_int(c, s, o, base);
+	case OPT_DURATION:
+		return read_duration(c, s, o, base);
+	case OPT_BOOL:
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+			return fail(c, s, "'%s' must be true or false", o->name);
+		*(bool *)((char *)base + o->off) = config_setting_get_bool(s);
+		return 0;
+	case OPT_STRING:
+	case OPT_ENUM:
+		return read_string(c, s, o, base);
+	case OPT_STRINGS:
+		return read_strings(c, s, o, base);
+	case OPT_SECTION:
+		return o->parse(c, s, base);
+	}
+	return -EINVAL;
+}
+
+/* Unknown keys first, then every row in order; the first error wins. */
+static int parse_table(struct ctx *c, const config_setting_t *group, const struct opt *t,
+		       size_t n, void *base)
+{
+	int r = only_known(c, group, t, n);
+
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = parse_opt(c, group, &t[i], base);
+	return r;
+}
+
+/* ------------------------------------------------------------ sections */
+
 static int resolve_gid(struct ctx *c, const config_setting_t *s, const char *g, gid_t *out)
 {
 	struct group gr, *grp = NULL;
@@ -260,13 +558,39 @@ static int resolve_gid(struct ctx *c, const config_setting_t *s, const char *g, 
 	return 0;
 }
 
-static int parse_services(struct ctx *c, const config_setting_t *ps, struct agent_cfg_purpose *p)
+/* groups = [ "users", "1234" ]: names are resolved now. */
+static int parse_groups(struct ctx *c, const config_setting_t *s, void *base)
 {
-	const config_setting_t *s = config_setting_get_member(ps, "services");
+	struct agent_cfg_purpose *p = base;
+	char *groups = NULL;
+	size_t ng = 0;
+	int r = get_strings(c, s, "groups", false, AGENT_GROUPS_MAX, AGENT_NAME_MAX + 1,
+			    valid_group, "group name or gid", &groups, &ng);
+
+	if (r < 0)
+		return r;
+	p->groups_line = config_setting_source_line(s);
+	for (size_t i = 0; i < ng && r == 0; i++) {
+		memcpy(p->groups[i], groups + i * (AGENT_NAME_MAX + 1), AGENT_NAME_MAX + 1);
+		r = resolve_gid(c, s, p->groups[i], &p->gids[i]);
+	}
+	free(groups);
+	if (r == 0)
+		p->ngroups = ng;
+	return r;
+}
+
+static const struct choice rule_choices[] = {
+	{ "allow", AGENT_RULE_ALLOW }, { "approve", AGENT_RULE_APPROVE },
+	{ "deny", AGENT_RULE_DENY }, { NULL, 0 },
+};
+
+/* services = { sshd = "allow"; sudo = "approve"; } */
+static int parse_services(struct ctx *c, const config_setting_t *s, void *base)
+{
+	struct agent_cfg_purpose *p = base;
 	int n;
 
-	if (!s)
-		return 0;
 	if (config_setting_type(s) != CONFIG_TYPE_GROUP)
 		return fail(c, s, "'services' must be a group such as { sshd = \"allow\"; }");
 	n = config_setting_length(s);
@@ -279,21 +603,19 @@ static int parse_services(struct ctx *c, const config_setting_t *ps, struct agen
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 		const char *name = config_setting_name(e), *v = config_setting_get_string(e);
 		struct agent_cfg_service *sv = &p->services[i];
+		const struct choice *ch = rule_choices;
 
 		if (!name || !agent_valid_username(name))
 			return fail(c, e, "'%s' is not a valid PAM service name", name ? name : "?");
 		if (!v)
 			return fail(c, e, "service '%s' must be \"allow\", \"approve\" or \"deny\"",
 				    name);
-		if (strcmp(v, "allow") == 0)
-			sv->rule = AGENT_RULE_ALLOW;
-		else if (strcmp(v, "approve") == 0)
-			sv->rule = AGENT_RULE_APPROVE;
-		else if (strcmp(v, "deny") == 0)
-			sv->rule = AGENT_RULE_DENY;
-		else
+		while (ch->name && strcmp(v, ch->name) != 0)
+			ch++;
+		if (!ch->name)
 			return fail(c, e, "service '%s' = \"%s\": use \"allow\", \"approve\" or \"deny\"",
 				    name, v);
+		sv->rule = (enum agent_rule)ch->value;
 		snprintf(sv->name, sizeof(sv->name), "%s", name);
 		p->nservices++;
 	}
@@ -301,349 +623,200 @@ static int parse_services(struct ctx *c, const config_setting_t *ps, struct agen
 }
 
 /* sudo_commands = { allow = [...]; approve = [...]; deny = [...]; } */
-static int parse_sudo_commands(struct ctx *c, const config_setting_t *ps,
-			       struct agent_cfg_purpose *p)
+static int parse_sudo_commands(struct ctx *c, const config_setting_t *s, void *base)
 {
-	static const char *const keys[] = { "allow", "approve", "deny", NULL };
-	static const struct { const char *key; enum agent_rule rule; } lists[] = {
-		{ "allow", AGENT_RULE_ALLOW }, { "approve", AGENT_RULE_APPROVE },
-		{ "deny", AGENT_RULE_DENY },
+	static const struct opt lists[] = {
+		{ .name = "allow" }, { .name = "approve" }, { .name = "deny" },
 	};
-	const config_setting_t *s = config_setting_get_member(ps, "sudo_commands");
+	struct agent_cfg_purpose *p = base;
 	int r;
 
-	if (!s)
-		return 0;
 	if (config_setting_type(s) != CONFIG_TYPE_GROUP)
 		return fail(c, s, "'sudo_commands' must be a group such as "
 				  "{ allow = [ \"/usr/bin/id\" ]; }");
-	if ((r = only_known(c, s, keys)) < 0)
+	if ((r = only_known(c, s, lists, NOPTS(lists))) < 0)
 		return r;
 	p->has_sudo_commands = true;
-	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
-		struct agent_cfg_cmdlist *l = &p->sudo_cmds[lists[i].rule];
+	for (const struct choice *ch = rule_choices; ch->name; ch++) {
+		const config_setting_t *l = config_setting_get_member(s, ch->name);
+		struct agent_cfg_cmdlist *cl = &p->sudo_cmds[ch->value];
 		char *arr = NULL;
 
-		r = get_strings(c, s, lists[i].key, false, MAX_CMD_RULES, AGENT_CMD_RULE_MAX + 1,
+		if (!l)
+			continue;
+		r = get_strings(c, l, ch->name, false, MAX_CMD_RULES, AGENT_CMD_RULE_MAX + 1,
 				valid_cmd_rule, "command rule (\"/abs/path\" or \"/abs/path ARGS\")",
-				&arr, &l->n);
+				&arr, &cl->n);
 		if (r < 0)
 			return r;
-		l->rules = (char(*)[AGENT_CMD_RULE_MAX + 1])arr;
+		cl->rules = (char(*)[AGENT_CMD_RULE_MAX + 1])arr;
 	}
 	return 0;
 }
 
-static int parse_purpose(struct ctx *c, struct agent_config *cfg, const config_setting_t *ps,
-			 struct agent_cfg_purpose *p)
+/* A list of groups, each read through its table into an array of items;
+ * shape is the message for an entry that is not a group. */
+static int parse_items(struct ctx *c, const config_setting_t *s, const struct opt *t, size_t n,
+		       const char *shape, size_t max, size_t item_size, void **items,
+		       size_t *count)
 {
-	static const char *const keys[] = { "name", "groups", "shell", "home", "services",
-					    "sudo_commands", "delegate", "max_depth", "max_ttl",
-					    NULL };
-	const char *name, *shell, *home;
-	char *groups = NULL, *del = NULL;
-	size_t ng = 0, nd = 0;
-	long long depth = 1;
-	int r;
+	int len = config_setting_length(s);
 
-	if (config_setting_type(ps) != CONFIG_TYPE_GROUP)
-		return fail(c, ps, "each purpose must be a group { name = ...; }");
-	if ((r = only_known(c, ps, keys)) < 0 || (r = get_string(c, ps, "name", &name, true)) < 0)
-		return r;
-	if (!agent_valid_purpose(name))
-		return fail(c, ps, "purpose name \"%s\" is invalid (lower-case letters, digits, "
-				   "'-' and '_', at most %d)", name, AGENT_PURPOSE_MAX);
-	snprintf(p->name, sizeof(p->name), "%s", name);
-	for (size_t i = 0; i < cfg->npurposes; i++)
-		if (strcmp(cfg->purposes[i].name, name) == 0)
-			return fail(c, ps, "purpose \"%s\" is defined twice", name);
+	if (config_setting_type(s) != CONFIG_TYPE_LIST)
+		return fail(c, s, "'%s' must be a list ( { ... }, { ... } )", config_setting_name(s));
+	if ((size_t)len > max)
+		return fail(c, s, "'%s' has more than %zu entries", config_setting_name(s), max);
+	*items = calloc((size_t)len + 1, item_size);
+	if (!*items)
+		return -ENOMEM;
+	for (int i = 0; i < len; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		void *item = (char *)*items + (size_t)i * item_size;
+		int r;
 
-	r = get_strings(c, ps, "groups", false, AGENT_GROUPS_MAX, AGENT_NAME_MAX + 1, valid_group,
-			"group name or gid", &groups, &ng);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < ng; i++) {
-		memcpy(p->groups[i], groups + i * (AGENT_NAME_MAX + 1), AGENT_NAME_MAX + 1);
-		r = resolve_gid(c, config_setting_get_member(ps, "groups"), p->groups[i], &p->gids[i]);
-		if (r < 0) {
-			free(groups);
+		(*count)++; /* counted even on error, so that free() sees it */
+		if (config_setting_type(e) != CONFIG_TYPE_GROUP)
+			return fail(c, e, "%s", shape);
+		apply_defaults(t, n, item);
+		if ((r = parse_table(c, e, t, n, item)) < 0)
 			return r;
-		}
 	}
-	free(groups);
-	p->ngroups = ng;
-
-	if ((r = get_string(c, ps, "shell", &shell, false)) < 0)
-		return r;
-	if (shell && !agent_valid_abspath(shell))
-		return fail(c, config_setting_get_member(ps, "shell"),
-			    "shell \"%s\" must be an absolute path", shell);
-	snprintf(p->shell, sizeof(p->shell), "%s", shell ? shell : "/bin/sh");
-
-	if ((r = get_string(c, ps, "home", &home, false)) < 0)
-		return r;
-	if (!home || strcmp(home, "none") == 0)
-		p->home = AGENT_HOME_NONE;
-	else if (strcmp(home, "ephemeral") == 0)
-		p->home = AGENT_HOME_EPHEMERAL;
-	else
-		return fail(c, config_setting_get_member(ps, "home"),
-			    "home = \"%s\": use \"none\" or \"ephemeral\"", home);
-
-	if ((r = parse_services(c, ps, p)) < 0 || (r = parse_sudo_commands(c, ps, p)) < 0)
-		return r;
-	r = get_strings(c, ps, "delegate", false, MAX_PURPOSES, AGENT_PURPOSE_MAX + 1,
-			valid_purpose_name, "purpose name", &del, &nd);
-	if (r < 0)
-		return r;
-	p->delegate = (char(*)[AGENT_PURPOSE_MAX + 1])del;
-	p->ndelegate = nd;
-	if ((r = get_int(c, ps, "max_depth", 1, AGENT_CHAIN_MAX, &depth)) < 0)
-		return r;
-	p->max_depth = (unsigned)depth;
-	if ((r = get_duration(c, ps, "max_ttl", &p->max_ttl, false)) < 0)
-		return r;
-	if (p->max_ttl > cfg->max_ttl)
-		return fail(c, config_setting_get_member(ps, "max_ttl"),
-			    "max_ttl of purpose \"%s\" exceeds the global max_ttl", name);
 	return 0;
 }
 
-static bool have_purpose(const struct agent_config *cfg, const char *name)
+static int parse_purposes(struct ctx *c, const config_setting_t *s, void *base)
 {
-	for (size_t i = 0; i < cfg->npurposes; i++)
+	struct agent_config *cfg = base;
+	void *items = NULL;
+	int r = parse_items(c, s, purpose_opts, NOPTS(purpose_opts),
+			    "each purpose must be a group { name = ...; }", MAX_PURPOSES,
+			    sizeof(*cfg->purposes), &items, &cfg->npurposes);
+
+	cfg->purposes = items;
+	return r;
+}
+
+static int parse_delegators(struct ctx *c, const config_setting_t *s, void *base)
+{
+	struct agent_config *cfg = base;
+	void *items = NULL;
+	int r = parse_items(c, s, delegator_opts, NOPTS(delegator_opts),
+			    "each delegator must be a group { who = [...]; purposes = [...]; }",
+			    MAX_DELEGATORS, sizeof(*cfg->delegators), &items, &cfg->ndelegators);
+
+	cfg->delegators = items;
+	for (size_t i = 0; i < cfg->ndelegators; i++)
+		cfg->delegators[i].line = config_setting_source_line(
+			config_setting_get_elem(s, (unsigned)i));
+	return r;
+}
+
+/* ------------------------------------------------------------ cross-key rules */
+
+static bool have_purpose(const struct agent_config *cfg, const char *name, size_t upto)
+{
+	for (size_t i = 0; i < upto; i++)
 		if (strcmp(cfg->purposes[i].name, name) == 0)
 			return true;
 	return false;
 }
 
-static int parse_delegator(struct ctx *c, struct agent_config *cfg, const config_setting_t *ds,
-			   struct agent_cfg_delegator *d)
+static int check_purpose_rules(struct ctx *c, const config_setting_t *root,
+			       struct agent_config *cfg)
 {
-	static const char *const keys[] = { "who", "purposes", "max_ttl", "may_act_for", NULL };
-	char *who = NULL, *purposes = NULL;
-	int r;
+	const config_setting_t *ps = config_setting_get_member(root, "purposes");
 
-	if (config_setting_type(ds) != CONFIG_TYPE_GROUP)
-		return fail(c, ds, "each delegator must be a group { who = [...]; purposes = [...]; }");
-	d->line = config_setting_source_line(ds);
-	if ((r = only_known(c, ds, keys)) < 0)
-		return r;
-	r = get_strings(c, ds, "who", true, MAX_WHO, AGENT_NAME_MAX + 2, valid_who,
-			"user, %group or \"*\"", &who, &d->nwho);
-	d->who = (char(*)[AGENT_NAME_MAX + 2])who;
-	if (r < 0)
-		return r;
-	r = get_strings(c, ds, "purposes", true, MAX_PURPOSES, AGENT_PURPOSE_MAX + 1,
-			valid_purpose_or_star, "purpose name or \"*\"", &purposes, &d->npurposes);
-	d->purposes = (char(*)[AGENT_PURPOSE_MAX + 1])purposes;
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < d->npurposes; i++)
-		if (strcmp(d->purposes[i], "*") != 0 && !have_purpose(cfg, d->purposes[i]))
-			return fail(c, config_setting_get_member(ds, "purposes"),
-				    "unknown purpose \"%s\"", d->purposes[i]);
-	if ((r = get_duration(c, ds, "max_ttl", &d->max_ttl, false)) < 0)
-		return r;
-	if (d->max_ttl > cfg->max_ttl)
-		return fail(c, config_setting_get_member(ds, "max_ttl"),
-			    "delegator max_ttl exceeds the global max_ttl");
-	return get_bool(c, ds, "may_act_for", &d->may_act_for);
-}
+	for (size_t i = 0; i < cfg->npurposes; i++) {
+		const struct agent_cfg_purpose *p = &cfg->purposes[i];
+		const config_setting_t *e = config_setting_get_elem(ps, (unsigned)i);
 
-static int parse_list(struct ctx *c, const config_setting_t *root, const char *key,
-		      const config_setting_t **out, int max)
-{
-	const config_setting_t *s = config_setting_get_member(root, key);
-
-	*out = NULL;
-	if (!s)
-		return 0;
-	if (config_setting_type(s) != CONFIG_TYPE_LIST)
-		return fail(c, s, "'%s' must be a list ( { ... }, { ... } )", key);
-	if (config_setting_length(s) > max)
-		return fail(c, s, "'%s' has more than %d entries", key, max);
-	*out = s;
+		if (have_purpose(cfg, p->name, i))
+			return fail(c, e, "purpose \"%s\" is defined twice", p->name);
+		if (p->max_ttl > cfg->max_ttl)
+			return fail(c, config_setting_get_member(e, "max_ttl"),
+				    "max_ttl of purpose \"%s\" exceeds the global max_ttl", p->name);
+		for (size_t k = 0; k < p->ndelegate; k++)
+			if (!have_purpose(cfg, p->delegate[k], cfg->npurposes))
+				return fail(c, config_setting_get_member(e, "delegate"),
+					    "unknown purpose \"%s\" in delegate", p->delegate[k]);
+	}
 	return 0;
 }
 
-static int parse_root(struct ctx *c, const config_setting_t *root, struct agent_config *cfg)
+static int check_delegator_rules(struct ctx *c, const config_setting_t *root,
+				 const struct agent_config *cfg)
 {
-	static const char *const keys[] = {
-		"uid_min", "uid_max", "name_prefix", "default_ttl", "max_ttl", "uid_quarantine",
-		"kill_grace", "home_base", "agents_group", "agents_gid", "max_live",
-		"max_live_per_caller", "max_connections", "retired_retention", "approvers",
-		"approval_timeout", "notify_command", "subject_may_approve", "max_pending",
-		"delegators", "purposes", NULL,
-	};
-	const config_setting_t *purposes, *delegators;
-	long long umin = DEFAULT_UID_MIN, umax = DEFAULT_UID_MAX, v;
-	uint64_t grace = 2;
-	const char *str;
+	const config_setting_t *ds = config_setting_get_member(root, "delegators");
+
+	for (size_t i = 0; i < cfg->ndelegators; i++) {
+		const struct agent_cfg_delegator *d = &cfg->delegators[i];
+		const config_setting_t *e = config_setting_get_elem(ds, (unsigned)i);
+
+		for (size_t k = 0; k < d->npurposes; k++)
+			if (strcmp(d->purposes[k], "*") != 0 &&
+			    !have_purpose(cfg, d->purposes[k], cfg->npurposes))
+				return fail(c, config_setting_get_member(e, "purposes"),
+					    "unknown purpose \"%s\"", d->purposes[k]);
+		if (d->max_ttl > cfg->max_ttl)
+			return fail(c, config_setting_get_member(e, "max_ttl"),
+				    "delegator max_ttl exceeds the global max_ttl");
+	}
+	return 0;
+}
+
+/* The rules between keys, once every key has been read. */
+static int check_rules(struct ctx *c, const config_setting_t *root, struct agent_config *cfg)
+{
+#define AT_KEY(k) config_setting_get_member(root, k)
+	uint64_t range = (uint64_t)cfg->uid_max - cfg->uid_min + 1;
 	int r;
 
-	if ((r = only_known(c, root, keys)) < 0)
-		return r;
-	if ((r = get_int(c, root, "uid_min", 1, 0x7fffffffLL, &umin)) < 0 ||
-	    (r = get_int(c, root, "uid_max", 1, 0x7fffffffLL, &umax)) < 0)
-		return r;
-	if (umin > umax)
-		return fail(c, config_setting_get_member(root, "uid_max"),
-			    "uid_max (%lld) is below uid_min (%lld)", umax, umin);
-	if (umax - umin + 1 > MAX_RANGE)
-		return fail(c, config_setting_get_member(root, "uid_max"),
-			    "the uid range holds more than %u uids", MAX_RANGE);
-	cfg->uid_min = (uint32_t)umin;
-	cfg->uid_max = (uint32_t)umax;
-
-	if ((r = get_string(c, root, "name_prefix", &str, false)) < 0)
-		return r;
-	if (str && (!agent_valid_prefix(str) || strlen(str) + AGENT_SUFFIX_LEN > AGENT_NAME_MAX))
-		return fail(c, config_setting_get_member(root, "name_prefix"),
-			    "name_prefix \"%s\" is invalid (lower-case letters, digits, '-' and "
-			    "'_', starting with a letter, at most %d)", str, AGENT_PREFIX_MAX);
-	snprintf(cfg->name_prefix, sizeof(cfg->name_prefix), "%s", str ? str : "agent-");
-
-	if ((r = get_duration(c, root, "default_ttl", &cfg->default_ttl, false)) < 0 ||
-	    (r = get_duration(c, root, "max_ttl", &cfg->max_ttl, false)) < 0 ||
-	    (r = get_duration(c, root, "uid_quarantine", &cfg->uid_quarantine, true)) < 0 ||
-	    (r = get_duration(c, root, "kill_grace", &grace, true)) < 0 ||
-	    (r = get_duration(c, root, "retired_retention", &cfg->retired_retention, true)) < 0)
-		return r;
+	cfg->line.uid_min = AT_KEY("uid_min") ? config_setting_source_line(AT_KEY("uid_min")) : 0;
+	cfg->line.uid_max = AT_KEY("uid_max") ? config_setting_source_line(AT_KEY("uid_max")) : 0;
+	if (cfg->uid_min > cfg->uid_max)
+		return fail(c, AT_KEY("uid_max"), "uid_max (%u) is below uid_min (%u)", cfg->uid_max,
+			    cfg->uid_min);
+	if (range > MAX_RANGE)
+		return fail(c, AT_KEY("uid_max"), "the uid range holds more than %u uids", MAX_RANGE);
 	if (cfg->default_ttl > cfg->max_ttl)
-		return fail(c, config_setting_get_member(root, "default_ttl"),
-			    "default_ttl is longer than max_ttl");
-	if (grace > 60)
-		return fail(c, config_setting_get_member(root, "kill_grace"),
-			    "kill_grace must be at most 60s");
-	cfg->kill_grace_ms = grace * 1000;
-
-	if ((r = get_string(c, root, "home_base", &str, false)) < 0)
+		return fail(c, AT_KEY("default_ttl"), "default_ttl is longer than max_ttl");
+	if (cfg->agents_group[0] && !AT_KEY("agents_gid"))
+		return fail(c, AT_KEY("agents_group"), "agents_group needs agents_gid");
+	if (!cfg->agents_group[0] && AT_KEY("agents_gid"))
+		return fail(c, AT_KEY("agents_gid"), "agents_gid without agents_group");
+	if (cfg->agents_group[0] && cfg->agents_gid >= cfg->uid_min &&
+	    cfg->agents_gid <= cfg->uid_max)
+		return fail(c, AT_KEY("agents_gid"), "agents_gid %u lies inside the agent uid range",
+			    (unsigned)cfg->agents_gid);
+	cfg->line.agents_group = AT_KEY("agents_group") ?
+		config_setting_source_line(AT_KEY("agents_group")) : 0;
+	cfg->line.agents_gid = AT_KEY("agents_gid") ?
+		config_setting_source_line(AT_KEY("agents_gid")) : 0;
+	if (!AT_KEY("max_live"))
+		cfg->max_live = (unsigned)range;
+	if (cfg->max_live < 1 || cfg->max_live > range)
+		return fail(c, AT_KEY("max_live"), "'max_live' = %u is out of range 1..%llu",
+			    cfg->max_live, (unsigned long long)range);
+	if ((r = check_purpose_rules(c, root, cfg)) < 0)
 		return r;
-	if (str && (!agent_valid_abspath(str) || strcmp(str, "/") == 0))
-		return fail(c, config_setting_get_member(root, "home_base"),
-			    "home_base \"%s\" must be an absolute path other than /", str);
-	snprintf(cfg->home_base, sizeof(cfg->home_base), "%s", str ? str : "/home/agents");
-
-	if ((r = get_string(c, root, "agents_group", &str, false)) < 0)
-		return r;
-	if (str) {
-		if (!agent_valid_username(str))
-			return fail(c, config_setting_get_member(root, "agents_group"),
-				    "agents_group \"%s\" is not a valid group name", str);
-		snprintf(cfg->agents_group, sizeof(cfg->agents_group), "%s", str);
-		if (!config_setting_get_member(root, "agents_gid"))
-			return fail(c, config_setting_get_member(root, "agents_group"),
-				    "agents_group needs agents_gid");
-		v = 0;
-		if ((r = get_int(c, root, "agents_gid", 1, 0x7fffffffLL, &v)) < 0)
-			return r;
-		if (v >= umin && v <= umax)
-			return fail(c, config_setting_get_member(root, "agents_gid"),
-				    "agents_gid %lld lies inside the agent uid range", v);
-		cfg->agents_gid = (gid_t)v;
-	} else if (config_setting_get_member(root, "agents_gid")) {
-		return fail(c, config_setting_get_member(root, "agents_gid"),
-			    "agents_gid without agents_group");
-	}
-
-	v = (long long)(umax - umin + 1);
-	if ((r = get_int(c, root, "max_live", 1, umax - umin + 1, &v)) < 0)
-		return r;
-	cfg->max_live = (unsigned)v;
-	v = 1000;
-	if ((r = get_int(c, root, "max_live_per_caller", 1, MAX_RANGE, &v)) < 0)
-		return r;
-	cfg->max_live_per_caller = (unsigned)v;
-	v = 64;
-	if ((r = get_int(c, root, "max_connections", 1, 4096, &v)) < 0)
-		return r;
-	cfg->max_connections = (unsigned)v;
-
-	/* Step-up approval. */
-	{
-		char *arr = NULL;
-
-		r = get_strings(c, root, "approvers", false, MAX_APPROVERS, AGENT_NAME_MAX + 2,
-				valid_approver, "approver (\"user\" or \"%group\")", &arr,
-				&cfg->napprovers);
-		if (r < 0)
-			return r;
-		cfg->approvers = (char(*)[AGENT_NAME_MAX + 2])arr;
-	}
-	if ((r = get_duration(c, root, "approval_timeout", &cfg->approval_timeout, false)) < 0)
-		return r;
-	if (cfg->approval_timeout > 3600)
-		return fail(c, config_setting_get_member(root, "approval_timeout"),
-			    "approval_timeout must be at most 1h");
-	if ((r = get_string(c, root, "notify_command", &str, false)) < 0)
-		return r;
-	if (str && !agent_valid_abspath(str))
-		return fail(c, config_setting_get_member(root, "notify_command"),
-			    "notify_command \"%s\" must be an absolute path", str);
-	snprintf(cfg->notify_command, sizeof(cfg->notify_command), "%s", str ? str : "");
-	if ((r = get_bool(c, root, "subject_may_approve", &cfg->subject_may_approve)) < 0)
-		return r;
-	v = 256;
-	if ((r = get_int(c, root, "max_pending", 1, 4096, &v)) < 0)
-		return r;
-	cfg->max_pending = (unsigned)v;
-
-	/* Purposes first: delegators refer to them. */
-	if ((r = parse_list(c, root, "purposes", &purposes, MAX_PURPOSES)) < 0 ||
-	    (r = parse_list(c, root, "delegators", &delegators, MAX_DELEGATORS)) < 0)
-		return r;
-	if (purposes) {
-		cfg->purposes = calloc((size_t)config_setting_length(purposes) + 1,
-				       sizeof(*cfg->purposes));
-		if (!cfg->purposes)
-			return -ENOMEM;
-		for (int i = 0; i < config_setting_length(purposes); i++) {
-			r = parse_purpose(c, cfg, config_setting_get_elem(purposes, (unsigned)i),
-					  &cfg->purposes[cfg->npurposes]);
-			cfg->npurposes++; /* counted even on error, so free() sees it */
-			if (r < 0)
-				return r;
-		}
-		for (size_t i = 0; i < cfg->npurposes; i++)
-			for (size_t k = 0; k < cfg->purposes[i].ndelegate; k++)
-				if (!have_purpose(cfg, cfg->purposes[i].delegate[k]))
-					return fail(c, config_setting_get_member(
-						       config_setting_get_elem(purposes, (unsigned)i),
-						       "delegate"),
-						    "unknown purpose \"%s\" in delegate",
-						    cfg->purposes[i].delegate[k]);
-	}
-	if (delegators) {
-		cfg->delegators = calloc((size_t)config_setting_length(delegators) + 1,
-					 sizeof(*cfg->delegators));
-		if (!cfg->delegators)
-			return -ENOMEM;
-		for (int i = 0; i < config_setting_length(delegators); i++) {
-			r = parse_delegator(c, cfg, config_setting_get_elem(delegators, (unsigned)i),
-					    &cfg->delegators[cfg->ndelegators]);
-			cfg->ndelegators++;
-			if (r < 0)
-				return r;
-		}
-	}
-	return 0;
+	return check_delegator_rules(c, root, cfg);
+#undef AT_KEY
 }
 
 static struct agent_config *config_new(void)
 {
 	struct agent_config *cfg = calloc(1, sizeof(*cfg));
 
-	if (!cfg)
-		return NULL;
-	cfg->default_ttl = 15 * 60;
-	cfg->max_ttl = 8 * 3600;
-	cfg->uid_quarantine = 24 * 3600;
-	cfg->retired_retention = 30 * 86400;
-	cfg->approval_timeout = 5 * 60;
-	cfg->subject_may_approve = true;
-	cfg->max_pending = 256;
+	if (cfg)
+		apply_defaults(root_opts, NOPTS(root_opts), cfg);
 	return cfg;
+}
+
+static int parse_root(struct ctx *c, const config_setting_t *root, struct agent_config *cfg)
+{
+	int r = parse_table(c, root, root_opts, NOPTS(root_opts), cfg);
+
+	return r < 0 ? r : check_rules(c, root, cfg);
 }
 
 /* Parses an initialised libconfig object (read already) into *out. */

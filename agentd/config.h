@@ -46,6 +46,7 @@ struct agent_cfg_purpose {
 	size_t ndelegate;
 	unsigned max_depth; /* default 1: no sub-delegation */
 	uint64_t max_ttl;   /* seconds; 0 = the global max_ttl */
+	int groups_line;                     /* of groups = [...], 0 if none */
 	bool has_sudo_commands;              /* a sudo_commands group was given */
 	struct agent_cfg_cmdlist sudo_cmds[3]; /* indexed by enum agent_rule */
 };
@@ -86,6 +87,9 @@ struct agent_config {
 	size_t ndelegators;
 	struct agent_cfg_purpose *purposes;
 	size_t npurposes;
+	struct {
+		int uid_min, uid_max, agents_group, agents_gid;
+	} line; /* where these keys were set, 0 if not (for messages) */
 };
 
 /* Opens path with O_NOFOLLOW|O_CLOEXEC, checks the descriptor (regular file,
@@ -100,6 +104,30 @@ int agent_config_parse_string(const char *text, const char *name, struct agent_c
 			      char *err, size_t errlen);
 
 void agent_config_free(struct agent_config *cfg);
+
+/* The host's account and range files, read as files (never through NSS,
+ * where nss_agent answers); tests point them at fixtures. */
+struct agent_host_files {
+	const char *login_defs, *subuid, *subgid; /* see agent_range_check() */
+	const char *passwd, *group;
+};
+extern const struct agent_host_files agent_host_files_system; /* the /etc ones */
+
+/* Checks a loaded configuration against the host, at --check-config, at
+ * start and at every reload (agentd/config_host.c):
+ * - the uid range as agent_range_check() does;
+ * - agents_group and every purpose group is not privileged: gid 0, or a name
+ *   (as written, or the name the group file gives its gid) in the list of
+ *   agentd.conf(5);
+ * - agents_group's name and agents_gid are no local group's;
+ * - no purpose group, local user (uid or primary gid) or local group lies in
+ *   the agent uid range.
+ * Returns 0, -EINVAL with "PATH:LINE: KEY ... local ENTRY (FILE:LINE)" in err,
+ * or -errno if a file cannot be read. */
+int agent_config_check_host(const struct agent_config *cfg, const struct agent_host_files *f,
+			    char *err, size_t errlen);
+/* gid 0, or one of the privileged group names (agentd.conf(5)). */
+bool agent_group_is_privileged(const char *name, gid_t gid);
 
 const struct agent_cfg_purpose *agent_config_purpose(const struct agent_config *cfg,
 						     const char *name);

@@ -166,7 +166,7 @@ void agentd_reply(struct agentd *d, struct agentd_conn *c, const struct agent_wb
 void agentd_reply_error(struct agentd *d, struct agentd_conn *c, int err, const char *fmt, ...)
 {
 	struct agent_wbuf w;
-	char msg[512];
+	char msg[AGENT_MESSAGE_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);

@@ -53,6 +53,7 @@ struct agentd_opts {
 	const char *state_dir;
 	const char *runtime_dir;
 	bool foreground_log; /* audit records also on stderr */
+	bool init_state;     /* --init-state: may create a missing database */
 };
 
 /* What epoll's data points at: every watched object starts with an int

@@ -38,7 +38,6 @@
 #include "agentd/reload.h"
 #include "agentd/run.h"
 #include "agentd/session.h"
-#include "agentd/uidrange.h"
 #include "common/kv.h"
 
 #define MAX_EVENTS 32
@@ -278,9 +277,6 @@ static void cleanup(struct agentd *d)
 int agentd_main(const struct agentd_opts *opts)
 {
 	struct agentd d = { .opts = *opts };
-	struct agent_range_sources src = {
-		.login_defs = "/etc/login.defs", .subuid = "/etc/subuid", .subgid = "/etc/subgid",
-	};
 	char err[512];
 	bool ran = false;
 	int r;
@@ -319,9 +315,9 @@ int agentd_main(const struct agentd_opts *opts)
 		agentd_audit_config(&d, "rejected", err);
 		goto out;
 	}
-	r = agent_range_check(d.cfg->uid_min, d.cfg->uid_max, &src, err, sizeof(err));
+	r = agent_config_check_host(d.cfg, &agent_host_files_system, err, sizeof(err));
 	if (r < 0) {
-		fprintf(stderr, "agentd: %s: %s\n", opts->config_path, err);
+		fprintf(stderr, "agentd: %s\n", err);
 		agentd_audit_config(&d, "rejected", err);
 		goto out;
 	}
@@ -338,10 +334,10 @@ int agentd_main(const struct agentd_opts *opts)
 		r = -ENAMETOOLONG;
 		goto out;
 	}
-	r = agent_store_open(opts->state_dir, &d.store);
+	r = agent_store_open(opts->state_dir, opts->init_state ? AGENT_STORE_INIT : 0, &d.store, err,
+			     sizeof(err));
 	if (r < 0) {
-		fprintf(stderr, "agentd: cannot open the state database in %s: %s\n",
-			opts->state_dir, strerror(-r));
+		fprintf(stderr, "agentd: %s\n", err);
 		goto out;
 	}
 	r = agent_token_key_load(opts->state_dir, &d.tkey);

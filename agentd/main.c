@@ -13,7 +13,6 @@
 
 #include "agentd/config.h"
 #include "agentd/loop.h"
-#include "agentd/uidrange.h"
 
 #ifndef AGENT_SYSCONFDIR
 #define AGENT_SYSCONFDIR "/etc/agentd"
@@ -32,6 +31,8 @@ static void usage(FILE *f)
 		"Create and retire task-scoped Unix identities for AI agents.\n\n"
 		"  -c, --config FILE      policy file (default %s/agentd.conf)\n"
 		"      --check-config     validate the policy file and exit\n"
+		"      --init-state       create the state database although the state\n"
+		"                         directory was used before (begins with no state)\n"
 		"  -f, --foreground       also print audit records on stderr\n"
 		"      --state-dir DIR    durable state (default %s)\n"
 		"      --runtime-dir DIR  socket and NSS snapshot (default %s)\n"
@@ -52,16 +53,13 @@ static void sanitize_fds(void)
 
 static int check_config(const char *path)
 {
-	struct agent_range_sources src = {
-		.login_defs = "/etc/login.defs", .subuid = "/etc/subuid", .subgid = "/etc/subgid",
-	};
 	struct agent_config *cfg = NULL;
 	char err[512];
 	int r;
 
 	r = agent_config_load(path, &cfg, err, sizeof(err));
-	if (r == 0 && agent_range_check(cfg->uid_min, cfg->uid_max, &src, err, sizeof(err)) < 0)
-		r = -EINVAL;
+	if (r == 0)
+		r = agent_config_check_host(cfg, &agent_host_files_system, err, sizeof(err));
 	agent_config_free(cfg);
 	if (r < 0) {
 		fprintf(stderr, "agentd: %s\n", err);
@@ -73,10 +71,11 @@ static int check_config(const char *path)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_CHECK = 256, OPT_STATE, OPT_RUNTIME, OPT_VERSION };
+	enum { OPT_CHECK = 256, OPT_STATE, OPT_RUNTIME, OPT_VERSION, OPT_INIT_STATE };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
+		{ "init-state", no_argument, NULL, OPT_INIT_STATE },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "state-dir", required_argument, NULL, OPT_STATE },
 		{ "runtime-dir", required_argument, NULL, OPT_RUNTIME },
@@ -103,6 +102,9 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			o.foreground_log = true;
+			break;
+		case OPT_INIT_STATE:
+			o.init_state = true;
 			break;
 		case OPT_STATE:
 			o.state_dir = optarg;

@@ -60,6 +60,8 @@ void agentd_reload_config(struct agentd *d)
 	int r;
 
 	r = agent_config_load(d->opts.config_path, &n, err, sizeof(err));
+	if (r == 0)
+		r = agent_config_check_host(n, &agent_host_files_system, err, sizeof(err));
 	if (r == 0 && (n->uid_min != old->uid_min || n->uid_max != old->uid_max)) {
 		snprintf(err, sizeof(err), "%s: changing uid_min/uid_max needs a restart",
 			 d->opts.config_path);

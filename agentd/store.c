@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -203,55 +204,236 @@ static int upgrade_schema(struct agent_store *s, int from)
 	return r;
 }
 
-static int check_schema(struct agent_store *s)
+/* PRAGMA user_version, read without writing anything. */
+static int schema_version(struct agent_store *s, int *version)
 {
 	sqlite3_stmt *st;
-	int version, r;
+	int r;
 
 	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
 		return -EIO;
 	r = sqlite3_step(st) == SQLITE_ROW ? 0 : -EIO;
-	version = sqlite3_column_int(st, 0);
+	*version = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	if (r < 0)
-		return r;
-	if (version > SCHEMA_VERSION)
-		return -EPROTO; /* written by a newer agentd */
-	if (version < SCHEMA_VERSION)
-		return upgrade_schema(s, version);
-	return 0;
+	return r;
 }
 
-int agent_store_open(const char *dir, struct agent_store **out)
+/* PRAGMA quick_check: 0 if "ok", else -EBADMSG with its findings on one line. */
+static int quick_check(struct agent_store *s, char *why, size_t len)
 {
-	struct agent_store *s;
-	char path[512];
-	int fd, r;
+	sqlite3_stmt *st;
+	const unsigned char *t;
+	int rc, r;
 
-	if (snprintf(path, sizeof(path), "%s/agentd.db", dir) >= (int)sizeof(path))
-		return -ENAMETOOLONG;
-	/* Create the file ourselves so its mode is 0600 whatever the umask. */
-	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (sqlite3_prepare_v2(s->db, "PRAGMA quick_check", -1, &st, NULL) != SQLITE_OK) {
+		snprintf(why, len, "%s", sqlite3_errmsg(s->db));
+		return -EBADMSG;
+	}
+	rc = sqlite3_step(st);
+	t = rc == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
+	r = t && strcmp((const char *)t, "ok") == 0 ? 0 : -EBADMSG;
+	if (r < 0) {
+		const char *w = t ? (const char *)t : sqlite3_errmsg(s->db);
+		static const char hdr[] = "*** in database main ***";
+
+		if (strncmp(w, hdr, sizeof(hdr) - 1) == 0)
+			w += sizeof(hdr) - 1;
+		w += strspn(w, " \n");
+		snprintf(why, len, "%s", w);
+		for (char *p = why; *p; p++) /* one line: findings are newline-separated */
+			if (*p == '\n' || *p == '\r')
+				*p = ';';
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* The first bytes of every SQLite 3 database file. */
+static const char sqlite_magic[16] = "SQLite format 3";
+
+/* What is at path before SQLite touches it: 0 (an SQLite file), -ENOENT,
+ * -EBADMSG (empty, not a regular file, or not SQLite), or -errno. */
+static int probe_file(const char *path, char *err, size_t errlen)
+{
+	char head[sizeof(sqlite_magic)];
+	struct stat st;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK), r = 0;
+
+	if (fd < 0) {
+		r = -errno;
+		if (r != -ENOENT)
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return r;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	} else if (!S_ISREG(st.st_mode)) {
+		r = -EBADMSG;
+		snprintf(err, errlen, "%s is not a regular file; refusing to start", path);
+	} else if (st.st_size == 0) {
+		r = -EBADMSG;
+		snprintf(err, errlen, "%s is empty (0 bytes); refusing to start without the state "
+			 "it held, and leaving it as it is: restore it from a backup, or move it "
+			 "away and start once with --init-state", path);
+	} else if ((n = pread(fd, head, sizeof(head), 0)) != (ssize_t)sizeof(head) ||
+		   memcmp(head, sqlite_magic, sizeof(head)) != 0) {
+		r = -EBADMSG;
+		snprintf(err, errlen, "%s is not an SQLite database (damaged?); refusing to start, "
+			 "and leaving it as it is: restore it from a backup, or move it away and "
+			 "start once with --init-state", path);
+	}
+	close(fd);
+	return r;
+}
+
+/* Files that exist only once agentd has run with this state directory. */
+static const char *const used_markers[] = { "token.key", "agentd.db-wal", "agentd.db-shm", NULL };
+
+static const char *used_before(const char *dir)
+{
+	char p[512];
+
+	for (const char *const *m = used_markers; *m; m++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, *m);
+		if (access(p, F_OK) == 0)
+			return *m;
+	}
+	return NULL;
+}
+
+static int fsync_path(const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW), r = 0;
+
 	if (fd < 0)
 		return -errno;
+	if (fsync(fd) < 0)
+		r = -errno;
 	close(fd);
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
+	return r;
+}
+
+static const char *const db_suffixes[] = { "", "-wal", "-shm" };
+
+/* A new database, built under a temporary name and linked into place only
+ * when complete (never over an existing file), so that a crash never
+ * leaves a half-made agentd.db behind. */
+static int create_db(const char *dir, const char *path, char *err, size_t errlen)
+{
+	struct agent_store t = { 0 };
+	char tmp[520];
+	int fd, r;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.new", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	for (size_t i = 0; i < sizeof(db_suffixes) / sizeof(db_suffixes[0]); i++) {
+		char p[sizeof(tmp) + 8];
+
+		snprintf(p, sizeof(p), "%s%s", tmp, db_suffixes[i]);
+		unlink(p); /* left by a creation that crashed */
+	}
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	close(fd);
+	r = sqlite3_open_v2(tmp, &t.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL) ==
+			    SQLITE_OK
+		    ? exec(&t, "PRAGMA journal_mode = WAL")
+		    : -EIO;
+	if (r == 0)
+		r = upgrade_schema(&t, 0);
+	if (sqlite3_close(t.db) != SQLITE_OK && r == 0)
+		r = -EIO;
+	if (r == 0)
+		r = fsync_path(tmp, O_RDONLY);
+	if (r == 0 && link(tmp, path) < 0)
+		r = -errno;
+	unlink(tmp);
+	if (r == 0)
+		r = fsync_path(dir, O_RDONLY | O_DIRECTORY);
+out:
+	if (r < 0)
+		snprintf(err, errlen, "cannot create %s: %s", path, strerror(-r));
+	return r;
+}
+
+/* Opens an existing database: checked before anything is written to it. */
+static int open_db(struct agent_store *s, const char *path, char *err, size_t errlen)
+{
+	char why[256];
+	int version, r;
+
 	if (sqlite3_open_v2(path, &s->db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
 			    NULL) != SQLITE_OK) {
-		r = -EIO;
-		goto fail;
+		snprintf(err, errlen, "%s: cannot open", path);
+		return -EIO;
 	}
 	sqlite3_busy_timeout(s->db, 5000);
+	if (quick_check(s, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "%s is damaged (%s); refusing to start, and leaving it as "
+			 "it is: restore it from a backup", path, why);
+		return -EBADMSG;
+	}
+	if ((r = schema_version(s, &version)) < 0) {
+		snprintf(err, errlen, "%s: cannot read the schema version", path);
+		return r;
+	}
+	if (version > SCHEMA_VERSION) {
+		snprintf(err, errlen, "%s was written by a newer agentd (schema %d, this one knows "
+			 "%d)", path, version, SCHEMA_VERSION);
+		return -EPROTO;
+	}
 	if ((r = exec(s, "PRAGMA journal_mode = WAL")) < 0 ||
 	    (r = exec(s, "PRAGMA synchronous = FULL")) < 0 ||
-	    (r = exec(s, "PRAGMA foreign_keys = ON")) < 0 || (r = check_schema(s)) < 0)
+	    (r = exec(s, "PRAGMA foreign_keys = ON")) < 0 ||
+	    (version < SCHEMA_VERSION && (r = upgrade_schema(s, version)) < 0)) {
+		snprintf(err, errlen, "%s: cannot prepare or upgrade the database: %s", path,
+			 strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+int agent_store_open(const char *dir, unsigned flags, struct agent_store **out, char *err,
+		     size_t errlen)
+{
+	struct agent_store *s;
+	const char *marker;
+	char path[512];
+	int r;
+
+	*out = NULL;
+	if (snprintf(path, sizeof(path), "%s/agentd.db", dir) >= (int)sizeof(path)) {
+		snprintf(err, errlen, "state directory path too long");
+		return -ENAMETOOLONG;
+	}
+	r = probe_file(path, err, errlen);
+	if (r == -ENOENT) {
+		marker = used_before(dir);
+		if (marker && !(flags & AGENT_STORE_INIT)) {
+			snprintf(err, errlen, "%s is missing, but %s has been used before (%s "
+				 "exists); refusing to start without the state it held: restore it "
+				 "from a backup, or start once with --init-state", path, dir, marker);
+			return -ENOENT;
+		}
+		r = create_db(dir, path, err, errlen);
+	}
+	if (r < 0)
+		return r;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	if ((r = open_db(s, path, err, errlen)) < 0)
 		goto fail;
 	for (int i = 0; i < S__MAX; i++)
 		if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
 				       NULL) != SQLITE_OK) {
+			snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(s->db));
 			r = -EIO;
 			goto fail;
 		}

@@ -10,9 +10,19 @@
 
 struct agent_store;
 
-/* Opens or creates DIR/agentd.db (mode 0600). Refuses a database whose
- * schema version is newer than this code knows (-EPROTO). */
-int agent_store_open(const char *dir, struct agent_store **out);
+/* Opens DIR/agentd.db. State is never silently reset:
+ * - a missing database is created (mode 0600, built under a temporary name
+ *   and linked into place complete) only on a first start, when DIR holds
+ *   no trace of earlier use (token.key, agentd.db-wal, agentd.db-shm), or
+ *   with AGENT_STORE_INIT (agentd --init-state); else -ENOENT;
+ * - an existing file that is empty, not a regular file, not SQLite, or that
+ *   fails PRAGMA quick_check is refused (-EBADMSG) and left as it is, even
+ *   with AGENT_STORE_INIT;
+ * - a schema newer than this code knows is refused untouched (-EPROTO).
+ * 0 and *out, or -errno and a one-line message in err. */
+#define AGENT_STORE_INIT 1u
+int agent_store_open(const char *dir, unsigned flags, struct agent_store **out, char *err,
+		     size_t errlen);
 void agent_store_close(struct agent_store *st);
 
 /* Explicit transactions; calls outside one run in their own. Nesting is not

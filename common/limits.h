@@ -1,7 +1,8 @@
 /* Limits shared by agentd, agentctl and the modules.
  *
  * Every string a caller can make agentd hold has a maximum here; the wire
- * codec, the store and the snapshot all enforce the same numbers. */
+ * codec, the store and the snapshot all enforce the same numbers. String
+ * maxima count bytes without the NUL. */
 #pragma once
 
 #define AGENT_NAME_MAX 32     /* user and identity names, bytes without NUL */
@@ -31,3 +32,14 @@
  * "purpose P: sudo_commands approve \"RULE\"" with a 256-byte RULE. */
 #define AGENT_RULE_TEXT_MAX 383
 #define AGENT_MAX_TTL_SEC (366LL * 24 * 3600)
+
+/* The wire protocol (format in common/wire.h). */
+#define AGENT_WIRE_MAX 8192   /* bytes in one datagram; longer ends the connection */
+/* Attributes one message may carry: at least the largest schema allows,
+ * a RUN with every optional field and AGENT_ARGV_MAX arguments (checked in
+ * wire.c). */
+#define AGENT_WIRE_MAX_ATTRS 80
+#define AGENT_MESSAGE_MAX 512 /* the text of an OK, ERROR, EXIT or STEPUP reply */
+#define AGENT_STATE_TEXT_MAX 16   /* an identity's state as carried: "live", "retired" */
+#define AGENT_RETIRE_REASON_TEXT_MAX 32 /* a retirement reason as carried: "expired", ... */
+#define AGENT_VERSION_TEXT_MAX 64 /* agentd's version in a STATUS reply */

@@ -9,6 +9,12 @@
 
 enum vtype { T_NONE = 0, T_STR, T_U64, T_FLAG };
 
+#define MSG_HDR_LEN 4  /* u16 version, u16 type */
+#define ATTR_HDR_LEN 4 /* u16 tag, u16 len */
+#define U64_LEN 8
+/* RUN's attributes that appear once: PURPOSE TTL ACTOR TASK FOR CWD. */
+#define RUN_SINGLE_ATTRS 6
+
 static const struct {
 	enum vtype type;
 	uint16_t max; /* STR: bytes before the NUL */
@@ -28,14 +34,14 @@ static const struct {
 	[AGENT_A_PARENT] = { T_STR, AGENT_NAME_MAX },
 	[AGENT_A_CREATED] = { T_U64, 0 },
 	[AGENT_A_EXPIRES] = { T_U64, 0 },
-	[AGENT_A_STATE] = { T_STR, 16 },
-	[AGENT_A_RETIRE_REASON] = { T_STR, 32 },
+	[AGENT_A_STATE] = { T_STR, AGENT_STATE_TEXT_MAX },
+	[AGENT_A_RETIRE_REASON] = { T_STR, AGENT_RETIRE_REASON_TEXT_MAX },
 	[AGENT_A_RETIRED_AT] = { T_U64, 0 },
 	[AGENT_A_TOKEN] = { T_STR, AGENT_TOKEN_TEXT_MAX - 1 },
 	[AGENT_A_ERRNO] = { T_U64, 0 },
-	[AGENT_A_MESSAGE] = { T_STR, 512 },
+	[AGENT_A_MESSAGE] = { T_STR, AGENT_MESSAGE_MAX },
 	[AGENT_A_KILLED] = { T_U64, 0 },
-	[AGENT_A_VERSION] = { T_STR, 64 },
+	[AGENT_A_VERSION] = { T_STR, AGENT_VERSION_TEXT_MAX },
 	[AGENT_A_LIVE] = { T_U64, 0 },
 	[AGENT_A_UID_MIN] = { T_U64, 0 },
 	[AGENT_A_UID_MAX] = { T_U64, 0 },
@@ -131,8 +137,8 @@ static const struct schema schemas[] = {
 	  { [AGENT_A_CHAIN] = AGENT_CHAIN_MAX } },
 };
 
-/* RUN: PURPOSE TTL ACTOR TASK FOR CWD once each, ARGV up to its repeat. */
-_Static_assert(AGENT_WIRE_MAX_ATTRS >= 6 + AGENT_ARGV_MAX,
+/* RUN: its single attributes once each, ARGV up to its repeat. */
+_Static_assert(AGENT_WIRE_MAX_ATTRS >= RUN_SINGLE_ATTRS + AGENT_ARGV_MAX,
 	       "a RUN with AGENT_ARGV_MAX arguments must fit in struct agent_msg");
 
 static const struct schema *schema_of(unsigned type)
@@ -158,7 +164,7 @@ void agent_wire_begin(struct agent_wbuf *w, enum agent_msg_type type)
 {
 	put16(w->data, AGENT_WIRE_VERSION);
 	put16(w->data + 2, (uint16_t)type);
-	w->len = 4;
+	w->len = MSG_HDR_LEN;
 	w->error = 0;
 }
 
@@ -166,15 +172,15 @@ static void put_attr(struct agent_wbuf *w, enum agent_attr tag, const void *val,
 {
 	if (w->error)
 		return;
-	if (len > UINT16_MAX || len + 4 > sizeof(w->data) - w->len) {
+	if (len > UINT16_MAX || len + ATTR_HDR_LEN > sizeof(w->data) - w->len) {
 		w->error = -EMSGSIZE;
 		return;
 	}
 	put16(w->data + w->len, (uint16_t)tag);
 	put16(w->data + w->len + 2, (uint16_t)len);
 	if (len)
-		memcpy(w->data + w->len + 4, val, len);
-	w->len += 4 + len;
+		memcpy(w->data + w->len + ATTR_HDR_LEN, val, len);
+	w->len += ATTR_HDR_LEN + len;
 }
 
 void agent_wire_str(struct agent_wbuf *w, enum agent_attr tag, const char *s)
@@ -190,16 +196,16 @@ void agent_wire_str(struct agent_wbuf *w, enum agent_attr tag, const char *s)
 
 void agent_wire_u64(struct agent_wbuf *w, enum agent_attr tag, uint64_t v)
 {
-	uint8_t b[8];
+	uint8_t b[U64_LEN];
 
 	if ((unsigned)tag >= AGENT_A__MAX || tags[tag].type != T_U64) {
 		if (!w->error)
 			w->error = -EINVAL;
 		return;
 	}
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < U64_LEN; i++)
 		b[i] = (uint8_t)(v >> (8 * i));
-	put_attr(w, tag, b, 8);
+	put_attr(w, tag, b, U64_LEN);
 }
 
 void agent_wire_flag(struct agent_wbuf *w, enum agent_attr tag)
@@ -234,10 +240,10 @@ int agent_wire_parse(struct agent_msg *m, const uint8_t *buf, size_t len)
 {
 	uint8_t seen[AGENT_A__MAX] = { 0 };
 	const struct schema *s;
-	size_t off = 4;
+	size_t off = MSG_HDR_LEN;
 
 	m->nattrs = 0;
-	if (!buf || len < 4 || len > AGENT_WIRE_MAX || get16(buf) != AGENT_WIRE_VERSION)
+	if (!buf || len < MSG_HDR_LEN || len > AGENT_WIRE_MAX || get16(buf) != AGENT_WIRE_VERSION)
 		return -EBADMSG;
 	s = schema_of(get16(buf + 2));
 	if (!s)
@@ -247,11 +253,11 @@ int agent_wire_parse(struct agent_msg *m, const uint8_t *buf, size_t len)
 		uint16_t tag, alen;
 		const uint8_t *val;
 
-		if (len - off < 4)
+		if (len - off < ATTR_HDR_LEN)
 			return -EBADMSG;
 		tag = get16(buf + off);
 		alen = get16(buf + off + 2);
-		off += 4;
+		off += ATTR_HDR_LEN;
 		if (alen > len - off || tag == 0 || tag >= AGENT_A__MAX || !s->use[tag])
 			return -EBADMSG;
 		val = buf + off;
@@ -262,7 +268,7 @@ int agent_wire_parse(struct agent_msg *m, const uint8_t *buf, size_t len)
 				return -EBADMSG;
 			break;
 		case T_U64:
-			if (alen != 8)
+			if (alen != U64_LEN)
 				return -EBADMSG;
 			break;
 		case T_FLAG:
@@ -309,9 +315,9 @@ bool agent_msg_u64(const struct agent_msg *m, enum agent_attr tag, uint64_t *out
 	const struct agent_attr_view *a = find(m, tag);
 	uint64_t v = 0;
 
-	if (!a || a->len != 8)
+	if (!a || a->len != U64_LEN)
 		return false;
-	for (int i = 7; i >= 0; i--)
+	for (int i = U64_LEN - 1; i >= 0; i--)
 		v = v << 8 | a->val[i];
 	*out = v;
 	return true;
@@ -431,7 +437,7 @@ int agent_wire_get_identity(const struct agent_msg *m, struct agent_identity *id
 
 void agent_wire_error(struct agent_wbuf *w, int err, const char *message)
 {
-	char msg[513];
+	char msg[AGENT_MESSAGE_MAX + 1];
 
 	snprintf(msg, sizeof(msg), "%s", message ? message : "error");
 	agent_wire_u64(w, AGENT_A_ERRNO, (uint64_t)(err < 0 ? -err : err));

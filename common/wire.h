@@ -16,11 +16,7 @@
 #include "common/identity.h"
 
 #define AGENT_WIRE_VERSION 1
-#define AGENT_WIRE_MAX 8192
-/* Attributes one message may carry: at least the largest schema allows,
- * a RUN with every optional field and AGENT_ARGV_MAX arguments (checked in
- * wire.c). */
-#define AGENT_WIRE_MAX_ATTRS 80
+/* AGENT_WIRE_MAX, AGENT_WIRE_MAX_ATTRS and every string maximum: common/limits.h */
 
 enum agent_msg_type {
 	/* requests */
@@ -70,14 +66,14 @@ enum agent_attr {
 	AGENT_A_PARENT = 13,    /* STR  AGENT_NAME_MAX */
 	AGENT_A_CREATED = 14,   /* U64  unix seconds */
 	AGENT_A_EXPIRES = 15,   /* U64  unix seconds */
-	AGENT_A_STATE = 16,     /* STR  "live" | "retired" */
-	AGENT_A_RETIRE_REASON = 17, /* STR */
+	AGENT_A_STATE = 16,     /* STR  AGENT_STATE_TEXT_MAX: "live" | "retired" */
+	AGENT_A_RETIRE_REASON = 17, /* STR  AGENT_RETIRE_REASON_TEXT_MAX */
 	AGENT_A_RETIRED_AT = 18,    /* U64 */
 	AGENT_A_TOKEN = 19,     /* STR  AGENT_TOKEN_TEXT_MAX */
 	AGENT_A_ERRNO = 20,     /* U64  a positive errno value */
-	AGENT_A_MESSAGE = 21,   /* STR  512 */
+	AGENT_A_MESSAGE = 21,   /* STR  AGENT_MESSAGE_MAX */
 	AGENT_A_KILLED = 22,    /* U64 */
-	AGENT_A_VERSION = 23,   /* STR  64 */
+	AGENT_A_VERSION = 23,   /* STR  AGENT_VERSION_TEXT_MAX */
 	AGENT_A_LIVE = 24,      /* U64  live identities */
 	AGENT_A_UID_MIN = 25,   /* U64 */
 	AGENT_A_UID_MAX = 26,   /* U64 */

@@ -6,10 +6,11 @@
 require_root
 UID_MAX=$((UID_MIN + 3))
 enter_sandbox "$@"
-# uid_min is taken by a user in /etc/passwd, uid_min+1 by a process started
-# after agentd (one started before would be killed at start-up as an orphan).
-echo "squatter:x:$UID_MIN:$UID_MIN::/nonexistent:/bin/sh" >>/etc/passwd
+# uid_min is taken by a user in /etc/passwd, uid_min+1 by a process, both
+# added after agentd started (a local user in the range refuses the start,
+# see config_check.sh; a process would be killed at start-up as an orphan).
 start_agentd
+echo "squatter:x:$UID_MIN:$UID_MIN::/nonexistent:/bin/sh" >>/etc/passwd
 spawn_as_uid $((UID_MIN + 1)) sleep 300
 runner=$SPAWNED
 sleep 0.2

@@ -369,6 +369,155 @@ static void test_file_checks(void **state)
 	assert_null(c);
 }
 
+/* ------------------------------------------------------------ host checks */
+
+static const char group_fixture[] =
+	"root:x:0:\n"                  /* 1 */
+	"# a comment line\n"           /* 2 */
+	"sudo:x:27:alice\n"            /* 3 */
+	"users:x:100:\n"               /* 4 */
+	"developers:x:2900:alice,bob\n" /* 5 */
+	"not a group line\n"           /* 6 */
+	"docker:x:998:\n";             /* 7 */
+static const char passwd_fixture[] =
+	"root:x:0:0:root:/root:/bin/bash\n"
+	"alice:x:2901:2901::/nonexistent:/bin/sh\n";
+
+struct host {
+	char group[160], passwd[160];
+	struct agent_host_files f;
+};
+
+/* Fixture files in dir/host; extra lines are appended to passwd or group. */
+static void host_files(struct host *h, const char *extra_passwd, const char *extra_group)
+{
+	char text[1024];
+
+	snprintf(h->group, sizeof(h->group), "%s/group", dir);
+	snprintf(h->passwd, sizeof(h->passwd), "%s/passwd", dir);
+	snprintf(text, sizeof(text), "%s%s", group_fixture, extra_group ? extra_group : "");
+	write_file(h->group, text, 0644);
+	snprintf(text, sizeof(text), "%s%s", passwd_fixture, extra_passwd ? extra_passwd : "");
+	write_file(h->passwd, text, 0644);
+	h->f = (struct agent_host_files){
+		.login_defs = "/nonexistent/login.defs", .subuid = "/nonexistent/subuid",
+		.subgid = "/nonexistent/subgid", .passwd = h->passwd, .group = h->group,
+	};
+}
+
+/* Parses text (which must be valid), runs the host check, returns its
+ * result and leaves the message in err. */
+static int host_check(const char *text, const char *extra_passwd, const char *extra_group,
+		      char *err, size_t errlen)
+{
+	struct agent_config *c = NULL;
+	struct host h;
+	int r;
+
+	host_files(&h, extra_passwd, extra_group);
+	if (agent_config_parse_string(text, "h.conf", &c, err, errlen) != 0)
+		fail_msg("fixture config does not parse: %s", err);
+	err[0] = '\0';
+	r = agent_config_check_host(c, &h.f, err, errlen);
+	agent_config_free(c);
+	return r;
+}
+
+static const struct {
+	const char *conf, *passwd, *group;
+	const char *needles[3];
+} host_bad[] = {
+	/* privileged by name, as written */
+	{ "uid_min = 1879048192;\nagents_group = \"sudo\"; agents_gid = 27;\n", NULL, NULL,
+	  { "h.conf:2: agents_group \"sudo\" (gid 27) is a privileged group" } },
+	{ "agents_group = \"wheel\"; agents_gid = 5000;\n", NULL, NULL,
+	  { "h.conf:1:", "\"wheel\"", "privileged" } },
+	/* privileged through the local name of its gid */
+	{ "agents_group = \"agents\"; agents_gid = 998;\n", NULL, NULL,
+	  { "h.conf:1:", "local group \"docker\"", "/group:7)" } },
+	/* a local name or gid */
+	{ "agents_group = \"developers\"; agents_gid = 5000;\n", NULL, NULL,
+	  { "h.conf:1: agents_group \"developers\" (gid 5000) collides with local group "
+	    "\"developers\" (gid 2900, ", "/group:5)" } },
+	{ "agents_group = \"agents\";\nagents_gid = 2900;\n", NULL, NULL,
+	  { "h.conf:1:", "collides with local group \"developers\"" } },
+	/* purpose groups: gid 0, a privileged name, a privileged local gid, in range */
+	{ "\npurposes = ( { name = \"ci\";\n groups = [ \"100\", \"0\" ]; } );\n", NULL, NULL,
+	  { "h.conf:3: purpose \"ci\": group \"0\" (gid 0) is a privileged group" } },
+	{ "purposes = ( { name = \"ci\"; groups = [ \"root\" ]; } );\n", NULL, NULL,
+	  { "h.conf:1:", "group \"root\" (gid 0) is a privileged group" } },
+	{ "purposes = ( { name = \"ci\"; groups = [ \"27\" ]; } );\n", NULL, NULL,
+	  { "h.conf:1:", "group \"27\" (gid 27) is privileged: local group \"sudo\"", "/group:3)" } },
+	{ "purposes = ( { name = \"ci\"; groups = [ \"1879048200\" ]; } );\n", NULL, NULL,
+	  { "h.conf:1:", "inside the agent uid range" } },
+	/* local users and groups inside the range */
+	{ "uid_min = 1879048192;\n", "squatter:x:1879048192:100::/:/bin/sh\n", NULL,
+	  { "h.conf:1: the agent uid range 1879048192-1879113727 holds local user \"squatter\" "
+	    "(uid 1879048192, ", "/passwd:3)" } },
+	{ "\nuid_max = 1879113727;\n", "odd:x:3000:1879048300::/:/bin/sh\n", NULL,
+	  { "h.conf:2:", "local user \"odd\" (primary gid 1879048300" } },
+	{ "", NULL, "squat:x:1879113727:\n",
+	  { "h.conf: the agent uid range", "local group \"squat\" (gid 1879113727, ", "/group:8)" } },
+	/* the uid range checks name the key too */
+	{ "uid_min = 1000; uid_max = 2000;\n", NULL, NULL, { "h.conf:1:", "overlaps" } },
+};
+
+static void test_host_refusals(void **state)
+{
+	char err[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(host_bad) / sizeof(host_bad[0]); i++) {
+		int r = host_check(host_bad[i].conf, host_bad[i].passwd, host_bad[i].group, err,
+				   sizeof(err));
+
+		if (r != -EINVAL)
+			fail_msg("case %zu: r=%d err='%s'", i, r, err);
+		for (size_t k = 0; k < 3 && host_bad[i].needles[k]; k++)
+			if (!strstr(err, host_bad[i].needles[k]))
+				fail_msg("case %zu: '%s' lacks '%s'", i, err, host_bad[i].needles[k]);
+		if (strchr(err, '\n'))
+			fail_msg("case %zu: not one line: '%s'", i, err);
+	}
+}
+
+static void test_host_accepts(void **state)
+{
+	struct agent_config *c = NULL;
+	struct agent_host_files none = {
+		.login_defs = "/nonexistent/a", .subuid = "/nonexistent/b", .subgid = "/nonexistent/c",
+		.passwd = "/nonexistent/d", .group = "/nonexistent/e",
+	};
+	char err[512];
+
+	(void)state;
+	/* an unused name and gid, a local unprivileged purpose group, local
+	 * users and groups outside the range */
+	assert_int_equal(host_check("agents_group = \"agents\"; agents_gid = 2950;\n"
+				    "purposes = ( { name = \"ci\"; groups = [ \"100\", \"2900\" ]; } );\n",
+				    "bob:x:2904:2904::/:/bin/sh\n", "agentsx:x:2951:\n", err,
+				    sizeof(err)),
+			 0);
+	/* just below and just above the range */
+	assert_int_equal(host_check("", "lo:x:1879048191:1879048191::/:/bin/sh\n",
+				    "hi:x:1879113728:\n", err, sizeof(err)),
+			 0);
+	/* missing files hold no entries */
+	assert_int_equal(agent_config_parse_string("agents_group = \"sudo2\"; agents_gid = 27;\n",
+						   "h.conf", &c, err, sizeof(err)),
+			 0);
+	assert_int_equal(agent_config_check_host(c, &none, err, sizeof(err)), 0);
+	agent_config_free(c);
+	/* the privileged list itself */
+	assert_true(agent_group_is_privileged("users", 0));
+	assert_true(agent_group_is_privileged("adm", 4));
+	assert_true(agent_group_is_privileged("shadow", 42));
+	assert_true(agent_group_is_privileged("systemd-journal", 101));
+	assert_true(agent_group_is_privileged(NULL, 0));
+	assert_false(agent_group_is_privileged("users", 100));
+	assert_false(agent_group_is_privileged(NULL, 27));
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -389,6 +538,8 @@ int main(void)
 		cmocka_unit_test(test_stepup_keys),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_file_checks),
+		cmocka_unit_test(test_host_refusals),
+		cmocka_unit_test(test_host_accepts),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -20,6 +20,7 @@
 #include "agentd/token.h"
 
 static char dir[] = "/tmp/agentd-store.XXXXXX";
+static char err_[512]; /* the last message of agent_store_open */
 
 static struct agent_identity ident(const char *name, uint32_t uid, const char *parent)
 {
@@ -49,7 +50,7 @@ static struct agent_store *open_store(void)
 {
 	struct agent_store *s = NULL;
 
-	assert_int_equal(agent_store_open(dir, &s), 0);
+	assert_int_equal(agent_store_open(dir, 0, &s, err_, sizeof(err_)), 0);
 	return s;
 }
 
@@ -287,7 +288,7 @@ static void test_bad_input_and_tamper(void **state)
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
-	assert_int_equal(agent_store_open(dir, &s), -EPROTO);
+	assert_int_equal(agent_store_open(dir, 0, &s, err_, sizeof(err_)), -EPROTO);
 }
 
 #define KEY_ED25519 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKgdmWDPqcYU7V537jr+xOc5Irooz8ry5ZEfxv+zCH7V"
@@ -401,7 +402,7 @@ static void test_schema_upgrade_v1(void **state)
 	assert_int_equal(db_exec(sub, schema_v1), 0);
 	assert_int_equal(db_count(sub, "PRAGMA user_version"), 1);
 
-	assert_int_equal(agent_store_open(sub, &s), 0);
+	assert_int_equal(agent_store_open(sub, 0, &s, err_, sizeof(err_)), 0);
 	assert_int_equal(db_count(sub, "PRAGMA user_version"), 2);
 	/* every v1 record, its chain and the metadata are still there */
 	assert_int_equal(agent_store_get(s, "agent-v1live", &id), 0);
@@ -434,7 +435,7 @@ static void test_schema_upgrade_v1(void **state)
 	agent_store_close(s);
 
 	/* a second open finds v2 and changes nothing */
-	assert_int_equal(agent_store_open(sub, &s), 0);
+	assert_int_equal(agent_store_open(sub, 0, &s, err_, sizeof(err_)), 0);
 	assert_int_equal(db_count(sub, "PRAGMA user_version"), 2);
 	assert_int_equal(agent_store_get_ssh_key(s, "agent-v1live", key, sizeof(key)), 0);
 	assert_string_equal(key, KEY_ED25519);
@@ -454,7 +455,7 @@ static void test_schema_upgrade_atomic(void **state)
 	assert_int_equal(mkdir(sub, 0700), 0);
 	assert_int_equal(db_exec(sub, schema_v1), 0);
 	assert_int_equal(db_exec(sub, "CREATE TABLE ssh_keys (x)"), 0);
-	assert_true(agent_store_open(sub, &s) < 0);
+	assert_true(agent_store_open(sub, 0, &s, err_, sizeof(err_)) < 0);
 	assert_int_equal(db_count(sub, "PRAGMA user_version"), 1);
 	assert_int_equal(db_count(sub, "SELECT count(*) FROM identities"), 2);
 }
@@ -468,7 +469,7 @@ static void test_schema_newer_refused(void **state)
 	snprintf(sub, sizeof(sub), "%s/v3", dir);
 	assert_int_equal(mkdir(sub, 0700), 0);
 	assert_int_equal(db_exec(sub, "CREATE TABLE future (x); PRAGMA user_version = 3;"), 0);
-	assert_int_equal(agent_store_open(sub, &s), -EPROTO);
+	assert_int_equal(agent_store_open(sub, 0, &s, err_, sizeof(err_)), -EPROTO);
 	assert_null(s);
 	/* refused untouched: still version 3, no table of ours created */
 	assert_int_equal(db_count(sub, "PRAGMA user_version"), 3);
@@ -477,7 +478,7 @@ static void test_schema_newer_refused(void **state)
 			 0);
 	/* the version this code writes opens */
 	assert_int_equal(db_exec(sub, "PRAGMA user_version = 0; DROP TABLE future;"), 0);
-	assert_int_equal(agent_store_open(sub, &s), 0);
+	assert_int_equal(agent_store_open(sub, 0, &s, err_, sizeof(err_)), 0);
 	agent_store_close(s);
 	assert_int_equal(db_count(sub, "PRAGMA user_version"), 2);
 }
@@ -526,6 +527,166 @@ static void test_token(void **state)
 	assert_int_equal(agent_token_key_load(sub, &k2), -EINVAL);
 }
 
+/* ------------------------------------------------------------ state never silently reset */
+
+static void put_file(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	close(fd);
+}
+
+/* The whole file (at most 64 KiB) into buf; its length. */
+static size_t get_file(const char *path, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	n = read(fd, buf, cap);
+	close(fd);
+	assert_true(n >= 0 && (size_t)n < cap);
+	return (size_t)n;
+}
+
+static bool exists(const char *d, const char *name)
+{
+	char p[160];
+
+	snprintf(p, sizeof(p), "%s/%s", d, name);
+	return access(p, F_OK) == 0;
+}
+
+/* A bad file in a fresh directory is refused with why, and left as it was. */
+static void refused_unchanged(const char *name, const void *data, size_t len, unsigned flags,
+			      const char *why)
+{
+	static char before[65536], after[65536];
+	struct agent_store *s = (void *)1;
+	char sub[96], path[128];
+	size_t n;
+
+	snprintf(sub, sizeof(sub), "%s/%s", dir, name);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	snprintf(path, sizeof(path), "%s/agentd.db", sub);
+	put_file(path, data, len);
+	n = get_file(path, before, sizeof(before));
+	err_[0] = '\0';
+	assert_int_equal(agent_store_open(sub, flags, &s, err_, sizeof(err_)), -EBADMSG);
+	assert_null(s);
+	if (!strstr(err_, why) || !strstr(err_, path) || strchr(err_, '\n'))
+		fail_msg("%s: message '%s' (wanted '%s')", name, err_, why);
+	assert_int_equal(get_file(path, after, sizeof(after)), n);
+	assert_memory_equal(before, after, n);
+	assert_false(exists(sub, "agentd.db-wal"));
+	assert_false(exists(sub, "agentd.db.new"));
+}
+
+static void test_refuses_empty_or_damaged(void **state)
+{
+	static char garbage[8192], corrupt[65536];
+	char sub[96], path[128];
+	struct agent_store *s;
+	size_t n;
+
+	(void)state;
+	refused_unchanged("empty", "", 0, 0, "is empty (0 bytes)");
+	refused_unchanged("empty-init", "", 0, AGENT_STORE_INIT, "is empty (0 bytes)");
+	for (size_t i = 0; i < sizeof(garbage); i++)
+		garbage[i] = (char)(i * 131 + 7);
+	refused_unchanged("garbage", garbage, sizeof(garbage), 0, "is not an SQLite database");
+	refused_unchanged("short", "SQLite format", 13, 0, "is not an SQLite database");
+
+	/* a real database whose pages were overwritten: SQLite's header, so only
+	 * quick_check can tell */
+	snprintf(sub, sizeof(sub), "%s/corrupt-src", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(agent_store_open(sub, 0, &s, err_, sizeof(err_)), 0);
+	for (uint32_t i = 0; i < 50; i++) {
+		char nm[AGENT_NAME_MAX + 1];
+		struct agent_identity id;
+
+		snprintf(nm, sizeof(nm), "agent-c%05u", i);
+		id = ident(nm, 1879049000 + i, NULL);
+		assert_int_equal(agent_store_insert(s, &id), 0);
+	}
+	agent_store_close(s);
+	snprintf(path, sizeof(path), "%s/agentd.db", sub);
+	n = get_file(path, corrupt, sizeof(corrupt));
+	assert_true(n > 3 * 4096);
+	memset(corrupt + 4096 + 100, 0xa5, 2 * 4096 - 200); /* inside pages 2 and 3 */
+	refused_unchanged("corrupt", corrupt, n, 0, "is damaged");
+
+	/* a directory in its place */
+	snprintf(sub, sizeof(sub), "%s/dir-db", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	snprintf(path, sizeof(path), "%s/agentd.db", sub);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(agent_store_open(sub, AGENT_STORE_INIT, &s, err_, sizeof(err_)), -EBADMSG);
+	assert_non_null(strstr(err_, "not a regular file"));
+}
+
+static void test_created_only_on_first_start(void **state)
+{
+	char sub[96], path[160];
+	struct agent_store *s = NULL;
+	struct agent_identity id = ident("agent-first1", 1879048700, NULL);
+	struct stat st;
+
+	(void)state;
+	/* first start: nothing there, so the database is made, complete */
+	snprintf(sub, sizeof(sub), "%s/first", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(agent_store_open(sub, 0, &s, err_, sizeof(err_)), 0);
+	assert_int_equal(agent_store_insert(s, &id), 0);
+	agent_store_close(s);
+	snprintf(path, sizeof(path), "%s/agentd.db", sub);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_false(exists(sub, "agentd.db.new"));
+	assert_int_equal(db_count(sub, "PRAGMA user_version"), 2);
+
+	/* the directory was used (token.key): a lost database is not replaced */
+	put_file(strcat(strcpy(path, sub), "/token.key"), "k", 1);
+	snprintf(path, sizeof(path), "%s/agentd.db", sub);
+	assert_int_equal(unlink(path), 0);
+	s = (void *)1;
+	assert_int_equal(agent_store_open(sub, 0, &s, err_, sizeof(err_)), -ENOENT);
+	assert_null(s);
+	assert_non_null(strstr(err_, "is missing"));
+	assert_non_null(strstr(err_, "token.key exists"));
+	assert_non_null(strstr(err_, "--init-state"));
+	assert_false(exists(sub, "agentd.db"));
+	/* ... unless asked to: then it starts empty */
+	assert_int_equal(agent_store_open(sub, AGENT_STORE_INIT, &s, err_, sizeof(err_)), 0);
+	assert_int_equal(agent_store_get(s, "agent-first1", &id), -ENOENT);
+	agent_store_close(s);
+	assert_true(exists(sub, "agentd.db"));
+	/* and an existing database is opened as it is, with or without the flag */
+	assert_int_equal(agent_store_open(sub, AGENT_STORE_INIT, &s, err_, sizeof(err_)), 0);
+	agent_store_close(s);
+
+	/* a write-ahead log left without its database is a trace of use too */
+	snprintf(sub, sizeof(sub), "%s/wal-only", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	snprintf(path, sizeof(path), "%s/agentd.db-wal", sub);
+	put_file(path, "x", 1);
+	assert_int_equal(agent_store_open(sub, 0, &s, err_, sizeof(err_)), -ENOENT);
+	assert_non_null(strstr(err_, "agentd.db-wal exists"));
+
+	/* a creation that crashed left its temporary file: a first start cleans
+	 * it up and creates the database */
+	snprintf(sub, sizeof(sub), "%s/stale-new", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	snprintf(path, sizeof(path), "%s/agentd.db.new", sub);
+	put_file(path, "half", 4);
+	assert_int_equal(agent_store_open(sub, 0, &s, err_, sizeof(err_)), 0);
+	agent_store_close(s);
+	assert_false(exists(sub, "agentd.db.new"));
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -550,6 +711,8 @@ int main(void)
 		cmocka_unit_test(test_schema_upgrade_v1),
 		cmocka_unit_test(test_schema_upgrade_atomic),
 		cmocka_unit_test(test_schema_newer_refused),
+		cmocka_unit_test(test_refuses_empty_or_damaged),
+		cmocka_unit_test(test_created_only_on_first_start),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
