@@ -381,6 +381,8 @@ int agent_snap_put(struct agent_snap_writer *w, const struct agent_snap_entry *e
 	uint32_t i;
 	int64_t pos;
 
+	if (!w)
+		return -ENODEV; /* not published (agentd retries) */
 	if (e->uid < w->h->uid_min || e->uid - w->h->uid_min >= w->h->nslots ||
 	    e->purpose >= w->h->npurposes || !memchr(e->name, '\0', sizeof(e->name)) ||
 	    !e->name[0] || !memchr(e->subject, '\0', sizeof(e->subject)))
@@ -414,7 +416,7 @@ int agent_snap_remove(struct agent_snap_writer *w, uint32_t uid)
 	uint32_t i;
 	int64_t pos;
 
-	if (uid < w->h->uid_min || uid - w->h->uid_min >= w->h->nslots)
+	if (!w || uid < w->h->uid_min || uid - w->h->uid_min >= w->h->nslots)
 		return 0;
 	i = uid - w->h->uid_min;
 	s = &w->slots[i];
