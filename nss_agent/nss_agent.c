@@ -39,6 +39,10 @@
 #endif
 /* The unit tests build this same file with their own path and owner; the
  * installed module always has the compiled-in /run/agentd and root. */
+#ifdef NSS_AGENT_FUZZ /* the fuzz target: a path of its own per process */
+extern char nss_agent_fuzz_path[];
+#define NSS_AGENT_SNAP_PATH nss_agent_fuzz_path
+#endif
 #ifndef NSS_AGENT_SNAP_PATH
 #define NSS_AGENT_SNAP_PATH AGENT_RUNDIR "/" AGENT_SNAP_FILE
 #endif
@@ -115,6 +119,23 @@ static int snap_locked(void)
 	next_check_ns = mono_ns() + RECHECK_NS;
 	return 0;
 }
+
+#ifdef NSS_AGENT_TEST
+/* Tests and the fuzz target only: forget the attachment, the back-off and
+ * the enumeration cursors, as a fresh process would start. */
+void nss_agent_test_reset(void);
+void nss_agent_test_reset(void)
+{
+	pthread_mutex_lock(&lock);
+	if (mapped)
+		agent_snap_close(&map);
+	mapped = false;
+	next_open_ns = next_check_ns = 0;
+	pw_cursor = gr_cursor = sp_cursor = 0;
+	gr_agents_done = false;
+	pthread_mutex_unlock(&lock);
+}
+#endif
 
 static bool entry_live(const struct agent_snap_entry *e)
 {
