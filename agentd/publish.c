@@ -7,14 +7,41 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 #include "agentd/daemon.h"
 #include "agentd/publish.h"
+
+/* A snapshot that cannot be published (a full /run: -ENOSPC) leaves the
+ * previous one in place; agentd runs on without a writer, logs it once,
+ * and publishes again at the next change. */
+static bool snap_unpublished;
+
+void agentd_snap_failed(const struct agentd *d, int r)
+{
+	if (!snap_unpublished) {
+		syslog(LOG_AUTHPRIV | LOG_ERR,
+		       "cannot publish the NSS snapshot (%s): the previous one stays", strerror(-r));
+		if (d->opts.foreground_log)
+			fprintf(stderr, "agentd: cannot publish the NSS snapshot (%s): the previous one stays\n",
+				strerror(-r));
+	}
+	snap_unpublished = true;
+}
 
 int agentd_snap_put_identity(struct agentd *d, const struct agent_identity *id)
 {
 	struct agent_snap_entry e = { 0 };
 	size_t i;
+
+	if (!d->snap) {
+		int r = agentd_snapshot_rebuild(d);
+
+		if (r < 0 || !d->snap) {
+			agentd_snap_failed(d, r < 0 ? r : -EIO);
+			return r < 0 ? r : -EIO;
+		}
+	}
 
 	for (i = 0; i < d->cfg->npurposes; i++)
 		if (strcmp(d->cfg->purposes[i].name, id->purpose) == 0)
@@ -75,5 +102,6 @@ int agentd_snapshot_rebuild(struct agentd *d)
 	if (r < 0)
 		return r;
 	d->snap = w; /* the old writer, if any, is freed by the caller */
+	snap_unpublished = false;
 	return agent_store_foreach(d->store, AGENT_STORE_LIVE, snap_add_cb, d);
 }

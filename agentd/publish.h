@@ -15,3 +15,6 @@ int agentd_snap_put_identity(struct agentd *d, const struct agent_identity *id);
 /* Builds a new snapshot from the configuration and the store's live
  * identities into d->snap; the old writer, if any, is the caller's to free. */
 int agentd_snapshot_rebuild(struct agentd *d);
+/* Logs, once until the next successful rebuild, that the snapshot could
+ * not be published (the previous one stays, agentd runs on). */
+void agentd_snap_failed(const struct agentd *d, int r);

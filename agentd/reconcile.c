@@ -96,8 +96,10 @@ int agentd_reconcile(struct agentd *d)
 	if (r < 0)
 		goto out;
 	r = agentd_snapshot_rebuild(d);
-	if (r < 0)
-		goto out;
+	if (r < 0) {
+		agentd_snap_failed(d, r);
+		r = 0;
+	}
 	for (size_t i = 0; i < b.nexpired; i++) {
 		struct agent_identity id;
 		bool lost = agent_store_get(d->store, b.expired[i], &id) == 0 &&

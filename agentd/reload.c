@@ -81,8 +81,8 @@ void agentd_reload_config(struct agentd *d)
 		agentd_retire(d, p.names[i], AGENT_RETIRE_REVOKED,
 			      "purpose removed by a configuration reload", NULL);
 	free(p.names);
-	if (agentd_snapshot_rebuild(d) < 0) {
-		syslog(LOG_AUTHPRIV | LOG_ERR, "cannot rebuild the snapshot");
+	if ((r = agentd_snapshot_rebuild(d)) < 0) {
+		agentd_snap_failed(d, r);
 		if (d->snap != oldsnap) {
 			agent_snap_writer_free(d->snap);
 		}

@@ -1,8 +1,13 @@
-/* NSS snapshot reader (format in common/snapshot_format.h).
+/* NSS snapshot reader (format, and why it is a SysV segment, in
+ * common/snapshot_format.h).
  *
  * Libc only: linked into libnss_agent.so.2, which runs in every process.
  * Rules kept here:
- * - the descriptor is checked (regular, owner, mode, size) before mapping;
+ * - nothing of the locator file is ever mapped: it is read with pread, so
+ *   no state of that file (truncated, replaced, deleted, a full /run) can
+ *   raise a signal; the segment it names cannot shrink under a reader;
+ * - the locator's descriptor is checked (regular, owner, mode, size) and
+ *   the segment's owner, creator, mode and size before it is attached;
  * - the geometry is validated once at open with overflow-safe arithmetic,
  *   and every later read stays inside it;
  * - lookups copy a slot under the sequence counter, then validate the copy
@@ -12,7 +17,8 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -63,51 +69,169 @@ static int validate(const struct snap_header *h, size_t size, struct agent_snap_
 	return 0;
 }
 
-int agent_snap_open(const char *path, uid_t expect_uid, struct agent_snap_map *m)
+static int hexval(char c)
 {
-	struct stat st;
-	void *p;
-	int fd, r;
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+int agent_snap_boot_id(uint8_t out[16])
+{
+	char buf[64];
+	ssize_t n;
+	int fd, k = 0;
+
+	fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return -EIO;
+	for (ssize_t i = 0; i < n && k < 32; i++) {
+		int v;
+
+		if (buf[i] == '-')
+			continue;
+		v = hexval(buf[i]);
+		if (v < 0)
+			break;
+		if (k % 2 == 0)
+			out[k / 2] = (uint8_t)(v << 4);
+		else
+			out[k / 2] |= (uint8_t)v;
+		k++;
+	}
+	return k == 32 ? 0 : -EBADMSG;
+}
+
+int agent_snap_open_mem(const void *buf, size_t size, struct agent_snap_map *m)
+{
+	int r;
 
 	memset(m, 0, sizeof(*m));
+	if (size < sizeof(struct snap_header) || size > SNAP_MAX_FILE)
+		return -EBADMSG;
+	r = validate(buf, size, m);
+	if (r < 0) {
+		memset(m, 0, sizeof(*m));
+		return r;
+	}
+	m->base = buf;
+	m->size = size;
+	return 0;
+}
+
+/* Reads and checks the locator at path: 0 and *loc, *st, or -errno. */
+static int read_locator(const char *path, uid_t expect_uid, struct snap_locator *loc,
+			struct stat *st)
+{
+	ssize_t n;
+	int fd, r = 0;
+
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return errno == ENOENT ? -ENOENT : (errno == ELOOP ? -EPERM : -errno);
-	if (fstat(fd, &st) < 0) {
+	if (fstat(fd, st) < 0) {
 		r = -errno;
 		goto out;
 	}
-	if (!S_ISREG(st.st_mode) || st.st_uid != expect_uid || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+	if (!S_ISREG(st->st_mode) || st->st_uid != expect_uid ||
+	    (st->st_mode & (S_IWGRP | S_IWOTH))) {
 		r = -EPERM;
 		goto out;
 	}
-	if ((uint64_t)st.st_size < sizeof(struct snap_header) ||
-	    (uint64_t)st.st_size > SNAP_MAX_FILE) {
+	if (st->st_size != (off_t)sizeof(*loc)) {
 		r = -EBADMSG;
 		goto out;
 	}
-	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED) {
-		r = -errno;
+	n = pread(fd, loc, sizeof(*loc), 0);
+	if (n != (ssize_t)sizeof(*loc)) {
+		r = n < 0 ? -errno : -EBADMSG; /* shortened since fstat */
 		goto out;
 	}
-	r = validate(p, (size_t)st.st_size, m);
-	if (r < 0) {
-		munmap(p, (size_t)st.st_size);
-		memset(m, 0, sizeof(*m));
-		goto out;
-	}
-	m->base = p;
-	m->size = (size_t)st.st_size;
+	if (memcmp(loc->magic, SNAP_LOC_MAGIC, sizeof(loc->magic)) != 0 ||
+	    loc->version != SNAP_VERSION || loc->size != sizeof(*loc) || loc->bom != SNAP_BOM ||
+	    loc->shmid < 0 || loc->seg_size < sizeof(struct snap_header) ||
+	    loc->seg_size > SNAP_MAX_FILE)
+		r = -EBADMSG;
 out:
 	close(fd);
 	return r;
 }
 
+int agent_snap_open(const char *path, uid_t expect_uid, struct agent_snap_map *m)
+{
+	struct snap_locator loc;
+	struct shmid_ds ds;
+	struct stat st;
+	uint8_t boot[16];
+	const struct snap_header *h;
+	void *p;
+	int r;
+
+	memset(m, 0, sizeof(*m));
+	r = read_locator(path, expect_uid, &loc, &st);
+	if (r < 0)
+		return r;
+	if (agent_snap_boot_id(boot) < 0 || memcmp(boot, loc.boot_id, sizeof(boot)) != 0)
+		return -ESTALE;
+	p = shmat(loc.shmid, NULL, SHM_RDONLY);
+	if (p == (void *)-1)
+		return errno == EACCES ? -EPERM : -ENOENT; /* gone, or not ours to read */
+	/* Attached, the id cannot be reused: the checks are of this segment. */
+	if (shmctl(loc.shmid, IPC_STAT, &ds) < 0) {
+		r = -ENOENT;
+		goto fail;
+	}
+	if (ds.shm_perm.uid != expect_uid || ds.shm_perm.cuid != expect_uid ||
+	    (ds.shm_perm.mode & (S_IWGRP | S_IWOTH))) {
+		r = -EPERM;
+		goto fail;
+	}
+	if (ds.shm_segsz != loc.seg_size) {
+		r = -EBADMSG;
+		goto fail;
+	}
+	r = validate(p, (size_t)loc.seg_size, m);
+	h = p;
+	if (r == 0 && (memcmp(h->nonce, loc.nonce, sizeof(loc.nonce)) != 0 ||
+		       memcmp(h->boot_id, loc.boot_id, sizeof(loc.boot_id)) != 0))
+		r = -EBADMSG;
+	if (r < 0)
+		goto fail;
+	m->base = p;
+	m->size = (size_t)loc.seg_size;
+	m->attached = true;
+	m->loc_dev = st.st_dev;
+	m->loc_ino = st.st_ino;
+	m->loc_mtime_sec = st.st_mtim.tv_sec;
+	m->loc_mtime_nsec = st.st_mtim.tv_nsec;
+	return 0;
+fail:
+	shmdt(p);
+	memset(m, 0, sizeof(*m));
+	return r;
+}
+
+bool agent_snap_replaced(const struct agent_snap_map *m, const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return true;
+	return st.st_dev != m->loc_dev || st.st_ino != m->loc_ino ||
+	       st.st_mtim.tv_sec != m->loc_mtime_sec || st.st_mtim.tv_nsec != m->loc_mtime_nsec ||
+	       st.st_size != (off_t)sizeof(struct snap_locator) || st.st_nlink == 0;
+}
+
 void agent_snap_close(struct agent_snap_map *m)
 {
-	if (m && m->base)
-		munmap((void *)m->base, m->size);
+	if (m && m->base && m->attached)
+		shmdt(m->base);
 	if (m)
 		memset(m, 0, sizeof(*m));
 }

@@ -1,14 +1,21 @@
 /* NSS snapshot writer, agentd's side (format in common/snapshot_format.h).
  *
- * A new geometry is a new file: written under a temporary name in the same
- * directory, renamed into place, and the file it replaced is marked stale.
- * Puts and removes happen in place under the sequence counter. */
+ * A new geometry is a new segment, written in full (every page allocated
+ * before anyone can read it), then a new locator: a temporary file in the
+ * same directory, allocated with posix_fallocate (a full /run fails here,
+ * cleanly, with the published snapshot untouched), written with pwrite
+ * (never mapped: an administrator's truncate cannot hurt agentd either),
+ * renamed into place. The segment it replaced is then marked stale and
+ * removed (its pages live until its last reader detaches). Puts and
+ * removes happen in place under the sequence counter. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <sys/ipc.h>
+#include <sys/random.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,6 +30,7 @@ struct agent_snap_writer {
 	uint32_t *index;
 	uint32_t mask;
 	uint32_t count;
+	int shmid;
 };
 
 static uint64_t align8(uint64_t v)
@@ -30,30 +38,164 @@ static uint64_t align8(uint64_t v)
 	return (v + 7) & ~7ULL;
 }
 
-/* Sets the stale flag of the snapshot currently at fd, if it is one. */
-static void mark_stale(int fd)
+/* The locator at path, if it is a well-formed one; 0 or -errno. */
+static int read_locator(const char *path, struct snap_locator *loc)
 {
 	struct stat st;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size != (off_t)sizeof(*loc)) {
+		close(fd);
+		return -EBADMSG;
+	}
+	n = pread(fd, loc, sizeof(*loc), 0);
+	close(fd);
+	if (n != (ssize_t)sizeof(*loc) || memcmp(loc->magic, SNAP_LOC_MAGIC, 8) != 0 ||
+	    loc->size != sizeof(*loc) || loc->shmid < 0)
+		return -EBADMSG;
+	return 0;
+}
+
+/* Marks the segment the old locator named stale and removes it, if it is
+ * ours (owner is us, the nonce matches): attached readers move on, and its
+ * pages go when the last one detaches. */
+static void retire_segment(const struct snap_locator *old)
+{
+	struct shmid_ds ds;
 	struct snap_header *h;
 
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size < sizeof(struct snap_header))
+	if (shmctl(old->shmid, IPC_STAT, &ds) < 0 || ds.shm_perm.uid != geteuid() ||
+	    ds.shm_segsz < sizeof(*h))
 		return;
-	h = mmap(NULL, sizeof(*h), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (h == MAP_FAILED)
+	h = shmat(old->shmid, NULL, 0);
+	if (h == (void *)-1)
 		return;
-	if (memcmp(h->magic, SNAP_MAGIC, sizeof(h->magic)) == 0)
+	if (memcmp(h->magic, SNAP_MAGIC, sizeof(h->magic)) == 0 &&
+	    memcmp(h->nonce, old->nonce, sizeof(h->nonce)) == 0) {
 		__atomic_store_n(&h->stale, 1, __ATOMIC_RELEASE);
-	munmap(h, sizeof(*h));
+		shmctl(old->shmid, IPC_RMID, NULL);
+	}
+	shmdt(h);
+}
+
+/* Writes a locator for shmid under a temporary name next to path and
+ * renames it into place, first retiring nothing: 0 or -errno (then path is
+ * as it was). */
+static int publish_locator(const char *path, const struct snap_locator *loc)
+{
+	char tmp[512];
+	int fd, r;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fchmod(fd, 0644) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = posix_fallocate(fd, 0, sizeof(*loc));
+	if (r != 0) {
+		r = -r;
+		goto fail;
+	}
+	if (pwrite(fd, loc, sizeof(*loc), 0) != (ssize_t)sizeof(*loc)) {
+		r = errno ? -errno : -EIO;
+		goto fail;
+	}
+	if (rename(tmp, path) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	close(fd);
+	return 0;
+fail:
+	unlink(tmp);
+	close(fd);
+	return r;
+}
+
+/* A new root-owned segment of size bytes, attached read-write and every
+ * page written (so no later read or write of it allocates). */
+static int new_segment(size_t size, int *shmid, uint8_t **base)
+{
+	void *p;
+	int id = shmget(IPC_PRIVATE, size, IPC_CREAT | IPC_EXCL | 0644);
+
+	if (id < 0)
+		return -errno;
+	p = shmat(id, NULL, 0);
+	if (p == (void *)-1) {
+		int r = -errno;
+
+		shmctl(id, IPC_RMID, NULL);
+		return r;
+	}
+	memset(p, 0, size);
+	*shmid = id;
+	*base = p;
+	return 0;
+}
+
+static void drop_segment(int shmid, void *base)
+{
+	shmctl(shmid, IPC_RMID, NULL);
+	shmdt(base);
+}
+
+/* Publishes a filled segment: the locator, then the old one retired. */
+static int publish(const char *path, int shmid, size_t size, const struct snap_header *h)
+{
+	struct snap_locator loc = { 0 }, old;
+	bool had_old = read_locator(path, &old) == 0;
+	int r;
+
+	memcpy(loc.magic, SNAP_LOC_MAGIC, sizeof(loc.magic));
+	loc.version = SNAP_VERSION;
+	loc.size = sizeof(loc);
+	loc.shmid = shmid;
+	loc.bom = SNAP_BOM;
+	loc.seg_size = size;
+	memcpy(loc.nonce, h->nonce, sizeof(loc.nonce));
+	memcpy(loc.boot_id, h->boot_id, sizeof(loc.boot_id));
+	r = publish_locator(path, &loc);
+	if (r < 0)
+		return r;
+	if (had_old && old.shmid != shmid)
+		retire_segment(&old);
+	return 0;
+}
+
+static int fill_ids(struct snap_header *h, const uint8_t *boot_id)
+{
+	size_t got = 0;
+
+	while (got < sizeof(h->nonce)) {
+		ssize_t n = getrandom(h->nonce + got, sizeof(h->nonce) - got, 0);
+
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n > 0)
+			got += (size_t)n;
+	}
+	if (boot_id) {
+		memcpy(h->boot_id, boot_id, sizeof(h->boot_id));
+		return 0;
+	}
+	return agent_snap_boot_id(h->boot_id);
 }
 
 int agent_snap_writer_create(const char *path, const struct agent_snap_params *p,
 			     struct agent_snap_writer **out)
 {
 	struct agent_snap_writer *w;
-	char tmp[512];
 	uint64_t nslots, entries = 2, poff, soff, ioff, size;
-	int fd = -1, oldfd, r;
+	int r;
 
 	if (p->uid_max < p->uid_min || p->npurposes > SNAP_MAX_PURPOSES)
 		return -EINVAL;
@@ -66,26 +208,16 @@ int agent_snap_writer_create(const char *path, const struct agent_snap_params *p
 	soff = align8(poff + (uint64_t)p->npurposes * sizeof(struct snap_purpose));
 	ioff = align8(soff + nslots * sizeof(struct snap_slot));
 	size = ioff + entries * sizeof(uint32_t);
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp))
+	if (strlen(path) + sizeof(".tmp.XXXXXX") > 512)
 		return -ENAMETOOLONG;
 
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		goto fail;
-	}
-	if (fchmod(fd, 0644) < 0 || ftruncate(fd, (off_t)size) < 0) {
-		r = -errno;
-		goto fail_unlink;
-	}
-	w->base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (w->base == MAP_FAILED) {
-		w->base = NULL;
-		r = -errno;
-		goto fail_unlink;
+	r = new_segment(size, &w->shmid, &w->base);
+	if (r < 0) {
+		free(w);
+		return r;
 	}
 	w->size = size;
 	w->h = (struct snap_header *)(void *)w->base;
@@ -122,30 +254,51 @@ int agent_snap_writer_create(const char *path, const struct agent_snap_params *p
 									 p->purposes[i].ngroups;
 		memcpy(sp->gids, p->purposes[i].gids, sizeof(sp->gids));
 	}
-
-	/* Replace the published file; then tell its readers to move on. */
-	oldfd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	if (rename(tmp, path) < 0) {
-		r = -errno;
-		if (oldfd >= 0)
-			close(oldfd);
-		goto fail_unlink;
+	r = fill_ids(w->h, p->boot_id);
+	if (r == 0)
+		r = publish(path, w->shmid, size, w->h);
+	if (r < 0) {
+		drop_segment(w->shmid, w->base);
+		free(w);
+		return r;
 	}
-	if (oldfd >= 0) {
-		mark_stale(oldfd);
-		close(oldfd);
-	}
-	close(fd);
 	*out = w;
 	return 0;
-fail_unlink:
-	unlink(tmp);
+}
+
+int agent_snap_publish_raw(const char *path, const void *bytes, size_t n, const uint8_t *boot_id,
+			   int *shmid)
+{
+	struct snap_header h = { 0 };
+	uint8_t *base;
+	int id, r;
+
+	if (n == 0 || n > SNAP_MAX_FILE)
+		return -EINVAL;
+	r = new_segment(n, &id, &base);
+	if (r < 0)
+		return r;
+	memcpy(base, bytes, n);
+	if (n >= sizeof(h)) {
+		memcpy(&h, bytes, sizeof(h));
+	} else {
+		r = fill_ids(&h, boot_id);
+		if (r < 0)
+			goto fail;
+	}
+	if (boot_id)
+		memcpy(h.boot_id, boot_id, sizeof(h.boot_id));
+	else if ((r = agent_snap_boot_id(h.boot_id)) < 0)
+		goto fail;
+	r = publish(path, id, n, &h);
+	if (r < 0)
+		goto fail;
+	shmdt(base);
+	if (shmid)
+		*shmid = id;
+	return 0;
 fail:
-	if (fd >= 0)
-		close(fd);
-	if (w->base)
-		munmap(w->base, w->size);
-	free(w);
+	drop_segment(id, base);
 	return r;
 }
 
@@ -228,6 +381,8 @@ int agent_snap_put(struct agent_snap_writer *w, const struct agent_snap_entry *e
 	uint32_t i;
 	int64_t pos;
 
+	if (!w)
+		return -ENODEV; /* not published (agentd retries) */
 	if (e->uid < w->h->uid_min || e->uid - w->h->uid_min >= w->h->nslots ||
 	    e->purpose >= w->h->npurposes || !memchr(e->name, '\0', sizeof(e->name)) ||
 	    !e->name[0] || !memchr(e->subject, '\0', sizeof(e->subject)))
@@ -261,7 +416,7 @@ int agent_snap_remove(struct agent_snap_writer *w, uint32_t uid)
 	uint32_t i;
 	int64_t pos;
 
-	if (uid < w->h->uid_min || uid - w->h->uid_min >= w->h->nslots)
+	if (!w || uid < w->h->uid_min || uid - w->h->uid_min >= w->h->nslots)
 		return 0;
 	i = uid - w->h->uid_min;
 	s = &w->slots[i];
@@ -286,6 +441,18 @@ void agent_snap_writer_free(struct agent_snap_writer *w)
 {
 	if (!w)
 		return;
-	munmap(w->base, w->size);
+	shmdt(w->base);
 	free(w);
+}
+
+void agent_snap_writer_destroy(struct agent_snap_writer *w, const char *path)
+{
+	struct snap_locator loc;
+
+	if (!w)
+		return;
+	if (path && read_locator(path, &loc) == 0 && loc.shmid == w->shmid)
+		unlink(path);
+	shmctl(w->shmid, IPC_RMID, NULL);
+	agent_snap_writer_free(w);
 }

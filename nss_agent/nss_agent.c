@@ -10,9 +10,14 @@
  * - buffers: size first, then fill; too small is TRYAGAIN with ERANGE and
  *   nothing written; unknown or invalid names are NOTFOUND; errno is left
  *   alone on success;
- * - one mutex guards the mapping; fork handlers keep it usable in a child.
- *   Lookups take no system call in the steady state (the stale flag and the
- *   clocks are read from memory / the vDSO). */
+ * - one mutex guards the attachment; fork handlers keep it usable in a
+ *   child. Lookups take no system call in the steady state (the stale flag
+ *   and the clocks are read from memory / the vDSO), except one stat() of
+ *   the locator at most once a second: a replaced or deleted snapshot is
+ *   dropped within a second even if agentd never marked it stale;
+ * - the snapshot is a SysV segment, not a mapped file, so no state of the
+ *   file in /run (truncated under us, replaced, deleted, /run full) can
+ *   raise SIGBUS here (see common/snapshot_format.h). */
 #include <errno.h>
 #include <grp.h>
 #include <nss.h>
@@ -34,6 +39,10 @@
 #endif
 /* The unit tests build this same file with their own path and owner; the
  * installed module always has the compiled-in /run/agentd and root. */
+#ifdef NSS_AGENT_FUZZ /* the fuzz target: a path of its own per process */
+extern char nss_agent_fuzz_path[];
+#define NSS_AGENT_SNAP_PATH nss_agent_fuzz_path
+#endif
 #ifndef NSS_AGENT_SNAP_PATH
 #define NSS_AGENT_SNAP_PATH AGENT_RUNDIR "/" AGENT_SNAP_FILE
 #endif
@@ -41,12 +50,13 @@
 #define NSS_AGENT_SNAP_OWNER 0
 #endif
 #define RETRY_OPEN_NS 1000000000LL /* after a failed open, wait 1 s */
+#define RECHECK_NS 1000000000LL    /* re-stat the locator at most once a second */
 #define NO_HOME "/nonexistent"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct agent_snap_map map;
 static bool mapped;
-static int64_t next_open_ns;
+static int64_t next_open_ns, next_check_ns;
 static uint32_t pw_cursor, gr_cursor, sp_cursor;
 static bool gr_agents_done;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -79,16 +89,26 @@ static int snap_locked(void)
 {
 	int r;
 
-	if (mapped && !agent_snap_is_stale(&map))
-		return 0;
+	int saved = errno; /* our system calls must not leak into errno */
+
+	if (mapped && !agent_snap_is_stale(&map)) {
+		int64_t now = mono_ns();
+		bool replaced;
+
+		if (now < next_check_ns)
+			return 0;
+		next_check_ns = now + RECHECK_NS;
+		replaced = agent_snap_replaced(&map, NSS_AGENT_SNAP_PATH);
+		errno = saved;
+		if (!replaced)
+			return 0;
+	}
 	if (!mapped && mono_ns() < next_open_ns)
 		return -ENOENT;
 	if (mapped) {
 		agent_snap_close(&map);
 		mapped = false;
 	}
-	int saved = errno; /* a failed open must not leak into errno */
-
 	r = agent_snap_open(NSS_AGENT_SNAP_PATH, NSS_AGENT_SNAP_OWNER, &map);
 	errno = saved;
 	if (r < 0) {
@@ -96,8 +116,26 @@ static int snap_locked(void)
 		return r;
 	}
 	mapped = true;
+	next_check_ns = mono_ns() + RECHECK_NS;
 	return 0;
 }
+
+#ifdef NSS_AGENT_TEST
+/* Tests and the fuzz target only: forget the attachment, the back-off and
+ * the enumeration cursors, as a fresh process would start. */
+void nss_agent_test_reset(void);
+void nss_agent_test_reset(void)
+{
+	pthread_mutex_lock(&lock);
+	if (mapped)
+		agent_snap_close(&map);
+	mapped = false;
+	next_open_ns = next_check_ns = 0;
+	pw_cursor = gr_cursor = sp_cursor = 0;
+	gr_agents_done = false;
+	pthread_mutex_unlock(&lock);
+}
+#endif
 
 static bool entry_live(const struct agent_snap_entry *e)
 {
@@ -116,6 +154,7 @@ static enum nss_status status_of(int r, int *errnop)
 		return NSS_STATUS_SUCCESS;
 	case -ENOENT:
 	case -EPERM:
+	case -ESTALE: /* another boot's snapshot */
 		return NSS_STATUS_NOTFOUND;
 	case -EAGAIN:
 		*errnop = EAGAIN;

@@ -2,7 +2,7 @@
 # make check: replay every fuzz corpus through its target.
 set -eu
 : "${top_builddir:?}" "${top_srcdir:?}"
-for name in wire config snapshot kv audit_record; do
+for name in wire config snapshot nss kv audit_record; do
 	dir="$top_srcdir/tests/fuzz/corpus/$name"
 	if [ -z "$(ls -A "$dir" 2>/dev/null)" ]; then
 		echo "corpus $dir is empty" >&2

@@ -1,7 +1,7 @@
 # Shared by the end-to-end tests and the demo. Sourced, not run.
 #
 # The sandbox: each test re-executes itself inside a private mount and pid
-# namespace (unshare --mount --pid --fork --mount-proc). Inside, copies of
+# namespace (unshare --mount --pid --ipc --fork --mount-proc). Inside, copies of
 # /etc/passwd and /etc/group with a few test users are bind-mounted over the
 # real ones, agentd runs with its state, socket and homes in a temporary
 # directory, and everything vanishes with the namespace: the host's files,
@@ -36,7 +36,7 @@ require_root() {
 # Re-executes the calling script inside the sandbox namespaces, once.
 enter_sandbox() {
 	if [ -z "${AGENTD_SANDBOX:-}" ]; then
-		AGENTD_SANDBOX=1 exec unshare --mount --pid --fork --mount-proc \
+		AGENTD_SANDBOX=1 exec unshare --mount --pid --ipc --fork --mount-proc \
 			--propagation private "$(readlink -f "$0")" "$@"
 	fi
 	T=$(mktemp -d /tmp/agentd-test.XXXXXX)

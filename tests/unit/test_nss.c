@@ -16,6 +16,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -55,7 +57,7 @@ static void new_snapshot(void)
 	struct agent_snap_params p = { .uid_min = UMIN, .uid_max = UMIN + 255, .purposes = purposes,
 				       .npurposes = 2, .agents_group = "agents", .agents_gid = AGID };
 
-	agent_snap_writer_free(w);
+	agent_snap_writer_destroy(w, NULL); /* the new one retires it anyway */
 	w = NULL;
 	assert_int_equal(agent_snap_writer_create(PATH, &p, &w), 0);
 }
@@ -265,6 +267,127 @@ static void test_replaced_and_missing(void **state)
 	chmod(PATH, 0644);
 }
 
+static enum nss_status pwnam(const char *name)
+{
+	struct passwd pw;
+	char buf[1024];
+	int err = 0;
+
+	return _nss_agent_getpwnam_r(name, &pw, buf, sizeof(buf), &err);
+}
+
+static enum nss_status pwuid(uid_t uid)
+{
+	struct passwd pw;
+	char buf[1024];
+	int err = 0;
+
+	return _nss_agent_getpwuid_r(uid, &pw, buf, sizeof(buf), &err);
+}
+
+/* Does not resolve: NOTFOUND (no snapshot, not in it, another boot's) or
+ * UNAVAIL (a damaged snapshot); either way glibc goes on to other sources. */
+static bool gone(enum nss_status s)
+{
+	return s == NSS_STATUS_NOTFOUND || s == NSS_STATUS_UNAVAIL;
+}
+
+/* The module re-stats the snapshot's locator at most once a second. */
+static void past_recheck(void)
+{
+	struct timespec ts = { 1, 200000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Every state of the file under a process that has the snapshot attached:
+ * no lookup faults, and within the re-check interval a truncated, deleted
+ * or silently replaced snapshot stops resolving; another boot's never
+ * resolves. */
+static void test_file_states(void **state)
+{
+	struct agent_snap_writer *other = NULL;
+	struct agent_snap_params p = { .uid_min = UMIN, .uid_max = UMIN + 255, .purposes = purposes,
+				       .npurposes = 2, .agents_group = "agents", .agents_gid = AGID };
+
+	(void)state;
+	/* truncated in place while attached (truncate -s0, cp /dev/null) */
+	new_snapshot();
+	put(UMIN + 4, "agent-trunc0", 0, 600);
+	past_recheck(); /* the previous test's failed open backs off a second */
+	assert_int_equal(pwnam("agent-trunc0"), NSS_STATUS_SUCCESS);
+	assert_int_equal(truncate(PATH, 0), 0);
+	for (int i = 0; i < 100; i++) {
+		enum nss_status s = pwuid(UMIN + 4);
+
+		assert_true(s == NSS_STATUS_SUCCESS || s == NSS_STATUS_NOTFOUND);
+	}
+	past_recheck();
+	assert_true(gone(pwnam("agent-trunc0")));
+	assert_true(gone(pwuid(UMIN + 4)));
+
+	/* deleted: the stale flag is never set, the name still goes */
+	new_snapshot();
+	put(UMIN + 5, "agent-delete", 0, 600);
+	past_recheck(); /* a failed open backs off a second */
+	assert_int_equal(pwnam("agent-delete"), NSS_STATUS_SUCCESS);
+	assert_int_equal(unlink(PATH), 0);
+	past_recheck();
+	assert_true(gone(pwnam("agent-delete")));
+
+	/* replaced by a snapshot whose writer died before marking this one
+	 * stale (built elsewhere, its locator renamed over ours) */
+	new_snapshot();
+	put(UMIN + 6, "agent-oldone", 0, 600);
+	past_recheck(); /* a failed open backs off a second */
+	assert_int_equal(pwnam("agent-oldone"), NSS_STATUS_SUCCESS);
+	assert_int_equal(agent_snap_writer_create(DIR "/other.snap", &p, &other), 0);
+	assert_int_equal(rename(DIR "/other.snap", PATH), 0);
+	past_recheck();
+	assert_true(gone(pwnam("agent-oldone")));
+	agent_snap_writer_destroy(other, NULL);
+
+	/* the segment removed (ipcrm) under the attached reader: no fault */
+	new_snapshot();
+	put(UMIN + 7, "agent-ipcrm0", 0, 600);
+	past_recheck(); /* a failed open backs off a second */
+	assert_int_equal(pwnam("agent-ipcrm0"), NSS_STATUS_SUCCESS);
+	agent_snap_writer_destroy(w, NULL);
+	w = NULL;
+	assert_int_equal(pwnam("agent-ipcrm0"), NSS_STATUS_SUCCESS); /* still attached */
+	past_recheck();
+	assert_int_equal(pwnam("agent-ipcrm0"), NSS_STATUS_SUCCESS); /* locator unchanged */
+
+	/* another boot's snapshot */
+	p.boot_id = (const uint8_t *)"0123456789abcdef";
+	assert_int_equal(agent_snap_writer_create(PATH, &p, &w), 0);
+	put(UMIN + 8, "agent-oldbt0", 0, 600);
+	assert_true(gone(pwnam("agent-oldbt0")));
+	assert_true(gone(pwnam("agent-ipcrm0")));
+	past_recheck(); /* the failed open's back-off */
+	assert_true(gone(pwnam("agent-oldbt0")));
+
+	/* garbage, zero length and short locators */
+	static const char *const junk[] = { "", "AGSNLOC", "this is not a snapshot locator, "
+					    "it is 64 bytes of text, more or lessxx" };
+	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+		FILE *f = fopen(DIR "/junk", "we");
+
+		assert_non_null(f);
+		fputs(junk[i], f);
+		fclose(f);
+		assert_int_equal(rename(DIR "/junk", PATH), 0);
+		past_recheck();
+		assert_true(gone(pwnam("agent-oldbt0")));
+		assert_true(gone(pwuid(UMIN + 8)));
+	}
+	/* and back: a good snapshot resolves again */
+	new_snapshot();
+	put(UMIN + 9, "agent-backup", 0, 600);
+	past_recheck();
+	assert_int_equal(pwnam("agent-backup"), NSS_STATUS_SUCCESS);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -275,7 +398,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	agent_snap_writer_free(w);
+	agent_snap_writer_destroy(w, NULL);
 	unlink(PATH);
 	rmdir(DIR);
 	return 0;
@@ -289,6 +412,7 @@ int main(void)
 		cmocka_unit_test(test_group_shadow_initgroups),
 		cmocka_unit_test(test_enumeration),
 		cmocka_unit_test(test_replaced_and_missing),
+		cmocka_unit_test(test_file_states),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,5 +1,7 @@
-/* Unit tests: the NSS snapshot writer and reader, corrupt files, file
- * checks, and readers racing a writer. */
+/* Unit tests: the NSS snapshot writer and reader, corrupt snapshots, the
+ * locator file in every state (truncated in place while attached, zero
+ * length, short, replaced, deleted, another boot's), segment checks, and
+ * readers racing a writer. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -10,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -124,8 +128,8 @@ static void test_put_lookup_remove(void **state)
 	assert_int_equal(agent_snap_by_name(&m2, "agent-cccccc", &got), -ENOENT); /* fresh */
 	agent_snap_close(&m2);
 	agent_snap_close(&m);
-	agent_snap_writer_free(w2);
-	agent_snap_writer_free(w);
+	agent_snap_writer_destroy(w, path);
+	agent_snap_writer_destroy(w2, path);
 }
 
 /* A tiny table forces probe collisions; every removal order must leave
@@ -170,7 +174,7 @@ static void test_collisions(void **state)
 			}
 		}
 		agent_snap_close(&m);
-		agent_snap_writer_free(w);
+		agent_snap_writer_destroy(w, path);
 	}
 }
 
@@ -184,18 +188,17 @@ static void write_bytes(const char *p, const void *b, size_t n, mode_t mode)
 	chmod(p, mode);
 }
 
+/* A copy of the segment the locator at p names. */
 static uint8_t *read_all(const char *p, size_t *n)
 {
-	struct stat st;
+	struct agent_snap_map m;
 	uint8_t *b;
-	int fd = open(p, O_RDONLY | O_CLOEXEC);
 
-	assert_true(fd >= 0);
-	assert_int_equal(fstat(fd, &st), 0);
-	b = malloc((size_t)st.st_size);
-	assert_int_equal(read(fd, b, (size_t)st.st_size), st.st_size);
-	close(fd);
-	*n = (size_t)st.st_size;
+	assert_int_equal(agent_snap_open(p, geteuid(), &m), 0);
+	b = malloc(m.size);
+	memcpy(b, m.base, m.size);
+	*n = m.size;
+	agent_snap_close(&m);
 	return b;
 }
 
@@ -209,9 +212,14 @@ static int try_bytes(const uint8_t *b, size_t n)
 	uint32_t cursor = 0;
 	int r;
 
+	int shmid;
+
 	snprintf(p, sizeof(p), "%s/mutant", dir);
-	write_bytes(p, b, n, 0644);
+	r = agent_snap_publish_raw(p, b, n, NULL, &shmid);
+	if (r < 0)
+		return r;
 	r = agent_snap_open(p, geteuid(), &m);
+	shmctl(shmid, IPC_RMID, NULL); /* gone when the reader detaches */
 	if (r < 0)
 		return r;
 	r = agent_snap_by_name(&m, "agent-aaaaaa", &e);
@@ -234,12 +242,12 @@ static void test_corrupt(void **state)
 
 	(void)state;
 	assert_int_equal(agent_snap_put(w, &e), 0);
-	agent_snap_writer_free(w);
 	good = read_all(path, &n);
+	agent_snap_writer_destroy(w, path);
 	b = malloc(n);
 	assert_int_equal(try_bytes(good, n), 0);
 
-	assert_int_equal(try_bytes(good, 0), -EBADMSG);
+	assert_int_equal(try_bytes(good, 0), -EINVAL); /* nothing to publish */
 	assert_int_equal(try_bytes(good, sizeof(struct snap_header) - 1), -EBADMSG);
 	/* truncated at every section boundary and in between */
 	for (size_t cut = sizeof(struct snap_header); cut < n; cut += 97)
@@ -254,7 +262,8 @@ static void test_corrupt(void **state)
 	} while (0)
 
 	MUTATE(h->magic[0] ^= 1, -EBADMSG);
-	MUTATE(h->version = 2, -EBADMSG);
+	MUTATE(h->version = 1, -EBADMSG);
+	MUTATE(h->version = 3, -EBADMSG);
 	MUTATE(h->bom = 0x04030201, -EBADMSG);
 	MUTATE(h->slot_size = 64, -EBADMSG);
 	MUTATE(h->nslots = 0, -EBADMSG);
@@ -307,7 +316,6 @@ static void test_file_checks(void **state)
 	char p[160];
 
 	(void)state;
-	agent_snap_writer_free(w);
 	assert_int_equal(agent_snap_open(path, geteuid() + 1, &m), -EPERM); /* owner */
 	chmod(path, 0666);
 	assert_int_equal(agent_snap_open(path, geteuid(), &m), -EPERM); /* mode */
@@ -321,6 +329,140 @@ static void test_file_checks(void **state)
 	assert_int_equal(agent_snap_open(dir, geteuid(), &m), -EPERM);
 	snprintf(p, sizeof(p), "%s/missing", dir);
 	assert_int_equal(agent_snap_open(p, geteuid(), &m), -ENOENT);
+
+	/* the segment: writable by others is refused, and so is one gone */
+	struct shmid_ds ds;
+	struct snap_locator loc;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(read(fd, &loc, sizeof(loc)), (ssize_t)sizeof(loc));
+	close(fd);
+	assert_int_equal(shmctl(loc.shmid, IPC_STAT, &ds), 0);
+	ds.shm_perm.mode = 0666;
+	assert_int_equal(shmctl(loc.shmid, IPC_SET, &ds), 0);
+	assert_int_equal(agent_snap_open(path, geteuid(), &m), -EPERM);
+	ds.shm_perm.mode = 0644;
+	assert_int_equal(shmctl(loc.shmid, IPC_SET, &ds), 0);
+	assert_int_equal(agent_snap_open(path, geteuid(), &m), 0);
+	agent_snap_close(&m);
+	/* a locator naming a segment that does not exist (any more) */
+	agent_snap_writer_destroy(w, NULL);
+	assert_int_equal(agent_snap_open(path, geteuid(), &m), -ENOENT);
+	unlink(path);
+}
+
+static void write_locator_bytes(const void *b, size_t n)
+{
+	char tmp[160];
+
+	snprintf(tmp, sizeof(tmp), "%s/loc.tmp", dir);
+	write_bytes(tmp, b, n, 0644);
+	assert_int_equal(rename(tmp, path), 0);
+}
+
+/* Every state of the locator file under a reader that has the snapshot
+ * open: nothing of the file is mapped, so none of them can fault; each
+ * is seen as "replaced" by one stat(), and a reopen refuses it. */
+static void test_file_states(void **state)
+{
+	struct agent_snap_writer *w = make(16), *w2;
+	struct agent_snap_entry e = entry(UMIN + 3, "agent-aaaaaa"), got;
+	struct agent_snap_map m, m2;
+	struct snap_locator loc;
+	uint8_t *good;
+	size_t n;
+	int fd;
+
+	(void)state;
+	assert_int_equal(agent_snap_put(w, &e), 0);
+	assert_int_equal(agent_snap_open(path, geteuid(), &m), 0);
+	assert_false(agent_snap_replaced(&m, path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_int_equal(read(fd, &loc, sizeof(loc)), (ssize_t)sizeof(loc));
+	close(fd);
+
+	/* truncated in place (truncate -s0, cp /dev/null, >) while attached */
+	assert_int_equal(truncate(path, 0), 0);
+	for (int i = 0; i < 1000; i++) {
+		assert_int_equal(agent_snap_by_uid(&m, UMIN + 3, &got), 0);
+		assert_int_equal(agent_snap_by_name(&m, "agent-aaaaaa", &got), 0);
+	}
+	assert_true(agent_snap_replaced(&m, path));
+	assert_int_equal(agent_snap_open(path, geteuid(), &m2), -EBADMSG); /* zero length */
+	/* short, long and garbage locators */
+	write_locator_bytes(&loc, sizeof(loc) - 1);
+	assert_int_equal(agent_snap_open(path, geteuid(), &m2), -EBADMSG);
+	good = malloc(4096);
+	memset(good, 0xa5, 4096);
+	write_locator_bytes(good, 4096);
+	assert_int_equal(agent_snap_open(path, geteuid(), &m2), -EBADMSG);
+	write_locator_bytes(good, sizeof(loc));
+	assert_int_equal(agent_snap_open(path, geteuid(), &m2), -EBADMSG);
+	free(good);
+	/* a locator whose nonce is not its segment's */
+	loc.nonce[3] ^= 1;
+	write_locator_bytes(&loc, sizeof(loc));
+	assert_int_equal(agent_snap_open(path, geteuid(), &m2), -EBADMSG);
+	loc.nonce[3] ^= 1;
+	/* the same bytes again: a new inode, so "replaced", but it opens */
+	write_locator_bytes(&loc, sizeof(loc));
+	assert_true(agent_snap_replaced(&m, path));
+	assert_int_equal(agent_snap_open(path, geteuid(), &m2), 0);
+	assert_false(agent_snap_replaced(&m2, path));
+	/* rewritten in place (same inode, new mtime) */
+	struct timespec later[2] = { { 0, UTIME_OMIT }, { 12345, 0 } };
+	assert_int_equal(utimensat(AT_FDCWD, path, later, 0), 0);
+	assert_true(agent_snap_replaced(&m2, path));
+	agent_snap_close(&m2);
+
+	/* replaced by a new snapshot whose writer died before marking the
+	 * old one stale: the stale flag says nothing, the stat() does */
+	w2 = make(16);
+	assert_true(agent_snap_replaced(&m, path));
+	assert_int_equal(agent_snap_open(path, geteuid(), &m2), 0);
+	assert_int_equal(agent_snap_by_uid(&m2, UMIN + 3, &got), -ENOENT);
+	agent_snap_close(&m2);
+
+	/* deleted */
+	assert_int_equal(unlink(path), 0);
+	assert_true(agent_snap_replaced(&m, path));
+	assert_int_equal(agent_snap_open(path, geteuid(), &m2), -ENOENT);
+	/* the segment removed (ipcrm) under an attached reader: still readable */
+	assert_int_equal(shmctl(loc.shmid, IPC_RMID, NULL), 0);
+	assert_int_equal(agent_snap_by_uid(&m, UMIN + 3, &got), 0);
+	agent_snap_close(&m);
+	agent_snap_writer_destroy(w, NULL);
+	agent_snap_writer_destroy(w2, NULL);
+
+	/* another boot's snapshot does not open */
+	struct agent_snap_params p = {
+		.uid_min = UMIN, .uid_max = UMIN + 3, .purposes = purposes, .npurposes = 2,
+		.agents_group = "", .boot_id = (const uint8_t *)"0123456789abcdef",
+	};
+	assert_int_equal(agent_snap_writer_create(path, &p, &w), 0);
+	assert_int_equal(agent_snap_open(path, geteuid(), &m), -ESTALE);
+	agent_snap_writer_destroy(w, path);
+	/* and a raw copy of this boot's snapshot claiming another boot */
+	w = make(4);
+	good = read_all(path, &n);
+	agent_snap_writer_destroy(w, path);
+	struct snap_header *h = (struct snap_header *)(void *)good;
+	int shmid;
+	h->boot_id[0] ^= 1;
+	assert_int_equal(agent_snap_publish_raw(path, good, n, NULL, &shmid), 0);
+	assert_int_equal(agent_snap_open(path, geteuid(), &m), -EBADMSG); /* not the locator's */
+	shmctl(shmid, IPC_RMID, NULL);
+	unlink(path);
+	free(good);
+
+	/* a version 1 snapshot (the whole file, mapped) left by an old agentd */
+	good = calloc(1, 8192);
+	memcpy(good, "AGSNAP\0\1", 8);
+	write_locator_bytes(good, 8192);
+	assert_int_equal(agent_snap_open(path, geteuid(), &m), -EBADMSG);
+	unlink(path);
+	free(good);
 }
 
 /* Readers racing a writer see complete records only. */
@@ -388,7 +530,7 @@ static void test_race(void **state)
 	__atomic_store_n(&race_stop, 1, __ATOMIC_RELAXED);
 	for (int i = 0; i < 2; i++)
 		pthread_join(t[i], NULL);
-	agent_snap_writer_free(race_w);
+	agent_snap_writer_destroy(race_w, path);
 	printf("race: %lu writes, %ld reads, %ld inconsistent\n", ops, race_reads, race_bad);
 	assert_true(race_reads > 0);
 	assert_int_equal(race_bad, 0);
@@ -414,7 +556,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_put_lookup_remove), cmocka_unit_test(test_collisions),
 		cmocka_unit_test(test_corrupt),           cmocka_unit_test(test_file_checks),
-		cmocka_unit_test(test_race),
+		cmocka_unit_test(test_file_states),       cmocka_unit_test(test_race),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
