@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,20 @@ void agent_audit_open(struct agent_audit *a, int to_stderr)
 	memset(a, 0, sizeof(*a));
 	a->to_stderr = to_stderr;
 	a->dirfd = -1;
+	agent_audit_out_init(&a->out, "/dev/log");
+	/* For agentd's other messages, which still use syslog(3). */
 	openlog("agentd", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
+}
+
+void agent_audit_log(struct agent_audit *a, int level, const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	agent_audit_out_push(&a->out, LOG_AUTHPRIV | level, text, agent_audit_now_ms());
 }
 
 struct state {
@@ -104,6 +118,8 @@ int agent_audit_chain_open(struct agent_audit *a, const char *state_dir)
 	a->dirfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (a->dirfd < 0)
 		return -errno;
+	/* Records a previous run could not deliver go out before this run's. */
+	agent_audit_out_open_spill(&a->out, a->dirfd);
 	had_key = faccessat(a->dirfd, AGENT_AUDIT_KEY_FILE, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 	r = agent_keyfile_load(state_dir, AGENT_AUDIT_KEY_FILE, a->key, sizeof(a->key));
 	if (r < 0)
@@ -136,6 +152,11 @@ int agent_audit_chain_open(struct agent_audit *a, const char *state_dir)
 	return 0;
 fail:
 	sodium_memzero(a->key, sizeof(a->key));
+	a->out.dirfd = -1;
+	if (a->out.sfd >= 0)
+		close(a->out.sfd);
+	a->out.sfd = -1;
+	a->out.spill_pending = false;
 	close(a->dirfd);
 	a->dirfd = -1;
 	return r;
@@ -148,6 +169,9 @@ int agent_audit_checkpoint(struct agent_audit *a, bool clean)
 
 	if (!a->chained || a->dirfd < 0)
 		return -EBADF;
+	/* Every record the checkpoint covers is delivered or durably spilled:
+	 * only the range a crash start declares can be missing. */
+	agent_audit_out_sync(&a->out);
 	n = snprintf(line, sizeof(line), "v=1 seq=%" PRIu64 " mac=\"%s\" clean=%d\n", a->seq,
 		     a->prev, clean ? 1 : 0);
 	if (n < 0 || n >= (int)sizeof(line))
@@ -166,10 +190,15 @@ int agent_audit_checkpoint(struct agent_audit *a, bool clean)
 		r = -errno;
 	if (r < 0) {
 		unlinkat(a->dirfd, STATE_TMP, 0);
-		syslog(LOG_AUTHPRIV | LOG_ERR, "cannot checkpoint the audit chain: %s",
-		       strerror(-r));
+		if (!a->ckpt_failed)
+			agent_audit_log(a, LOG_ERR, "cannot checkpoint the audit chain: %s",
+					strerror(-r));
+		a->ckpt_failed = true;
 		return r;
 	}
+	if (a->ckpt_failed)
+		agent_audit_log(a, LOG_NOTICE, "the audit chain is checkpointed again");
+	a->ckpt_failed = false;
 	a->ckpt_seq = a->seq;
 	a->ckpt_due = false;
 	return 0;
@@ -177,8 +206,17 @@ int agent_audit_checkpoint(struct agent_audit *a, bool clean)
 
 void agent_audit_close(struct agent_audit *a)
 {
+	size_t lost;
+
+	/* Last chance for the socket; the rest goes to the spill file. */
+	a->out.next_ms = 0;
+	agent_audit_out_pump(&a->out, agent_audit_now_ms());
 	if (a->chained)
 		agent_audit_checkpoint(a, true);
+	lost = agent_audit_out_close(&a->out, agent_audit_now_ms());
+	if (lost || a->drop_from)
+		fprintf(stderr, "agentd: %zu audit message(s) could be kept nowhere at stop%s\n",
+			lost, a->drop_from ? ", and an undeclared range of records was dropped" : "");
 	if (a->dirfd >= 0)
 		close(a->dirfd);
 	a->dirfd = -1;
@@ -258,9 +296,12 @@ void agent_audit_identity(struct agent_kv *kv, const struct agent_identity *id)
 		agent_kv_str(kv, "expires", when);
 }
 
+static void declare_drops(struct agent_audit *a);
+
 void agent_audit_emit(struct agent_audit *a, struct agent_kv *kv, int priority)
 {
 	char mac[AGENT_AUDIT_MAC_HEX + 1];
+	int r;
 
 	kv->cap += kv->held;
 	kv->held = 0;
@@ -273,13 +314,58 @@ void agent_audit_emit(struct agent_audit *a, struct agent_kv *kv, int priority)
 		memcpy(a->prev, mac, sizeof(a->prev));
 	}
 	a->seq++;
-	syslog(LOG_AUTHPRIV | priority, "%s", kv->buf);
+	r = agent_audit_out_push(&a->out, LOG_AUTHPRIV | priority, kv->buf, agent_audit_now_ms());
+	if (r < 0 && a->chained) {
+		/* Kept nowhere: its seq stays used; a record declares it. */
+		if (!a->drop_from) {
+			a->drop_from = a->seq;
+			a->drop_err = a->out.spill_err ? a->out.spill_err : -r;
+		}
+		a->drop_to = a->seq;
+	}
 	if (a->to_stderr)
 		fprintf(stderr, "%s\n", kv->buf);
 	if (a->sink)
 		a->sink(a->sink_arg, kv->buf);
 	if (a->chained && (a->ckpt_due || a->seq - a->ckpt_seq >= AGENT_AUDIT_CHECKPOINT_EVERY))
 		agent_audit_checkpoint(a, false);
+	if (r == 0)
+		declare_drops(a);
+}
+
+/* After records were dropped, and once there is room again: one record
+ * naming them (lost_from, lost_to, count, why). */
+static void declare_drops(struct agent_audit *a)
+{
+	struct agent_kv kv;
+	char buf[AGENT_AUDIT_LINE_MAX];
+	uint64_t from = a->drop_from, to = a->drop_to;
+
+	if (!from || !agent_audit_out_room(&a->out, AGENT_AUDIT_LINE_MAX))
+		return;
+	a->drop_from = a->drop_to = 0;
+	agent_audit_begin(a, &kv, buf, sizeof(buf), "audit-lost");
+	agent_kv_u64(&kv, "lost_from", from);
+	agent_kv_u64(&kv, "lost_to", to);
+	agent_kv_u64(&kv, "count", to - from + 1);
+	agent_kv_str(&kv, "reason", strerror(a->drop_err));
+	agent_audit_emit(a, &kv, LOG_WARNING);
+}
+
+int agent_audit_pump_at(struct agent_audit *a, uint64_t now_ms)
+{
+	int r = agent_audit_out_pump(&a->out, now_ms);
+
+	if (a->drop_from) {
+		declare_drops(a);
+		r = agent_audit_out_pump(&a->out, now_ms);
+	}
+	return r;
+}
+
+int agent_audit_pump(struct agent_audit *a)
+{
+	return agent_audit_pump_at(a, agent_audit_now_ms());
 }
 
 void agent_audit_request_begin(struct agent_audit *a)

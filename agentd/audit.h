@@ -6,10 +6,18 @@
  * state directory. seq never restarts: the chain's position is checkpointed
  * in $statedir/audit.state every AGENT_AUDIT_CHECKPOINT_EVERY records and at
  * a clean stop; after a crash the chain resumes past every seq the lost run
- * could have used, and its start record declares that range. */
+ * could have used, and its start record declares that range.
+ *
+ * Records leave through agentd/audit_out.h: a non-blocking socket, then
+ * memory, then the spill file, so no record waits on syslog and none is
+ * reordered. Only when memory is full as well (the spill file cannot be
+ * written) is a record dropped: its seq stays used, and the next record that
+ * fits is followed by an "audit-lost" record naming the dropped range, so
+ * `agentctl audit verify` reports the gap and the log says why. */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
+#include "agentd/audit_out.h"
 #include "common/audit_verify.h"
 #include "common/identity.h"
 #include "common/kv.h"
@@ -33,12 +41,25 @@ struct agent_audit {
 	uint64_t run_seq;                   /* seq of this run's start record */
 	uint64_t nreq;                      /* requests dispatched in this run */
 	bool in_req;                        /* records carry req=RUN_SEQ.NREQ */
+	struct agent_audit_out out;         /* the way to syslog */
+	uint64_t drop_from, drop_to;        /* dropped, not yet declared (0: none) */
+	int drop_err;                       /* why (spill_err when it began) */
+	bool ckpt_failed;                   /* the last checkpoint failed (logged) */
 	/* Tests only: gets each finished record as well. */
 	void (*sink)(void *arg, const char *record);
 	void *sink_arg;
 };
 
 void agent_audit_open(struct agent_audit *a, int to_stderr);
+/* The event loop's hook: sends what waits (never blocking) and returns the
+ * epoll timeout until the next attempt, -1 when nothing waits. */
+int agent_audit_pump(struct agent_audit *a);
+/* Same, with the clock given (CLOCK_MONOTONIC ms), for tests. */
+int agent_audit_pump_at(struct agent_audit *a, uint64_t now_ms);
+/* A diagnostic line (not a record) to syslog through the same queue:
+ * "agentd[PID]: text", facility AUTHPRIV. */
+void agent_audit_log(struct agent_audit *a, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* Loads (or creates, 0600) DIR/audit.key and resumes the chain from
  * DIR/audit.state. 0, or -errno (-EBADMSG for an unreadable audit.state,
  * which is never overwritten: remove it to start a new chain). */
@@ -46,7 +67,9 @@ int agent_audit_chain_open(struct agent_audit *a, const char *state_dir);
 /* Writes the chain's position to audit.state (clean: after the last
  * record of a run). 0 or -errno. */
 int agent_audit_checkpoint(struct agent_audit *a, bool clean);
-/* Writes a clean checkpoint if the chain is open, closes the log. */
+/* Writes a clean checkpoint if the chain is open (records that syslog did
+ * not take by then stay in the spill file for the next run), closes the
+ * log. */
 void agent_audit_close(struct agent_audit *a);
 
 /* Starts a record: kv is initialised on buf with v, seq, time, req and

@@ -143,7 +143,7 @@ static void run_loop(struct agentd *d)
 	struct epoll_event ev[MAX_EVENTS];
 
 	while (!d->stop) {
-		int n = epoll_wait(d->epfd, ev, MAX_EVENTS, -1);
+		int n = epoll_wait(d->epfd, ev, MAX_EVENTS, agent_audit_pump(&d->audit));
 
 		if (n < 0 && errno == EINTR)
 			continue;

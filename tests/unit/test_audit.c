@@ -4,7 +4,12 @@
  * and syslog lines are split as rsyslog writes them. The key-file reader
  * (common/keyfile.c) refuses symlinks, other owners, group or other
  * access and wrong sizes. A collector's file with several hosts' chains
- * interleaved verifies host by host (common/audit_fleet.c). */
+ * interleaved verifies host by host (common/audit_fleet.c). The way out
+ * (agentd/audit_out.c): a syslog socket that stops reading, restarts or is
+ * absent never loses or reorders a record (memory, then the spill file,
+ * replayed first, across a restart of agentd); with the spill file
+ * unwritable too, records beyond the memory bound are dropped and declared,
+ * never silently. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -14,7 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -60,6 +69,7 @@ static int teardown(void **state)
 static void open_chain(struct agent_audit *a)
 {
 	agent_audit_open(a, 0);
+	a->out.path = NULL; /* the chain tests: the sink only */
 	a->sink = sink;
 	assert_int_equal(agent_audit_chain_open(a, dir), 0);
 }
@@ -861,6 +871,298 @@ static void test_line_split_host(void **state)
 	assert_string_equal(host, "");
 }
 
+/* ------------------------------------------------------------ the way out */
+
+static char logpath[300];
+static char *rx[MAXLINES];
+static size_t nrx;
+
+/* A syslog socket of our own that reads only when told to. */
+static int rx_open(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	snprintf(logpath, sizeof(logpath), "%s/log", dir);
+	unlink(logpath);
+	strcpy(sun.sun_path, logpath);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	return fd;
+}
+
+/* Reads what waits on fd; keeps the message after "agentd[PID]: ". */
+static size_t rx_drain(int fd)
+{
+	char buf[4096];
+	ssize_t n;
+	size_t got = 0;
+
+	while ((n = recv(fd, buf, sizeof(buf) - 1, 0)) > 0) {
+		char *m;
+
+		buf[n] = '\0';
+		assert_true(buf[0] == '<' && strchr(buf, '>'));
+		m = strstr(buf, "agentd[");
+		assert_non_null(m);
+		m = strstr(m, "]: ");
+		assert_non_null(m);
+		assert_true(nrx < MAXLINES);
+		rx[nrx++] = strdup(m + 3);
+		got++;
+	}
+	return got;
+}
+
+static void rx_free(void)
+{
+	for (size_t i = 0; i < nrx; i++)
+		free(rx[i]);
+	nrx = 0;
+}
+
+/* Pumps and reads until nothing waits; the clock jumps past each back-off. */
+static void deliver_all(struct agent_audit *a, int fd)
+{
+	static uint64_t now = 1ull << 40;
+	int idle = 0;
+
+	for (int i = 0; i < 100000 && idle < 2; i++) {
+		int r = agent_audit_pump_at(a, now += 1000);
+
+		idle = (r < 0 && rx_drain(fd) == 0) ? idle + 1 : 0;
+		if (r >= 0)
+			rx_drain(fd);
+	}
+	assert_int_equal(agent_audit_pump_at(a, now += 1000), -1);
+	assert_false(agent_audit_out_busy(&a->out));
+}
+
+static void open_out(struct agent_audit *a)
+{
+	agent_audit_open(a, 0);
+	a->out.path = logpath;
+	a->sink = sink;
+	assert_int_equal(agent_audit_chain_open(a, dir), 0);
+}
+
+/* The records of rx[] only (diagnostics left out), as verify's input. */
+static size_t rx_records(char **t)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < nrx; i++)
+		if (strncmp(rx[i], "v=", 2) == 0)
+			t[n++] = rx[i];
+	return n;
+}
+
+static bool spill_exists(void)
+{
+	char path[300];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, AGENT_AUDIT_SPILL_FILE);
+	return access(path, F_OK) == 0;
+}
+
+static void test_stall_spills_in_order(void **state)
+{
+	struct agent_audit a;
+	struct agent_audit_vstats st;
+	struct found x;
+	char *t[MAXLINES];
+	size_t n;
+	int fd;
+
+	(void)state;
+	fd = rx_open();
+	open_out(&a);
+	record(&a, "start", NULL, NULL);
+	for (int i = 1; i < 200; i++)
+		record(&a, "auth", "service", "su");
+	/* the reader never read: the socket holds a few, memory and the
+	 * spill file the rest, and the pump asks to be called again */
+	assert_true(a.out.spilled > 0);
+	assert_true(spill_exists());
+	assert_true(agent_audit_pump_at(&a, 0) > 0);
+	deliver_all(&a, fd);
+	assert_false(spill_exists());
+	n = rx_records(t);
+	assert_int_equal(n, 200);
+	for (size_t i = 0; i < n; i++) {
+		char want[32];
+
+		snprintf(want, sizeof(want), "v=2 seq=%zu ", i + 1);
+		assert_memory_equal(t[i], want, strlen(want));
+	}
+	assert_int_equal(verify(t, n, &x, &st), 0);
+	assert_int_equal(st.verified, 200);
+	agent_audit_close(&a);
+	close(fd);
+	rx_free();
+}
+
+static void test_spill_survives_restart(void **state)
+{
+	struct agent_audit a;
+	struct agent_audit_vstats st;
+	struct found x;
+	char *t[MAXLINES];
+	size_t n;
+	int fd;
+
+	(void)state;
+	fd = rx_open();
+	open_out(&a);
+	record(&a, "start", NULL, NULL);
+	for (int i = 1; i < 50; i++)
+		record(&a, "auth", "service", "su");
+	record(&a, "stop", NULL, NULL);
+	agent_audit_close(&a); /* syslog still stalled: the rest stays spilled */
+	assert_true(spill_exists());
+	open_out(&a);
+	assert_string_equal(a.resume, "continued");
+	record(&a, "start", NULL, NULL);
+	for (int i = 0; i < 5; i++)
+		record(&a, "auth", "service", "su");
+	deliver_all(&a, fd);
+	assert_false(spill_exists());
+	n = rx_records(t);
+	assert_int_equal(n, 57);
+	/* the old run's records first, in order, then the new run's */
+	for (size_t i = 0; i < n; i++) {
+		char want[32];
+
+		snprintf(want, sizeof(want), "v=2 seq=%zu ", i + 1);
+		assert_memory_equal(t[i], want, strlen(want));
+	}
+	assert_non_null(strstr(t[51], "event=\"start\" audit=\"continued\""));
+	assert_int_equal(verify(t, n, &x, &st), 0);
+	agent_audit_close(&a);
+	close(fd);
+	rx_free();
+}
+
+static void test_syslog_restart_reconnects(void **state)
+{
+	struct agent_audit a;
+	struct agent_audit_vstats st;
+	struct found x;
+	char *t[MAXLINES];
+	int fd;
+
+	(void)state;
+	fd = rx_open();
+	open_out(&a);
+	record(&a, "start", NULL, NULL);
+	record(&a, "auth", NULL, NULL);
+	assert_int_equal(rx_drain(fd), 2);
+	/* syslog goes away: records wait; it comes back on a new socket */
+	close(fd);
+	unlink(logpath);
+	record(&a, "auth", NULL, NULL);
+	record(&a, "account", NULL, NULL);
+	assert_true(agent_audit_out_busy(&a.out));
+	assert_int_equal(a.out.conn_err, ENOENT);
+	fd = rx_open();
+	record(&a, "session-close", NULL, NULL);
+	deliver_all(&a, fd);
+	assert_int_equal(rx_records(t), 5);
+	assert_non_null(strstr(t[4], "seq=5 "));
+	assert_int_equal(verify(t, 5, &x, &st), 0);
+	agent_audit_close(&a);
+	close(fd);
+	rx_free();
+}
+
+struct lost {
+	uint64_t from, to, count;
+};
+
+static int lost_cb(const char *key, const char *value, void *arg)
+{
+	struct lost *l = arg;
+
+	if (strcmp(key, "lost_from") == 0)
+		l->from = strtoull(value, NULL, 10);
+	else if (strcmp(key, "lost_to") == 0)
+		l->to = strtoull(value, NULL, 10);
+	else if (strcmp(key, "count") == 0)
+		l->count = strtoull(value, NULL, 10);
+	return 0;
+}
+
+static void test_disk_full_loss_is_declared(void **state)
+{
+	struct agent_audit a;
+	struct agent_audit_vstats st;
+	struct found x;
+	struct rlimit old, small;
+	char *t[MAXLINES];
+	bool seen[400] = { false }, declared[400] = { false };
+	size_t n, gaps = 0, markers = 0;
+	bool diag = false;
+	int fd;
+
+	(void)state;
+	fd = rx_open();
+	open_out(&a);
+	a.out.mem_max = 8192;
+	record(&a, "start", NULL, NULL);
+	/* a disk with room for a few lines of the spill file only */
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	small = old;
+	small.rlim_cur = 4096;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	for (int i = 1; i < 300; i++)
+		record(&a, "auth", "service", "su");
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	/* a short write reads as ENOSPC, the next one as EFBIG */
+	assert_true(a.out.spill_err == EFBIG || a.out.spill_err == ENOSPC);
+	assert_true(a.out.refused > 0);
+	assert_true(a.out.qbytes <= 8192 + 1024); /* the bound, and a note */
+	deliver_all(&a, fd);
+	for (size_t i = 0; i < nrx; i++)
+		if (strstr(rx[i], "cannot spill audit records to audit.spill"))
+			diag = true;
+	assert_true(diag);
+	n = rx_records(t);
+	/* every seq arrived or lies in a range an audit-lost record names */
+	for (size_t i = 0; i < n; i++) {
+		uint64_t seq = strtoull(t[i] + strlen("v=2 seq="), NULL, 10);
+
+		assert_true(seq < 400);
+		seen[seq] = true;
+		if (strstr(t[i], "event=\"audit-lost\"")) {
+			struct lost l = { 0 };
+
+			assert_int_equal(agent_kv_parse(t[i], lost_cb, &l), 0);
+			assert_true(l.from && l.to >= l.from && l.to < seq);
+			assert_int_equal(l.count, l.to - l.from + 1);
+			assert_true(strstr(t[i], "reason=\"File too large\"") ||
+				    strstr(t[i], "reason=\"No space left on device\""));
+			for (uint64_t s = l.from; s <= l.to; s++)
+				declared[s] = true;
+			markers++;
+		}
+	}
+	assert_true(markers >= 1);
+	for (uint64_t s = 1; s <= a.seq; s++) {
+		assert_true(seen[s] != declared[s]);
+		if (!seen[s] && seen[s - 1])
+			gaps++;
+	}
+	/* and verify reports each hole as a gap: the loss is not hidden */
+	assert_int_equal(verify(t, n, &x, &st), (int)gaps);
+	for (int i = 0; i < x.n; i++)
+		assert_int_equal(x.kind[i], AGENT_AF_GAP);
+	agent_audit_close(&a);
+	close(fd);
+	rx_free();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -879,6 +1181,10 @@ int main(void)
 		cmocka_unit_test(test_line_split_host),
 		cmocka_unit_test_setup_teardown(test_fleet_interleaved, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fleet_unknown_host, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stall_spills_in_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_spill_survives_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_syslog_restart_reconnects, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disk_full_loss_is_declared, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
