@@ -45,21 +45,28 @@ with open(sys.argv[2], "a", buffering=1) as f:
 EOF
 python3 "$T/reader.py" /dev/log "$T/syslog.txt" &
 READER=$!
-trap 'rc=$?; kill -KILL $READER 2>/dev/null; (exit $rc); sandbox_exit' EXIT
+trap 'rc=$?; kill -KILL $READER 2>/dev/null; wait $READER 2>/dev/null; (exit $rc); sandbox_exit' EXIT
 wait_for 10 test -S /dev/log
 start_agentd
 
 ms() { echo $(($(date +%s%N) / 1000000)); }
-# phase LABEL: N identities expiring (TTL 3..3+N/2 s) and N revoked, one
-# process each; prints how late each died.
+gone() { # PID: not running, or a zombie
+	local st
+	[ -r "/proc/$1/stat" ] || return 0
+	read -r _ _ st _ <"/proc/$1/stat" 2>/dev/null || return 0
+	[ "$st" = Z ]
+}
+# phase LABEL: N identities expiring (TTL 4..4+N/2 s; the deadline is their
+# expires, whole seconds) and N revoked 0.2 s apart, one process each;
+# prints how late each process died.
 phase() {
-	local label=$1 i out uid ttl
-	local -a pid deadline kind
-	for ((i = 0; i < 2 * N; i++)); do
+	local label=$1 i out
+	local -a pid deadline kind name dead
+	# The revoked ones first: the TTLs start ticking last.
+	for ((i = 2 * N - 1; i >= 0; i--)); do
 		if ((i < N)); then
-			ttl=$((3 + i / 2))
-			out=$(ctl create --purpose research --ttl "${ttl}s" --json)
-			deadline[i]=$(($(ms) + ttl * 1000))
+			out=$(ctl create --purpose research --ttl "$((4 + i / 2))s" --json)
+			deadline[i]=$(($(date -d "$(jq -r .expires <<<"$out")" +%s) * 1000))
 			kind[i]=expiry
 		else
 			out=$(ctl create --purpose research --ttl 1h --json)
@@ -67,28 +74,33 @@ phase() {
 		fi
 		spawn_as_uid "$(jq -r .uid <<<"$out")" sleep 600
 		pid[i]=$SPAWNED
-		names[i]=$(jq -r .name <<<"$out")
+		name[i]=$(jq -r .name <<<"$out")
 	done
-	for ((i = N; i < 2 * N; i++)); do
-		sleep 0.2
-		deadline[i]=$(ms)
-		ctl revoke "${names[i]}" >/dev/null
-	done
-	: >"$T/late"
+	: >"$T/revoked"
+	(
+		for ((i = N; i < 2 * N; i++)); do
+			sleep 0.2
+			echo "$i $(ms)" >>"$T/revoked"
+			ctl revoke "${name[i]}" >/dev/null
+		done
+	) &
 	local left=$((2 * N)) t
-	declare -A done_=()
 	while ((left > 0)); do
 		t=$(ms)
 		for ((i = 0; i < 2 * N; i++)); do
-			[ -n "${done_[$i]:-}" ] && continue
-			if ! kill -0 "${pid[i]}" 2>/dev/null ||
-				[ "$(ps -o stat= -p "${pid[i]}" 2>/dev/null | cut -c1)" = Z ]; then
-				done_[$i]=1
+			[ -n "${dead[i]:-}" ] && continue
+			if gone "${pid[i]}"; then
+				dead[i]=$t
 				left=$((left - 1))
-				echo "${kind[i]} $((t - deadline[i]))" >>"$T/late"
 			fi
 		done
-		sleep 0.05
+		sleep 0.02
+	done
+	wait $!
+	while read -r i t; do deadline[i]=$t; done <"$T/revoked"
+	: >"$T/late"
+	for ((i = 0; i < 2 * N; i++)); do
+		echo "${kind[i]} $((dead[i] - deadline[i]))" >>"$T/late"
 	done
 	for k in expiry revoke; do
 		awk -v k="$k" '$1 == k { print $2 }' "$T/late" | sort -n |
