@@ -88,14 +88,13 @@ static size_t format_dgram(char *buf, size_t cap, int pri, const char *msg)
 	return (size_t)n;
 }
 
-static void enqueue(struct agent_audit_out *o, const char *dgram, size_t len)
+/* false on ENOMEM (the caller accounts for the message). */
+static bool enqueue(struct agent_audit_out *o, const char *dgram, size_t len)
 {
 	struct agent_audit_msg *m = malloc(sizeof(*m) + len + 1);
 
-	if (!m) {
-		o->refused++;
-		return;
-	}
+	if (!m)
+		return false;
 	m->next = NULL;
 	m->len = len;
 	memcpy(m->text, dgram, len + 1);
@@ -106,6 +105,7 @@ static void enqueue(struct agent_audit_out *o, const char *dgram, size_t len)
 	o->tail = m;
 	o->qlen++;
 	o->qbytes += len;
+	return true;
 }
 
 static void dequeue(struct agent_audit_out *o)
@@ -128,7 +128,7 @@ static void note(struct agent_audit_out *o, int level, const char *text)
 	size_t len = format_dgram(buf, sizeof(buf), LOG_AUTHPRIV | level, text);
 
 	if (len && o->path)
-		enqueue(o, buf, len);
+		(void)enqueue(o, buf, len);
 }
 
 static void close_socket(struct agent_audit_out *o)
@@ -406,11 +406,10 @@ int agent_audit_out_push(struct agent_audit_out *o, int pri, const char *msg, ui
 	}
 	if (o->qlen >= o->hold)
 		spill(o);
-	if (o->spill_err && o->qbytes + len > o->mem_max) {
+	if ((o->spill_err && o->qbytes + len > o->mem_max) || !enqueue(o, buf, len)) {
 		o->refused++;
 		return -ENOBUFS;
 	}
-	enqueue(o, buf, len);
 	if (o->qlen >= o->hold)
 		spill(o);
 	if (now >= o->next_ms)

@@ -65,7 +65,8 @@ void agent_audit_out_init(struct agent_audit_out *o, const char *path);
 int agent_audit_out_open_spill(struct agent_audit_out *o, int dirfd);
 /* Sends or queues one message (no newline) at syslog priority pri
  * (facility | level). 0: sent or held; -ENOBUFS: neither the socket, the
- * spill file nor memory took it (nothing was kept). */
+ * spill file nor memory (the bound, or ENOMEM) took it: nothing was kept;
+ * -EMSGSIZE: too long to be a datagram (dropped too). */
 int agent_audit_out_push(struct agent_audit_out *o, int pri, const char *msg, uint64_t now_ms);
 /* Sends what waits, up to AGENT_AUDIT_PUMP_BATCH records, never blocking.
  * Returns the ms until it should be called again: -1 nothing waits, 0 more

@@ -45,7 +45,7 @@ with open(sys.argv[2], "a", buffering=1) as f:
 EOF
 python3 "$T/reader.py" /dev/log "$T/syslog.txt" &
 READER=$!
-trap 'rc=$?; kill -KILL $READER 2>/dev/null; wait $READER 2>/dev/null; (exit $rc); sandbox_exit' EXIT
+trap 'rc=$?; set +e; kill -KILL $READER 2>/dev/null; wait $READER 2>/dev/null; (exit $rc); sandbox_exit' EXIT
 wait_for 10 test -S /dev/log
 start_agentd
 
