@@ -20,19 +20,7 @@ enter_sandbox "$@"
 STALL=${STALL:-60}
 N=${N:-10}
 
-mkdir "$T/dev"
-mount -t tmpfs -o mode=0755 tmpfs "$T/dev"
-for e in /dev/*; do
-	n=${e##*/}
-	[ "$n" = log ] && continue
-	if [ -d "$e" ] && [ ! -L "$e" ]; then
-		mkdir "$T/dev/$n"
-		mount --rbind "$e" "$T/dev/$n"
-	else
-		cp -a "$e" "$T/dev/$n"
-	fi
-done
-mount --move "$T/dev" /dev
+private_dev
 cat >"$T/reader.py" <<'EOF'
 import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

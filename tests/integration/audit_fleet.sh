@@ -45,19 +45,7 @@ ip link set lo up
 # ------------------------------------------------------------ private /dev
 # As in audit.sh: a tmpfs with copies of the device nodes, so /dev/log is
 # ours; each host's mount namespace binds its own rsyslogd's socket there.
-mkdir "$T/dev"
-mount -t tmpfs -o mode=0755 tmpfs "$T/dev"
-for e in /dev/*; do
-	n=${e##*/}
-	[ "$n" = log ] && continue
-	if [ -d "$e" ] && [ ! -L "$e" ]; then
-		mkdir "$T/dev/$n"
-		mount --rbind "$e" "$T/dev/$n"
-	else
-		cp -a "$e" "$T/dev/$n"
-	fi
-done
-mount --move "$T/dev" /dev
+private_dev
 touch /dev/log
 
 PIDS=()

@@ -23,19 +23,7 @@ fi
 enter_sandbox "$@"
 
 # ------------------------------------------------------------ private /dev
-mkdir "$T/dev"
-mount -t tmpfs -o mode=0755 tmpfs "$T/dev"
-for e in /dev/*; do
-	n=${e##*/}
-	[ "$n" = log ] && continue
-	if [ -d "$e" ] && [ ! -L "$e" ]; then
-		mkdir "$T/dev/$n"
-		mount --rbind "$e" "$T/dev/$n"
-	else
-		cp -a "$e" "$T/dev/$n"
-	fi
-done
-mount --move "$T/dev" /dev
+private_dev
 
 # ------------------------------------------------------------ the reader
 cat >"$T/reader.py" <<'EOF'

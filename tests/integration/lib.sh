@@ -204,6 +204,25 @@ sandbox_exit() {
 	exit "$rc"
 }
 
+# Gives the sandbox a /dev of its own (a tmpfs with the host's nodes, /dev/log
+# left out) so a test can put its own syslog reader on /dev/log.
+private_dev() {
+	local e n
+	mkdir "$T/dev"
+	mount -t tmpfs -o mode=0755 tmpfs "$T/dev"
+	for e in /dev/*; do
+		n=${e##*/}
+		[ "$n" = log ] && continue
+		if [ -d "$e" ] && [ ! -L "$e" ]; then
+			mkdir "$T/dev/$n"
+			mount --rbind "$e" "$T/dev/$n"
+		else
+			cp -a "$e" "$T/dev/$n"
+		fi
+	done
+	mount --move "$T/dev" /dev
+}
+
 ctl() { "$AGENTCTL" -S "${RUNDIR:-$T/run}/agentd.sock" "$@"; }
 
 uid_of() { getent passwd "$1" | cut -d: -f3; }
