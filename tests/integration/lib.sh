@@ -15,7 +15,7 @@ set -euo pipefail
 
 : "${top_builddir:?run through make check (top_builddir unset)}"
 AGENTD="$top_builddir/agentd/agentd"
-AGENTCTL="$top_builddir/agentd/agentctl"
+AGENTCTL="$top_builddir/agentctl/agentctl"
 UID_MIN=1879048192
 UID_MAX=1879048447
 FAILED=0
