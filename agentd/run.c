@@ -177,6 +177,11 @@ static _Noreturn void runner(const struct agentd_run_spec *s, int wfd)
 	signal(SIGQUIT, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
+	/* agentd's syslog connection goes before its descriptor does: glibc
+	 * would otherwise go on writing PAM's log lines to whatever this
+	 * process opens under that number next (the result pipe, or the socket
+	 * pam_agent opens to agentd). The next syslog() call reconnects. */
+	closelog();
 	/* The client's descriptors become 0-2, the pipe 3, nothing else. */
 	for (int i = 0; i < 3; i++)
 		if (dup2(s->fds[i], i) < 0)
