@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -191,6 +192,9 @@ static _Noreturn void runner(const struct agentd_run_spec *s, int wfd)
 	wfd = 3;
 	close_range(4, ~0U, 0);
 	setsid();
+	/* A login's umask, not agentd's own (its unit sets 077); pam_umask in
+	 * the stack may change it. */
+	umask(022);
 
 	rc = pam_start(RUN_PAM_SERVICE, s->id->name, &conv, &h);
 	if (rc != PAM_SUCCESS)

@@ -155,7 +155,9 @@ RUNDIR=""
 AGENTD_PID=""
 start_agentd() {
 	: "${RUNDIR:=$T/run}"
-	"$AGENTD" -f -c "$T/agentd.conf" --state-dir "$T/state" --runtime-dir "$RUNDIR" \
+	# AGENTD_WRAP: a command prefix (e.g. setpriv with a unit's capability
+	# bounding set) that agentd runs under.
+	${AGENTD_WRAP:-} "$AGENTD" -f -c "$T/agentd.conf" --state-dir "$T/state" --runtime-dir "$RUNDIR" \
 		2>>"$T/agentd.log" &
 	AGENTD_PID=$!
 	local i
