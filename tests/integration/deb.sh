@@ -71,8 +71,10 @@ cp /etc/nsswitch.conf "$T/nsswitch.before"
 # ------------------------------------------------------------ install
 t1=$SECONDS
 rc=0
-DEBIAN_FRONTEND=noninteractive apt-get install -y --no-download -o Dpkg::Use-Pty=0 "$deb" \
-	>"$T/install.log" 2>&1 || rc=$?
+mkdir "$T/debs"
+cp "$deb" "$T/debs/"
+(cd "$T/debs" && DEBIAN_FRONTEND=noninteractive apt-get install -y -o Dpkg::Use-Pty=0 \
+	./agentd_*.deb) >"$T/install.log" 2>&1 || rc=$?
 check "apt installs the .deb" test "$rc" = 0
 [ "$rc" = 0 ] || tail -n 30 "$T/install.log"
 echo "# install: $((SECONDS - t1)) s"
