@@ -88,3 +88,8 @@ out=$(ctl revoke "$n" --json)
 check "revoke --json: one object" [ "$(jq -c '[.name, .state, .reason]' <<<"$out")" = "[\"$n\",\"retired\",null]" ]
 check "show --json after revoke: the retirement keys are set" \
 	[ "$(ctl show "$n" --json | jq -r '.retire_reason')" = revoked ]
+
+# Bash completion: every command agentctl --help lists is completed.
+cmds=$(bash -c "source '$top_srcdir/agentctl/agentctl.bash'; COMP_WORDS=(agentctl ''); COMP_CWORD=1; _agentctl; printf '%s\n' \"\${COMPREPLY[@]}\"" | grep -v '^-' | sort | tr '\n' ' ')
+want=$(ctl --help | sed -n 's/^  \([a-z][a-z-]*\) .*/\1/p' | sort -u | tr '\n' ' ')
+check "completion offers every command of --help ($want)" [ "$cmds" = "$want" ]
