@@ -470,7 +470,10 @@ static _Noreturn void job_child(const char *approver, int cfd, int wfd)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	/* Only the approver's connection and the result pipe stay open. */
+	/* Only the approver's connection and the result pipe stay open; the
+	 * syslog connection is dropped first so that PAM's log lines never go
+	 * to a descriptor that later reuses its number (see agentd/run.c). */
+	closelog();
 	{
 		unsigned lo = (unsigned)(cfd < wfd ? cfd : wfd), hi = (unsigned)(cfd < wfd ? wfd : cfd);
 

@@ -14,12 +14,16 @@ int agentd_home_base_open(struct agentd *d)
 	struct stat st;
 	int fd;
 
-	if (mkdir(d->cfg->home_base, 0755) < 0 && errno != EEXIST)
+	bool made = mkdir(d->cfg->home_base, 0755) == 0;
+
+	if (!made && errno != EEXIST)
 		return -errno;
 	fd = open(d->cfg->home_base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0 || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+	/* 0755 whatever agentd's umask (077 under its unit): agents enter it. */
+	if ((made && fchmod(fd, 0755) < 0) || fstat(fd, &st) < 0 || st.st_uid != 0 ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
 		close(fd);
 		return -EPERM;
 	}

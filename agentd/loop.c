@@ -33,6 +33,7 @@
 #include "agentd/handlers_pam.h"
 #include "agentd/homes.h"
 #include "agentd/loop.h"
+#include "agentd/notify.h"
 #include "agentd/reaper.h"
 #include "agentd/reconcile.h"
 #include "agentd/reload.h"
@@ -374,6 +375,7 @@ int agentd_main(const struct agentd_opts *opts)
 		goto out;
 	agentd_live_rearm(&d);
 	audit_simple(&d, "ready", "socket", d.sock_path);
+	agentd_notify("READY=1"); /* Type=notify: reconciled and listening */
 	ran = true;
 	run_loop(&d);
 	r = 0;

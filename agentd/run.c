@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -177,6 +178,11 @@ static _Noreturn void runner(const struct agentd_run_spec *s, int wfd)
 	signal(SIGQUIT, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
+	/* agentd's syslog connection goes before its descriptor does: glibc
+	 * would otherwise go on writing PAM's log lines to whatever this
+	 * process opens under that number next (the result pipe, or the socket
+	 * pam_agent opens to agentd). The next syslog() call reconnects. */
+	closelog();
 	/* The client's descriptors become 0-2, the pipe 3, nothing else. */
 	for (int i = 0; i < 3; i++)
 		if (dup2(s->fds[i], i) < 0)
@@ -186,6 +192,9 @@ static _Noreturn void runner(const struct agentd_run_spec *s, int wfd)
 	wfd = 3;
 	close_range(4, ~0U, 0);
 	setsid();
+	/* A login's umask, not agentd's own (its unit sets 077); pam_umask in
+	 * the stack may change it. */
+	umask(022);
 
 	rc = pam_start(RUN_PAM_SERVICE, s->id->name, &conv, &h);
 	if (rc != PAM_SUCCESS)

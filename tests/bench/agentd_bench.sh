@@ -42,7 +42,7 @@ start_agentd() {
 	echo "bench: agentd did not start:" >&2; cat "$T/agentd.err" >&2; exit 1
 }
 B() { "$builddir/tests/bench/bench_create" -S "$T/run/agentd.sock" "$@"; }
-ctl() { "$builddir/agentd/agentctl" -S "$T/run/agentd.sock" "$@"; }
+ctl() { "$builddir/agentctl/agentctl" -S "$T/run/agentd.sock" "$@"; }
 
 
 # Audit cost: creates/s with every record going through syslog(3) to a real
@@ -104,7 +104,7 @@ while True:
 	local a b
 	a=$(med <<<"${rate[rsyslog]}")
 	b=$(med <<<"${rate[null]}")
-	echo "records in auth.log: $(grep -c 'agentd\[[0-9]*\]: v=2 ' "$T/auth.log"), verify: $("$builddir/agentd/agentctl" audit verify --key "$T/audit.key" "$T/auth.log" | tail -1)"
+	echo "records in auth.log: $(grep -c 'agentd\[[0-9]*\]: v=2 ' "$T/auth.log"), verify: $("$builddir/agentctl/agentctl" audit verify --key "$T/audit.key" "$T/auth.log" | tail -1)"
 	echo "median creates/s: rsyslog $a, null syslog $b; audit cost $(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.1f%%", (b - a) * 100 / b }')"
 }
 if [ "${1:-}" = audit ]; then

@@ -61,3 +61,35 @@ line=$(ctl authorized-keys "$kname") || line=""
 check "authorized-keys prints the bound key with its expiry" \
 	matches "$line" "^expiry-time=\"[0-9]{14}Z\" ssh-ed25519 [A-Za-z0-9+/]+\$"
 check "authorized-keys: the key exactly as bound, blank trimmed" [ "${line#* }" = "$key" ]
+
+# COMMAND --help: every command, exit 0, its own synopsis on stdout.
+for c in create run list show revoke status pending approve deny authorized-keys audit; do
+	rc=0
+	ctl "$c" --help >"$T/out" 2>"$T/err" || rc=$?
+	check "$c --help exits 0 with its synopsis on stdout, nothing on stderr" \
+		bash -c "[ $rc = 0 ] && grep -q '^Usage: agentctl \[OPTIONS\] $c' '$T/out' && [ ! -s '$T/err' ]"
+done
+
+# Usage errors: one line on stderr, exit 2.
+for args in "--bogus" "list --bogus" "revoke" "create --ttl" "show" "audit" "approve x"; do
+	rc=0
+	# shellcheck disable=SC2086
+	ctl $args >/dev/null 2>"$T/err" || rc=$?
+	check "usage error '$args': exit 2, one line" \
+		bash -c "[ $rc = 2 ] && [ \$(wc -l <'$T/err') = 1 ] && grep -q '^agentctl: ' '$T/err'"
+done
+
+# --json: null for unset; revoke's object.
+out=$(ctl create --purpose ci --json)
+n=$(jq -r .name <<<"$out")
+check "create --json: an unset actor and task are null" \
+	[ "$(jq -c '[.actor, .task, .retire_reason, .retired_at, .retire_text]' <<<"$out")" = "[null,null,null,null,null]" ]
+out=$(ctl revoke "$n" --json)
+check "revoke --json: one object" [ "$(jq -c '[.name, .state, .reason]' <<<"$out")" = "[\"$n\",\"retired\",null]" ]
+check "show --json after revoke: the retirement keys are set" \
+	[ "$(ctl show "$n" --json | jq -r '.retire_reason')" = revoked ]
+
+# Bash completion: every command agentctl --help lists is completed.
+cmds=$(bash -c "source '$top_srcdir/agentctl/agentctl.bash'; COMP_WORDS=(agentctl ''); COMP_CWORD=1; _agentctl; printf '%s\n' \"\${COMPREPLY[@]}\"" | grep -v '^-' | sort | tr '\n' ' ')
+want=$(ctl --help | sed -n 's/^  \([a-z][a-z-]*\) .*/\1/p' | sort -u | tr '\n' ' ')
+check "completion offers every command of --help ($want)" [ "$cmds" = "$want" ]

@@ -15,7 +15,7 @@ set -euo pipefail
 
 : "${top_builddir:?run through make check (top_builddir unset)}"
 AGENTD="$top_builddir/agentd/agentd"
-AGENTCTL="$top_builddir/agentd/agentctl"
+AGENTCTL="$top_builddir/agentctl/agentctl"
 UID_MIN=1879048192
 UID_MAX=1879048447
 FAILED=0
@@ -155,7 +155,9 @@ RUNDIR=""
 AGENTD_PID=""
 start_agentd() {
 	: "${RUNDIR:=$T/run}"
-	"$AGENTD" -f -c "$T/agentd.conf" --state-dir "$T/state" --runtime-dir "$RUNDIR" \
+	# AGENTD_WRAP: a command prefix (e.g. setpriv with a unit's capability
+	# bounding set) that agentd runs under.
+	${AGENTD_WRAP:-} "$AGENTD" -f -c "$T/agentd.conf" --state-dir "$T/state" --runtime-dir "$RUNDIR" \
 		2>>"$T/agentd.log" &
 	AGENTD_PID=$!
 	local i
@@ -298,3 +300,47 @@ audit_count() { # EVENT [pattern]: number of audit records of that event (matchi
 
 state_of() { ctl show "$1" --json | jq -r .state; }
 reason_of() { ctl show "$1" --json | jq -r '.retire_reason // ""'; }
+
+# start_private_rsyslog: inside the sandbox, a private /dev (a tmpfs with
+# copies of the host's device nodes and bind mounts of its directories) whose
+# /dev/log belongs to an rsyslogd of this test's own, writing authpriv and
+# auth to $T/auth.log. The host's syslog never sees a record; only this
+# rsyslogd is ever stopped (stop_private_rsyslog, or at sandbox exit).
+RSYSLOG_PID=""
+start_private_rsyslog() {
+	local e n
+	mkdir "$T/dev"
+	mount -t tmpfs -o mode=0755 tmpfs "$T/dev"
+	for e in /dev/*; do
+		n=${e##*/}
+		[ "$n" = log ] && continue
+		if [ -d "$e" ] && [ ! -L "$e" ]; then
+			mkdir "$T/dev/$n"
+			mount --rbind "$e" "$T/dev/$n"
+		else
+			cp -a "$e" "$T/dev/$n"
+		fi
+	done
+	mount --move "$T/dev" /dev
+	mkdir -m 0700 "$T/rsyslog"
+	cat >"$T/rsyslog.conf" <<-EOC
+	global(workDirectory="$T/rsyslog")
+	module(load="imuxsock" SysSock.Name="/dev/log" SysSock.RateLimit.Interval="0")
+	authpriv.*,auth.* action(type="omfile" file="$T/auth.log")
+	EOC
+	PATH=$PATH:/usr/sbin rsyslogd -n -f "$T/rsyslog.conf" -i "$T/rsyslog/pid" 2>"$T/rsyslogd.err" &
+	RSYSLOG_PID=$!
+	if ! wait_for 10 test -S /dev/log; then
+		cat "$T/rsyslogd.err" >&2
+		return 1
+	fi
+	logger -p authpriv.notice -t agentd-test "rsyslog is up"
+	wait_for 10 grep -q "agentd-test: rsyslog is up" "$T/auth.log"
+}
+stop_private_rsyslog() {
+	if [ -n "$RSYSLOG_PID" ]; then
+		kill -TERM "$RSYSLOG_PID" 2>/dev/null || true
+		wait "$RSYSLOG_PID" 2>/dev/null || true
+		RSYSLOG_PID=""
+	fi
+}

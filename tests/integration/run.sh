@@ -53,6 +53,10 @@ check "run: the PAM session was opened and closed" \
 	bash -c "grep -q 'event=\"session-open\" decision=\"allow\" identity=\"$name\".*service=\"agentd\"' '$T/agentd.log' &&
 		grep -q 'event=\"session-close\" identity=\"$name\"' '$T/agentd.log'"
 
+# --help after the command (or after --) is the command's.
+out=$(run_as alice --purpose ci -- sh -c 'echo "$1"' sh --help)
+check "run: --help after the command is the command's argument" test "$out" = "--help"
+
 # stdin is the caller's; works without a terminal.
 out=$(printf 'line one\nline two\n' | run_as alice --purpose ci -- sh -c 'cat; tty || true')
 check "run: stdin is passed through" grep -qx "line two" <<<"$out"

@@ -56,8 +56,91 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fputs("\nTry 'agentctl --help'.\n", stderr);
+	fputs(" (see agentctl --help)\n", stderr);
 	return EXIT_USAGE;
+}
+
+/* getopt's '?' (its own message is off: opterr = 0): one line naming the
+ * argument getopt stopped at. */
+static int bad_option(const char *cmd, char **argv)
+{
+	if (!cmd)
+		return usage_error("unknown option or missing value '%s'", argv[optind - 1]);
+	return usage_error("%s: unknown option or missing value '%s'", cmd, argv[optind - 1]);
+}
+
+/* `agentctl COMMAND --help`: the command's synopsis and what it does. */
+static const struct cmd_help {
+	const char *name, *text;
+} cmd_helps[] = {
+	{ "create", "create --purpose NAME [--ttl DURATION] [--actor LABEL] [--task TEXT]\n"
+		    "         [--for USER] [--ssh-key FILE] [--json]\n"
+		    "Create an identity for a task; prints its token once (on stdout; the\n"
+		    "reminder that it is shown once goes to stderr, on a terminal only).\n"
+		    "--for USER: as USER's delegate (the policy's may_act_for); --ssh-key\n"
+		    "FILE binds one OpenSSH public key for ssh logins.\n" },
+	{ "run", "run --purpose NAME [--ttl DURATION] [--actor LABEL] [--task TEXT]\n"
+		 "    [--for USER] [--] CMD [ARG...]\n"
+		 "Run CMD as a new identity through the PAM service agentd, with this\n"
+		 "stdin, stdout and stderr; the identity is retired (everything CMD left\n"
+		 "killed) when CMD ends. Exits with CMD's status, 128+N if killed by\n"
+		 "signal N, 125 if the run failed.\n" },
+	{ "list", "list [--all] [--json]\n"
+		  "The live identities you may see (root: all); --all adds retired ones.\n" },
+	{ "show", "show NAME [--json]\nOne identity in full.\n" },
+	{ "revoke", "revoke NAME [--reason TEXT] [--json]\n"
+		    "Retire an identity and its descendants now; their processes are killed.\n" },
+	{ "status", "status [--json]\nagentd's version, uptime and counts.\n" },
+	{ "pending", "pending [--json]\nThe step-up requests (sudo, approve services) you may decide.\n" },
+	{ "approve", "approve ID [--reason TEXT] [--json]\n"
+		     "Approve a pending request; agentd re-authenticates you (PAM service\n"
+		     "agentd-approve) first.\n" },
+	{ "deny", "deny ID [--reason TEXT] [--json]\nDeny a pending request.\n" },
+	{ "authorized-keys", "authorized-keys USER\n"
+			     "The SSH key bound to the live identity USER, for sshd's\n"
+			     "AuthorizedKeysCommand; nothing for anyone else.\n" },
+	{ "audit", "audit verify [--key FILE] [FILE...]\n"
+		   "audit trace NAME [--key FILE] [--json] [FILE...]\n"
+		   "verify: check the chain of agentd's audit records in syslog files (or\n"
+		   "stdin) with the audit key; trace: one identity's story from them.\n" },
+};
+
+/* Whether argv (a command's arguments) asks for help: -h or --help before
+ * "--" and, for run, before the command. */
+static bool wants_help(const char *cmd, int argc, char **argv)
+{
+	bool run = strcmp(cmd, "run") == 0;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--") == 0)
+			return false;
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
+			return true;
+		if (!run)
+			continue;
+		if (a[0] != '-')
+			return false;
+		if (!strchr(a, '=') && (strcmp(a, "--purpose") == 0 || strcmp(a, "--ttl") == 0 ||
+					strcmp(a, "--actor") == 0 || strcmp(a, "--task") == 0 ||
+					strcmp(a, "--for") == 0))
+			i++;
+	}
+	return false;
+}
+
+static int cmd_help(const char *cmd)
+{
+	for (size_t i = 0; i < sizeof(cmd_helps) / sizeof(cmd_helps[0]); i++)
+		if (strcmp(cmd_helps[i].name, cmd) == 0) {
+			printf("Usage: agentctl [OPTIONS] %s", cmd_helps[i].text);
+			if (strcmp(cmd, "create") == 0 || strcmp(cmd, "run") == 0)
+				fputs("DURATION: 90s, 15m, 2h, 1d, or combined as 1h30m.\n", stdout);
+			fputs("See agentctl(1).\n", stdout);
+			return 0;
+		}
+	return usage_error("unknown command '%s'", cmd);
 }
 
 static void usage(FILE *f)
@@ -70,14 +153,15 @@ static void usage(FILE *f)
 	      "                                     create an identity; prints its token once\n"
 	      "  list [--all] [--json]              live identities you may see (--all: retired too)\n"
 	      "  show NAME [--json]                 one identity in full\n"
-	      "  revoke NAME [--reason TEXT]        retire an identity and its descendants now\n"
-	      "  run --purpose NAME [--ttl DURATION] [--actor LABEL] [--task TEXT] [--for USER]\n"
-	      "      [--] CMD [ARG...]              run CMD as a new identity, retired when CMD ends;\n"
+	      "  revoke NAME [--reason TEXT] [--json]\n"
+	      "                                     retire an identity and its descendants now\n"
+	      "  run --purpose NAME [--ttl DURATION] [--actor LABEL] [--task TEXT]\n"
+	      "      [--for USER] [--] CMD [ARG...] run CMD as a new identity, retired when CMD ends;\n"
 	      "                                     exits with CMD's status (125: run failed)\n"
 	      "  status [--json]                    agentd's state\n"
 	      "  pending [--json]                   step-up requests you may decide\n"
-	      "  approve ID [--reason TEXT]         approve one (agentd re-authenticates you)\n"
-	      "  deny ID [--reason TEXT]            deny one\n"
+	      "  approve ID [--reason TEXT] [--json] approve one (agentd re-authenticates you)\n"
+	      "  deny ID [--reason TEXT] [--json]   deny one\n"
 	      "  authorized-keys USER               the live identity's SSH key (sshd's\n"
 	      "                                     AuthorizedKeysCommand)\n"
 	      "  audit verify [--key FILE | --key-dir DIR] [FILE...]\n"
@@ -173,8 +257,9 @@ static void json_identity(struct agent_json *j, const struct agent_identity *id,
 	for (unsigned i = 0; i < id->chain_len; i++)
 		agent_json_str(j, NULL, id->chain[i]);
 	agent_json_end_array(j);
-	agent_json_str(j, "actor", id->actor);
-	agent_json_str(j, "task", id->task);
+	/* Every key always present; null when unset. */
+	agent_json_str(j, "actor", id->actor[0] ? id->actor : NULL);
+	agent_json_str(j, "task", id->task[0] ? id->task : NULL);
 	fmt_time(id->created, t, sizeof(t));
 	agent_json_str(j, "created", t);
 	fmt_time(id->expires, t, sizeof(t));
@@ -186,9 +271,11 @@ static void json_identity(struct agent_json *j, const struct agent_identity *id,
 		agent_json_str(j, "retire_reason", agent_retire_reason_str(id->retire_reason));
 		fmt_time(id->retired_at, t, sizeof(t));
 		agent_json_str(j, "retired_at", t);
-		if (id->retire_text[0])
-			agent_json_str(j, "retire_text", id->retire_text);
+	} else {
+		agent_json_str(j, "retire_reason", NULL);
+		agent_json_str(j, "retired_at", NULL);
 	}
+	agent_json_str(j, "retire_text", id->retire_text[0] ? id->retire_text : NULL);
 	if (token)
 		agent_json_str(j, "token", token);
 	agent_json_end_object(j);
@@ -305,7 +392,7 @@ static int parse_create_args(int argc, char **argv, bool run, struct create_args
 				return usage_error("invalid --ttl '%s' (use e.g. 90s, 15m, 2h)", optarg);
 			break;
 		default:
-			return usage_error("%s: invalid option", cmd);
+			return bad_option(cmd, argv);
 		}
 	}
 	if (!run && optind < argc)
@@ -507,7 +594,7 @@ static int cmd_list(struct ctl *c, int argc, char **argv)
 		else if (o == 'j')
 			json = true;
 		else
-			return usage_error("list: invalid option");
+			return bad_option("list", argv);
 	}
 	if (optind < argc)
 		return usage_error("list: unexpected argument '%s'", argv[optind]);
@@ -567,7 +654,7 @@ static int json_only(int argc, char **argv, const char *cmd, bool one_name, bool
 	*json = false;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (o != 'j')
-			return usage_error("%s: invalid option", cmd);
+			return bad_option(cmd, argv);
 		*json = true;
 	}
 	if (one_name && argc - optind != 1)
@@ -615,15 +702,20 @@ static int cmd_revoke(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "reason", required_argument, NULL, 'r' },
+		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *reason = NULL;
+	bool json = false;
 	int o, r;
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (o != 'r')
-			return usage_error("revoke: invalid option");
-		reason = optarg;
+		if (o == 'j')
+			json = true;
+		else if (o == 'r')
+			reason = optarg;
+		else
+			return bad_option("revoke", argv);
 	}
 	if (argc - optind != 1)
 		return usage_error("revoke: exactly one NAME is required");
@@ -639,8 +731,18 @@ static int cmd_revoke(struct ctl *c, int argc, char **argv)
 	r = call(c);
 	if (r == 0)
 		r = expect(c, AGENT_MSG_OK);
-	if (r == 0)
+	if (r == 0 && json) {
+		struct agent_json j;
+
+		agent_json_init(&j, stdout);
+		agent_json_begin_object(&j, NULL);
+		agent_json_str(&j, "name", argv[optind]);
+		agent_json_str(&j, "state", "retired");
+		agent_json_str(&j, "reason", reason);
+		agent_json_end_object(&j);
+	} else if (r == 0) {
 		printf("revoked %s\n", argv[optind]);
+	}
 	return r;
 }
 
@@ -755,16 +857,21 @@ static int decide_request(struct ctl *c, int argc, char **argv, bool approve)
 {
 	static const struct option opts[] = {
 		{ "reason", required_argument, NULL, 'r' },
+		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = approve ? "approve" : "deny", *reason = NULL, *msg;
 	char answer[AGENT_CONV_TEXT_MAX + 2];
+	bool json = false;
 	int o, r;
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (o != 'r')
-			return usage_error("%s: invalid option", cmd);
-		reason = optarg;
+		if (o == 'j')
+			json = true;
+		else if (o == 'r')
+			reason = optarg;
+		else
+			return bad_option(cmd, argv);
 	}
 	if (optind + 1 != argc)
 		return usage_error("%s: exactly one request id is required", cmd);
@@ -811,7 +918,19 @@ static int decide_request(struct ctl *c, int argc, char **argv, bool approve)
 	if (expect(c, AGENT_MSG_OK))
 		return EXIT_REFUSED;
 	msg = agent_msg_str(&c->m, AGENT_A_MESSAGE);
-	printf("%s %s\n", argv[optind], msg ? msg : approve ? "approved" : "denied");
+	if (json) {
+		struct agent_json j;
+
+		agent_json_init(&j, stdout);
+		agent_json_begin_object(&j, NULL);
+		agent_json_str(&j, "request", argv[optind]);
+		agent_json_str(&j, "decision", approve ? "approved" : "denied");
+		agent_json_str(&j, "reason", reason);
+		agent_json_str(&j, "message", msg);
+		agent_json_end_object(&j);
+	} else {
+		printf("%s %s\n", argv[optind], msg ? msg : approve ? "approved" : "denied");
+	}
 	return fflush(stdout) == 0 ? 0 : EXIT_REFUSED;
 }
 
@@ -1117,7 +1236,7 @@ static int cmd_audit(struct ctl *c, int argc, char **argv)
 		else if (o == 'j')
 			json = true;
 		else
-			return usage_error("audit %s: invalid option", sub);
+			return bad_option(sub, argv);
 	}
 	if (strcmp(sub, "trace") == 0) {
 		if (optind >= argc || !agent_valid_username(argv[optind]))
@@ -1183,6 +1302,7 @@ int main(int argc, char **argv)
 	static struct ctl c = { .socket = AGENT_RUNDIR "/agentd.sock", .timeout_ms = 10000, .fd = -1 };
 	int o, r;
 
+	opterr = 0; /* one line per usage error, ours */
 	while ((o = getopt_long(argc, argv, "+S:t:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'S':
@@ -1204,7 +1324,7 @@ int main(int argc, char **argv)
 			printf("agentctl %s\n", PACKAGE_VERSION);
 			return 0;
 		default:
-			return usage_error("invalid option");
+			return bad_option(NULL, argv);
 		}
 	}
 	if (optind >= argc)
@@ -1214,6 +1334,8 @@ int main(int argc, char **argv)
 			continue;
 		argc -= optind;
 		argv += optind;
+		if (wants_help(argv[0], argc, argv))
+			return cmd_help(argv[0]);
 		optind = 0; /* glibc: reinitialise getopt for the command's own options */
 		r = commands[i].fn(&c, argc, argv);
 		if (c.fd >= 0)
