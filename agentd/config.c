@@ -23,6 +23,7 @@
 #include <libconfig.h>
 
 #include "agentd/config.h"
+#include "agentd/policy.h"
 #include "common/text.h"
 
 #define CONFIG_MAX_BYTES (1 << 20) /* agentd.conf itself */
@@ -118,16 +119,19 @@ static bool valid_approver(const char *s)
 	return strcmp(s, "*") != 0 && valid_who(s);
 }
 
-/* "PATH" or "PATH ARGS": an absolute path, then optionally one space and a
+/* "[(USER,...) ]PATH" or "... PATH ARGS": an absolute path, then optionally one space and a
  * glob for the arguments; printable ASCII only. */
 static bool valid_cmd_rule(const char *s)
 {
 	char path[AGENT_CMD_RULE_MAX + 1];
-	size_t n = strcspn(s, " ");
+	size_t n;
 
 	for (const char *p = s; *p; p++)
 		if (*p < 0x20 || *p > 0x7e)
 			return false;
+	if (!agent_policy_cmd_rule_valid(s, &s)) /* "(user,...) " run-as prefix */
+		return false;
+	n = strcspn(s, " ");
 	if (n > AGENT_PATH_MAX || s[0] != '/')
 		return false;
 	memcpy(path, s, n);
