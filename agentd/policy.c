@@ -359,11 +359,10 @@ static enum agent_rule runas_outcome(const struct agent_cfg_purpose *p, const ch
 	if (r == AGENT_RULE_DENY)
 		return r;
 	if (!runas) {
-		if (r == AGENT_RULE_ALLOW)
-			r = AGENT_RULE_APPROVE;
-		snprintf(rule, rulelen, "purpose %s: sudo run-as user unknown = %s", p->name,
-			 rule_word(r));
-		return r;
+		if (r != AGENT_RULE_ALLOW)
+			return r; /* already asks a human (or refuses): the rule said why */
+		snprintf(rule, rulelen, "purpose %s: sudo run-as user unknown = approve", p->name);
+		return AGENT_RULE_APPROVE;
 	}
 	if (strcmp(runas, "root") == 0)
 		return r;

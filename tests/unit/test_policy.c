@@ -682,8 +682,25 @@ static void test_may_approve(void **state)
 	assert_true(agent_policy_may_approve(c, &carol, &id, why, sizeof(why)));
 	assert_true(agent_policy_may_approve(c, &dave, &id, why, sizeof(why)));
 	snprintf(id.subject, sizeof(id.subject), "carol");
-	assert_true(agent_policy_may_approve(c, &alice, &id, why, sizeof(why)));
+	/* alice, who delegated it, stays in the chain: refused as well */
+	assert_false(agent_policy_may_approve(c, &alice, &id, why, sizeof(why)));
+	assert_string_equal(why, "alice is in the delegation chain of agent-svc001 and "
+				 "subject_may_approve is false");
 	assert_false(agent_policy_may_approve(c, &carol, &id, why, sizeof(why)));
+	/* an orchestrator (dave) that created it for carol: every hop */
+	snprintf(id.chain[0], sizeof(id.chain[0]), "carol");
+	snprintf(id.chain[1], sizeof(id.chain[1]), "dave");
+	snprintf(id.chain[2], sizeof(id.chain[2]), "agent-parent");
+	id.chain_len = 3;
+	assert_false(agent_policy_may_approve(c, &dave, &id, why, sizeof(why)));
+	assert_string_equal(why, "dave is in the delegation chain of agent-svc001 and "
+				 "subject_may_approve is false");
+	assert_true(agent_policy_may_approve(c, &alice, &id, why, sizeof(why)));
+	agent_config_free(c);
+
+	/* subject_may_approve = true (default): the chain may approve */
+	c = parse_or_die(sudo_policy);
+	assert_true(agent_policy_may_approve(c, &dave, &id, why, sizeof(why)));
 	agent_config_free(c);
 
 	/* no approvers at all: nobody */
