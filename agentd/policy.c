@@ -278,7 +278,7 @@ bool agent_policy_cmd_rule_valid(const char *rule, const char **rest)
 	end = strchr(rule, ')');
 	if (!end || end == rule + 1 || end[1] != ' ')
 		return false;
-	for (const char *p = rule + 1; p < end;) {
+	for (const char *p = rule + 1;; p++) {
 		size_t n = strcspn(p, ",)");
 
 		if (n == 0 || n > AGENT_NAME_MAX)
@@ -287,7 +287,9 @@ bool agent_policy_cmd_rule_valid(const char *rule, const char **rest)
 		name[n] = '\0';
 		if (!agent_valid_username(name))
 			return false;
-		p += n + 1;
+		p += n;
+		if (p == end)
+			break;
 	}
 	*rest = end + 2;
 	return true;
