@@ -267,34 +267,6 @@ static bool runas_listed(const char *rule, const char *runas, const char **rest)
 	return false;
 }
 
-bool agent_policy_cmd_rule_valid(const char *rule, const char **rest)
-{
-	const char *end;
-	char name[AGENT_NAME_MAX + 1];
-
-	*rest = rule;
-	if (rule[0] != '(')
-		return true;
-	end = strchr(rule, ')');
-	if (!end || end == rule + 1 || end[1] != ' ')
-		return false;
-	for (const char *p = rule + 1;; p++) {
-		size_t n = strcspn(p, ",)");
-
-		if (n == 0 || n > AGENT_NAME_MAX)
-			return false;
-		memcpy(name, p, n);
-		name[n] = '\0';
-		if (!agent_valid_username(name))
-			return false;
-		p += n;
-		if (p == end)
-			break;
-	}
-	*rest = end + 2;
-	return true;
-}
-
 bool agent_policy_rule_matches(const char *rule, const char *command, const char *runas)
 {
 	const char *cmd;

@@ -91,10 +91,6 @@ void agent_policy_sudo(const struct agent_config *cfg, const struct agent_identi
  * command run as runas? */
 bool agent_policy_rule_matches(const char *rule, const char *command, const char *runas);
 
-/* Is the "(user,user) " prefix of a rule well formed (names valid user
- * names)? *rest is the command part (the rule itself without a prefix). */
-bool agent_policy_cmd_rule_valid(const char *rule, const char **rest);
-
 /* Does a sudo_commands rule match command ("PATH ARGS...")? "PATH" alone
  * matches any arguments; "PATH GLOB" matches when fnmatch(3) (no flags)
  * matches the arguments as sudo joins them ("" if none; a GLOB of two

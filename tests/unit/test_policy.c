@@ -709,15 +709,15 @@ static void test_sudo_runas(void **state)
 	}
 	agent_config_free(c);
 	/* the rule syntax */
-	assert_true(agent_policy_cmd_rule_valid("/usr/bin/id", &rest));
+	assert_true(agent_config_cmd_rule_valid("/usr/bin/id", &rest));
 	assert_string_equal(rest, "/usr/bin/id");
-	assert_true(agent_policy_cmd_rule_valid("(a,b-c) /usr/bin/id -u", &rest));
+	assert_true(agent_config_cmd_rule_valid("(a,b-c) /usr/bin/id -u", &rest));
 	assert_string_equal(rest, "/usr/bin/id -u");
-	assert_false(agent_policy_cmd_rule_valid("() /usr/bin/id", &rest));
-	assert_false(agent_policy_cmd_rule_valid("(a,) /usr/bin/id", &rest));
-	assert_false(agent_policy_cmd_rule_valid("(Bad) /usr/bin/id", &rest));
-	assert_false(agent_policy_cmd_rule_valid("(a)/usr/bin/id", &rest));
-	assert_false(agent_policy_cmd_rule_valid("(a /usr/bin/id", &rest));
+	assert_false(agent_config_cmd_rule_valid("() /usr/bin/id", &rest));
+	assert_false(agent_config_cmd_rule_valid("(a,) /usr/bin/id", &rest));
+	assert_false(agent_config_cmd_rule_valid("(Bad) /usr/bin/id", &rest));
+	assert_false(agent_config_cmd_rule_valid("(a)/usr/bin/id", &rest));
+	assert_false(agent_config_cmd_rule_valid("(a /usr/bin/id", &rest));
 	assert_false(agent_policy_rule_matches("(bob) /usr/bin/id", "/usr/bin/id", NULL));
 	assert_false(agent_policy_rule_matches("(bob) /usr/bin/id", "/usr/bin/id", "bo"));
 	assert_true(agent_policy_rule_matches("(al,bob) /usr/bin/id", "/usr/bin/id", "bob"));
