@@ -2,8 +2,8 @@
  *
  * No static state, nothing on stdout, the socket is SOCK_CLOEXEC and closed
  * before returning, token bytes are wiped from every buffer this file
- * owns. Every failure of a call made here (allocation, open, fstat, mmap,
- * socket, send, receive, poll) ends in a refusal for a user in the agent
+ * owns. Every failure of a call made here (allocation, open, fstat, the
+ * snapshot's shmat, socket, send, receive, poll) ends in a refusal for a user in the agent
  * namespace, never in PAM_IGNORE or success (tests/unit/test_pam_decide.c
  * fails each in turn). */
 #include <errno.h>

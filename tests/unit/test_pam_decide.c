@@ -2,8 +2,8 @@
  * handle and a fake agentd (a forked process on a socket in a scratch
  * directory, answering each request as its mode says and saving what it
  * received). Fault injection: every call the module makes to libc that can
- * fail (allocation, open, fstat, mmap, socket, connect, send, receive,
- * poll, getpwnam_r) is wrapped (-Wl,--wrap) and fails in turn; no fault may
+ * fail (allocation, open, fstat, pread, shmat, shmctl, mmap, socket,
+ * connect, send, receive, poll, getpwnam_r) is wrapped (-Wl,--wrap) and fails in turn; no fault may
  * turn a denial into success, and none may make an agent PAM_IGNORE. */
 #include <errno.h>
 #include <pwd.h>
@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -55,6 +57,12 @@ ssize_t __real_recv(int fd, void *buf, size_t n, int flags);
 int __real_poll(struct pollfd *p, nfds_t n, int t);
 int __real_getpwnam_r(const char *name, struct passwd *pw, char *buf, size_t n,
 		      struct passwd **out);
+ssize_t __real_pread(int fd, void *buf, size_t n, off_t off);
+void *__real_shmat(int id, const void *addr, int flags);
+int __real_shmctl(int id, int cmd, struct shmid_ds *ds);
+ssize_t __wrap_pread(int fd, void *buf, size_t n, off_t off);
+void *__wrap_shmat(int id, const void *addr, int flags);
+int __wrap_shmctl(int id, int cmd, struct shmid_ds *ds);
 void *__wrap_malloc(size_t n);
 void *__wrap_calloc(size_t a, size_t b);
 int __wrap_open(const char *path, int flags, ...);
@@ -172,6 +180,33 @@ int __wrap_getpwnam_r(const char *name, struct passwd *pw, char *buf, size_t n,
 		return EIO;
 	}
 	return __real_getpwnam_r(name, pw, buf, n, out);
+}
+
+ssize_t __wrap_pread(int fd, void *buf, size_t n, off_t off)
+{
+	if (fault()) {
+		errno = EIO;
+		return -1;
+	}
+	return __real_pread(fd, buf, n, off);
+}
+
+void *__wrap_shmat(int id, const void *addr, int flags)
+{
+	if (fault()) {
+		errno = ENOMEM;
+		return (void *)-1;
+	}
+	return __real_shmat(id, addr, flags);
+}
+
+int __wrap_shmctl(int id, int cmd, struct shmid_ds *ds)
+{
+	if (fault()) {
+		errno = EINVAL;
+		return -1;
+	}
+	return __real_shmctl(id, cmd, ds);
 }
 
 /* ------------------------------------------------------------ fake agentd */
@@ -985,8 +1020,8 @@ static void must_not_succeed(enum pa_result r, long n)
 		fail_msg("fault at call %ld: a denial became success", n);
 }
 
-/* A name outside the prefix that only the snapshot names: the module opens,
- * checks and maps the file. A failure there leaves such a name outside
+/* A name outside the prefix that only the snapshot names: the module opens
+ * and checks the locator and attaches the segment. A failure there leaves such a name outside
  * the namespace (so does NSS, which reads the same file); it never makes a
  * denial a success. Needs a root-owned snapshot: root only. */
 static void test_faults_snapshot(void **state)
@@ -1025,8 +1060,7 @@ static void test_faults_snapshot(void **state)
 	}
 	assert_true(n > 3);
 	server_stop();
-	agent_snap_writer_free(w);
-	unlink(snap_path);
+	agent_snap_writer_destroy(w, snap_path); /* the segment goes too */
 }
 
 int main(void)
