@@ -803,14 +803,18 @@ static int cmd_pending(struct ctl *c, int argc, char **argv)
 			agent_json_str(&j, "tty", agent_msg_str(&c->m, AGENT_A_TTY));
 			agent_json_str(&j, "rhost", agent_msg_str(&c->m, AGENT_A_RHOST));
 			agent_json_str(&j, "ruser", agent_msg_str(&c->m, AGENT_A_RUSER));
+			agent_json_str(&j, "runas", agent_msg_str(&c->m, AGENT_A_RUNAS));
 			agent_json_u64(&j, "pid", pid);
 			agent_json_str(&j, "requested", t2);
 			agent_json_str(&j, "expires", t);
 			agent_json_str(&j, "rule", agent_msg_str(&c->m, AGENT_A_RULE));
 			agent_json_end_object(&j);
 		} else {
-			printf("%-8s %-16s %-8s %-20s %s\n", id, name, svc, t,
-			       cmd ? cmd : "(unknown)");
+			const char *runas = agent_msg_str(&c->m, AGENT_A_RUNAS);
+
+			printf("%-8s %-16s %-8s %-20s %s%s%s%s\n", id, name, svc, t,
+			       cmd ? cmd : "(unknown)", runas ? " (as " : "", runas ? runas : "",
+			       runas ? ")" : "");
 		}
 		if ((r = next_entry(c, "pending")) != 0)
 			return r;

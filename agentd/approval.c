@@ -44,6 +44,59 @@
 
 /* ------------------------------------------------------------ bookkeeping */
 
+/* Approvals already given, for the later stages of the same PAM
+ * transaction (agentd_stepup_granted). A small ring: an entry lives until
+ * its request's deadline or until newer ones push it out, so the worst
+ * case is one more question to a human. agentd is one process with one
+ * loop, hence file-level state. */
+#define GRANTS_MAX 64
+static struct grant {
+	char id[AGENT_REQUEST_ID_LEN + 1];
+	char name[AGENT_NAME_MAX + 1];
+	char service[AGENT_SERVICE_MAX + 1];
+	char command[AGENT_COMMAND_MAX + 1];
+	char runas[AGENT_NAME_MAX + 1];
+	pid_t pid;
+	int64_t deadline_boot_ns;
+} grants[GRANTS_MAX];
+static unsigned grants_next;
+
+static void grant_add(const struct agentd_request *r)
+{
+	struct grant *g = &grants[grants_next++ % GRANTS_MAX];
+
+	snprintf(g->id, sizeof(g->id), "%s", r->id);
+	snprintf(g->name, sizeof(g->name), "%s", r->ident.name);
+	snprintf(g->service, sizeof(g->service), "%s", r->service);
+	snprintf(g->command, sizeof(g->command), "%s", r->command);
+	snprintf(g->runas, sizeof(g->runas), "%s", r->runas);
+	g->pid = r->pid;
+	g->deadline_boot_ns = r->deadline_boot_ns;
+}
+
+static bool same(const char *a, const char *b)
+{
+	return strcmp(a, b ? b : "") == 0;
+}
+
+bool agentd_stepup_granted(struct agentd *d, const char *id, const char *name,
+			   const char *service, const char *command, const char *runas, pid_t pid)
+{
+	struct agent_now now;
+
+	(void)d;
+	agent_now(&now);
+	for (unsigned i = 0; i < GRANTS_MAX; i++) {
+		const struct grant *g = &grants[i];
+
+		if (g->id[0] && strcmp(g->id, id) == 0 && same(g->name, name) &&
+		    same(g->service, service) && same(g->command, command) &&
+		    same(g->runas, runas) && g->pid == pid && g->deadline_boot_ns > now.boot_ns)
+			return true;
+	}
+	return false;
+}
+
 static struct agentd_request *request_find(struct agentd *d, const char *id)
 {
 	struct agentd_request *r;
@@ -104,6 +157,8 @@ static void audit_request(struct agentd *d, const char *event, const struct agen
 		agent_kv_str(&kv, "rhost", r->rhost);
 	if (r->ruser[0])
 		agent_kv_str(&kv, "ruser", r->ruser);
+	if (r->runas[0])
+		agent_kv_str(&kv, "runas", r->runas);
 	agent_kv_u64(&kv, "pid", (uint64_t)r->pid);
 	if (r->rule[0])
 		agent_kv_str(&kv, "rule", r->rule);
@@ -181,6 +236,7 @@ static void notify(struct agentd *d, const struct agentd_request *r)
 		ENV("CHAIN", chain);
 		ENV("SERVICE", r->service);
 		ENV("COMMAND", r->command);
+		ENV("RUNAS", r->runas);
 		ENV("TTY", r->tty);
 		ENV("RHOST", r->rhost);
 		ENV("PID", pid);
@@ -255,6 +311,7 @@ void agentd_stepup_begin(struct agentd *d, struct agentd_conn *c, const struct a
 	snprintf(r->rhost, sizeof(r->rhost), "%s", it->rhost ? it->rhost : "");
 	snprintf(r->ruser, sizeof(r->ruser), "%s", it->ruser ? it->ruser : "");
 	snprintf(r->rule, sizeof(r->rule), "%s", it->rule ? it->rule : "");
+	snprintf(r->runas, sizeof(r->runas), "%s", it->runas ? it->runas : "");
 	r->pid = c->cred.pid;
 	agent_now(&now);
 	r->created = now.real;
@@ -270,9 +327,10 @@ void agentd_stepup_begin(struct agentd *d, struct agentd_conn *c, const struct a
 
 	agent_time_format(r->expires, when, sizeof(when));
 	snprintf(msg, sizeof(msg),
-		 "Approval required: request %s (%s%s%.300s) until %s. An approver runs: "
+		 "Approval required: request %s (%s%s%.240s%s%s) until %s. An approver runs: "
 		 "agentctl approve %s",
-		 r->id, r->service, r->command[0] ? " " : "", r->command, when, r->id);
+		 r->id, r->service, r->command[0] ? " " : "", r->command,
+		 r->runas[0] ? " as " : "", r->runas, when, r->id);
 	agent_wire_begin(&w, AGENT_MSG_STEPUP);
 	agent_wire_str(&w, AGENT_A_REQUEST_ID, r->id);
 	agent_wire_u64(&w, AGENT_A_EXPIRES, (uint64_t)r->expires);
@@ -329,6 +387,8 @@ static void put_request(struct agent_wbuf *w, const struct agentd_request *r)
 		agent_wire_str(w, AGENT_A_RHOST, r->rhost);
 	if (r->ruser[0])
 		agent_wire_str(w, AGENT_A_RUSER, r->ruser);
+	if (r->runas[0])
+		agent_wire_str(w, AGENT_A_RUNAS, r->runas);
 	agent_wire_u64(w, AGENT_A_PID, (uint64_t)r->pid);
 	agent_wire_u64(w, AGENT_A_CREATED, (uint64_t)r->created);
 	agent_wire_u64(w, AGENT_A_EXPIRES, (uint64_t)r->expires);
@@ -604,6 +664,7 @@ void agentd_approval_job_done(struct agentd *d, struct agentd_approval_job *j)
 				agentd_reply_error(d, c, EPERM, "cannot approve %s: %s", r->id, why);
 		} else {
 			audit_request(d, "stepup-approve", r, "allow", j->approver, j->reason);
+			grant_add(r);
 			snprintf(msg, sizeof(msg), "request %s approved by %s", r->id, j->approver);
 			request_end(d, r, 0, msg);
 			agent_wire_begin(&w, AGENT_MSG_OK);
@@ -669,6 +730,8 @@ void agentd_stepup_forget(struct agentd *d)
 {
 	struct agentd_request *r;
 	struct agentd_approval_job *j;
+
+	memset(grants, 0, sizeof(grants));
 
 	while ((r = LIST_FIRST(&d->requests))) {
 		if (r->conn)

@@ -39,6 +39,7 @@ struct agentd_request {
 	char tty[AGENT_TTY_MAX + 1];
 	char rhost[AGENT_RHOST_MAX + 1];
 	char ruser[AGENT_RUSER_MAX + 1];
+	char runas[AGENT_NAME_MAX + 1]; /* sudo's run-as user; "" = unknown or not sudo */
 	char rule[AGENT_RULE_TEXT_MAX + 1];
 	pid_t pid;               /* of the PAM application */
 	int64_t created, expires; /* unix seconds */
@@ -59,10 +60,17 @@ struct agentd_approval_job {
 	LIST_ENTRY(agentd_approval_job) link;
 };
 
-/* What pam_agent's account request carried, for the record. */
+/* What pam_agent's request carried, for the record. */
 struct agentd_stepup_items {
-	const char *service, *command, *tty, *rhost, *ruser, *rule;
+	const char *service, *command, *tty, *rhost, *ruser, *rule, *runas;
 };
+
+/* Was request id approved for this identity, service, command and run-as
+ * user, for the PAM application pid, and is it still within its deadline?
+ * A later stage of the same PAM transaction (the same sudo) reuses the
+ * approval its first stage got, so a human is asked once per action. */
+bool agentd_stepup_granted(struct agentd *d, const char *id, const char *name,
+			   const char *service, const char *command, const char *runas, pid_t pid);
 
 /* Makes c a pending request for identity id and answers STEPUP on it; or
  * answers ERROR (too many pending). */

@@ -118,16 +118,47 @@ static bool valid_approver(const char *s)
 	return strcmp(s, "*") != 0 && valid_who(s);
 }
 
-/* "PATH" or "PATH ARGS": an absolute path, then optionally one space and a
+bool agent_config_cmd_rule_valid(const char *rule, const char **rest)
+{
+	const char *end;
+	char name[AGENT_NAME_MAX + 1];
+
+	*rest = rule;
+	if (rule[0] != '(')
+		return true;
+	end = strchr(rule, ')');
+	if (!end || end == rule + 1 || end[1] != ' ')
+		return false;
+	for (const char *p = rule + 1;; p++) {
+		size_t n = strcspn(p, ",)");
+
+		if (n == 0 || n > AGENT_NAME_MAX)
+			return false;
+		memcpy(name, p, n);
+		name[n] = '\0';
+		if (!agent_valid_username(name))
+			return false;
+		p += n;
+		if (p == end)
+			break;
+	}
+	*rest = end + 2;
+	return true;
+}
+
+/* "[(USER,...) ]PATH" or "... PATH ARGS": an absolute path, then optionally one space and a
  * glob for the arguments; printable ASCII only. */
 static bool valid_cmd_rule(const char *s)
 {
 	char path[AGENT_CMD_RULE_MAX + 1];
-	size_t n = strcspn(s, " ");
+	size_t n;
 
 	for (const char *p = s; *p; p++)
 		if (*p < 0x20 || *p > 0x7e)
 			return false;
+	if (!agent_config_cmd_rule_valid(s, &s)) /* "(user,...) " run-as prefix */
+		return false;
+	n = strcspn(s, " ");
 	if (n > AGENT_PATH_MAX || s[0] != '/')
 		return false;
 	memcpy(path, s, n);

@@ -137,3 +137,8 @@ const struct agent_cfg_service *agent_config_service(const struct agent_cfg_purp
 /* The rule for a PAM service; unlisted services are denied. */
 enum agent_rule agent_config_service_rule(const struct agent_cfg_purpose *p, const char *service);
 bool agent_config_may_delegate(const struct agent_cfg_purpose *p, const char *child_purpose);
+
+/* Is the "(user,user) " run-as prefix of a sudo_commands rule well formed
+ * (valid user names)? *rest is the command part (the rule itself without a
+ * prefix). */
+bool agent_config_cmd_rule_valid(const char *rule, const char **rest);

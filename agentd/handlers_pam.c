@@ -24,6 +24,8 @@
 struct pam_req {
 	const char *name, *service, *tty, *rhost, *ruser;
 	const char *command; /* sudo's command, when pam_agent could trust it */
+	const char *runas;   /* sudo's run-as user, when pam_agent could trust it */
+	const char *grant;   /* an approval this PAM transaction already got */
 	struct agent_identity id;
 	bool found; /* id holds the store's record for name */
 };
@@ -40,6 +42,8 @@ static bool pam_req_get(struct agentd *d, struct agentd_conn *c, const struct ag
 	r->rhost = agent_msg_str(m, AGENT_A_RHOST);
 	r->ruser = agent_msg_str(m, AGENT_A_RUSER);
 	r->command = agent_msg_str(m, AGENT_A_COMMAND);
+	r->runas = agent_msg_str(m, AGENT_A_RUNAS);
+	r->grant = agent_msg_str(m, AGENT_A_REQUEST_ID);
 	if (c->cred.uid != 0) {
 		agentd_reply_error(d, c, EPERM, "PAM decisions are answered for root only");
 		return false;
@@ -75,6 +79,8 @@ static void audit_pam(struct agentd *d, struct agentd_conn *c, const char *event
 		agent_kv_str(&kv, "ruser", r->ruser);
 	if (r->command)
 		agent_kv_str(&kv, "command", r->command);
+	if (r->runas)
+		agent_kv_str(&kv, "runas", r->runas);
 	agent_kv_u64(&kv, "pid", (uint64_t)c->cred.pid);
 	if (s) {
 		snprintf(sid, sizeof(sid), "%016llx", (unsigned long long)s->id);
@@ -108,7 +114,49 @@ static void decide(struct agentd *d, const struct pam_req *r, struct agent_servi
 	struct agent_now now;
 
 	agent_now(&now);
-	agent_policy_service(d->cfg, r->found ? &r->id : NULL, r->service, r->command, &now, dec);
+	agent_policy_sudo(d->cfg, r->found ? &r->id : NULL, r->service, r->command, r->runas, &now,
+			  dec);
+}
+
+/* The whole decision, in whichever stage asks (auth, account or session
+ * open), so that a host setting that skips a stage skips nothing. true: go
+ * on (allowed, or approved earlier in the same PAM transaction); false: the
+ * request was answered (refused, or it is now a pending step-up request). */
+static bool decide_stage(struct agentd *d, struct agentd_conn *c, const char *event,
+			 const struct pam_req *r, struct agent_service_decision *dec)
+{
+	decide(d, r, dec);
+	if (dec->approve && r->grant &&
+	    agentd_stepup_granted(d, r->grant, r->name, r->service, r->command, r->runas,
+				  c->cred.pid)) {
+		dec->allowed = true;
+		snprintf(dec->reason, sizeof(dec->reason), "approved in request %s", r->grant);
+		return true;
+	}
+	if (dec->approve) {
+		/* Not yet: a human decides (approval.c), the module waits. */
+		struct agentd_stepup_items it = { r->service, r->command, r->tty, r->rhost,
+						  r->ruser, dec->rule, r->runas };
+
+		audit_pam(d, c, event, r, false, "step-up approval required", dec->rule, NULL);
+		agentd_stepup_begin(d, c, &r->id, &it);
+		return false;
+	}
+	if (!dec->allowed) {
+		audit_pam(d, c, event, r, false, dec->reason, dec->rule, NULL);
+		agentd_reply_error(d, c, dec->err, "%s", dec->reason);
+		return false;
+	}
+	return true;
+}
+
+static void reply_ok(struct agentd *d, struct agentd_conn *c)
+{
+	struct agent_wbuf w;
+
+	agent_wire_begin(&w, AGENT_MSG_OK);
+	if (agent_wire_finish(&w) == 0)
+		agentd_reply(d, c, &w);
 }
 
 void agentd_h_auth(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m)
@@ -120,8 +168,8 @@ void agentd_h_auth(struct agentd *d, struct agentd_conn *c, const struct agent_m
 	if (!pam_req_get(d, c, m, &r))
 		return;
 	decide(d, &r, &dec);
-	/* The token proves who is logging in; whether the service is allowed is
-	 * the account stage's decision. A dead identity has no valid token. */
+	/* A dead identity has no valid token; the token is checked before the
+	 * policy, so a wrong token never starts a step-up request. */
 	if (dec.err == ENOENT || dec.err == EKEYEXPIRED) {
 		audit_pam(d, c, "auth", &r, false, dec.reason, NULL, NULL);
 		agentd_reply_error(d, c, EACCES, "authentication failed");
@@ -132,40 +180,21 @@ void agentd_h_auth(struct agentd *d, struct agentd_conn *c, const struct agent_m
 		agentd_reply_error(d, c, EACCES, "authentication failed");
 		return;
 	}
-	audit_pam(d, c, "auth", &r, true, "token verified", NULL, NULL);
-	struct agent_wbuf w;
-
-	agent_wire_begin(&w, AGENT_MSG_OK);
-	if (agent_wire_finish(&w) == 0)
-		agentd_reply(d, c, &w);
+	if (!decide_stage(d, c, "auth", &r, &dec))
+		return;
+	audit_pam(d, c, "auth", &r, true, dec.reason, dec.rule, NULL);
+	reply_ok(d, c);
 }
 
 void agentd_h_account(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m)
 {
 	struct agent_service_decision dec;
-	struct agent_wbuf w;
 	struct pam_req r;
 
-	if (!pam_req_get(d, c, m, &r))
+	if (!pam_req_get(d, c, m, &r) || !decide_stage(d, c, "account", &r, &dec))
 		return;
-	decide(d, &r, &dec);
-	if (dec.approve) {
-		/* Not yet: a human decides (approval.c), the module waits. */
-		struct agentd_stepup_items it = { r.service, r.command, r.tty, r.rhost, r.ruser,
-						  dec.rule };
-
-		audit_pam(d, c, "account", &r, false, "step-up approval required", dec.rule, NULL);
-		agentd_stepup_begin(d, c, &r.id, &it);
-		return;
-	}
-	audit_pam(d, c, "account", &r, dec.allowed, dec.reason, dec.rule, NULL);
-	if (!dec.allowed) {
-		agentd_reply_error(d, c, dec.err, "%s", dec.reason);
-		return;
-	}
-	agent_wire_begin(&w, AGENT_MSG_OK);
-	if (agent_wire_finish(&w) == 0)
-		agentd_reply(d, c, &w);
+	audit_pam(d, c, "account", &r, true, dec.reason, dec.rule, NULL);
+	reply_ok(d, c);
 }
 
 void agentd_h_session_open(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m)
@@ -176,18 +205,8 @@ void agentd_h_session_open(struct agentd *d, struct agentd_conn *c, const struct
 	struct pam_req r;
 	int e;
 
-	if (!pam_req_get(d, c, m, &r))
+	if (!pam_req_get(d, c, m, &r) || !decide_stage(d, c, "session-open", &r, &dec))
 		return;
-	decide(d, &r, &dec);
-	/* A service that needs approval had it in the account stage, which
-	 * every PAM application runs before the session. */
-	if (dec.approve)
-		dec.allowed = true;
-	if (!dec.allowed) {
-		audit_pam(d, c, "session-open", &r, false, dec.reason, dec.rule, NULL);
-		agentd_reply_error(d, c, dec.err, "%s", dec.reason);
-		return;
-	}
 	e = agentd_session_open(d, r.id.name, r.id.uid, r.service, c->cred.pid, &s);
 	if (e < 0) {
 		audit_pam(d, c, "session-open", &r, false,

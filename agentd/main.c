@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agentd/config.h"
+#include "agentd/hostcheck.h"
 #include "agentd/loop.h"
 
 #ifndef AGENT_SYSCONFDIR
@@ -31,6 +32,8 @@ static void usage(FILE *f)
 		"Create and retire task-scoped Unix identities for AI agents.\n\n"
 		"  -c, --config FILE      policy file (default %s/agentd.conf)\n"
 		"      --check-config     validate the policy file and exit\n"
+		"      --check-host       name host settings that weaken enforcement and exit\n"
+		"      --root DIR         with --check-host: read the host files under DIR\n"
 		"      --init-state       create the state database although the state\n"
 		"                         directory was used before (begins with no state)\n"
 		"  -f, --foreground       also print audit records on stderr\n"
@@ -69,13 +72,44 @@ static int check_config(const char *path)
 	return 0;
 }
 
+/* Exit 0: nothing found; 1: findings (listed on stdout); 2: nothing could
+ * be read. The policy's prefix and uid range are compared with
+ * pam_agent's arguments when the policy file loads. */
+static int check_host(const char *config_path, const char *root)
+{
+	struct agent_config *cfg = NULL;
+	char err[512];
+	int n;
+
+	if (agent_config_load(config_path, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "agentd: %s (compared with the defaults instead)\n", err);
+		cfg = NULL;
+	}
+	n = agentd_check_host(root, cfg, stdout);
+	agent_config_free(cfg);
+	if (n < 0) {
+		fprintf(stderr, "agentd: --check-host: no sudoers, PAM or nsswitch file under %s\n",
+			root[0] ? root : "/");
+		return 2;
+	}
+	if (n > 0) {
+		fprintf(stderr, "agentd: %d setting(s) weaken enforcement\n", n);
+		return 1;
+	}
+	printf("host settings: ok\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	enum { OPT_CHECK = 256, OPT_STATE, OPT_RUNTIME, OPT_VERSION, OPT_INIT_STATE };
+	enum { OPT_CHECK = 256, OPT_STATE, OPT_RUNTIME, OPT_VERSION, OPT_INIT_STATE, OPT_HOST,
+	       OPT_ROOT };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
 		{ "init-state", no_argument, NULL, OPT_INIT_STATE },
+		{ "check-host", no_argument, NULL, OPT_HOST },
+		{ "root", required_argument, NULL, OPT_ROOT },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "state-dir", required_argument, NULL, OPT_STATE },
 		{ "runtime-dir", required_argument, NULL, OPT_RUNTIME },
@@ -88,7 +122,8 @@ int main(int argc, char **argv)
 		.state_dir = AGENT_STATEDIR,
 		.runtime_dir = AGENT_RUNDIR,
 	};
-	bool check = false;
+	bool check = false, host = false;
+	const char *root = "";
 	int c;
 
 	sanitize_fds();
@@ -99,6 +134,12 @@ int main(int argc, char **argv)
 			break;
 		case OPT_CHECK:
 			check = true;
+			break;
+		case OPT_HOST:
+			host = true;
+			break;
+		case OPT_ROOT:
+			root = optarg;
 			break;
 		case 'f':
 			o.foreground_log = true;
@@ -130,6 +171,8 @@ int main(int argc, char **argv)
 	}
 	if (check)
 		return check_config(o.config_path);
+	if (host)
+		return check_host(o.config_path, root);
 	if (geteuid() != 0) {
 		fprintf(stderr, "agentd: must run as root\n");
 		return 1;

@@ -1,4 +1,5 @@
-/* The delegation decision (see agentd/policy.h). Pure: no I/O, no clock. */
+/* The delegation decision, PAM service and sudo command/run-as rules, and
+ * who may approve (see agentd/policy.h). Pure: no I/O, no clock. */
 #include <errno.h>
 #include <fnmatch.h>
 #include <stdarg.h>
@@ -241,6 +242,40 @@ static bool is_sudo(const char *service)
 	return service && (strcmp(service, "sudo") == 0 || strcmp(service, "sudo-i") == 0);
 }
 
+/* The "(user,user) " prefix of a rule: the run-as users it names, or
+ * "root" when it has none. Sets *rest to the command part. */
+static bool runas_listed(const char *rule, const char *runas, const char **rest)
+{
+	const char *p, *end;
+
+	*rest = rule;
+	if (rule[0] != '(')
+		return runas && strcmp(runas, "root") == 0;
+	end = strchr(rule, ')');
+	if (!end || end[1] != ' ')
+		return false;
+	*rest = end + 2;
+	if (!runas)
+		return false;
+	for (p = rule + 1; p < end;) {
+		size_t n = strcspn(p, ",)");
+
+		if (n == strlen(runas) && strncmp(p, runas, n) == 0)
+			return true;
+		p += n + 1;
+	}
+	return false;
+}
+
+bool agent_policy_rule_matches(const char *rule, const char *command, const char *runas)
+{
+	const char *cmd;
+
+	if (!runas_listed(rule, runas, &cmd))
+		return false;
+	return agent_policy_command_matches(cmd, command);
+}
+
 bool agent_policy_command_matches(const char *rule, const char *command)
 {
 	size_t n = strcspn(rule, " ");
@@ -261,7 +296,8 @@ bool agent_policy_command_matches(const char *rule, const char *command)
  * rules first, then approve, then allow, else dflt (the service's rule). An
  * unknown command matches no rule and is never allowed outright. */
 static enum agent_rule command_outcome(const struct agent_cfg_purpose *p, const char *command,
-				       enum agent_rule dflt, char *rule, size_t rulelen)
+				       const char *runas, enum agent_rule dflt, char *rule,
+				       size_t rulelen, bool *named)
 {
 	static const enum agent_rule order[] = { AGENT_RULE_DENY, AGENT_RULE_APPROVE,
 						 AGENT_RULE_ALLOW };
@@ -277,9 +313,10 @@ static enum agent_rule command_outcome(const struct agent_cfg_purpose *p, const 
 		const struct agent_cfg_cmdlist *l = &p->sudo_cmds[order[i]];
 
 		for (size_t k = 0; k < l->n; k++)
-			if (agent_policy_command_matches(l->rules[k], command)) {
+			if (agent_policy_rule_matches(l->rules[k], command, runas)) {
 				snprintf(rule, rulelen, "purpose %s: sudo_commands %s \"%s\"", p->name,
 					 rule_word(order[i]), l->rules[k]);
+				*named = true;
 				return order[i];
 			}
 	}
@@ -288,10 +325,38 @@ static enum agent_rule command_outcome(const struct agent_cfg_purpose *p, const 
 	return dflt;
 }
 
+/* A run-as user no rule names: root is what "sudo = allow" means; anyone
+ * else is denied; an unknown one is never allowed outright. */
+static enum agent_rule runas_outcome(const struct agent_cfg_purpose *p, const char *runas,
+				     enum agent_rule r, char *rule, size_t rulelen)
+{
+	if (r == AGENT_RULE_DENY)
+		return r;
+	if (!runas) {
+		if (r != AGENT_RULE_ALLOW)
+			return r; /* already asks a human (or refuses): the rule said why */
+		snprintf(rule, rulelen, "purpose %s: sudo run-as user unknown = approve", p->name);
+		return AGENT_RULE_APPROVE;
+	}
+	if (strcmp(runas, "root") == 0)
+		return r;
+	snprintf(rule, rulelen, "purpose %s: sudo run-as %s unlisted = deny", p->name, runas);
+	return AGENT_RULE_DENY;
+}
+
 void agent_policy_service(const struct agent_config *cfg, const struct agent_identity *id,
 			  const char *service, const char *command, const struct agent_now *now,
 			  struct agent_service_decision *out)
 {
+	agent_policy_sudo(cfg, id, service, command, "root", now, out);
+}
+
+void agent_policy_sudo(const struct agent_config *cfg, const struct agent_identity *id,
+		       const char *service, const char *command, const char *runas,
+		       const struct agent_now *now, struct agent_service_decision *out)
+{
+	bool named = false;
+
 	const struct agent_cfg_purpose *p;
 	const struct agent_cfg_service *rule = NULL;
 	enum agent_rule outcome;
@@ -326,8 +391,13 @@ void agent_policy_service(const struct agent_config *cfg, const struct agent_ide
 	outcome = rule->rule;
 	snprintf(out->rule, sizeof(out->rule), "purpose %s: %s = %s", p->name, rule->name,
 		 rule_word(rule->rule));
-	if (outcome != AGENT_RULE_DENY && p->has_sudo_commands && is_sudo(service))
-		outcome = command_outcome(p, command, outcome, out->rule, sizeof(out->rule));
+	if (outcome != AGENT_RULE_DENY && p->has_sudo_commands && is_sudo(service)) {
+		outcome = command_outcome(p, command, runas, outcome, out->rule, sizeof(out->rule),
+					  &named);
+	}
+	/* A rule that named the run-as user decided it; otherwise only root. */
+	if (is_sudo(service) && !named)
+		outcome = runas_outcome(p, runas, outcome, out->rule, sizeof(out->rule));
 	switch (outcome) {
 	case AGENT_RULE_ALLOW:
 		out->allowed = true;
@@ -340,9 +410,15 @@ void agent_policy_service(const struct agent_config *cfg, const struct agent_ide
 		out->approve = true;
 		return;
 	default:
-		svc_deny(out, EACCES, "%s %s is denied for purpose %s",
-			 rule->rule == AGENT_RULE_DENY ? "service" : "command",
-			 rule->rule == AGENT_RULE_DENY ? rule->name : command, p->name);
+		if (rule->rule == AGENT_RULE_DENY)
+			svc_deny(out, EACCES, "service %s is denied for purpose %s", rule->name,
+				 p->name);
+		else if (runas && strcmp(runas, "root") != 0 && !named)
+			svc_deny(out, EACCES, "running commands as %s is denied for purpose %s",
+				 runas, p->name);
+		else
+			svc_deny(out, EACCES, "command %s is denied for purpose %s",
+				 command ? command : "(unknown)", p->name);
 		return;
 	}
 }
@@ -369,6 +445,13 @@ bool agent_policy_may_approve(const struct agent_config *cfg, const struct agent
 	}
 	if (!cfg->subject_may_approve && strcmp(caller->user, id->subject) == 0) {
 		snprintf(why, whylen, "%s is the subject of %s and subject_may_approve is false",
+			 caller->user, id->name);
+		return false;
+	}
+	/* Everyone who delegated to the identity is on the subject's side. */
+	if (!cfg->subject_may_approve && in_chain(id, caller->user)) {
+		snprintf(why, whylen,
+			 "%s is in the delegation chain of %s and subject_may_approve is false",
 			 caller->user, id->name);
 		return false;
 	}

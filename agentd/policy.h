@@ -77,6 +77,20 @@ void agent_policy_service(const struct agent_config *cfg, const struct agent_ide
 			  const char *service, const char *command, const struct agent_now *now,
 			  struct agent_service_decision *out);
 
+/* The same with sudo's run-as user (runas: the target user, NULL if
+ * unknown). A command rule matches only the run-as users it names in a
+ * "(user,user) " prefix, or root when it names none. A sudo whose run-as
+ * user no matching rule names is denied unless that user is root; an
+ * unknown run-as user is never allowed outright (approve at most).
+ * agent_policy_service() is this with runas "root". */
+void agent_policy_sudo(const struct agent_config *cfg, const struct agent_identity *id,
+		       const char *service, const char *command, const char *runas,
+		       const struct agent_now *now, struct agent_service_decision *out);
+
+/* Does a whole sudo_commands rule ("[(user,...) ]PATH [GLOB]") match
+ * command run as runas? */
+bool agent_policy_rule_matches(const char *rule, const char *command, const char *runas);
+
 /* Does a sudo_commands rule match command ("PATH ARGS...")? "PATH" alone
  * matches any arguments; "PATH GLOB" matches when fnmatch(3) (no flags)
  * matches the arguments as sudo joins them ("" if none; a GLOB of two
@@ -86,7 +100,8 @@ bool agent_policy_command_matches(const char *rule, const char *command);
 /* May the caller approve or deny a step-up request of identity id? Never an
  * agent identity (the caller checks the agent uid range too), never the
  * identity itself, only a user named in approvers (directly or by a group),
- * and not the identity's subject when subject_may_approve is false. why
+ * and, when subject_may_approve is false, neither the identity's subject
+ * nor anyone in its delegation chain. why
  * says which. */
 bool agent_policy_may_approve(const struct agent_config *cfg, const struct agent_caller *caller,
 			      const struct agent_identity *id, char *why, size_t whylen);

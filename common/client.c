@@ -57,8 +57,21 @@ int agent_client_connect(const char *path, int timeout_ms)
 			return -errno;
 		fd = high;
 	}
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		if (errno != EINPROGRESS && errno != EAGAIN && errno != EINTR) {
+	/* A full listen backlog (agentd busy or frozen) answers EAGAIN at
+	 * once on a Unix socket: try again until the deadline. */
+	for (;;) {
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			return fd;
+		if (errno != EAGAIN)
+			break;
+		if (mono_ms() + 10 >= deadline) {
+			r = -ETIMEDOUT;
+			goto fail;
+		}
+		poll(NULL, 0, 10);
+	}
+	{
+		if (errno != EINPROGRESS && errno != EINTR) {
 			r = -errno;
 			goto fail;
 		}

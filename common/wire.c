@@ -64,6 +64,7 @@ static const struct {
 	[AGENT_A_TEXT] = { T_STR, AGENT_CONV_TEXT_MAX },
 	[AGENT_A_PID] = { T_U64, 0 },
 	[AGENT_A_RULE] = { T_STR, AGENT_RULE_TEXT_MAX },
+	[AGENT_A_RUNAS] = { T_STR, AGENT_NAME_MAX },
 };
 
 /* Per message type: for each tag, 0 = not allowed, 1 = optional,
@@ -86,13 +87,16 @@ static const struct schema schemas[] = {
 	{ AGENT_MSG_STATUS, { 0 }, { 0 } },
 	{ AGENT_MSG_AUTH,
 	  { [AGENT_A_NAME] = REQ, [AGENT_A_TOKEN] = REQ, [AGENT_A_SERVICE] = REQ,
-	    [AGENT_A_TTY] = OPT, [AGENT_A_RHOST] = OPT, [AGENT_A_RUSER] = OPT }, { 0 } },
+	    [AGENT_A_TTY] = OPT, [AGENT_A_RHOST] = OPT, [AGENT_A_RUSER] = OPT,
+	    [AGENT_A_COMMAND] = OPT, [AGENT_A_RUNAS] = OPT, [AGENT_A_REQUEST_ID] = OPT }, { 0 } },
 	{ AGENT_MSG_ACCOUNT,
 	  { [AGENT_A_NAME] = REQ, [AGENT_A_SERVICE] = REQ, [AGENT_A_TTY] = OPT,
-	    [AGENT_A_RHOST] = OPT, [AGENT_A_RUSER] = OPT, [AGENT_A_COMMAND] = OPT }, { 0 } },
+	    [AGENT_A_RHOST] = OPT, [AGENT_A_RUSER] = OPT,
+	    [AGENT_A_COMMAND] = OPT, [AGENT_A_RUNAS] = OPT, [AGENT_A_REQUEST_ID] = OPT }, { 0 } },
 	{ AGENT_MSG_SESSION_OPEN,
 	  { [AGENT_A_NAME] = REQ, [AGENT_A_SERVICE] = REQ, [AGENT_A_TTY] = OPT,
-	    [AGENT_A_RHOST] = OPT, [AGENT_A_RUSER] = OPT }, { 0 } },
+	    [AGENT_A_RHOST] = OPT, [AGENT_A_RUSER] = OPT,
+	    [AGENT_A_COMMAND] = OPT, [AGENT_A_RUNAS] = OPT, [AGENT_A_REQUEST_ID] = OPT }, { 0 } },
 	{ AGENT_MSG_SESSION_CLOSE, { [AGENT_A_NAME] = REQ, [AGENT_A_SESSION_ID] = REQ }, { 0 } },
 	{ AGENT_MSG_AUTHORIZED_KEYS, { [AGENT_A_NAME] = REQ }, { 0 } },
 	{ AGENT_MSG_RUN,
@@ -133,7 +137,8 @@ static const struct schema schemas[] = {
 	    [AGENT_A_PURPOSE] = REQ, [AGENT_A_SUBJECT] = OPT, [AGENT_A_CHAIN] = OPT,
 	    [AGENT_A_SERVICE] = REQ, [AGENT_A_COMMAND] = OPT, [AGENT_A_TTY] = OPT,
 	    [AGENT_A_RHOST] = OPT, [AGENT_A_RUSER] = OPT, [AGENT_A_PID] = OPT,
-	    [AGENT_A_CREATED] = REQ, [AGENT_A_EXPIRES] = REQ, [AGENT_A_RULE] = OPT },
+	    [AGENT_A_CREATED] = REQ, [AGENT_A_EXPIRES] = REQ, [AGENT_A_RULE] = OPT,
+	    [AGENT_A_RUNAS] = OPT },
 	  { [AGENT_A_CHAIN] = AGENT_CHAIN_MAX } },
 };
 

@@ -26,9 +26,12 @@ enum agent_msg_type {
 	AGENT_MSG_REVOKE = 4, /* NAME [REASON] -> OK(+KILLED pending) | ERROR */
 	AGENT_MSG_STATUS = 5, /* -> STATUS_REPLY | ERROR */
 	/* from pam_agent (root peers only): one decision each */
-	AGENT_MSG_AUTH = 6,          /* NAME TOKEN SERVICE [TTY RHOST RUSER] -> OK | ERROR */
-	AGENT_MSG_ACCOUNT = 7,       /* NAME SERVICE [TTY RHOST RUSER] -> OK | ERROR */
-	AGENT_MSG_SESSION_OPEN = 8,  /* NAME SERVICE [TTY RHOST RUSER] -> SESSION | ERROR */
+	/* Each of AUTH, ACCOUNT and SESSION_OPEN carries the whole decision:
+	 * [COMMAND RUNAS] for sudo, [REQUEST_ID] an approval this PAM
+	 * transaction already got; each may be answered STEPUP first. */
+	AGENT_MSG_AUTH = 6,          /* NAME TOKEN SERVICE [TTY RHOST RUSER ...] -> OK | ERROR */
+	AGENT_MSG_ACCOUNT = 7,       /* NAME SERVICE [TTY RHOST RUSER ...] -> OK | ERROR */
+	AGENT_MSG_SESSION_OPEN = 8,  /* NAME SERVICE [TTY RHOST RUSER ...] -> SESSION | ERROR */
 	AGENT_MSG_SESSION_CLOSE = 9, /* NAME SESSION_ID -> OK | ERROR */
 	AGENT_MSG_AUTHORIZED_KEYS = 10, /* NAME -> OK(+SSH_KEY EXPIRES) | ERROR; anyone */
 	AGENT_MSG_RUN = 11, /* create fields + ARGV+ [CWD], fds 0-2 attached -> IDENTITY, EXIT | ERROR */
@@ -45,7 +48,7 @@ enum agent_msg_type {
 	AGENT_MSG_STATUS_REPLY = 104,
 	AGENT_MSG_SESSION = 105, /* NAME PURPOSE EXPIRES SESSION_ID [SUBJECT] */
 	AGENT_MSG_EXIT = 106,    /* WAIT_STATUS [MESSAGE]: the end of a RUN */
-	AGENT_MSG_STEPUP = 107,  /* REQUEST_ID EXPIRES MESSAGE: to ACCOUNT; OK | ERROR follow */
+	AGENT_MSG_STEPUP = 107,  /* REQUEST_ID EXPIRES MESSAGE: to a PAM stage; OK | ERROR follow */
 	AGENT_MSG_PROMPT = 108,  /* STYLE [TEXT]: a PAM conversation message for the approver */
 	AGENT_MSG_REQUEST = 109, /* one pending step-up request (reply to PENDING) */
 };
@@ -96,6 +99,7 @@ enum agent_attr {
 	AGENT_A_TEXT = 43,      /* STR  AGENT_CONV_TEXT_MAX */
 	AGENT_A_PID = 44,       /* U64 */
 	AGENT_A_RULE = 45,      /* STR  AGENT_RULE_TEXT_MAX: the policy rule that decided */
+	AGENT_A_RUNAS = 46,     /* STR  AGENT_NAME_MAX: sudo's run-as (target) user */
 	AGENT_A__MAX
 };
 

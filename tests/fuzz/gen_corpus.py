@@ -98,6 +98,15 @@ wire = {
                         (40, s("/usr/bin/id"))),
     "account_command_too_long": msg(7, (1, s("n")), (31, s("sudo")), (40, s("/" + "c" * 1024))),
     "account_request_id": msg(7, (1, s("n")), (31, s("sudo")), (41, s("abcdef"))),
+    "account_runas": msg(7, (1, s("agent-abc123")), (31, s("sudo")), (40, s("/usr/bin/id")),
+                         (46, s("bob"))),
+    "auth_command_runas": msg(6, (1, s("agent-abc123")), (19, s("tok")), (31, s("sudo")),
+                              (40, s("/usr/bin/id -u")), (46, s("root")), (41, s("k7f3qx"))),
+    "session_open_grant": msg(8, (1, s("agent-abc123")), (31, s("sudo")), (46, s("root")),
+                              (41, s("k7f3qx"))),
+    "runas_too_long": msg(7, (1, s("agent-abc123")), (31, s("sudo")), (46, s("b" * 40))),
+    "request_runas": msg(109, (41, s("k7f3qx")), (1, s("agent-abc123")), (9, u(1879048192)),
+                         (2, s("ci")), (31, s("sudo")), (46, s("bob")), (14, u(1)), (15, u(2))),
 }
 kv = {
     "create": 'v=1 seq=3 event="create" decision="allow" identity="agent-k7f3q2" uid=1879048192 '

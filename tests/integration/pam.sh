@@ -82,7 +82,8 @@ out=$(drive "whatever" su 'bad name;rm' auth account)
 check "malformed user name: PAM_IGNORE" test "$(grep -c ' PAM_IGNORE$' <<<"$out")" = 2
 
 out=$(drive "$tok" login "$name" auth account open)
-check "service denied by purpose: auth still verifies the token" grep -qx "auth PAM_SUCCESS" <<<"$out"
+check "service denied by purpose: auth decides the policy too (every stage decides)" \
+	grep -qx "auth PAM_AUTH_ERR" <<<"$out"
 check "service denied by purpose: PAM_PERM_DENIED" grep -qx "account PAM_PERM_DENIED" <<<"$out"
 check "service denied by purpose: no session" grep -qx "open PAM_PERM_DENIED" <<<"$out"
 check "the user is told why" grep -q "service login is denied for purpose ci" "$T/driver.err"

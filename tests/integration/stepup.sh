@@ -67,7 +67,7 @@ sp=$!
 rid=$(pending_id)
 check "a request is pending" test -n "$rid"
 check "the agent sees the request id and what to run" \
-	wait_for 5 grep -qF "Approval required: request $rid (sudo /bin/sh -c echo ran-as-\$(id -u); exit 7) until " "$T/err1"
+	wait_for 5 grep -qF "Approval required: request $rid (sudo /bin/sh -c echo ran-as-\$(id -u); exit 7 as root) until " "$T/err1"
 check "and who must do what" grep -q "An approver runs: agentctl approve $rid\$" "$T/err1"
 check "pending lists the command and the identity" \
 	test "$(ctl pending --json | jq -r '.[0] | .identity + " " + .command')" = "$name /bin/sh -c echo ran-as-\$(id -u); exit 7"

@@ -5,7 +5,7 @@
  * session put in the PAM environment.
  *
  *   pam_driver CONFDIR SERVICE USER [--tty T] [--rhost H] STAGE...
- *   STAGE: auth account open close sleep:SECONDS
+ *   STAGE: auth account open close sleep:SECONDS user:NAME (sets PAM_USER)
  *
  * The conversation answers a hidden prompt with the first line of stdin
  * (the token never travels in argv or the environment) and copies
@@ -97,6 +97,10 @@ int main(int argc, char **argv)
 
 		if ((strcmp(st, "--tty") == 0 || strcmp(st, "--rhost") == 0) && i + 1 < argc) {
 			pam_set_item(h, st[2] == 't' ? PAM_TTY : PAM_RHOST, argv[++i]);
+			continue;
+		}
+		if (strncmp(st, "user:", 5) == 0) {
+			pam_set_item(h, PAM_USER, st + 5);
 			continue;
 		}
 		if (strncmp(st, "sleep:", 6) == 0) {

@@ -631,6 +631,110 @@ static void test_sudo_commands_longest_rule(void **state)
 	agent_config_free(c);
 }
 
+static struct agent_service_decision runas_svc(const struct agent_config *c, const char *purpose,
+					       const char *command, const char *runas)
+{
+	struct agent_now now = { .real = NOW, .boot_ns = 5000000000LL };
+	struct agent_identity id = svc_ident(purpose, &now);
+	struct agent_service_decision d;
+
+	memset(&d, 0x5a, sizeof(d));
+	agent_policy_sudo(c, &id, "sudo", command, runas, &now, &d);
+	return d;
+}
+
+static void test_sudo_runas(void **state)
+{
+	static const char text[] =
+		"purposes = (\n"
+		"  { name = \"db\"; services = { sudo = \"allow\"; su = \"allow\"; };\n"
+		"    sudo_commands = { allow = [ \"/usr/bin/id\", \"(postgres,www-data) /usr/bin/psql\" ];\n"
+		"      approve = [ \"(bob) /usr/bin/id -u\" ]; }; },\n"
+		"  { name = \"plain\"; services = { sudo = \"allow\"; su = \"allow\"; }; },\n"
+		"  { name = \"gated\"; services = { sudo = \"approve\"; }; }\n"
+		");\n";
+	struct agent_config *c = parse_or_die(text);
+	struct agent_service_decision d;
+	const char *rest;
+
+	(void)state;
+	/* a rule without run-as users: root only */
+	d = runas_svc(c, "db", "/usr/bin/id", "root");
+	assert_allowed(d, "purpose db: sudo_commands allow \"/usr/bin/id\"");
+	d = runas_svc(c, "db", "/usr/bin/id", "bob");
+	assert_false(d.allowed);
+	assert_false(d.approve);
+	assert_string_equal(d.rule, "purpose db: sudo run-as bob unlisted = deny");
+	assert_string_equal(d.reason, "running commands as bob is denied for purpose db");
+	/* a rule naming run-as users matches those only */
+	d = runas_svc(c, "db", "/usr/bin/psql -l", "postgres");
+	assert_allowed(d, "purpose db: sudo_commands allow \"(postgres,www-data) /usr/bin/psql\"");
+	d = runas_svc(c, "db", "/usr/bin/psql -l", "www-data");
+	assert_true(d.allowed);
+	d = runas_svc(c, "db", "/usr/bin/psql -l", "root");
+	assert_allowed(d, "purpose db: no sudo_commands rule, sudo = allow");
+	d = runas_svc(c, "db", "/usr/bin/psql -l", "postgresx");
+	assert_false(d.allowed);
+	assert_false(d.approve);
+	d = runas_svc(c, "db", "/usr/bin/id -u", "bob");
+	assert_approve(d, "purpose db: sudo_commands approve \"(bob) /usr/bin/id -u\"");
+	/* an unknown run-as user: never allowed outright */
+	d = runas_svc(c, "db", "/usr/bin/id", NULL);
+	assert_approve(d, "purpose db: sudo run-as user unknown = approve");
+	d = runas_svc(c, "db", "/usr/bin/psql", NULL);
+	assert_approve(d, "purpose db: sudo run-as user unknown = approve");
+	/* no sudo_commands: sudo = allow means root only */
+	d = runas_svc(c, "plain", "/usr/bin/id", "root");
+	assert_true(d.allowed);
+	d = runas_svc(c, "plain", "/usr/bin/id", "bob");
+	assert_false(d.allowed);
+	assert_false(d.approve);
+	d = runas_svc(c, "plain", NULL, "root");
+	assert_true(d.allowed);
+	/* approve stays approve for root, becomes deny for another user */
+	d = runas_svc(c, "gated", "/usr/bin/id", "root");
+	assert_true(d.approve);
+	d = runas_svc(c, "gated", "/usr/bin/id", "bob");
+	assert_false(d.approve);
+	assert_false(d.allowed);
+	d = runas_svc(c, "gated", "/usr/bin/id", NULL);
+	assert_true(d.approve);
+	/* other services ignore the run-as user */
+	{
+		struct agent_now now = { .real = NOW, .boot_ns = 5000000000LL };
+		struct agent_identity id = svc_ident("plain", &now);
+
+		agent_policy_sudo(c, &id, "su", NULL, "bob", &now, &d);
+		assert_true(d.allowed);
+	}
+	agent_config_free(c);
+	/* the rule syntax */
+	assert_true(agent_config_cmd_rule_valid("/usr/bin/id", &rest));
+	assert_string_equal(rest, "/usr/bin/id");
+	assert_true(agent_config_cmd_rule_valid("(a,b-c) /usr/bin/id -u", &rest));
+	assert_string_equal(rest, "/usr/bin/id -u");
+	assert_false(agent_config_cmd_rule_valid("() /usr/bin/id", &rest));
+	assert_false(agent_config_cmd_rule_valid("(a,) /usr/bin/id", &rest));
+	assert_false(agent_config_cmd_rule_valid("(Bad) /usr/bin/id", &rest));
+	assert_false(agent_config_cmd_rule_valid("(a)/usr/bin/id", &rest));
+	assert_false(agent_config_cmd_rule_valid("(a /usr/bin/id", &rest));
+	assert_false(agent_policy_rule_matches("(bob) /usr/bin/id", "/usr/bin/id", NULL));
+	assert_false(agent_policy_rule_matches("(bob) /usr/bin/id", "/usr/bin/id", "bo"));
+	assert_true(agent_policy_rule_matches("(al,bob) /usr/bin/id", "/usr/bin/id", "bob"));
+	/* config rejects a malformed prefix */
+	{
+		struct agent_config *bad = NULL;
+		char err[256] = "";
+
+		assert_int_equal(agent_config_parse_string(
+					 "purposes = ( { name = \"x\"; sudo_commands = { allow = [ "
+					 "\"(Root) /usr/bin/id\" ]; }; } );\n",
+					 "bad.conf", &bad, err, sizeof(err)),
+				 -EINVAL);
+		assert_null(bad);
+	}
+}
+
 static void test_may_approve(void **state)
 {
 	struct agent_config *c = parse_or_die(sudo_policy);
@@ -682,8 +786,25 @@ static void test_may_approve(void **state)
 	assert_true(agent_policy_may_approve(c, &carol, &id, why, sizeof(why)));
 	assert_true(agent_policy_may_approve(c, &dave, &id, why, sizeof(why)));
 	snprintf(id.subject, sizeof(id.subject), "carol");
-	assert_true(agent_policy_may_approve(c, &alice, &id, why, sizeof(why)));
+	/* alice, who delegated it, stays in the chain: refused as well */
+	assert_false(agent_policy_may_approve(c, &alice, &id, why, sizeof(why)));
+	assert_string_equal(why, "alice is in the delegation chain of agent-svc001 and "
+				 "subject_may_approve is false");
 	assert_false(agent_policy_may_approve(c, &carol, &id, why, sizeof(why)));
+	/* an orchestrator (dave) that created it for carol: every hop */
+	snprintf(id.chain[0], sizeof(id.chain[0]), "carol");
+	snprintf(id.chain[1], sizeof(id.chain[1]), "dave");
+	snprintf(id.chain[2], sizeof(id.chain[2]), "agent-parent");
+	id.chain_len = 3;
+	assert_false(agent_policy_may_approve(c, &dave, &id, why, sizeof(why)));
+	assert_string_equal(why, "dave is in the delegation chain of agent-svc001 and "
+				 "subject_may_approve is false");
+	assert_true(agent_policy_may_approve(c, &alice, &id, why, sizeof(why)));
+	agent_config_free(c);
+
+	/* subject_may_approve = true (default): the chain may approve */
+	c = parse_or_die(sudo_policy);
+	assert_true(agent_policy_may_approve(c, &dave, &id, why, sizeof(why)));
 	agent_config_free(c);
 
 	/* no approvers at all: nobody */
@@ -726,6 +847,7 @@ int main(void)
 		cmocka_unit_test(test_sudo_commands_unknown),
 		cmocka_unit_test(test_sudo_commands_other_services),
 		cmocka_unit_test(test_sudo_commands_longest_rule), cmocka_unit_test(test_may_approve),
+		cmocka_unit_test(test_sudo_runas),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -794,15 +794,18 @@ static void test_stepup_not_allowed(void **state)
 	static const struct {
 		uint16_t type, tag;
 	} cases[] = {
-		/* sudo's command only in ACCOUNT and REQUEST */
-		{ AGENT_MSG_AUTH, AGENT_A_COMMAND },
-		{ AGENT_MSG_SESSION_OPEN, AGENT_A_COMMAND },
+		/* sudo's command and run-as user only in the PAM decisions
+		 * (every stage decides) and REQUEST */
+		{ AGENT_MSG_PENDING, AGENT_A_RUNAS },
+		{ AGENT_MSG_DENY, AGENT_A_RUNAS },
+		{ AGENT_MSG_STEPUP, AGENT_A_RUNAS },
+		{ AGENT_MSG_APPROVE, AGENT_A_RUNAS },
+		{ AGENT_MSG_PROMPT_REPLY, AGENT_A_RUNAS },
 		{ AGENT_MSG_CREATE, AGENT_A_COMMAND },
 		{ AGENT_MSG_STEPUP, AGENT_A_COMMAND },
 		{ AGENT_MSG_APPROVE, AGENT_A_COMMAND },
 		{ AGENT_MSG_PENDING, AGENT_A_COMMAND },
 		/* a request id only where a request is named */
-		{ AGENT_MSG_ACCOUNT, AGENT_A_REQUEST_ID },
 		{ AGENT_MSG_PENDING, AGENT_A_REQUEST_ID },
 		{ AGENT_MSG_PROMPT_REPLY, AGENT_A_REQUEST_ID },
 		{ AGENT_MSG_PROMPT, AGENT_A_REQUEST_ID },
@@ -884,10 +887,13 @@ static void check_stepup_max(uint16_t type, enum agent_attr tag, size_t max)
 				for (size_t k = 0; k < 8 && stepup_required[i].req[k]; k++)
 					if (stepup_required[i].req[k] != tag)
 						put_either(&r, &w, stepup_required[i].req[k]);
-		if (type == AGENT_MSG_ACCOUNT) {
+		if (type == AGENT_MSG_ACCOUNT || type == AGENT_MSG_SESSION_OPEN ||
+		    type == AGENT_MSG_AUTH) {
 			put_either(&r, &w, AGENT_A_NAME);
 			put_either(&r, &w, AGENT_A_SERVICE);
 		}
+		if (type == AGENT_MSG_AUTH)
+			put_either(&r, &w, AGENT_A_TOKEN);
 		raw_attr(&r, tag, v, (uint16_t)(max + (size_t)longer + 1));
 		agent_wire_str(&w, tag, v);
 		if (parse_raw(&r) != (longer ? -EBADMSG : 0) ||
@@ -908,6 +914,12 @@ static void test_stepup_maxima(void **state)
 	check_stepup_max(AGENT_MSG_PROMPT_REPLY, AGENT_A_TEXT, AGENT_CONV_TEXT_MAX);
 	check_stepup_max(AGENT_MSG_PROMPT, AGENT_A_TEXT, AGENT_CONV_TEXT_MAX);
 	check_stepup_max(AGENT_MSG_ACCOUNT, AGENT_A_COMMAND, AGENT_COMMAND_MAX);
+	check_stepup_max(AGENT_MSG_AUTH, AGENT_A_COMMAND, AGENT_COMMAND_MAX);
+	check_stepup_max(AGENT_MSG_SESSION_OPEN, AGENT_A_COMMAND, AGENT_COMMAND_MAX);
+	check_stepup_max(AGENT_MSG_ACCOUNT, AGENT_A_RUNAS, AGENT_NAME_MAX);
+	check_stepup_max(AGENT_MSG_SESSION_OPEN, AGENT_A_RUNAS, AGENT_NAME_MAX);
+	check_stepup_max(AGENT_MSG_REQUEST, AGENT_A_RUNAS, AGENT_NAME_MAX);
+	check_stepup_max(AGENT_MSG_SESSION_OPEN, AGENT_A_REQUEST_ID, AGENT_REQUEST_ID_LEN);
 	check_stepup_max(AGENT_MSG_REQUEST, AGENT_A_COMMAND, AGENT_COMMAND_MAX);
 	check_stepup_max(AGENT_MSG_APPROVE, AGENT_A_REASON, AGENT_REASON_MAX);
 	check_stepup_max(AGENT_MSG_STEPUP, AGENT_A_MESSAGE, 512);
