@@ -51,6 +51,12 @@ struct ctx {
 	size_t errlen;
 };
 
+/* libconfig's line numbers are unsigned; ours are int (0 = unknown). */
+static int src_line(const config_setting_t *s)
+{
+	return s ? (int)config_setting_source_line(s) : 0;
+}
+
 __attribute__((format(printf, 3, 4))) static int fail(struct ctx *c, const config_setting_t *s,
 						      const char *fmt, ...)
 {
@@ -60,8 +66,8 @@ __attribute__((format(printf, 3, 4))) static int fail(struct ctx *c, const confi
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (s && config_setting_source_line(s))
-		snprintf(c->err, c->errlen, "%s:%d: %s", c->name, config_setting_source_line(s), msg);
+	if (s && src_line(s))
+		snprintf(c->err, c->errlen, "%s:%d: %s", c->name, src_line(s), msg);
 	else
 		snprintf(c->err, c->errlen, "%s: %s", c->name, msg);
 	return -EINVAL;
@@ -71,6 +77,7 @@ __attribute__((format(printf, 3, 4))) static int fail(struct ctx *c, const confi
 
 /* Checks of one string value: NULL if fine, else why not (the message is
  * KEY "VALUE" WHY). */
+
 static const char *check_prefix(const char *s)
 {
 	if (!agent_valid_prefix(s) || strlen(s) + AGENT_SUFFIX_LEN > AGENT_NAME_MAX)
@@ -600,7 +607,7 @@ static int parse_groups(struct ctx *c, const config_setting_t *s, void *base)
 
 	if (r < 0)
 		return r;
-	p->groups_line = config_setting_source_line(s);
+	p->groups_line = src_line(s);
 	for (size_t i = 0; i < ng && r == 0; i++) {
 		memcpy(p->groups[i], groups + i * (AGENT_NAME_MAX + 1), AGENT_NAME_MAX + 1);
 		r = resolve_gid(c, s, p->groups[i], &p->gids[i]);
@@ -737,7 +744,7 @@ static int parse_delegators(struct ctx *c, const config_setting_t *s, void *base
 
 	cfg->delegators = items;
 	for (size_t i = 0; i < cfg->ndelegators; i++)
-		cfg->delegators[i].line = config_setting_source_line(
+		cfg->delegators[i].line = src_line(
 			config_setting_get_elem(s, (unsigned)i));
 	return r;
 }
@@ -802,8 +809,8 @@ static int check_rules(struct ctx *c, const config_setting_t *root, struct agent
 	uint64_t range = (uint64_t)cfg->uid_max - cfg->uid_min + 1;
 	int r;
 
-	cfg->line.uid_min = AT_KEY("uid_min") ? config_setting_source_line(AT_KEY("uid_min")) : 0;
-	cfg->line.uid_max = AT_KEY("uid_max") ? config_setting_source_line(AT_KEY("uid_max")) : 0;
+	cfg->line.uid_min = src_line(AT_KEY("uid_min"));
+	cfg->line.uid_max = src_line(AT_KEY("uid_max"));
 	if (cfg->uid_min > cfg->uid_max)
 		return fail(c, AT_KEY("uid_max"), "uid_max (%u) is below uid_min (%u)", cfg->uid_max,
 			    cfg->uid_min);
@@ -819,10 +826,8 @@ static int check_rules(struct ctx *c, const config_setting_t *root, struct agent
 	    cfg->agents_gid <= cfg->uid_max)
 		return fail(c, AT_KEY("agents_gid"), "agents_gid %u lies inside the agent uid range",
 			    (unsigned)cfg->agents_gid);
-	cfg->line.agents_group = AT_KEY("agents_group") ?
-		config_setting_source_line(AT_KEY("agents_group")) : 0;
-	cfg->line.agents_gid = AT_KEY("agents_gid") ?
-		config_setting_source_line(AT_KEY("agents_gid")) : 0;
+	cfg->line.agents_group = src_line(AT_KEY("agents_group"));
+	cfg->line.agents_gid = src_line(AT_KEY("agents_gid"));
 	if (!AT_KEY("max_live"))
 		cfg->max_live = (unsigned)range;
 	if (cfg->max_live < 1 || cfg->max_live > range)

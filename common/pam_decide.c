@@ -458,10 +458,12 @@ static enum pa_result do_session_open(struct pa_req *q)
 
 	if (ask_stage(q, AGENT_MSG_SESSION_OPEN, NULL, buf, &m) < 0)
 		return PA_PERM_DENIED; /* fatal for every host, unlike PAM_SESSION_ERR in sudo */
+	if (m.type == AGENT_MSG_OK) {
+		unreachable(q->h, q->a, "session", q->user, -EBADMSG);
+		return PA_PERM_DENIED;
+	}
 	if (m.type != AGENT_MSG_SESSION)
-		return m.type == AGENT_MSG_OK ? (unreachable(q->h, q->a, "session", q->user, -EBADMSG),
-						 PA_PERM_DENIED)
-					      : refused(q, &m, !q->silent);
+		return refused(q, &m, !q->silent);
 	name = agent_msg_str(&m, AGENT_A_NAME);
 	purpose = agent_msg_str(&m, AGENT_A_PURPOSE);
 	subject = agent_msg_str(&m, AGENT_A_SUBJECT);

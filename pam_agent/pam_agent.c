@@ -112,7 +112,7 @@ static int run(pam_handle_t *pamh, enum pa_stage st, int flags, int argc, const 
 		[PA_INCOMPLETE] = PAM_INCOMPLETE,
 		[PA_SESSION_ERR] = PAM_SESSION_ERR,
 	};
-	enum pa_result r = pa_stage(&h, st, flags & PAM_SILENT, argc, argv, PAM_AGENT_SOCKET,
+	enum pa_result r = pa_stage(&h, st, (flags & (int)PAM_SILENT) != 0, argc, argv, PAM_AGENT_SOCKET,
 				    PAM_AGENT_SNAP_PATH);
 
 	return (unsigned)r < sizeof(codes) / sizeof(codes[0]) ? codes[r] : PAM_PERM_DENIED;

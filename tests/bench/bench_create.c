@@ -22,7 +22,7 @@ static double now_ms(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -117,7 +117,7 @@ int main(int argc, char **argv)
 	total = now_ms() - t0;
 	qsort(lat, n, sizeof(*lat), cmp_double);
 	printf("creates=%lu p50_ms=%.3f p99_ms=%.3f per_sec=%.0f\n", n, lat[n / 2],
-	       lat[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1], n / (total / 1e3));
+	       lat[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1], (double)n / (total / 1e3));
 	if (names_out) {
 		FILE *f = fopen(names_out, "we");
 

@@ -54,7 +54,7 @@ static void *worker(void *arg)
 	while (time(NULL) < end) {
 		char buf[1024], buf2[1024];
 		struct passwd pw, pw2, *r = NULL, *r2 = NULL;
-		uid_t uid = uid_min + (rand_r(&seed) % count);
+		uid_t uid = uid_min + ((uid_t)rand_r(&seed) % count);
 
 		n++;
 		if (getpwuid_r(uid, &pw, buf, sizeof(buf), &r) != 0 || !r)

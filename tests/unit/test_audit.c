@@ -704,7 +704,7 @@ static size_t fleet_input(char **t)
 	for (size_t i = 0; i < 6; i++)
 		for (int h = 0; h < 2; h++) {
 			assert_true(asprintf(&t[n++], "2026-11-22T15:30:0%zu.5+00:00 web%d agentd[4%d]: %s",
-					     i, h + 1, h, lines[6 * h + i]) > 0);
+					     i, h + 1, h, lines[6 * (size_t)h + i]) > 0);
 			if (h == 0)
 				t[n++] = strdup("2026-11-22T15:30:00.1+00:00 web2 sshd[9]: hello");
 		}
