@@ -90,7 +90,10 @@ task sh -c 'echo $$; exec sleep 300' >"$T/task.pid" 2>&1 &
 ctlpid=$!
 wait_for 10 test -s "$T/task.pid"
 tpid=$(cat "$T/task.pid")
-tname=$(ps -o user= -p "$tpid")
+# The name comes from agentd, not NSS: a sanitizer build runs without the
+# module installed, and ps would print the bare uid.
+tuid=$(ps -o uid= -p "$tpid" | tr -d ' ')
+tname=$(ctl list --json | jq -r ".[] | select(.uid == $tuid) | .name")
 stop_agentd
 check "a task lives through agentd's stop" kill -0 "$tpid"
 AGENTD_WRAP=$WRAP start_agentd
