@@ -44,12 +44,18 @@ _agentctl()
 		;;
 	status | pending) COMPREPLY=($(compgen -W "--json --help" -- "$cur")) ;;
 	approve | deny) COMPREPLY=($(compgen -W "--reason --json --help" -- "$cur")) ;;
-	authorized-keys) COMPREPLY=($(compgen -u -- "$cur")) ;;
+	authorized-keys)
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "--json --help" -- "$cur"))
+		else
+			COMPREPLY=($(compgen -u -- "$cur"))
+		fi
+		;;
 	audit)
 		if [ "$i" = $((COMP_CWORD - 1)) ]; then
 			COMPREPLY=($(compgen -W "verify trace" -- "$cur"))
 		else
-			COMPREPLY=($(compgen -W "--key --json --help" -- "$cur"))
+			COMPREPLY=($(compgen -W "--key --key-dir --host --json --help" -- "$cur"))
 			[[ $cur == -* ]] || COMPREPLY+=($(compgen -f -- "$cur"))
 		fi
 		;;

@@ -18,9 +18,7 @@
 
 #include <security/pam_appl.h>
 
-#include "common/audit_fleet.h"
-#include "common/audit_verify.h"
-#include "common/keyfile.h"
+#include "agentctl/agentctl.h"
 #include "common/client.h"
 #include "common/identity.h"
 #include "common/json.h"
@@ -30,25 +28,12 @@
 #ifndef AGENT_RUNDIR
 #define AGENT_RUNDIR "/run/agentd"
 #endif
-#ifndef AGENT_STATEDIR
-#define AGENT_STATEDIR "/var/lib/agentd"
-#endif
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "0.1.0"
 #endif
 
-enum { EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
 
-struct ctl {
-	const char *socket;
-	int timeout_ms;
-	int fd;
-	uint8_t buf[AGENT_WIRE_MAX];
-	struct agent_wbuf w;
-	struct agent_msg m;
-};
-
-__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
+int usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -62,7 +47,7 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
 
 /* getopt's '?' (its own message is off: opterr = 0): one line naming the
  * argument getopt stopped at. */
-static int bad_option(const char *cmd, char **argv)
+int bad_option(const char *cmd, char **argv)
 {
 	if (!cmd)
 		return usage_error("unknown option or missing value '%s'", argv[optind - 1]);
@@ -96,11 +81,11 @@ static const struct cmd_help {
 		     "Approve a pending request; agentd re-authenticates you (PAM service\n"
 		     "agentd-approve) first.\n" },
 	{ "deny", "deny ID [--reason TEXT] [--json]\nDeny a pending request.\n" },
-	{ "authorized-keys", "authorized-keys USER\n"
+	{ "authorized-keys", "authorized-keys USER [--json]\n"
 			     "The SSH key bound to the live identity USER, for sshd's\n"
 			     "AuthorizedKeysCommand; nothing for anyone else.\n" },
-	{ "audit", "audit verify [--key FILE] [FILE...]\n"
-		   "audit trace NAME [--key FILE] [--json] [FILE...]\n"
+	{ "audit", "audit verify [--key FILE | --key-dir DIR] [--json] [FILE...]\n"
+		   "audit trace NAME [--key FILE | --key-dir DIR] [--host HOST] [--json] [FILE...]\n"
 		   "verify: check the chain of agentd's audit records in syslog files (or\n"
 		   "stdin) with the audit key; trace: one identity's story from them.\n" },
 };
@@ -162,9 +147,9 @@ static void usage(FILE *f)
 	      "  pending [--json]                   step-up requests you may decide\n"
 	      "  approve ID [--reason TEXT] [--json] approve one (agentd re-authenticates you)\n"
 	      "  deny ID [--reason TEXT] [--json]   deny one\n"
-	      "  authorized-keys USER               the live identity's SSH key (sshd's\n"
+	      "  authorized-keys USER [--json]      the live identity's SSH key (sshd's\n"
 	      "                                     AuthorizedKeysCommand)\n"
-	      "  audit verify [--key FILE | --key-dir DIR] [FILE...]\n"
+	      "  audit verify [--key FILE | --key-dir DIR] [--json] [FILE...]\n"
 	      "                                     check the audit chain in syslog files (or stdin)\n"
 	      "  audit trace NAME [--key FILE | --key-dir DIR] [--host HOST] [--json] [FILE...]\n"
 	      "                                     one identity's story from the audit records\n\n"
@@ -948,24 +933,27 @@ static int cmd_deny(struct ctl *c, int argc, char **argv)
 	return decide_request(c, argc, argv, false);
 }
 
-/* For sshd's AuthorizedKeysCommand: the key bound at creation, only while
- * the identity is live, with an expiry-time option at its deadline. Quiet
- * for names without a key (every human login asks too). */
-static int cmd_authorized_keys(struct ctl *c, int argc, char **argv)
+/* authorized-keys --json: one object, nulls when there is no key. */
+static void json_authorized_key(const char *user, const char *key, const char *when)
 {
-	const char *key;
-	uint64_t expires;
-	struct tm tm;
-	time_t t;
-	char when[32];
+	struct agent_json j;
+
+	agent_json_init(&j, stdout);
+	agent_json_begin_object(&j, NULL);
+	agent_json_str(&j, "user", user);
+	agent_json_str(&j, "key", key);
+	agent_json_str(&j, "expires", when);
+	agent_json_end_object(&j);
+}
+
+/* Asks agentd for user's key: 0 with c->m holding it, or an exit status
+ * (quiet when agentd says no: every human login asks too). */
+static int ask_authorized_key(struct ctl *c, const char *user)
+{
 	int r;
 
-	if (argc != 2)
-		return usage_error("authorized-keys: exactly one USER is required");
-	if (!agent_valid_username(argv[1]))
-		return EXIT_REFUSED; /* not a name any identity has */
 	agent_wire_begin(&c->w, AGENT_MSG_AUTHORIZED_KEYS);
-	agent_wire_str(&c->w, AGENT_A_NAME, argv[1]);
+	agent_wire_str(&c->w, AGENT_A_NAME, user);
 	if (agent_wire_finish(&c->w) < 0)
 		return EXIT_USAGE;
 	if (c->fd < 0 && (c->fd = agent_client_connect(c->socket, c->timeout_ms)) < 0) {
@@ -981,19 +969,45 @@ static int cmd_authorized_keys(struct ctl *c, int argc, char **argv)
 			strerror(-r));
 		return r == -EBADMSG ? EXIT_REFUSED : EXIT_UNREACHABLE;
 	}
-	if (c->m.type == AGENT_MSG_ERROR)
-		return EXIT_REFUSED;
-	key = agent_msg_str(&c->m, AGENT_A_SSH_KEY);
-	if (c->m.type != AGENT_MSG_OK || !key || !agent_valid_ssh_key(key) ||
-	    !agent_msg_u64(&c->m, AGENT_A_EXPIRES, &expires) || expires > INT32_MAX * 4ULL) {
-		fprintf(stderr, "agentctl: protocol error: unexpected reply from agentd\n");
-		return EXIT_REFUSED;
+	return c->m.type == AGENT_MSG_ERROR ? EXIT_REFUSED : 0;
+}
+
+/* For sshd's AuthorizedKeysCommand: the key bound at creation, only while
+ * the identity is live, with an expiry-time option at its deadline. Quiet
+ * for names without a key (every human login asks too). */
+static int cmd_authorized_keys(struct ctl *c, int argc, char **argv)
+{
+	const char *key = NULL, *user;
+	uint64_t expires;
+	struct tm tm;
+	time_t t;
+	char when[32], iso[32];
+	bool json;
+	int r = json_only(argc, argv, "authorized-keys", true, &json);
+
+	if (r)
+		return r;
+	user = argv[optind];
+	r = agent_valid_username(user) ? ask_authorized_key(c, user) : EXIT_REFUSED;
+	if (r == 0) {
+		key = agent_msg_str(&c->m, AGENT_A_SSH_KEY);
+		if (c->m.type != AGENT_MSG_OK || !key || !agent_valid_ssh_key(key) ||
+		    !agent_msg_u64(&c->m, AGENT_A_EXPIRES, &expires) || expires > INT32_MAX * 4ULL) {
+			fprintf(stderr, "agentctl: protocol error: unexpected reply from agentd\n");
+			return EXIT_REFUSED;
+		}
+		t = (time_t)expires;
+		if (!gmtime_r(&t, &tm) || strftime(when, sizeof(when), "%Y%m%d%H%M%SZ", &tm) == 0)
+			return EXIT_REFUSED;
+		fmt_time((int64_t)expires, iso, sizeof(iso));
 	}
-	t = (time_t)expires;
-	if (!gmtime_r(&t, &tm) || strftime(when, sizeof(when), "%Y%m%d%H%M%SZ", &tm) == 0)
+	if (json)
+		json_authorized_key(user, r == 0 ? key : NULL, r == 0 ? iso : NULL);
+	else if (r == 0)
+		printf("expiry-time=\"%s\" %s\n", when, key);
+	if (r == 0 && fflush(stdout) != 0)
 		return EXIT_REFUSED;
-	printf("expiry-time=\"%s\" %s\n", when, key);
-	return fflush(stdout) == 0 ? 0 : EXIT_REFUSED;
+	return r;
 }
 
 static int cmd_status(struct ctl *c, int argc, char **argv)
@@ -1039,250 +1053,6 @@ static int cmd_status(struct ctl *c, int argc, char **argv)
 		       (unsigned long long)umax, (unsigned long long)q, u);
 	}
 	return 0;
-}
-
-/* ------------------------------------------------------------ audit */
-
-static void print_finding(const struct agent_audit_finding *f, void *arg)
-{
-	(void)arg;
-	printf("%s:%lu: %s: %s\n", strcmp(f->file, "-") == 0 ? "(stdin)" : f->file, f->line,
-	       agent_audit_kind_str(f->kind), f->text);
-}
-
-/* Single-key verify: the chain, and the first two host names seen (a
- * collector's file wants --key-dir). */
-struct verify_in {
-	struct agent_audit_vfy *v;
-	char host[2][AGENT_AUDIT_HOST_MAX + 1];
-};
-
-static int verify_line(const char *file, unsigned long n, const char *line, void *arg)
-{
-	struct verify_in *in = arg;
-	char host[AGENT_AUDIT_HOST_MAX + 1];
-	const char *msg;
-
-	if (!in->host[1][0] &&
-	    agent_audit_line_split_host(line, &msg, host, sizeof(host)) == AGENT_LINE_RECORD &&
-	    host[0] && strcmp(host, in->host[0]) != 0)
-		memcpy(in->host[in->host[0][0] ? 1 : 0], host, sizeof(host));
-	return agent_audit_vfy_line(in->v, file, n, line);
-}
-
-static int trace_line(const char *file, unsigned long n, const char *line, void *arg)
-{
-	return agent_audit_trace_line(arg, file, n, line);
-}
-
-/* Reads the key (default: the state directory's); 0 or -errno, said once. */
-static int audit_key(const char *path, uint8_t key[AGENT_AUDIT_KEY_BYTES], bool quiet)
-{
-	int r = agent_audit_key_read(path, key);
-
-	if (r < 0 && !quiet)
-		fprintf(stderr, "agentctl: cannot read the audit key %s: %s%s\n", path,
-			agent_keyfile_strerror(r),
-			r == -EACCES ? " (it is root's: run as root, or pass --key FILE)" : "");
-	return r;
-}
-
-static void print_host_finding(const char *host, const struct agent_audit_finding *f, void *arg)
-{
-	(void)arg;
-	printf("%s:%lu: %s: %s: %s\n", strcmp(f->file, "-") == 0 ? "(stdin)" : f->file, f->line,
-	       host[0] ? host : "(no host)", agent_audit_kind_str(f->kind), f->text);
-}
-
-struct fleet_sum {
-	uint64_t verified;
-	unsigned findings, bad_hosts;
-};
-
-static void print_host_summary(const struct agent_audit_host_summary *s, void *arg)
-{
-	struct fleet_sum *sum = arg;
-	const char *h = s->host[0] ? s->host : "(no host)";
-
-	sum->verified += s->st.verified;
-	sum->findings += s->st.findings;
-	sum->bad_hosts += s->st.findings != 0;
-	if (s->key_error)
-		printf("host %s: %llu record(s), none verified (no key)\n", h,
-		       (unsigned long long)s->records);
-	else if (s->st.verified == 0)
-		printf("host %s: %llu record(s), none authentic; %u finding(s)\n", h,
-		       (unsigned long long)s->records, s->st.findings);
-	else
-		printf("host %s: %llu record(s) verified, seq %llu-%llu; %u finding(s), %u note(s)\n",
-		       h, (unsigned long long)s->st.verified, (unsigned long long)s->st.first_seq,
-		       (unsigned long long)s->st.last_seq, s->st.findings, s->st.notes);
-}
-
-static int fleet_line(const char *file, unsigned long n, const char *line, void *arg)
-{
-	return agent_audit_fleet_line(arg, file, n, line);
-}
-
-/* audit verify --key-dir: each host's chain with its own key. */
-static int audit_verify_fleet(struct agent_audit_keyring *kr, char **files, int nfiles)
-{
-	struct agent_audit_fleet *f = agent_audit_fleet_new(kr);
-	struct fleet_sum sum = { 0 };
-	unsigned nhosts = 0;
-	int r = 0;
-
-	if (!f)
-		return EXIT_REFUSED;
-	for (int i = 0; r == 0 && i < nfiles; i++)
-		if ((r = agent_audit_read_lines(files[i], fleet_line, f)) < 0)
-			fprintf(stderr, "agentctl: %s: %s\n", files[i], strerror(-r));
-	if (r == 0)
-		r = agent_audit_fleet_finish(f, print_host_finding, print_host_summary, &sum, &nhosts);
-	agent_audit_fleet_free(f);
-	if (r < 0)
-		return EXIT_REFUSED;
-	if (nhosts == 0) {
-		printf("no agentd record in the input\n");
-		return EXIT_REFUSED;
-	}
-	printf("%u host(s), %llu record(s) verified; %u finding(s)", nhosts,
-	       (unsigned long long)sum.verified, sum.findings);
-	if (sum.bad_hosts)
-		printf(" in %u host(s)", sum.bad_hosts);
-	putchar('\n');
-	return sum.findings ? EXIT_REFUSED : 0;
-}
-
-static int audit_trace(const char *name, const uint8_t *key, struct agent_audit_keyring *kr,
-		       const char *host, bool json, char **files, int nfiles)
-{
-	struct agent_audit_trace *t = agent_audit_trace_new(name, key);
-	int r = 0;
-
-	if (!t)
-		return EXIT_REFUSED;
-	agent_audit_trace_keyring(t, kr);
-	agent_audit_trace_host(t, host);
-	for (int i = 0; r == 0 && i < nfiles; i++)
-		if ((r = agent_audit_read_lines(files[i], trace_line, t)) < 0)
-			fprintf(stderr, "agentctl: %s: %s\n", files[i], strerror(-r));
-	if (r == 0 && agent_audit_trace_print(t, stdout, json) == 0) {
-		fprintf(stderr, "agentctl: no audit record about %s%s%s\n", name,
-			host ? " from host " : "", host ? host : "");
-		r = -ENOENT;
-	}
-	agent_audit_trace_free(t);
-	return r < 0 ? EXIT_REFUSED : 0;
-}
-
-static int audit_verify(const uint8_t key[AGENT_AUDIT_KEY_BYTES], char **files, int nfiles)
-{
-	struct verify_in in = { .v = agent_audit_vfy_new(key) };
-	struct agent_audit_vstats st = { 0 };
-	int r = 0;
-
-	if (!in.v)
-		return EXIT_REFUSED;
-	for (int i = 0; r == 0 && i < nfiles; i++)
-		if ((r = agent_audit_read_lines(files[i], verify_line, &in)) < 0)
-			fprintf(stderr, "agentctl: %s: %s\n", files[i], strerror(-r));
-	if (r == 0)
-		r = agent_audit_vfy_finish(in.v, print_finding, NULL, &st);
-	agent_audit_vfy_free(in.v);
-	if (r < 0)
-		return EXIT_REFUSED;
-	if (in.host[1][0])
-		printf("the input holds records of several hosts (%s, %s...): each has its own "
-		       "chain and key; use --key-dir DIR\n", in.host[0], in.host[1]);
-	if (st.verified == 0) {
-		printf("no authentic agentd record in %llu line(s)\n", (unsigned long long)st.lines);
-		return EXIT_REFUSED;
-	}
-	printf("%llu record(s) verified, seq %llu-%llu; %u finding(s), %u note(s)\n",
-	       (unsigned long long)st.verified, (unsigned long long)st.first_seq,
-	       (unsigned long long)st.last_seq, st.findings, st.notes);
-	return st.findings ? EXIT_REFUSED : 0;
-}
-
-static int cmd_audit(struct ctl *c, int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "key", required_argument, NULL, 'k' },
-		{ "key-dir", required_argument, NULL, 'D' },
-		{ "host", required_argument, NULL, 'H' },
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 },
-	};
-	static char stdin_name[] = "-";
-	static char *stdin_only[] = { stdin_name };
-	const char *keyfile = NULL, *keydir = NULL, *host = NULL, *sub, *name = NULL;
-	struct agent_audit_keyring *kr = NULL;
-	uint8_t key[AGENT_AUDIT_KEY_BYTES];
-	bool json = false, have_key = false;
-	char **files;
-	int o, r, nfiles;
-
-	(void)c;
-	if (argc < 2)
-		return usage_error("audit: verify or trace is required");
-	sub = argv[1];
-	argc--;
-	argv++;
-	optind = 0;
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (o == 'k')
-			keyfile = optarg;
-		else if (o == 'D')
-			keydir = optarg;
-		else if (o == 'H')
-			host = optarg;
-		else if (o == 'j')
-			json = true;
-		else
-			return bad_option(sub, argv);
-	}
-	if (strcmp(sub, "trace") == 0) {
-		if (optind >= argc || !agent_valid_username(argv[optind]))
-			return usage_error("audit trace: an identity NAME is required");
-		name = argv[optind++];
-	} else if (strcmp(sub, "verify") != 0) {
-		return usage_error("audit: unknown subcommand '%s'", sub);
-	} else if (json) {
-		return usage_error("audit verify: --json is for trace");
-	} else if (host) {
-		return usage_error("audit verify: --host is for trace (verify checks every host)");
-	}
-	if (keyfile && keydir)
-		return usage_error("audit %s: --key and --key-dir exclude each other", sub);
-	if (host && !agent_audit_host_valid(host))
-		return usage_error("audit trace: invalid --host '%s'", host);
-	files = optind < argc ? argv + optind : stdin_only;
-	nfiles = optind < argc ? argc - optind : 1;
-	if (keydir) {
-		kr = agent_audit_keyring_open(keydir, &r);
-		if (!kr) {
-			fprintf(stderr, "agentctl: cannot use the key directory %s: %s\n", keydir,
-				r == -EPERM ? "not owned by root (or you), or writable by group or "
-					      "others"
-					    : strerror(-r));
-			return EXIT_REFUSED;
-		}
-		r = name ? audit_trace(name, NULL, kr, host, json, files, nfiles)
-			 : audit_verify_fleet(kr, files, nfiles);
-		agent_audit_keyring_free(kr);
-		return r;
-	}
-	/* trace works without the key (records shown unauthenticated) unless
-	 * one is named; verify needs it. */
-	have_key = audit_key(keyfile ? keyfile : AGENT_STATEDIR "/" AGENT_AUDIT_KEY_FILE, key,
-			     name && !keyfile) == 0;
-	if (!have_key && (!name || keyfile))
-		return EXIT_REFUSED;
-	r = name ? audit_trace(name, have_key ? key : NULL, NULL, host, json, files, nfiles)
-		 : audit_verify(key, files, nfiles);
-	explicit_bzero(key, sizeof(key));
-	return r;
 }
 
 static const struct {

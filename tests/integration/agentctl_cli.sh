@@ -61,6 +61,13 @@ line=$(ctl authorized-keys "$kname") || line=""
 check "authorized-keys prints the bound key with its expiry" \
 	matches "$line" "^expiry-time=\"[0-9]{14}Z\" ssh-ed25519 [A-Za-z0-9+/]+\$"
 check "authorized-keys: the key exactly as bound, blank trimmed" [ "${line#* }" = "$key" ]
+json=$(ctl authorized-keys "$kname" --json) || json=""
+check "authorized-keys --json: user, key, expires" test "$(jq -r '[.user, .key, (.expires |
+	test("^[0-9-]{10}T[0-9:]{8}Z$"))] | join(" ")' <<<"$json")" = "$kname $key true"
+rc=0
+json=$(ctl authorized-keys root --json) || rc=$?
+check "authorized-keys --json for a non-agent: exit 1, nulls" \
+	test "$rc:$(jq -c '[.user, .key, .expires]' <<<"$json")" = '1:["root",null,null]'
 
 # COMMAND --help: every command, exit 0, its own synopsis on stdout.
 for c in create run list show revoke status pending approve deny authorized-keys audit; do

@@ -211,6 +211,13 @@ sed "${edit}s/ruser=\"alice\"/ruser=\"bob\"/" "$T/auth.log" >"$T/edited.log"
 check "edited copy differs" bash -c "! cmp -s '$T/auth.log' '$T/edited.log'"
 tamper edited.log
 check "edited field: altered, at its line" one_finding edited.log "$edit" altered
+json=$(V --json "$T/edited.log") && rc=0 || rc=$?
+check "verify --json: exit 1, one object naming the altered line" test "$rc:$(jq -c \
+	'[.ok, ([.findings[] | select(.note | not) | .kind + "@" + (.line|tostring)] | join(","))]' \
+	<<<"$json")" = "1:[false,\"altered@$edit\"]"
+json=$(V --json "$T/auth.log") && rc=0 || rc=$?
+check "verify --json on the whole log: ok, every record, null-free range" test "$rc:$(jq -c \
+	'[.ok, .records_verified, (.first_seq != null), .several_hosts]' <<<"$json")" = "0:[true,$nrec,true,false]"
 # insert a forged record after the 3rd, with the next seq and a made-up MAC
 prefix=$(sed -n "${L[2]}p" "$T/auth.log" | sed 's/: v=2 .*//')
 seq3=$(sed -n "${L[2]}p" "$T/auth.log" | sed 's/.* seq=\([0-9]*\) .*/\1/')

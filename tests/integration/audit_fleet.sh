@@ -222,6 +222,13 @@ check "deleted record: web1 clean" grep -qE "^host web1: $n1 record\\(s\\) verif
 check "deleted record: web2 one finding" grep -qE "^host web2: $((n2 - 1)) record\\(s\\) verified, .* 1 finding\\(s\\)" <<<"$out"
 check "deleted record: summed up per host" \
 	grep -qx "2 host(s), $((n1 + n2 - 1)) record(s) verified; 1 finding(s) in 1 host(s)" <<<"$out"
+json=$(V --json "$T/deleted.log") && rc=0 || rc=$?
+check "verify --json: the same exit" test "$rc" = 1
+check "verify --json: one object, per host, the gap in web2's findings" test "$(jq -r \
+	'[.hosts[] | .host + "=" + (.verified|tostring) + "/" + ([.findings[].kind] | join(","))] | join(" ")' \
+	<<<"$json")" = "web1=$n1/ web2=$((n2 - 1))/gap"
+check "verify --json: the totals" test "$(jq -c '[.records_verified, .findings, .ok]' <<<"$json")" = \
+	"[$((n1 + n2 - 1)),1,false]"
 
 # ------------------------------------------------------------ an unknown host
 mkdir -m 0700 "$T/keys1"
