@@ -2,7 +2,8 @@
 # The Debian package: `dpkg-buildpackage -us -uc -b` on a copy of the
 # source, then `apt install ./agentd_*.deb` and the README walkthrough on the
 # installed files (nsswitch.conf, pam-auth-update, the sudoers sample, the
-# policy), su with a token and a sudo step-up approved by bob, then purge.
+# sshd_config lines, the policy), su with a token, ssh with the key bound at
+# create and a sudo step-up approved by bob, then purge.
 #
 # Safety: everything after the build runs in the test's private mount
 # namespace (lib.sh) with overlay file systems over /usr, /etc and /var
@@ -106,7 +107,9 @@ AGENTCTL=/usr/bin/agentctl
 wait_for 10 test -S "$RUNDIR/agentd.sock" || true
 check "the installed agentd answers" ctl status
 
-out=$(ctl_as alice create --purpose ci --ttl 30m --json)
+ssh-keygen -q -t ed25519 -N '' -C alice -f "$T/alice_key"
+chown 2901 "$T/alice_key.pub"
+out=$(ctl_as alice create --purpose ci --ttl 30m --ssh-key "$T/alice_key.pub" --json)
 A=$(jq -r .name <<<"$out")
 A_UID=$(jq -r .uid <<<"$out")
 (umask 077 && jq -r .token <<<"$out" >"$T/tok")
@@ -122,6 +125,27 @@ printf '%s\n' "$BOB_PW" | ctl_as bob approve "$RID" --reason "deb test" >/dev/nu
 wait "$sudo_pid" || true
 check "sudo as the identity, approved by bob, runs as root" grep -qx root "$T/sudo.out"
 [ -s "$T/sudo.out" ] || cat "$T/sudo.err"
+
+# step 4: the stock sshd_config (in the /etc overlay) with README's three
+# lines, the stock /etc/pam.d/sshd, on a port of this test's own.
+ssh-keygen -q -t ed25519 -N '' -f "$T/host_key"
+printf '%s\n' 'UsePAM yes' 'AuthorizedKeysCommand /usr/bin/agentctl authorized-keys %u' \
+	'AuthorizedKeysCommandUser nobody' >>/etc/ssh/sshd_config
+mkdir -m 0755 /run/sshd
+PORT=2223
+/usr/sbin/sshd -D -e -o "ListenAddress=127.0.0.1:$PORT" -o "HostKey=$T/host_key" \
+	-o "PidFile=$T/sshd.pid" 2>"$T/sshd.log" &
+SSHD_PID=$!
+trap 'deb_rc=$?; set +e; kill "$SSHD_PID" 2>/dev/null; wait "$SSHD_PID" 2>/dev/null; (exit $deb_rc); sandbox_exit' EXIT
+port_open() { timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT" 2>/dev/null; }
+wait_for 10 port_open || cat "$T/sshd.log"
+out=$(timeout 20 ssh -F /dev/null -p "$PORT" -i "$T/alice_key" -o BatchMode=yes -o IdentitiesOnly=yes \
+	-o IdentityAgent=none -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+	-o LogLevel=ERROR "$A@127.0.0.1" id -un </dev/null 2>"$T/ssh.err") || true
+check "ssh to the identity with the key bound at create (stock sshd stack)" test "$out" = "$A"
+[ "$out" = "$A" ] || tail -n 20 "$T/ssh.err" "$T/sshd.log"
+kill "$SSHD_PID" 2>/dev/null
+wait "$SSHD_PID" 2>/dev/null || true
 stop_agentd
 
 # ------------------------------------------------------------ purge
