@@ -65,6 +65,18 @@ mv /run/agentd/passwd.snap "$T/snap.off"
 echo "module loaded, no snapshot (dlopen alone) vs root: $("$B" spawn 300 agent-000000 root)"
 mv "$T/snap.off" /run/agentd/passwd.snap
 umount /etc/ld.so.cache
+# The floor: a module that answers NOTFOUND at once (tests/bench/nss_null.c),
+# linked as libnss_agent is. What it costs is glibc's price for any module
+# after files (the lookup misses files, loads the module, asks it).
+libdir=$(dirname "$(readlink -f "$(ldd /bin/true | awk '/libc.so/ { print $3 }')")")
+${CC:-cc} -O2 -shared -fPIC -Wl,-z,relro -Wl,-z,now -Wl,-soname,libnss_benchnull.so.2 \
+	-o "$libdir/libnss_benchnull.so.2" "$top_srcdir/tests/bench/nss_null.c"
+ldconfig -C "$T/ld.so.cache" && mount --bind "$T/ld.so.cache" /etc/ld.so.cache
+sed -E 's/^passwd:.*/passwd: files benchnull/' /etc/nsswitch.conf >"$T/nsswitch.null"
+mount --bind "$T/nsswitch.null" /etc/nsswitch.conf
+echo "an empty module after files (the floor for any NSS module) vs root: $("$B" spawn 300 agent-000000 root)"
+umount /etc/nsswitch.conf
+umount /etc/ld.so.cache
 echo "-- agentctl create, then at once getent passwd NAME in a new process (100 times)"
 rm -f /run/agentd/passwd.snap
 RUNDIR=/run/agentd
