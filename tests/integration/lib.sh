@@ -308,20 +308,7 @@ reason_of() { ctl show "$1" --json | jq -r '.retire_reason // ""'; }
 # rsyslogd is ever stopped (stop_private_rsyslog, or at sandbox exit).
 RSYSLOG_PID=""
 start_private_rsyslog() {
-	local e n
-	mkdir "$T/dev"
-	mount -t tmpfs -o mode=0755 tmpfs "$T/dev"
-	for e in /dev/*; do
-		n=${e##*/}
-		[ "$n" = log ] && continue
-		if [ -d "$e" ] && [ ! -L "$e" ]; then
-			mkdir "$T/dev/$n"
-			mount --rbind "$e" "$T/dev/$n"
-		else
-			cp -a "$e" "$T/dev/$n"
-		fi
-	done
-	mount --move "$T/dev" /dev
+	private_dev
 	mkdir -m 0700 "$T/rsyslog"
 	cat >"$T/rsyslog.conf" <<-EOC
 	global(workDirectory="$T/rsyslog")
