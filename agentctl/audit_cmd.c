@@ -21,6 +21,19 @@
 #endif
 
 
+/* Feeds each line of the files, in order, to cb: 0, or -errno said once. */
+static int read_files(char **files, int nfiles,
+		      int (*cb)(const char *file, unsigned long n, const char *line, void *arg),
+		      void *arg)
+{
+	int r = 0;
+
+	for (int i = 0; r == 0 && i < nfiles; i++)
+		if ((r = agent_audit_read_lines(files[i], cb, arg)) < 0)
+			fprintf(stderr, "agentctl: %s: %s\n", files[i], strerror(-r));
+	return r;
+}
+
 /* Where verify's results go: text lines, or one JSON object (--json). */
 struct vout {
 	bool json;
@@ -179,9 +192,7 @@ static int audit_verify_fleet(struct agent_audit_keyring *kr, bool json, char **
 
 	if (!f)
 		return EXIT_REFUSED;
-	for (int i = 0; r == 0 && i < nfiles; i++)
-		if ((r = agent_audit_read_lines(files[i], fleet_line, f)) < 0)
-			fprintf(stderr, "agentctl: %s: %s\n", files[i], strerror(-r));
+	r = read_files(files, nfiles, fleet_line, f);
 	if (r == 0 && json) {
 		agent_json_init(&o.j, stdout);
 		agent_json_begin_object(&o.j, NULL);
@@ -220,9 +231,7 @@ static int audit_trace(const char *name, const uint8_t *key, struct agent_audit_
 		return EXIT_REFUSED;
 	agent_audit_trace_keyring(t, kr);
 	agent_audit_trace_host(t, host);
-	for (int i = 0; r == 0 && i < nfiles; i++)
-		if ((r = agent_audit_read_lines(files[i], trace_line, t)) < 0)
-			fprintf(stderr, "agentctl: %s: %s\n", files[i], strerror(-r));
+	r = read_files(files, nfiles, trace_line, t);
 	if (r == 0 && agent_audit_trace_print(t, stdout, json) == 0) {
 		fprintf(stderr, "agentctl: no audit record about %s%s%s\n", name,
 			host ? " from host " : "", host ? host : "");
@@ -255,9 +264,7 @@ static int audit_verify(const uint8_t key[AGENT_AUDIT_KEY_BYTES], bool json, cha
 
 	if (!in.v)
 		return EXIT_REFUSED;
-	for (int i = 0; r == 0 && i < nfiles; i++)
-		if ((r = agent_audit_read_lines(files[i], verify_line, &in)) < 0)
-			fprintf(stderr, "agentctl: %s: %s\n", files[i], strerror(-r));
+	r = read_files(files, nfiles, verify_line, &in);
 	if (r == 0 && json) {
 		agent_json_init(&o.j, stdout);
 		agent_json_begin_object(&o.j, NULL);
