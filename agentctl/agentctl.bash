@@ -32,7 +32,7 @@ _agentctl()
 			authorized-keys audit -S --socket -t --timeout -h --help --version" -- "$cur"))
 		;;
 	create) COMPREPLY=($(compgen -W "--purpose --ttl --actor --task --for --ssh-key --json --help" -- "$cur")) ;;
-	run) COMPREPLY=($(compgen -W "--purpose --ttl --actor --task --for --help --" -- "$cur")) ;;
+	run) COMPREPLY=($(compgen -W "--purpose --ttl --actor --task --for --json --help --" -- "$cur")) ;;
 	list) COMPREPLY=($(compgen -W "--all --json --help" -- "$cur")) ;;
 	show | revoke)
 		if [[ $cur == -* ]]; then

@@ -65,11 +65,12 @@ static const struct cmd_help {
 		    "--for USER: as USER's delegate (the policy's may_act_for); --ssh-key\n"
 		    "FILE binds one OpenSSH public key for ssh logins.\n" },
 	{ "run", "run --purpose NAME [--ttl DURATION] [--actor LABEL] [--task TEXT]\n"
-		 "    [--for USER] [--] CMD [ARG...]\n"
+		 "    [--for USER] [--json] [--] CMD [ARG...]\n"
 		 "Run CMD as a new identity through the PAM service agentd, with this\n"
 		 "stdin, stdout and stderr; the identity is retired (everything CMD left\n"
 		 "killed) when CMD ends. Exits with CMD's status, 128+N if killed by\n"
-		 "signal N, 125 if the run failed.\n" },
+		 "signal N, 125 if the run failed. --json: one line of JSON on stdout\n"
+		 "after CMD's own output (identity, exit code or signal, status).\n" },
 	{ "list", "list [--all] [--json]\n"
 		  "The live identities you may see (root: all); --all adds retired ones.\n" },
 	{ "show", "show NAME [--json]\nOne identity in full.\n" },
@@ -141,7 +142,8 @@ static void usage(FILE *f)
 	      "  revoke NAME [--reason TEXT] [--json]\n"
 	      "                                     retire an identity and its descendants now\n"
 	      "  run --purpose NAME [--ttl DURATION] [--actor LABEL] [--task TEXT]\n"
-	      "      [--for USER] [--] CMD [ARG...] run CMD as a new identity, retired when CMD ends;\n"
+	      "      [--for USER] [--json] [--] CMD [ARG...]\n"
+	      "                                     run CMD as a new identity, retired when CMD ends;\n"
 	      "                                     exits with CMD's status (125: run failed)\n"
 	      "  status [--json]                    agentd's state\n"
 	      "  pending [--json]                   step-up requests you may decide\n"
@@ -344,8 +346,8 @@ struct create_args {
 	bool json;
 };
 
-/* Parses create's options (run: no --json or --ssh-key, and stops at the
- * first argument, the command). 0 or an exit status after one message. */
+/* Parses create's options (run: no --ssh-key, and stops at the first
+ * argument, the command). 0 or an exit status after one message. */
 static int parse_create_args(int argc, char **argv, bool run, struct create_args *a)
 {
 	static const struct option opts[] = {
@@ -360,8 +362,8 @@ static int parse_create_args(int argc, char **argv, bool run, struct create_args
 
 	memset(a, 0, sizeof(*a));
 	while ((o = getopt_long(argc, argv, run ? "+" : "", opts, NULL)) != -1) {
-		if (run && (o == 'j' || o == 's'))
-			return usage_error("run: --json and --ssh-key are options of create");
+		if (run && o == 's')
+			return usage_error("run: --ssh-key is an option of create");
 		switch (o) {
 		case 'p': a->purpose = optarg; break;
 		case 'a': a->actor = optarg; break;
@@ -475,6 +477,34 @@ static int run_wait(struct ctl *c, int64_t expires)
 	return 0;
 }
 
+/* run --json: one object, one line, after the command has ended (the
+ * command's own output came before it on the same stdout). */
+static void json_run(const struct agent_identity *id, int wstatus, int status, const char *msg)
+{
+	struct agent_json j;
+	char t[32];
+
+	agent_json_init(&j, stdout);
+	agent_json_begin_object(&j, NULL);
+	agent_json_str(&j, "name", id->name);
+	agent_json_u64(&j, "uid", id->uid);
+	agent_json_str(&j, "purpose", id->purpose);
+	fmt_time(id->expires, t, sizeof(t));
+	agent_json_str(&j, "expires", t);
+	if (WIFEXITED(wstatus))
+		agent_json_u64(&j, "exit_code", (uint64_t)WEXITSTATUS(wstatus));
+	else
+		agent_json_str(&j, "exit_code", NULL);
+	if (WIFSIGNALED(wstatus))
+		agent_json_u64(&j, "signal", (uint64_t)WTERMSIG(wstatus));
+	else
+		agent_json_str(&j, "signal", NULL);
+	agent_json_u64(&j, "status", (uint64_t)status);
+	agent_json_str(&j, "message", msg);
+	agent_json_end_object(&j);
+	fflush(stdout);
+}
+
 /* agentctl run [create options] [--] CMD [ARG...]: see agentctl(1). The
  * exit status is the command's (128+N if killed by signal N), 125 if
  * agentctl, agentd or the PAM stack refused or failed. */
@@ -542,11 +572,12 @@ static int cmd_run(struct ctl *c, int argc, char **argv)
 	}
 	if (msg)
 		fprintf(stderr, "agentctl: run: %s\n", msg);
-	if (WIFSIGNALED((int)st))
-		return 128 + WTERMSIG((int)st);
-	if (WIFEXITED((int)st))
-		return WEXITSTATUS((int)st);
-	return RUN_FAILED;
+	r = WIFSIGNALED((int)st) ? 128 + WTERMSIG((int)st)
+	    : WIFEXITED((int)st) ? WEXITSTATUS((int)st)
+				 : RUN_FAILED;
+	if (a.json)
+		json_run(&id, (int)st, r, msg);
+	return r;
 }
 
 /* ---------------------------------------------------------------- list, show */

@@ -53,6 +53,20 @@ check "run: the PAM session was opened and closed" \
 	bash -c "grep -q 'event=\"session-open\" decision=\"allow\" identity=\"$name\".*service=\"agentd\"' '$T/agentd.log' &&
 		grep -q 'event=\"session-close\" identity=\"$name\"' '$T/agentd.log'"
 
+# --json: the command's output, then one object on the last line.
+rc=0
+out=$(run_as alice --purpose ci --json -- sh -c 'echo hello; exit 3') || rc=$?
+last=$(tail -n1 <<<"$out")
+check "run --json: the command's output comes first" test "$(head -n1 <<<"$out")" = hello
+check "run --json: exit code, null signal, status, the identity" \
+	test "$rc:$(jq -c '[.exit_code, .signal, .status, .purpose, .message]' <<<"$last")" = '3:[3,null,3,"ci",null]'
+jname=$(jq -r .name <<<"$last")
+check "run --json: the name is the identity that ran" test "$(state_of "$jname")" = retired
+rc=0
+out=$(run_as alice --purpose ci --json -- sh -c 'kill -9 $$') || rc=$?
+check "run --json: killed by a signal: null exit code, the signal, 128+N" \
+	test "$rc:$(tail -n1 <<<"$out" | jq -c '[.exit_code, .signal, .status]')" = '137:[null,9,137]'
+
 # --help after the command (or after --) is the command's.
 out=$(run_as alice --purpose ci -- sh -c 'echo "$1"' sh --help)
 check "run: --help after the command is the command's argument" test "$out" = "--help"
