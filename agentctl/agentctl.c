@@ -175,16 +175,22 @@ static int call(struct ctl *c)
 		return EXIT_USAGE;
 	}
 	if (c->fd < 0) {
-		c->fd = agent_client_connect(c->socket, c->timeout_ms);
-		if (c->fd < 0) {
+		/* One deadline for connect, send and reply; busy is retried. */
+		r = agent_client_call(c->socket, &c->w, NULL, 0, c->buf, &c->m, c->timeout_ms);
+		if (r >= 0)
+			c->fd = r;
+		if (r == -ENOENT || r == -ECONNREFUSED || r == -EACCES || r == -ENAMETOOLONG) {
 			fprintf(stderr, "agentctl: cannot reach agentd at %s: %s\n", c->socket,
-				strerror(-c->fd));
+				strerror(-r));
 			return EXIT_UNREACHABLE;
 		}
+	} else {
+		r = agent_client_send(c->fd, &c->w, c->timeout_ms);
+		if (r == 0)
+			r = agent_client_recv(c->fd, c->buf, &c->m, c->timeout_ms);
 	}
-	r = agent_client_send(c->fd, &c->w, c->timeout_ms);
-	if (r == 0)
-		r = agent_client_recv(c->fd, c->buf, &c->m, c->timeout_ms);
+	if (r > 0)
+		r = 0;
 	if (r == -EBADMSG) {
 		fprintf(stderr, "agentctl: protocol error: malformed reply from agentd\n");
 		return EXIT_REFUSED;
@@ -537,15 +543,16 @@ static int cmd_run(struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "agentctl: run: the command line is too long\n");
 		return RUN_FAILED;
 	}
-	c->fd = agent_client_connect(c->socket, c->timeout_ms);
-	if (c->fd < 0) {
+	r = agent_client_call(c->socket, &c->w, stdfds, 3, c->buf, &c->m, c->timeout_ms);
+	if (r >= 0) {
+		c->fd = r;
+		r = 0;
+	}
+	if (r == -ENOENT || r == -ECONNREFUSED || r == -EACCES || r == -ENAMETOOLONG) {
 		fprintf(stderr, "agentctl: cannot reach agentd at %s: %s\n", c->socket,
-			strerror(-c->fd));
+			strerror(-r));
 		return RUN_FAILED;
 	}
-	r = agent_client_send_fds(c->fd, &c->w, stdfds, 3, c->timeout_ms);
-	if (r == 0)
-		r = agent_client_recv(c->fd, c->buf, &c->m, c->timeout_ms);
 	if (r < 0) {
 		fprintf(stderr, "agentctl: agentd at %s did not answer: %s\n", c->socket,
 			strerror(-r));
@@ -987,14 +994,22 @@ static int ask_authorized_key(struct ctl *c, const char *user)
 	agent_wire_str(&c->w, AGENT_A_NAME, user);
 	if (agent_wire_finish(&c->w) < 0)
 		return EXIT_USAGE;
-	if (c->fd < 0 && (c->fd = agent_client_connect(c->socket, c->timeout_ms)) < 0) {
-		fprintf(stderr, "agentctl: cannot reach agentd at %s: %s\n", c->socket,
-			strerror(-c->fd));
-		return EXIT_UNREACHABLE;
+	if (c->fd < 0) {
+		r = agent_client_call(c->socket, &c->w, NULL, 0, c->buf, &c->m, c->timeout_ms);
+		if (r >= 0) {
+			c->fd = r;
+			r = 0;
+		}
+		if (r == -ENOENT || r == -ECONNREFUSED || r == -EACCES || r == -ENAMETOOLONG) {
+			fprintf(stderr, "agentctl: cannot reach agentd at %s: %s\n", c->socket,
+				strerror(-r));
+			return EXIT_UNREACHABLE;
+		}
+	} else {
+		r = agent_client_send(c->fd, &c->w, c->timeout_ms);
+		if (r == 0)
+			r = agent_client_recv(c->fd, c->buf, &c->m, c->timeout_ms);
 	}
-	r = agent_client_send(c->fd, &c->w, c->timeout_ms);
-	if (r == 0)
-		r = agent_client_recv(c->fd, c->buf, &c->m, c->timeout_ms);
 	if (r < 0) {
 		fprintf(stderr, "agentctl: agentd at %s did not answer: %s\n", c->socket,
 			strerror(-r));

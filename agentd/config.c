@@ -39,6 +39,7 @@
 #define DEFAULT_MAX_PER_CALLER 1000
 #define DEFAULT_MAX_CONNECTIONS 64
 #define MAX_CONNECTIONS 4096
+#define DEFAULT_MAX_CONNECTIONS_PER_UID 16
 #define DEFAULT_MAX_PENDING 256
 #define MAX_PENDING 4096
 #define GRACE_UNIT_MS 1000 /* kill_grace is stored in milliseconds */
@@ -279,6 +280,11 @@ static const struct opt root_opts[] = {
 	  .doc = "live identities at most per creating uid" },
 	{ "max_connections", OPT_INT, CFG(max_connections), .def = DEFAULT_MAX_CONNECTIONS,
 	  .min = 1, .max = MAX_CONNECTIONS, .doc = "concurrent client connections at most" },
+	{ "max_connections_per_uid", OPT_INT, CFG(max_connections_per_uid),
+	  .def = DEFAULT_MAX_CONNECTIONS_PER_UID, .min = 1, .max = MAX_CONNECTIONS,
+	  .doc = "concurrent client connections at most per non-root uid" },
+	{ "connection_idle_timeout", OPT_DURATION, CFG(connection_idle_timeout), .sdef = "30s",
+	  .min = 1, .dmax = "1h", .doc = "a connection with no request in progress is closed after this" },
 	{ "approvers", OPT_STRINGS,
 	  LIST(struct agent_config, approvers, napprovers, AGENT_NAME_MAX + 2),
 	  .max = MAX_APPROVERS, .valid = valid_approver,

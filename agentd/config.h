@@ -76,6 +76,8 @@ struct agent_config {
 	unsigned max_live;                     /* default: the size of the uid range */
 	unsigned max_live_per_caller;          /* default 1000 */
 	unsigned max_connections;              /* default 64 */
+	unsigned max_connections_per_uid;      /* default 16; root is not limited */
+	uint64_t connection_idle_timeout;      /* seconds, default 30s */
 	uint64_t retired_retention;            /* keep retired records, default 30d */
 	char (*approvers)[AGENT_NAME_MAX + 2];  /* "user" or "%group"; none by default */
 	size_t napprovers;

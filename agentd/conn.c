@@ -6,12 +6,16 @@
  * reply; descriptors a handler did not keep are closed after dispatch;
  * request and reply bytes are wiped once sent or read (they may hold a
  * token); waiting connections (a step-up, an `agentctl run`) do not count
- * against max_connections. */
+ * against max_connections and never time out; no client is ever reset: at
+ * max_connections the listening socket is left alone (the backlog holds
+ * the rest), and a connection over its uid's share gets an EAGAIN reply
+ * before it is closed. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -41,7 +45,7 @@ int agentd_listen(struct agentd *d)
 	old = umask(0111);
 	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (r < 0 || listen(fd, 128) < 0) {
+	if (r < 0 || listen(fd, SOMAXCONN) < 0) {
 		r = -errno;
 		goto fail;
 	}
@@ -79,32 +83,131 @@ void agentd_conn_free(struct agentd *d, struct agentd_conn *c)
 	free(c);
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool agentd_conn_waiting(const struct agentd_conn *c)
+{
+	return c->run || c->request || c->job;
+}
+
+/* Connections that count against the limits (waiting ones do not: max_pending
+ * and max_live bound those). Each waiting one is among conns.n. */
+static unsigned conns_active(const struct agentd *d)
+{
+	unsigned waiting = d->nrequests + d->nruns;
+
+	return d->conns.n > waiting ? d->conns.n - waiting : 0;
+}
+
+/* The part of max_connections only root may use: a quarter (at least one
+ * when there are two or more), so that root's agentctl and pam_agent (its
+ * requests come from root's su, sudo, sshd, login) always find a slot. */
+static unsigned root_reserve(const struct agentd *d)
+{
+	unsigned g = d->cfg->max_connections;
+
+	return g < 2 ? 0 : (g / 4 ? g / 4 : 1);
+}
+
+/* Whether a new connection from uid fits its share. */
+static bool conn_admit(const struct agentd *d, uid_t uid, char *why, size_t len)
+{
+	const struct agentd_conn *c;
+	unsigned same = 0, nonroot = 0;
+
+	if (uid == 0)
+		return true;
+	LIST_FOREACH(c, &d->conns.list, link) {
+		if (agentd_conn_waiting(c) || c->cred.uid == 0)
+			continue;
+		nonroot++;
+		if (c->cred.uid == uid)
+			same++;
+	}
+	if (same >= d->cfg->max_connections_per_uid) {
+		snprintf(why, len, "agentd is busy: uid %u holds %u connections "
+			 "(max_connections_per_uid); try again", (unsigned)uid, same);
+		return false;
+	}
+	if (nonroot + root_reserve(d) >= d->cfg->max_connections) {
+		snprintf(why, len, "agentd is busy: every connection open to non-root "
+			 "callers is in use (max_connections); try again");
+		return false;
+	}
+	return true;
+}
+
+/* A refused connection is told why (one ERROR reply, EUSERS) before it is
+ * closed, so that the client can tell busy from broken and try again
+ * (common/client.c: agent_client_call). */
+static void conn_refuse(int fd, const char *why)
+{
+	struct agent_wbuf w;
+
+	agent_wire_begin(&w, AGENT_MSG_ERROR);
+	agent_wire_error(&w, EUSERS, why);
+	if (agent_wire_finish(&w) == 0)
+		(void)send(fd, w.data, w.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+}
+
+static void listen_pause(struct agentd *d)
+{
+	if (!d->conns.paused && epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->listen_fd, NULL) == 0)
+		d->conns.paused = true;
+}
+
+void agentd_accept_resume(struct agentd *d)
+{
+	if (d->conns.paused && d->listen_fd >= 0 && conns_active(d) < d->cfg->max_connections &&
+	    agentd_watch(d, d->listen_fd, EPOLLIN, &d->kinds[W_LISTEN]) == 0)
+		d->conns.paused = false;
+}
+
 void agentd_accept(struct agentd *d)
 {
 	for (;;) {
 		struct agentd_conn *c;
-		socklen_t len = sizeof(struct ucred);
-		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		char why[AGENT_MESSAGE_MAX];
+		int fd;
 
+		/* Full: the rest wait in the listen backlog (SOMAXCONN), and
+		 * connect(2) beyond that answers EAGAIN, which clients retry
+		 * until their deadline. Nobody is reset. */
+		if (conns_active(d) >= d->cfg->max_connections) {
+			listen_pause(d);
+			return;
+		}
+		fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0)
 			return;
-		/* A connection that waits (a pending step-up, an agentctl run)
-		 * does not count: max_pending and max_live bound those. */
-		if (d->conns.n - d->nrequests - d->nruns >= d->cfg->max_connections) {
-			/* (each waiting one is among conns.n, so no underflow) */
-			close(fd); /* over the limit: the client sees a reset */
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+			close(fd);
+			continue;
+		}
+		if (!conn_admit(d, cred.uid, why, sizeof(why))) {
+			conn_refuse(fd, why);
 			continue;
 		}
 		c = calloc(1, sizeof(*c));
 		if (!c) {
-			close(fd);
+			conn_refuse(fd, "agentd is out of memory; try again");
 			continue;
 		}
 		c->kind = W_CONN;
 		c->fd = fd;
+		c->cred = cred;
+		c->last_ms = now_ms();
 		STAILQ_INIT(&c->out);
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) < 0 ||
-		    agentd_watch(d, fd, EPOLLIN, c) < 0) {
+		if (agentd_watch(d, fd, EPOLLIN, c) < 0) {
 			close(fd);
 			free(c);
 			continue;
@@ -112,6 +215,29 @@ void agentd_accept(struct agentd *d)
 		LIST_INSERT_HEAD(&d->conns.list, c, link);
 		d->conns.n++;
 	}
+}
+
+int agentd_conn_sweep(struct agentd *d)
+{
+	int64_t now = now_ms(), limit = (int64_t)d->cfg->connection_idle_timeout * 1000;
+	int64_t next = -1;
+	struct agentd_conn *c, *tmp;
+
+	for (c = LIST_FIRST(&d->conns.list); c; c = tmp) {
+		int64_t left;
+
+		tmp = LIST_NEXT(c, link);
+		if (agentd_conn_waiting(c))
+			continue;
+		left = c->last_ms + limit - now;
+		if (left <= 0) {
+			agentd_conn_free(d, c);
+			continue;
+		}
+		if (next < 0 || left < next)
+			next = left;
+	}
+	return next < 0 ? -1 : (int)(next > INT32_MAX ? INT32_MAX : next);
 }
 
 bool agentd_conn_flush(struct agentd *d, struct agentd_conn *c)
@@ -130,6 +256,7 @@ bool agentd_conn_flush(struct agentd *d, struct agentd_conn *c)
 			return false;
 		}
 		STAILQ_REMOVE_HEAD(&c->out, link);
+		c->last_ms = now_ms();
 		c->out_bytes -= m->len;
 		sodium_memzero(m->data, m->len);
 		free(m);
@@ -228,6 +355,7 @@ int agentd_conn_recv(struct agentd *d, struct agentd_conn *c, struct agent_msg *
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return -1;
 	fds_ok = n < 0 || conn_take_fds(c, &mh);
+	c->last_ms = now_ms();
 	if (n <= 0) {
 		agentd_conn_free(d, c);
 		return -1;

@@ -41,13 +41,28 @@ struct agentd_conn {
 	struct agentd_run *run; /* the `agentctl run` this client waits for */
 	struct agentd_request *request;   /* pam_agent waiting for a step-up decision */
 	struct agentd_approval_job *job;  /* an approver re-authenticating over it */
+	int64_t last_ms; /* CLOCK_BOOTTIME ms of the last request or reply sent */
 	LIST_ENTRY(agentd_conn) link;
 };
 
 /* Binds and listens on d->sock_path (any local user may connect). */
 int agentd_listen(struct agentd *d);
-/* The listening socket is readable: accepts what waits (up to the limit). */
+/* The listening socket is readable: accepts what waits, up to the limits.
+ * At max_connections it stops watching the listening socket (clients wait
+ * in the listen backlog, never reset); a non-root uid over its share
+ * (max_connections_per_uid, or the quarter of max_connections held back for
+ * root) is answered EUSERS and closed (clients try again). */
 void agentd_accept(struct agentd *d);
+/* Watches the listening socket again once a slot is free (after each turn
+ * of the loop). */
+void agentd_accept_resume(struct agentd *d);
+/* Closes connections that hold no request in progress and have been idle
+ * for connection_idle_timeout. Returns the ms until the next call is due,
+ * or -1 if no connection could become idle. */
+int agentd_conn_sweep(struct agentd *d);
+/* True while c waits for something (a run, a step-up, an approver): it
+ * counts against no connection limit and never times out. */
+bool agentd_conn_waiting(const struct agentd_conn *c);
 /* c is readable: receives one request. 1: a well-formed request is in *m
  * (it points into conn.c's buffer until agentd_conn_done); 0: a malformed
  * one was answered with an error and c will close; either way call

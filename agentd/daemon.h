@@ -79,6 +79,7 @@ struct agentd_hooks {
 struct agentd_conns {
 	LIST_HEAD(agentd_conn_list, agentd_conn) list;
 	unsigned n;
+	bool paused; /* at max_connections: the listening socket is not watched */
 };
 
 /* livetable.c: the live table, a dense array (for scans) plus an index by

@@ -139,12 +139,39 @@ static int setup_fds(struct agentd *d)
 	return 0;
 }
 
+static int64_t boot_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Idle connections are closed by a sweep (conn.c) that is due when the
+ * earliest one could expire; the epoll timeout wakes the loop for it. */
+static int sweep_idle(struct agentd *d, int64_t *next_sweep, int timeout)
+{
+	int64_t now = boot_ms(), until;
+
+	if (now >= *next_sweep) {
+		int s = agentd_conn_sweep(d);
+
+		*next_sweep = now + (s < 0 ? (int64_t)d->cfg->connection_idle_timeout * 1000 : s);
+	}
+	until = *next_sweep - now;
+	if (until < 1)
+		until = 1;
+	return timeout < 0 || until < timeout ? (int)until : timeout;
+}
+
 static void run_loop(struct agentd *d)
 {
 	struct epoll_event ev[MAX_EVENTS];
+	int64_t next_sweep = 0;
 
 	while (!d->stop) {
-		int n = epoll_wait(d->epfd, ev, MAX_EVENTS, agent_audit_pump(&d->audit));
+		int timeout = sweep_idle(d, &next_sweep, agent_audit_pump(&d->audit));
+		int n = epoll_wait(d->epfd, ev, MAX_EVENTS, timeout);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -205,6 +232,7 @@ static void run_loop(struct agentd *d)
 			d->reload = false;
 			agentd_reload_config(d);
 		}
+		agentd_accept_resume(d);
 	}
 }
 

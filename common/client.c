@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -159,5 +160,63 @@ int agent_client_recv(int fd, uint8_t *buf, struct agent_msg *m, int timeout_ms)
 		r = wait_fd(fd, POLLIN, deadline);
 		if (r < 0)
 			return r;
+	}
+}
+
+/* A reply that says agentd refused the connection itself (over the caller's
+ * share of connections): ERROR with EUSERS, the connection then closed. */
+static bool refused_busy(const struct agent_msg *m)
+{
+	uint64_t err = 0;
+
+	return m->type == AGENT_MSG_ERROR && agent_msg_u64(m, AGENT_A_ERRNO, &err) &&
+	       err == EUSERS;
+}
+
+int agent_client_call(const char *path, const struct agent_wbuf *w, const int *fds,
+		      unsigned nfds, uint8_t *buf, struct agent_msg *m, int timeout_ms)
+{
+	int64_t deadline = mono_ms() + timeout_ms;
+	unsigned backoff = 5;
+
+	for (;;) {
+		int64_t left = deadline - mono_ms();
+		int fd, r;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		fd = agent_client_connect(path, (int)left);
+		if (fd < 0)
+			return fd;
+		left = deadline - mono_ms();
+		r = left > 0 ? agent_client_send_fds(fd, w, fds, nfds, (int)left) : -ETIMEDOUT;
+		/* Refused at accept: the reply may be waiting although the send
+		 * found the connection closed. */
+		if (r == -EPIPE || r == -ECONNRESET)
+			r = 0;
+		left = deadline - mono_ms();
+		if (r == 0)
+			r = left > 0 ? agent_client_recv(fd, buf, m, (int)left) : -ETIMEDOUT;
+		if (r < 0 || !refused_busy(m))
+			goto done;
+		close(fd);
+		/* Busy: try again, spread out, until the deadline. */
+		left = deadline - mono_ms();
+		if (left <= 0)
+			return -ETIMEDOUT;
+		{
+			unsigned wait = backoff / 2 + (unsigned)((uint64_t)(mono_ms() ^ getpid()) % (backoff / 2 + 1));
+
+			poll(NULL, 0, (int)((int64_t)wait < left ? wait : left));
+		}
+		if (backoff < 200)
+			backoff *= 2;
+		continue;
+done:
+		if (r < 0) {
+			close(fd);
+			return r;
+		}
+		return fd;
 	}
 }

@@ -24,3 +24,11 @@ int agent_client_send_fds(int fd, const struct agent_wbuf *w, const int *fds, un
  * 0; -ETIMEDOUT; -ECONNRESET on EOF; -EBADMSG for a truncated or invalid
  * message. */
 int agent_client_recv(int fd, uint8_t *buf, struct agent_msg *m, int timeout_ms);
+
+/* connect, send (with fds) and the first reply, all within one timeout.
+ * When agentd refuses the connection because the caller's uid is over its
+ * share (an ERROR reply with EUSERS), tries again with a growing, jittered
+ * pause until the timeout. Returns the connected fd (the reply in m) or
+ * -errno as the calls above. */
+int agent_client_call(const char *path, const struct agent_wbuf *w, const int *fds,
+		      unsigned nfds, uint8_t *buf, struct agent_msg *m, int timeout_ms);

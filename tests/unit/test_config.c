@@ -26,7 +26,7 @@ static const char full[] =
 	"uid_quarantine = \"1h\"; kill_grace = \"3s\";\n"             /* 5 */
 	"home_base = \"/var/agents\";\n"                              /* 6 */
 	"agents_group = \"agents\"; agents_gid = 1879113728;\n"       /* 7 */
-	"max_live = 100; max_live_per_caller = 10; max_connections = 8;\n" /* 8 */
+	"max_live = 100; max_live_per_caller = 10; max_connections = 8; max_connections_per_uid = 4; connection_idle_timeout = \"5s\";\n" /* 8 */
 	"retired_retention = \"7d\";\n"                               /* 9 */
 	"purposes = (\n"                                              /* 10 */
 	"  { name = \"ci\"; groups = [ \"0\", \"12345\" ]; shell = \"/bin/bash\";\n"
@@ -59,6 +59,8 @@ static void test_full(void **state)
 	assert_int_equal(c->max_live, 100);
 	assert_int_equal(c->max_live_per_caller, 10);
 	assert_int_equal(c->max_connections, 8);
+	assert_int_equal(c->max_connections_per_uid, 4);
+	assert_int_equal(c->connection_idle_timeout, 5);
 	assert_int_equal(c->retired_retention, 7 * 86400);
 	assert_int_equal(c->npurposes, 2);
 	const struct agent_cfg_purpose *p = agent_config_purpose(c, "ci");
@@ -110,6 +112,8 @@ static void test_defaults(void **state)
 	assert_int_equal(c->max_live, 65536);
 	assert_int_equal(c->max_live_per_caller, 1000);
 	assert_int_equal(c->max_connections, 64);
+	assert_int_equal(c->max_connections_per_uid, 16);
+	assert_int_equal(c->connection_idle_timeout, 30);
 	assert_int_equal(c->npurposes, 0);
 	/* step-up approval: nobody approves until approvers is set */
 	assert_int_equal(c->napprovers, 0);
@@ -214,6 +218,8 @@ static const struct {
 	{ "agents_group = \"agents\"; agents_gid = 1879048200;\n", 1, "inside the agent uid range" },
 	{ "max_live = 70000;\n", 1, "out of range" },
 	{ "max_connections = 0;\n", 1, "out of range" },
+	{ "max_connections_per_uid = 0;\n", 1, "out of range" },
+	{ "connection_idle_timeout = \"2h\";\n", 1, "at most 1h" },
 	{ "purposes = ( { name = \"ci\"; },\n { name = \"ci\"; } );\n", 2, "defined twice" },
 	{ "purposes = ( { name = \"Bad\"; } );\n", 1, "purpose name" },
 	{ "purposes = ( { groups = [ \"users\" ]; } );\n", 1, "missing required setting 'name'" },
