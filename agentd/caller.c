@@ -8,6 +8,7 @@
 
 #include "agentd/caller.h"
 #include "agentd/daemon.h"
+#include "agentd/deferred.h"
 #include "common/liveness.h"
 #include "common/text.h"
 
@@ -22,7 +23,8 @@ void agentd_caller_resolve(struct agentd *d, const struct ucred *cred, struct ca
 	memset(cc, 0, sizeof(*cc));
 	cc->c.uid = cred->uid;
 	if (cred->uid >= d->cfg->uid_min && cred->uid <= d->cfg->uid_max) {
-		if (agent_store_get_live_uid(d->store, cred->uid, &cc->agent) == 0) {
+		if (agent_store_get_live_uid(d->store, cred->uid, &cc->agent) == 0 &&
+		    !agentd_deferred_overlay(d, &cc->agent)) {
 			struct agent_now now;
 
 			agent_now(&now);

@@ -12,6 +12,7 @@
  *   expiry.c                TTL enforcement (retires what is due)
  *   retire.c                retirement
  *   reaper.c                reaper children (kill.c runs in them)
+ *   deferred.c              store writes that wait (retirement records)
  *   conn.c, caller.c, livetable.c, publish.c, homes.c, uidalloc.c, session.c
  * A lower file reports upward only through struct agentd_hooks, which the
  * loop installs.
@@ -19,6 +20,9 @@
  * Invariants kept across these files:
  * - The store is written (and committed) before the snapshot, and both
  *   before a reply: an acknowledged create is durable and resolvable.
+ *   Retirement is the other way round: unpublished and killed first,
+ *   recorded after (retire.c, deferred.c), so no store failure keeps an
+ *   identity alive.
  * - Requests are authorised from SO_PEERCRED only, through one table
  *   (handlers.c). */
 #pragma once
@@ -43,6 +47,7 @@ struct agentd;
 struct agentd_conn;
 struct agentd_live;
 struct agentd_reaper;
+struct agentd_deferred_rec;
 struct agentd_session;
 struct agentd_run;
 struct agentd_request;
@@ -60,7 +65,7 @@ struct agentd_opts {
  * holding one of these, and the loop dispatches on it. */
 enum agentd_watch_kind {
 	W_LISTEN = 1, W_SIGNAL, W_TIMER_BOOT, W_TIMER_REAL, W_TIMER_STEPUP, W_CONN, W_REAPER,
-	W_SESSION, W_RUN, W_APPROVER
+	W_SESSION, W_RUN, W_APPROVER, W_DEFERRED
 };
 
 /* The event interface: how a lower module reports to the ones above it
@@ -98,6 +103,16 @@ struct agentd_reapers {
 	int64_t last_purge; /* CLOCK_BOOTTIME seconds of the last retention purge */
 };
 
+/* deferred.c: store writes the database did not take yet, in order. */
+struct agentd_deferred {
+	int kind; /* W_DEFERRED: first member, epoll data points here */
+	int tfd;  /* retry timer, armed while the store refuses writes */
+	TAILQ_HEAD(agentd_deferred_list, agentd_deferred_rec) q;
+	size_t n;
+	int err; /* the store's last refusal (-errno), 0 while it takes writes */
+	bool journal; /* the runtime directory may hold a journal to remove */
+};
+
 struct agentd {
 	struct agentd_opts opts;
 	struct agentd_hooks hooks;        /* loop.c */
@@ -115,6 +130,7 @@ struct agentd {
 	struct agentd_conns conns;        /* conn.c */
 	struct agentd_live_table live;    /* livetable.c */
 	struct agentd_reapers reapers;    /* reaper.c */
+	struct agentd_deferred deferred;  /* deferred.c */
 	LIST_HEAD(, agentd_session) sessions; /* session.c */
 	unsigned nsessions;
 	LIST_HEAD(, agentd_run) runs;     /* run.c */

@@ -28,6 +28,7 @@
 #include "agentd/policy.h"
 #include "agentd/publish.h"
 #include "agentd/retire.h"
+#include "agentd/deferred.h"
 #include "agentd/run.h"
 #include "agentd/uidalloc.h"
 #include "common/kv.h"
@@ -128,6 +129,12 @@ static bool create_identity(struct agentd *d, struct agentd_conn *c, const struc
 	if (cc->c.uid == 0 && !cc->c.user[0])
 		snprintf(cc->c.user, sizeof(cc->c.user), "root");
 
+	if ((r = agentd_deferred_error(d)) < 0) {
+		/* Retirements go on; what cannot be recorded must not begin. */
+		audit_create(d, cc, &req, NULL, "deny", "the state database refuses writes");
+		agentd_reply_error(d, c, -r, "agentd cannot write its state: %s", strerror(-r));
+		return false;
+	}
 	agent_policy_create(d->cfg, &cc->c, &req, time(NULL), &dec);
 	if (!dec.allowed) {
 		audit_create(d, cc, &req, NULL, "deny", dec.reason);
@@ -188,13 +195,14 @@ static bool create_identity(struct agentd *d, struct agentd_conn *c, const struc
 	if (r == 0 && ssh_key)
 		r = agent_store_set_ssh_key(d->store, id->name, ssh_key);
 	if (r == 0)
-		r = agent_store_commit(d->store);
+		r = agent_store_commit(d->store); /* rolls back itself on failure */
 	else
 		agent_store_rollback(d->store);
 	if (r < 0) {
 		sodium_memzero(token, AGENT_TOKEN_TEXT_MAX);
 		audit_create(d, cc, &req, NULL, "deny", "store write failed");
-		agentd_reply_error(d, c, EIO, "cannot record the identity: %s", strerror(-r));
+		agentd_reply_error(d, c, r == -EEXIST ? EIO : -r, "agentd cannot write its state: %s",
+				   strerror(-r));
 		return false;
 	}
 	if (agentd_purpose_has_home(d, id->purpose) && agentd_home_create(d, id->name, id->uid) < 0)
@@ -314,17 +322,22 @@ struct list_ctx {
 	struct agentd *d;
 	struct agentd_conn *c;
 	const struct caller_ctx *cc;
+	bool all;
 };
 
 static int list_cb(const struct agent_identity *id, void *arg)
 {
 	struct list_ctx *l = arg;
+	struct agent_identity v = *id;
 	struct agent_wbuf w;
 
-	if (!agent_policy_may_see(&l->cc->c, id))
+	/* A retirement not yet recorded shows as retired (deferred.h). */
+	if (agentd_deferred_overlay(l->d, &v) && !l->all)
+		return 0;
+	if (!agent_policy_may_see(&l->cc->c, &v))
 		return 0;
 	agent_wire_begin(&w, AGENT_MSG_IDENTITY);
-	agent_wire_put_identity(&w, id);
+	agent_wire_put_identity(&w, &v);
 	if (agent_wire_finish(&w) == 0)
 		agentd_reply(l->d, l->c, &w);
 	return 0;
@@ -333,7 +346,7 @@ static int list_cb(const struct agent_identity *id, void *arg)
 static void h_list(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m)
 {
 	struct caller_ctx cc;
-	struct list_ctx l = { d, c, &cc };
+	struct list_ctx l = { d, c, &cc, agent_msg_flag(m, AGENT_A_ALL) };
 	struct agent_wbuf w;
 	int r;
 
@@ -367,6 +380,7 @@ static void h_show(struct agentd *d, struct agentd_conn *c, const struct agent_m
 		agentd_reply_error(d, c, ENOENT, "no identity named %s", name);
 		return;
 	}
+	agentd_deferred_overlay(d, &id);
 	agent_wire_begin(&w, AGENT_MSG_IDENTITY);
 	agent_wire_put_identity(&w, &id);
 	if (agent_wire_finish(&w) == 0)

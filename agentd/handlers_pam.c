@@ -14,6 +14,7 @@
 #include "agentd/approval.h"
 #include "agentd/conn.h"
 #include "agentd/daemon.h"
+#include "agentd/deferred.h"
 #include "agentd/handlers_pam.h"
 #include "agentd/session.h"
 #include "agentd/policy.h"
@@ -265,7 +266,8 @@ void agentd_h_authorized_keys(struct agentd *d, struct agentd_conn *c, const str
 		return;
 	}
 	agent_now(&now);
-	if (agent_store_get(d->store, name, &id) < 0 || id.state != AGENT_STATE_LIVE ||
+	if (agent_store_get(d->store, name, &id) < 0 || agentd_deferred_overlay(d, &id) ||
+	    id.state != AGENT_STATE_LIVE ||
 	    !agent_is_live(false, id.expires, id.expires_boot_ns, &now) ||
 	    agent_store_get_ssh_key(d->store, name, key, sizeof(key)) < 0) {
 		agentd_reply_error(d, c, ENOENT, "no key for %s", name);

@@ -45,6 +45,16 @@ void agentd_live_remove(struct agentd *d, uint32_t uid)
 		d->live.idx[d->live.v[i].uid - d->cfg->uid_min] = i + 1;
 }
 
+bool agentd_live_has(const struct agentd *d, uint32_t uid, const char *name)
+{
+	uint32_t k;
+
+	if (uid < d->cfg->uid_min || uid > d->cfg->uid_max || !d->live.idx)
+		return false;
+	k = d->live.idx[uid - d->cfg->uid_min];
+	return k && strcmp(d->live.v[k - 1].name, name) == 0;
+}
+
 static void arm(struct agentd *d, int64_t boot_ns, int64_t real)
 {
 	struct itimerspec b = { 0 }, r = { 0 };

@@ -4,6 +4,7 @@
  * earliest deadline: adding an identity moves them only if it is earlier,
  * so a create costs no scan. */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "common/identity.h"
@@ -23,6 +24,8 @@ void agentd_live_free(struct agentd *d);
 /* Adds a freshly created identity and moves the timers if its deadline is
  * the earliest. 0, -ENOMEM, -ERANGE. */
 int agentd_live_add(struct agentd *d, const struct agent_identity *id);
+/* Is uid live under this name? */
+bool agentd_live_has(const struct agentd *d, uint32_t uid, const char *name);
 /* Forgets uid (no-op if not live). */
 void agentd_live_remove(struct agentd *d, uint32_t uid);
 /* Arms both timers for the earliest deadline in the table (or disarms). */

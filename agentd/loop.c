@@ -26,6 +26,7 @@
 
 #include "agentd/approval.h"
 #include "agentd/conn.h"
+#include "agentd/deferred.h"
 #include "agentd/daemon.h"
 #include "agentd/expiry.h"
 #include "agentd/livetable.h"
@@ -194,6 +195,9 @@ static void run_loop(struct agentd *d)
 				drain_timer(kind == W_TIMER_BOOT ? d->tboot_fd : d->treal_fd);
 				agentd_expire_due(d);
 				break;
+			case W_DEFERRED:
+				agentd_deferred_tick(d);
+				break;
 			case W_REAPER:
 				agentd_reaper_done(d, ev[i].data.ptr);
 				break;
@@ -287,6 +291,7 @@ static void cleanup(struct agentd *d)
 	while (!LIST_EMPTY(&d->sessions))
 		agentd_session_free(d, LIST_FIRST(&d->sessions));
 	agentd_reapers_finish(d);
+	agentd_deferred_free(d); /* after the last reap record */
 	if (d->listen_fd >= 0) {
 		close(d->listen_fd);
 		unlink(d->sock_path);
@@ -318,6 +323,8 @@ int agentd_main(const struct agentd_opts *opts)
 	LIST_INIT(&d.requests);
 	LIST_INIT(&d.jobs);
 	d.hooks = loop_hooks;
+	TAILQ_INIT(&d.deferred.q);
+	d.deferred.tfd = -1;
 	d.epfd = d.listen_fd = d.signal_fd = d.tboot_fd = d.treal_fd = d.tstepup_fd = d.home_fd = -1;
 	d.started = agentd_boot_seconds();
 	agent_audit_open(&d.audit, opts->foreground_log);
@@ -382,6 +389,10 @@ int agentd_main(const struct agentd_opts *opts)
 		goto out;
 	}
 	if ((r = setup_fds(&d)) < 0) {
+		fprintf(stderr, "agentd: cannot set up the event loop: %s\n", strerror(-r));
+		goto out;
+	}
+	if ((r = agentd_deferred_init(&d)) < 0) {
 		fprintf(stderr, "agentd: cannot set up the event loop: %s\n", strerror(-r));
 		goto out;
 	}

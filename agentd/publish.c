@@ -10,6 +10,7 @@
 #include <syslog.h>
 
 #include "agentd/daemon.h"
+#include "agentd/deferred.h"
 #include "agentd/publish.h"
 
 /* A snapshot that cannot be published (a full /run: -ENOSPC) leaves the
@@ -60,7 +61,12 @@ int agentd_snap_put_identity(struct agentd *d, const struct agent_identity *id)
 static int snap_add_cb(const struct agent_identity *id, void *arg)
 {
 	struct agentd *d = arg;
-	int r = agentd_snap_put_identity(d, id);
+	struct agent_identity v = *id;
+	int r;
+
+	if (agentd_deferred_overlay(d, &v))
+		return 0; /* retired, its record not written yet */
+	r = agentd_snap_put_identity(d, id);
 
 	/* A live identity whose purpose is gone was retired before this runs. */
 	return r == -ENOENT ? 0 : r;

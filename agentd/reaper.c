@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "agentd/daemon.h"
+#include "agentd/deferred.h"
 #include "agentd/kill.h"
 #include "agentd/reaper.h"
 #include "common/kv.h"
@@ -153,6 +154,8 @@ void agentd_purge_retired(struct agentd *d, bool force)
 
 	if (!force && d->reapers.last_purge && now - d->reapers.last_purge < 3600)
 		return;
+	if (agentd_deferred_error(d))
+		return; /* the store refuses writes: next time */
 	d->reapers.last_purge = now;
 	if (agent_store_purge(d->store, time(NULL) - (int64_t)d->cfg->retired_retention) < 0)
 		syslog(LOG_AUTHPRIV | LOG_ERR, "store: cannot purge old retired identities");
@@ -186,7 +189,10 @@ void agentd_reaper_done(struct agentd *d, struct agentd_reaper *j)
 		/* Not reaped: the uid stays out of circulation; retried at start. */
 	} else {
 		agent_audit_emit(&d->audit, &kv, LOG_NOTICE);
-		if (j->name[0] && agent_store_set_reaped(d->store, j->name, time(NULL), res.killed) < 0)
+		/* Through the queue: after its retirement record, whatever the
+		 * store does (deferred.c). */
+		if (j->name[0] && (agentd_deferred_reaped(d, j->name, time(NULL), res.killed) < 0 ||
+				   agentd_deferred_flush(d) == -ENOMEM))
 			syslog(LOG_AUTHPRIV | LOG_ERR, "store: cannot mark %s reaped", j->name);
 	}
 	if (!j->orphan && d->hooks.reaped)

@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "agentd/daemon.h"
+#include "agentd/deferred.h"
 #include "agentd/livetable.h"
 #include "agentd/homes.h"
 #include "agentd/publish.h"
@@ -17,13 +19,51 @@
 #include "agentd/uidrange.h"
 #include "common/liveness.h"
 
+/* A retirement an earlier run enforced but could not record (deferred.h). */
+struct journalled {
+	char name[AGENT_NAME_MAX + 1];
+	int reason;
+	char text[AGENT_REASON_MAX + 1];
+};
+
 struct boot_ctx {
 	struct agentd *d;
 	struct agent_now now;
 	bool new_boot;
 	char (*expired)[AGENT_NAME_MAX + 1];
 	size_t nexpired, cap;
+	struct journalled *jv;
+	size_t nj, jcap;
 };
+
+static int journal_cb(const char *name, int reason, int64_t when, const char *text, void *arg)
+{
+	struct boot_ctx *b = arg;
+
+	(void)when;
+	if (b->nj == b->jcap) {
+		size_t cap = b->jcap ? b->jcap * 2 : 16;
+		void *p = realloc(b->jv, cap * sizeof(*b->jv));
+
+		if (!p)
+			return -ENOMEM;
+		b->jv = p;
+		b->jcap = cap;
+	}
+	snprintf(b->jv[b->nj].name, sizeof(b->jv[b->nj].name), "%s", name);
+	b->jv[b->nj].reason = reason;
+	snprintf(b->jv[b->nj].text, sizeof(b->jv[b->nj].text), "%s", text);
+	b->nj++;
+	return 0;
+}
+
+static const struct journalled *journalled(const struct boot_ctx *b, const char *name)
+{
+	for (size_t i = 0; i < b->nj; i++)
+		if (strcmp(b->jv[i].name, name) == 0)
+			return &b->jv[i];
+	return NULL;
+}
 
 static int startup_live_cb(const struct agent_identity *id, void *arg)
 {
@@ -33,7 +73,7 @@ static int startup_live_cb(const struct agent_identity *id, void *arg)
 	/* A boot deadline from another boot means nothing: derive a new one. */
 	if (b->new_boot || c.expires_boot_ns == 0)
 		c.expires_boot_ns = agent_boot_deadline(c.expires, &b->now);
-	if (!agent_is_live(false, c.expires, c.expires_boot_ns, &b->now) ||
+	if (journalled(b, c.name) || !agent_is_live(false, c.expires, c.expires_boot_ns, &b->now) ||
 	    !agent_config_purpose(b->d->cfg, c.purpose) || c.uid < b->d->cfg->uid_min ||
 	    c.uid > b->d->cfg->uid_max) {
 		if (b->nexpired == b->cap) {
@@ -88,9 +128,17 @@ int agentd_reconcile(struct agentd *d)
 	if (agent_store_meta_get(d->store, "boot_id", old_id, sizeof(old_id)) < 0 ||
 	    strcmp(old_id, boot_id) != 0)
 		b.new_boot = true;
+	/* A store that refuses writes must not stop a start: retirements
+	 * below are enforced and their records deferred. */
 	r = agent_store_meta_set(d->store, "boot_id", boot_id);
 	if (r < 0)
-		return r;
+		syslog(LOG_AUTHPRIV | LOG_ERR, "store: cannot record the boot id (%s)", strerror(-r));
+	r = agentd_deferred_journal_read(d, journal_cb, &b);
+	if (r < 0)
+		syslog(LOG_AUTHPRIV | LOG_ERR, "cannot read the retirement journal (%s)", strerror(-r));
+	if (b.nj)
+		syslog(LOG_AUTHPRIV | LOG_NOTICE, "%zu retirements of an earlier run were not recorded: "
+		       "retiring them again", b.nj);
 
 	r = agent_store_foreach(d->store, AGENT_STORE_LIVE, startup_live_cb, &b);
 	if (r < 0)
@@ -102,14 +150,19 @@ int agentd_reconcile(struct agentd *d)
 	}
 	for (size_t i = 0; i < b.nexpired; i++) {
 		struct agent_identity id;
+		const struct journalled *j = journalled(&b, b.expired[i]);
 		bool lost = agent_store_get(d->store, b.expired[i], &id) == 0 &&
 			    (!agent_config_purpose(d->cfg, id.purpose) ||
 			     id.uid < d->cfg->uid_min || id.uid > d->cfg->uid_max);
 
-		agentd_retire(d, b.expired[i],
-			      lost ? AGENT_RETIRE_ORPHANED : AGENT_RETIRE_EXPIRED,
-			      lost ? "purpose or uid no longer in the configuration" : NULL,
-			      NULL);
+		if (j)
+			agentd_retire(d, b.expired[i], (enum agent_retire_reason)j->reason,
+				      j->text[0] ? j->text : NULL, NULL);
+		else
+			agentd_retire(d, b.expired[i],
+				      lost ? AGENT_RETIRE_ORPHANED : AGENT_RETIRE_EXPIRED,
+				      lost ? "purpose or uid no longer in the configuration" : NULL,
+				      NULL);
 	}
 	/* Retirements above queued their reapers; add interrupted ones. */
 	r = agent_store_foreach(d->store, AGENT_STORE_UNREAPED, unreaped_cb, d);
@@ -133,10 +186,12 @@ int agentd_reconcile(struct agentd *d)
 		}
 	}
 	agent_uid_set_free(&procs);
+	agentd_deferred_flush(d); /* a journal nothing was left in goes */
 	agentd_reapers_drain(d);
 	agentd_purge_retired(d, true);
 	r = 0;
 out:
 	free(b.expired);
+	free(b.jv);
 	return r;
 }

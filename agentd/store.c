@@ -155,9 +155,29 @@ static int map_err(int rc)
 	}
 }
 
+/* The cause, not only SQLite's class of it: a write that failed in the
+ * operating system reports its errno (ENOSPC, EIO, EROFS, EDQUOT), so the
+ * log can name a full disk. */
+static int os_err(sqlite3 *db, int rc)
+{
+	int r = map_err(rc), e;
+
+	switch (rc & 0xff) {
+	case SQLITE_IOERR:
+	case SQLITE_FULL:
+	case SQLITE_CANTOPEN:
+	case SQLITE_READONLY:
+		e = sqlite3_system_errno(db);
+		if (e > 0)
+			return -e;
+		break;
+	}
+	return r;
+}
+
 static int exec(struct agent_store *s, const char *q)
 {
-	return map_err(sqlite3_exec(s->db, q, NULL, NULL, NULL));
+	return os_err(s->db, sqlite3_exec(s->db, q, NULL, NULL, NULL));
 }
 
 static sqlite3_stmt *stmt(struct agent_store *s, enum stmt_id id)
@@ -176,7 +196,7 @@ static int step_done(sqlite3_stmt *st)
 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		;
-	rc = map_err(rc);
+	rc = os_err(sqlite3_db_handle(st), rc);
 	sqlite3_reset(st);
 	return rc;
 }
@@ -466,12 +486,15 @@ int agent_store_begin(struct agent_store *s)
 	return r;
 }
 
+/* A failed COMMIT is rolled back here: a transaction left open would make
+ * every later begin fail (-EBUSY) long after the disk has room again. */
 int agent_store_commit(struct agent_store *s)
 {
 	int r = exec(s, "COMMIT");
 
-	if (r == 0)
-		s->in_tx = false;
+	if (r < 0 && !sqlite3_get_autocommit(s->db))
+		exec(s, "ROLLBACK");
+	s->in_tx = false;
 	return r;
 }
 

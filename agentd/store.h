@@ -26,7 +26,9 @@ int agent_store_open(const char *dir, unsigned flags, struct agent_store **out, 
 void agent_store_close(struct agent_store *st);
 
 /* Explicit transactions; calls outside one run in their own. Nesting is not
- * supported (-EBUSY). */
+ * supported (-EBUSY). A failed commit is rolled back. Write errors carry
+ * the operating system's cause where SQLite has one (-ENOSPC, -EIO,
+ * -EROFS, -EDQUOT), else -EBUSY (locked), -EACCES (read-only), -EIO. */
 int agent_store_begin(struct agent_store *st);
 int agent_store_commit(struct agent_store *st);
 void agent_store_rollback(struct agent_store *st);

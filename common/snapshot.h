@@ -61,6 +61,9 @@ int agent_snap_writer_create(const char *path, const struct agent_snap_params *p
 int agent_snap_put(struct agent_snap_writer *w, const struct agent_snap_entry *e);
 /* Removes the entry for uid (no-op if absent), visible on return. */
 int agent_snap_remove(struct agent_snap_writer *w, uint32_t uid);
+/* Removes n entries in one write (readers see all of them go at once, and
+ * retry once, not n times). Unknown uids are skipped. Always 0. */
+int agent_snap_remove_many(struct agent_snap_writer *w, const uint32_t *uids, size_t n);
 /* Number of entries present. */
 uint32_t agent_snap_count(const struct agent_snap_writer *w);
 /* Detaches; the published snapshot stays (readers keep resolving while

@@ -410,24 +410,38 @@ int agent_snap_put(struct agent_snap_writer *w, const struct agent_snap_entry *e
 	return 0;
 }
 
-int agent_snap_remove(struct agent_snap_writer *w, uint32_t uid)
+/* Inside write_begin/write_end. */
+static void remove_slot(struct agent_snap_writer *w, uint32_t uid)
 {
 	struct snap_slot *s;
 	uint32_t i;
 	int64_t pos;
 
-	if (!w || uid < w->h->uid_min || uid - w->h->uid_min >= w->h->nslots)
-		return 0;
+	if (uid < w->h->uid_min || uid - w->h->uid_min >= w->h->nslots)
+		return;
 	i = uid - w->h->uid_min;
 	s = &w->slots[i];
 	if (!s->used)
-		return 0;
-	write_begin(w);
+		return;
 	pos = index_find(w, i);
 	if (pos >= 0)
 		index_delete(w, (uint32_t)pos);
 	memset(s, 0, sizeof(*s));
 	w->count--;
+}
+
+int agent_snap_remove(struct agent_snap_writer *w, uint32_t uid)
+{
+	return agent_snap_remove_many(w, &uid, 1);
+}
+
+int agent_snap_remove_many(struct agent_snap_writer *w, const uint32_t *uids, size_t n)
+{
+	if (!w || !n)
+		return 0;
+	write_begin(w);
+	for (size_t k = 0; k < n; k++)
+		remove_slot(w, uids[k]);
 	write_end(w);
 	return 0;
 }
