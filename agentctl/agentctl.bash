@@ -31,8 +31,8 @@ _agentctl()
 		COMPREPLY=($(compgen -W "create run list show revoke status pending approve deny
 			authorized-keys audit -S --socket -t --timeout -h --help --version" -- "$cur"))
 		;;
-	create) COMPREPLY=($(compgen -W "--purpose --ttl --actor --task --for --ssh-key --json --help" -- "$cur")) ;;
-	run) COMPREPLY=($(compgen -W "--purpose --ttl --actor --task --for --json --help --" -- "$cur")) ;;
+	create) COMPREPLY=($(compgen -W "--purpose --ttl --actor --task --for --risk --ssh-key --json --help" -- "$cur")) ;;
+	run) COMPREPLY=($(compgen -W "--purpose --ttl --actor --task --for --risk --json --help --" -- "$cur")) ;;
 	list) COMPREPLY=($(compgen -W "--all --json --help" -- "$cur")) ;;
 	show | revoke)
 		if [[ $cur == -* ]]; then

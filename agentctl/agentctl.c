@@ -59,13 +59,14 @@ static const struct cmd_help {
 	const char *name, *text;
 } cmd_helps[] = {
 	{ "create", "create --purpose NAME [--ttl DURATION] [--actor LABEL] [--task TEXT]\n"
-		    "         [--for USER] [--ssh-key FILE] [--json]\n"
+		    "         [--for USER] [--risk LEVEL] [--ssh-key FILE] [--json]\n"
 		    "Create an identity for a task; prints its token once (on stdout; the\n"
 		    "reminder that it is shown once goes to stderr, on a terminal only).\n"
 		    "--for USER: as USER's delegate (the policy's may_act_for); --ssh-key\n"
-		    "FILE binds one OpenSSH public key for ssh logins.\n" },
+		    "FILE binds one OpenSSH public key for ssh logins. --risk LEVEL (low,\n"
+		    "medium, high, critical) raises the identity's risk above its purpose's.\n" },
 	{ "run", "run --purpose NAME [--ttl DURATION] [--actor LABEL] [--task TEXT]\n"
-		 "    [--for USER] [--json] [--] CMD [ARG...]\n"
+		 "    [--for USER] [--risk LEVEL] [--json] [--] CMD [ARG...]\n"
 		 "Run CMD as a new identity through the PAM service agentd, with this\n"
 		 "stdin, stdout and stderr; the identity is retired (everything CMD left\n"
 		 "killed) when CMD ends. Exits with CMD's status, 128+N if killed by\n"
@@ -135,14 +136,14 @@ static void usage(FILE *f)
 	      "Create, inspect and retire task-scoped identities through agentd.\n\n"
 	      "Commands:\n"
 	      "  create --purpose NAME [--ttl DURATION] [--actor LABEL] [--task TEXT]\n"
-	      "         [--for USER] [--ssh-key FILE] [--json]\n"
+	      "         [--for USER] [--risk LEVEL] [--ssh-key FILE] [--json]\n"
 	      "                                     create an identity; prints its token once\n"
 	      "  list [--all] [--json]              live identities you may see (--all: retired too)\n"
 	      "  show NAME [--json]                 one identity in full\n"
 	      "  revoke NAME [--reason TEXT] [--json]\n"
 	      "                                     retire an identity and its descendants now\n"
 	      "  run --purpose NAME [--ttl DURATION] [--actor LABEL] [--task TEXT]\n"
-	      "      [--for USER] [--json] [--] CMD [ARG...]\n"
+	      "      [--for USER] [--risk LEVEL] [--json] [--] CMD [ARG...]\n"
 	      "                                     run CMD as a new identity, retired when CMD ends;\n"
 	      "                                     exits with CMD's status (125: run failed)\n"
 	      "  status [--json]                    agentd's state\n"
@@ -260,6 +261,10 @@ static void json_identity(struct agent_json *j, const struct agent_identity *id,
 	agent_json_str(j, "state", agent_state_str(id->state));
 	agent_json_str(j, "parent", id->parent[0] ? id->parent : NULL);
 	agent_json_u64(j, "depth", id->depth);
+	agent_json_str(j, "risk", agent_risk_str(id->risk));
+	agent_json_bool(j, "actor_verified", id->actor_verified);
+	agent_json_str(j, "actor_name", id->actor_name[0] ? id->actor_name : NULL);
+	agent_json_u64(j, "sudo_used", id->sudo_used);
 	if (id->state == AGENT_STATE_RETIRED) {
 		agent_json_str(j, "retire_reason", agent_retire_reason_str(id->retire_reason));
 		fmt_time(id->retired_at, t, sizeof(t));
@@ -292,9 +297,12 @@ static void text_identity(const struct agent_identity *id, bool full)
 		return;
 	if (id->parent[0])
 		printf("parent:   %s\n", id->parent);
-	printf("depth:    %u\n", id->depth);
+	printf("depth:    %u\nrisk:     %s\n", id->depth, agent_risk_str(id->risk));
 	if (id->actor[0])
 		printf("actor:    %s\n", id->actor);
+	printf("verified: %s%s%s\n", id->actor_verified ? "yes" : "no",
+	       id->actor_name[0] ? " " : "", id->actor_name);
+	printf("sudo:     %u used\n", id->sudo_used);
 	if (id->task[0])
 		printf("task:     %s\n", id->task);
 	fmt_time(id->created, t, sizeof(t));
@@ -346,7 +354,7 @@ static int read_ssh_key(const char *path, char *out, size_t cap)
 
 /* The options create and run share. */
 struct create_args {
-	const char *purpose, *actor, *task, *for_user;
+	const char *purpose, *actor, *task, *for_user, *risk;
 	char ssh_key[AGENT_SSH_KEY_MAX + 1];
 	uint64_t ttl;
 	bool json;
@@ -360,7 +368,7 @@ static int parse_create_args(int argc, char **argv, bool run, struct create_args
 		{ "purpose", required_argument, NULL, 'p' }, { "ttl", required_argument, NULL, 'T' },
 		{ "actor", required_argument, NULL, 'a' },   { "task", required_argument, NULL, 'k' },
 		{ "for", required_argument, NULL, 'f' },     { "json", no_argument, NULL, 'j' },
-		{ "ssh-key", required_argument, NULL, 's' },
+		{ "ssh-key", required_argument, NULL, 's' }, { "risk", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = run ? "run" : "create";
@@ -375,6 +383,7 @@ static int parse_create_args(int argc, char **argv, bool run, struct create_args
 		case 'a': a->actor = optarg; break;
 		case 'k': a->task = optarg; break;
 		case 'f': a->for_user = optarg; break;
+		case 'r': a->risk = optarg; break;
 		case 'j': a->json = true; break;
 		case 's':
 			if ((r = read_ssh_key(optarg, a->ssh_key, sizeof(a->ssh_key))) != 0)
@@ -398,6 +407,8 @@ static int parse_create_args(int argc, char **argv, bool run, struct create_args
 		return usage_error("invalid purpose name '%s'", a->purpose);
 	if (a->for_user && !agent_valid_username(a->for_user))
 		return usage_error("invalid user name for --for");
+	if (a->risk && agent_risk_parse(a->risk, &(enum agent_risk){ 0 }) < 0)
+		return usage_error("invalid --risk '%s' (use low, medium, high or critical)", a->risk);
 	if (a->actor && !agent_valid_text(a->actor, AGENT_ACTOR_MAX))
 		return usage_error("--actor must be at most %d bytes of printable UTF-8",
 				   AGENT_ACTOR_MAX);
@@ -418,6 +429,8 @@ static void put_create_args(struct agent_wbuf *w, const struct create_args *a)
 		agent_wire_str(w, AGENT_A_TASK, a->task);
 	if (a->for_user)
 		agent_wire_str(w, AGENT_A_FOR, a->for_user);
+	if (a->risk)
+		agent_wire_str(w, AGENT_A_RISK, a->risk);
 }
 
 static int cmd_create(struct ctl *c, int argc, char **argv)
@@ -797,7 +810,10 @@ static int cmd_pending(struct ctl *c, int argc, char **argv)
 		const char *cmd = agent_msg_str(&c->m, AGENT_A_COMMAND);
 		const char *chain[AGENT_CHAIN_MAX];
 		unsigned nchain = agent_msg_strs(&c->m, AGENT_A_CHAIN, chain, AGENT_CHAIN_MAX);
-		uint64_t uid = 0, pid = 0, created = 0, expires = 0;
+		uint64_t uid = 0, pid = 0, created = 0, expires = 0, approvals = 1;
+		const char *appr[2];
+		unsigned nappr = agent_msg_strs(&c->m, AGENT_A_APPROVER, appr, 2);
+		const char *risk = agent_msg_str(&c->m, AGENT_A_RISK);
 		char t[32], t2[32];
 
 		if (c->m.type != AGENT_MSG_REQUEST || !id || !name || !svc ||
@@ -808,6 +824,7 @@ static int cmd_pending(struct ctl *c, int argc, char **argv)
 		}
 		agent_msg_u64(&c->m, AGENT_A_UID, &uid);
 		agent_msg_u64(&c->m, AGENT_A_PID, &pid);
+		agent_msg_u64(&c->m, AGENT_A_APPROVALS, &approvals);
 		fmt_time((int64_t)expires, t, sizeof(t));
 		fmt_time((int64_t)created, t2, sizeof(t2));
 		if (json) {
@@ -831,13 +848,23 @@ static int cmd_pending(struct ctl *c, int argc, char **argv)
 			agent_json_str(&j, "requested", t2);
 			agent_json_str(&j, "expires", t);
 			agent_json_str(&j, "rule", agent_msg_str(&c->m, AGENT_A_RULE));
+			agent_json_str(&j, "risk", agent_msg_str(&c->m, AGENT_A_RISK));
+			agent_json_u64(&j, "approvals", approvals);
+			agent_json_begin_array(&j, "approved_by");
+			for (unsigned i = 0; i < nappr && i < 2; i++)
+				agent_json_str(&j, NULL, appr[i]);
+			agent_json_end_array(&j);
 			agent_json_end_object(&j);
 		} else {
 			const char *runas = agent_msg_str(&c->m, AGENT_A_RUNAS);
 
-			printf("%-8s %-16s %-8s %-20s %s%s%s%s\n", id, name, svc, t,
+			printf("%-8s %-16s %-8s %-20s %s%s%s%s", id, name, svc, t,
 			       cmd ? cmd : "(unknown)", runas ? " (as " : "", runas ? runas : "",
 			       runas ? ")" : "");
+			if (risk && strcmp(risk, "low") != 0)
+				printf(" [risk %s, %u of %u approvals]", risk,
+				       nappr < 2 ? nappr : 2, (unsigned)approvals);
+			printf("\n");
 		}
 		if ((r = next_entry(c, "pending")) != 0)
 			return r;
@@ -951,7 +978,10 @@ static int decide_request(struct ctl *c, int argc, char **argv, bool approve)
 		agent_json_init(&j, stdout);
 		agent_json_begin_object(&j, NULL);
 		agent_json_str(&j, "request", argv[optind]);
-		agent_json_str(&j, "decision", approve ? "approved" : "denied");
+		/* The first of two approvals (a critical action) leaves it pending. */
+		agent_json_str(&j, "decision",
+			       !approve ? "denied" :
+			       msg && strncmp(msg, "approval ", 9) == 0 ? "partial" : "approved");
 		agent_json_str(&j, "reason", reason);
 		agent_json_str(&j, "message", msg);
 		agent_json_end_object(&j);

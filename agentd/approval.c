@@ -6,6 +6,8 @@
  * - an approval applies only if, when the approver's re-authentication
  *   ends, the request is still pending and the approver still may decide
  *   it under the configuration in force then;
+ * - a request that needs two approvals (a critical action) is answered
+ *   only after the second, from an approver other than the first;
  * - the approver's PAM answers pass only through the re-authentication
  *   child, never through agentd's main process; no token or answer is ever
  *   logged or put in the notify_command's environment;
@@ -148,6 +150,9 @@ static void audit_request(struct agentd *d, const char *event, const struct agen
 		agent_kv_str(&kv, "decision", decision);
 	agent_kv_str(&kv, "request", r->id);
 	agent_audit_identity(&kv, &r->ident);
+	agent_kv_str(&kv, "action_risk", agent_risk_str(r->risk));
+	if (r->approvals > 1)
+		agent_kv_u64(&kv, "approvals", r->napproved);
 	agent_kv_str(&kv, "service", r->service);
 	if (r->command[0])
 		agent_kv_str(&kv, "command", r->command);
@@ -241,6 +246,8 @@ static void notify(struct agentd *d, const struct agentd_request *r)
 		ENV("RHOST", r->rhost);
 		ENV("PID", pid);
 		ENV("EXPIRES", when);
+		ENV("RISK", agent_risk_str(r->risk));
+		ENV("APPROVALS", r->approvals > 1 ? "2" : "1");
 #undef ENV
 		envp[n++] = (char *)"PATH=/usr/local/bin:/usr/bin:/bin";
 		envp[n] = NULL;
@@ -312,6 +319,8 @@ void agentd_stepup_begin(struct agentd *d, struct agentd_conn *c, const struct a
 	snprintf(r->ruser, sizeof(r->ruser), "%s", it->ruser ? it->ruser : "");
 	snprintf(r->rule, sizeof(r->rule), "%s", it->rule ? it->rule : "");
 	snprintf(r->runas, sizeof(r->runas), "%s", it->runas ? it->runas : "");
+	r->risk = it->risk;
+	r->approvals = it->approvals > 1 ? 2 : 1;
 	r->pid = c->cred.pid;
 	agent_now(&now);
 	r->created = now.real;
@@ -327,10 +336,12 @@ void agentd_stepup_begin(struct agentd *d, struct agentd_conn *c, const struct a
 
 	agent_time_format(r->expires, when, sizeof(when));
 	snprintf(msg, sizeof(msg),
-		 "Approval required: request %s (%s%s%.240s%s%s) until %s. An approver runs: "
-		 "agentctl approve %s",
-		 r->id, r->service, r->command[0] ? " " : "", r->command,
-		 r->runas[0] ? " as " : "", r->runas, when, r->id);
+		 "Approval required%s: request %s (%s%s%.240s%s%s%s%s) until %s. An approver "
+		 "runs: agentctl approve %s",
+		 r->approvals > 1 ? " by two approvers" : "", r->id, r->service,
+		 r->command[0] ? " " : "", r->command, r->runas[0] ? " as " : "", r->runas,
+		 r->risk > AGENT_RISK_LOW ? ", risk " : "",
+		 r->risk > AGENT_RISK_LOW ? agent_risk_str(r->risk) : "", when, r->id);
 	agent_wire_begin(&w, AGENT_MSG_STEPUP);
 	agent_wire_str(&w, AGENT_A_REQUEST_ID, r->id);
 	agent_wire_u64(&w, AGENT_A_EXPIRES, (uint64_t)r->expires);
@@ -341,6 +352,15 @@ void agentd_stepup_begin(struct agentd *d, struct agentd_conn *c, const struct a
 }
 
 /* ------------------------------------------------------------ agentctl */
+
+/* May this (resolved) caller decide r now, given who approved it already? */
+static bool may_approve(struct agentd *d, const struct caller_ctx *cc,
+			const struct agentd_request *r, char *why, size_t whylen)
+{
+	return agent_policy_may_approve_risk(d->cfg, &cc->c, &r->ident, r->risk,
+					     (const char(*)[AGENT_NAME_MAX + 1])r->approved_by,
+					     r->napproved, why, whylen);
+}
 
 /* Resolves the caller and checks it may decide r; replies EPERM and audits
  * a refusal otherwise. */
@@ -357,7 +377,7 @@ static bool may_decide(struct agentd *d, struct agentd_conn *c, const struct age
 		snprintf(why, sizeof(why), "agent identities never approve");
 		ok = false;
 	} else {
-		ok = agent_policy_may_approve(d->cfg, &cc->c, &r->ident, why, sizeof(why));
+		ok = may_approve(d, cc, r, why, sizeof(why));
 	}
 	if (!ok) {
 		audit_request(d, "stepup-refused", r, "deny", agentd_caller_label(cc, lbl, sizeof(lbl)),
@@ -394,6 +414,10 @@ static void put_request(struct agent_wbuf *w, const struct agentd_request *r)
 	agent_wire_u64(w, AGENT_A_EXPIRES, (uint64_t)r->expires);
 	if (r->rule[0])
 		agent_wire_str(w, AGENT_A_RULE, r->rule);
+	agent_wire_str(w, AGENT_A_RISK, agent_risk_str(r->risk));
+	agent_wire_u64(w, AGENT_A_APPROVALS, r->approvals);
+	for (unsigned i = 0; i < r->napproved && i < 2; i++)
+		agent_wire_str(w, AGENT_A_APPROVER, r->approved_by[i]);
 }
 
 void agentd_h_pending(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m)
@@ -409,9 +433,7 @@ void agentd_h_pending(struct agentd *d, struct agentd_conn *c, const struct agen
 		snprintf(cc.c.user, sizeof(cc.c.user), "root");
 	LIST_FOREACH(r, &d->requests, link) {
 		/* Root sees every request; an approver those it may decide. */
-		if (cc.c.uid != 0 && (cc.retired_agent ||
-				      !agent_policy_may_approve(d->cfg, &cc.c, &r->ident, why,
-								sizeof(why))))
+		if (cc.c.uid != 0 && (cc.retired_agent || !may_approve(d, &cc, r, why, sizeof(why))))
 			continue;
 		put_request(&w, r);
 		if (agent_wire_finish(&w) == 0)
@@ -654,15 +676,29 @@ void agentd_approval_job_done(struct agentd *d, struct agentd_approval_job *j)
 
 		if (c) {
 			agentd_caller_resolve(d, &c->cred, &cc);
-			ok = !cc.retired_agent &&
-			     agent_policy_may_approve(d->cfg, &cc.c, &r->ident, why, sizeof(why));
+			ok = !cc.retired_agent && may_approve(d, &cc, r, why, sizeof(why));
 		}
 		if (!ok) {
 			audit_request(d, "stepup-refused", r, "deny", j->approver,
 				      c ? why : "agentctl went away");
 			if (c)
 				agentd_reply_error(d, c, EPERM, "cannot approve %s: %s", r->id, why);
+		} else if (r->napproved + 1 < r->approvals) {
+			/* The first of two: recorded, still pending. */
+			snprintf(r->approved_by[r->napproved], sizeof(r->approved_by[0]), "%s",
+				 j->approver);
+			r->napproved++;
+			audit_request(d, "stepup-approve", r, "partial", j->approver, j->reason);
+			snprintf(msg, sizeof(msg), "approval %u of %u recorded for request %s; it "
+				 "needs another approver", r->napproved, r->approvals, r->id);
+			agent_wire_begin(&w, AGENT_MSG_OK);
+			agent_wire_str(&w, AGENT_A_MESSAGE, msg);
+			if (agent_wire_finish(&w) == 0)
+				agentd_reply(d, c, &w);
 		} else {
+			if (r->napproved < 2)
+				snprintf(r->approved_by[r->napproved++], sizeof(r->approved_by[0]),
+					 "%s", j->approver);
 			audit_request(d, "stepup-approve", r, "allow", j->approver, j->reason);
 			grant_add(r);
 			snprintf(msg, sizeof(msg), "request %s approved by %s", r->id, j->approver);

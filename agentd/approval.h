@@ -9,6 +9,10 @@
  * deadline (approval_timeout), its identity retiring, or the connection
  * closing (the sudo gave up); each end is one audit record.
  *
+ * A critical action needs two approvals by two distinct approvers, neither
+ * in the identity's delegation chain (agent_policy_may_approve_risk); the
+ * request stays pending after the first.
+ *
  * An approval counts only after agentd itself re-authenticates the approver
  * through the PAM service "agentd-approve": a forked child runs that
  * transaction with a conversation relayed to agentctl over the approver's
@@ -41,6 +45,10 @@ struct agentd_request {
 	char ruser[AGENT_RUSER_MAX + 1];
 	char runas[AGENT_NAME_MAX + 1]; /* sudo's run-as user; "" = unknown or not sudo */
 	char rule[AGENT_RULE_TEXT_MAX + 1];
+	enum agent_risk risk;    /* of the action (agent_policy_sudo) */
+	unsigned approvals;      /* approvers needed: 1, or 2 for a critical action */
+	char approved_by[2][AGENT_NAME_MAX + 1]; /* distinct approvers so far */
+	unsigned napproved;
 	pid_t pid;               /* of the PAM application */
 	int64_t created, expires; /* unix seconds */
 	int64_t deadline_boot_ns;
@@ -63,6 +71,8 @@ struct agentd_approval_job {
 /* What pam_agent's request carried, for the record. */
 struct agentd_stepup_items {
 	const char *service, *command, *tty, *rhost, *ruser, *rule, *runas;
+	enum agent_risk risk; /* of the action */
+	unsigned approvals;   /* approvers it needs (0 = 1) */
 };
 
 /* Was request id approved for this identity, service, command and run-as

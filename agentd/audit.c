@@ -292,6 +292,7 @@ void agent_audit_identity(struct agent_kv *kv, const struct agent_identity *id)
 	if (id->actor[0])
 		agent_kv_str(kv, "actor", id->actor);
 	agent_kv_str(kv, "purpose", id->purpose);
+	agent_kv_str(kv, "risk", agent_risk_str(id->risk));
 	if (agent_time_format(id->expires, when, sizeof(when)) == 0)
 		agent_kv_str(kv, "expires", when);
 }

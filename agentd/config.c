@@ -244,6 +244,12 @@ static int parse_delegators(struct ctx *c, const config_setting_t *s, void *base
 static int parse_groups(struct ctx *c, const config_setting_t *s, void *base);
 static int parse_services(struct ctx *c, const config_setting_t *s, void *base);
 static int parse_sudo_commands(struct ctx *c, const config_setting_t *s, void *base);
+static int parse_service_risk(struct ctx *c, const config_setting_t *s, void *base);
+
+static const struct choice risk_choices[] = {
+	{ "low", AGENT_RISK_LOW }, { "medium", AGENT_RISK_MEDIUM }, { "high", AGENT_RISK_HIGH },
+	{ "critical", AGENT_RISK_CRITICAL }, { NULL, 0 },
+};
 
 static const struct choice home_choices[] = {
 	{ "none", AGENT_HOME_NONE }, { "ephemeral", AGENT_HOME_EPHEMERAL }, { NULL, 0 },
@@ -297,6 +303,9 @@ static const struct opt root_opts[] = {
 	  .doc = "whether the subject may approve its agents' requests" },
 	{ "max_pending", OPT_INT, CFG(max_pending), .def = DEFAULT_MAX_PENDING, .min = 1,
 	  .max = MAX_PENDING, .doc = "pending step-up requests at most" },
+	{ "approve_risk", OPT_ENUM, CFG(approve_risk), .def = AGENT_RISK_HIGH,
+	  .choices = risk_choices,
+	  .doc = "an allowed action at or above this risk needs an approver (critical: two)" },
 	/* Purposes first: delegators refer to them. */
 	{ "purposes", OPT_SECTION, .parse = parse_purposes, .doc = "the purposes" },
 	{ "delegators", OPT_SECTION, .parse = parse_delegators, .doc = "who may create what" },
@@ -316,6 +325,10 @@ static const struct opt purpose_opts[] = {
 	  .doc = "PAM service -> allow, approve or deny" },
 	{ "sudo_commands", OPT_SECTION, .parse = parse_sudo_commands,
 	  .doc = "per-command rules for sudo" },
+	{ "risk", OPT_ENUM, PUR(risk), .def = AGENT_RISK_LOW, .choices = risk_choices,
+	  .doc = "the least risk of its identities: low, medium, high or critical" },
+	{ "service_risk", OPT_SECTION, .parse = parse_service_risk,
+	  .doc = "PAM service -> the risk of using it" },
 	{ "delegate", OPT_STRINGS,
 	  LIST(struct agent_cfg_purpose, delegate, ndelegate, AGENT_PURPOSE_MAX + 1),
 	  .max = MAX_PURPOSES, .valid = valid_purpose_name,
@@ -666,11 +679,70 @@ static int parse_services(struct ctx *c, const config_setting_t *s, void *base)
 	return 0;
 }
 
-/* sudo_commands = { allow = [...]; approve = [...]; deny = [...]; } */
+/* sudo_commands.risk = { high = [...]; critical = [...]; }: command rules,
+ * matched like the others, that raise the risk of a sudo. */
+static int parse_cmd_risk(struct ctx *c, const config_setting_t *s, struct agent_cfg_purpose *p)
+{
+	static const struct opt levels[] = {
+		{ .name = "medium" }, { .name = "high" }, { .name = "critical" },
+	};
+	int r;
+
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_GROUP)
+		return fail(c, s, "'risk' must be a group such as { high = [ \"/usr/bin/systemctl\" ]; }");
+	if ((r = only_known(c, s, levels, NOPTS(levels))) < 0)
+		return r;
+	for (const struct choice *ch = risk_choices + 1; ch->name; ch++) {
+		const config_setting_t *l = config_setting_get_member(s, ch->name);
+		struct agent_cfg_cmdlist *cl = &p->sudo_risk[ch->value];
+		char *arr = NULL;
+
+		if (!l)
+			continue;
+		r = get_strings(c, l, ch->name, false, MAX_CMD_RULES, AGENT_CMD_RULE_MAX + 1,
+				valid_cmd_rule, "command rule (\"/abs/path\" or \"/abs/path ARGS\")",
+				&arr, &cl->n);
+		if (r < 0)
+			return r;
+		cl->rules = (char(*)[AGENT_CMD_RULE_MAX + 1])arr;
+	}
+	return 0;
+}
+
+/* service_risk = { sudo = "high"; }: after services, each a listed service. */
+static int parse_service_risk(struct ctx *c, const config_setting_t *s, void *base)
+{
+	struct agent_cfg_purpose *p = base;
+
+	if (config_setting_type(s) != CONFIG_TYPE_GROUP)
+		return fail(c, s, "'service_risk' must be a group such as { sudo = \"high\"; }");
+	for (int i = 0; i < config_setting_length(s); i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *name = config_setting_name(e), *v = config_setting_get_string(e);
+		const struct choice *ch = risk_choices;
+		size_t k = 0;
+
+		while (name && k < p->nservices && strcmp(p->services[k].name, name) != 0)
+			k++;
+		if (!name || k == p->nservices)
+			return fail(c, e, "service_risk: '%s' is not in services", name ? name : "?");
+		while (v && ch->name && strcmp(v, ch->name) != 0)
+			ch++;
+		if (!v || !ch->name)
+			return fail(c, e, "service_risk '%s': use \"low\", \"medium\", \"high\" or "
+				    "\"critical\"", name);
+		p->services[k].risk = (enum agent_risk)ch->value;
+	}
+	return 0;
+}
+
+/* sudo_commands = { allow = [...]; approve = [...]; deny = [...]; risk = {...}; } */
 static int parse_sudo_commands(struct ctx *c, const config_setting_t *s, void *base)
 {
 	static const struct opt lists[] = {
-		{ .name = "allow" }, { .name = "approve" }, { .name = "deny" },
+		{ .name = "allow" }, { .name = "approve" }, { .name = "deny" }, { .name = "risk" },
 	};
 	struct agent_cfg_purpose *p = base;
 	int r;
@@ -695,7 +767,7 @@ static int parse_sudo_commands(struct ctx *c, const config_setting_t *s, void *b
 			return r;
 		cl->rules = (char(*)[AGENT_CMD_RULE_MAX + 1])arr;
 	}
-	return 0;
+	return parse_cmd_risk(c, config_setting_get_member(s, "risk"), p);
 }
 
 /* A list of groups, each read through its table into an array of items;
@@ -999,6 +1071,8 @@ void agent_config_free(struct agent_config *cfg)
 		free(cfg->purposes[i].delegate);
 		for (size_t k = 0; k < 3; k++)
 			free(cfg->purposes[i].sudo_cmds[k].rules);
+		for (size_t k = 0; k < 4; k++)
+			free(cfg->purposes[i].sudo_risk[k].rules);
 	}
 	for (size_t i = 0; i < cfg->ndelegators; i++) {
 		free(cfg->delegators[i].who);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "common/identity.h"
 #include "common/limits.h"
 
 enum agent_rule {
@@ -24,6 +25,7 @@ enum agent_home {
 struct agent_cfg_service {
 	char name[AGENT_NAME_MAX + 1]; /* PAM service name */
 	enum agent_rule rule;
+	enum agent_risk risk; /* service_risk; default low */
 };
 
 /* Command rules for sudo, one list per outcome (see agent_policy_command). */
@@ -49,6 +51,8 @@ struct agent_cfg_purpose {
 	int groups_line;                     /* of groups = [...], 0 if none */
 	bool has_sudo_commands;              /* a sudo_commands group was given */
 	struct agent_cfg_cmdlist sudo_cmds[3]; /* indexed by enum agent_rule */
+	enum agent_risk risk;                  /* default low */
+	struct agent_cfg_cmdlist sudo_risk[4]; /* sudo_commands.risk, indexed by enum agent_risk */
 };
 
 /* who: "user", "%group", or "*" (anyone who is not an agent identity). */
@@ -85,6 +89,7 @@ struct agent_config {
 	char notify_command[AGENT_PATH_MAX + 1]; /* "" = none */
 	bool subject_may_approve;              /* default true */
 	unsigned max_pending;                  /* pending step-up requests, default 256 */
+	enum agent_risk approve_risk;          /* actions at or above need approval; default high */
 	struct agent_cfg_delegator *delegators;
 	size_t ndelegators;
 	struct agent_cfg_purpose *purposes;

@@ -77,6 +77,8 @@ static void audit_create(struct agentd *d, const struct caller_ctx *cc,
 		agent_kv_str(&kv, "purpose", req->purpose);
 		if (req->for_user)
 			agent_kv_str(&kv, "subject", req->for_user);
+		if (req->has_risk)
+			agent_kv_str(&kv, "risk", agent_risk_str(req->risk));
 	}
 	if (req->ttl && agent_duration_format(req->ttl, ttl, sizeof(ttl)) == 0)
 		agent_kv_str(&kv, "ttl", ttl);
@@ -99,17 +101,20 @@ static bool create_identity(struct agentd *d, struct agentd_conn *c, const struc
 	const char *actor = agent_msg_str(m, AGENT_A_ACTOR);
 	const char *task = agent_msg_str(m, AGENT_A_TASK);
 	const char *ssh_key = agent_msg_str(m, AGENT_A_SSH_KEY);
+	const char *risk = agent_msg_str(m, AGENT_A_RISK);
 	uint64_t n;
 	int r;
 
 	req.purpose = agent_msg_str(m, AGENT_A_PURPOSE);
 	req.for_user = agent_msg_str(m, AGENT_A_FOR);
 	agent_msg_u64(m, AGENT_A_TTL, &req.ttl);
+	req.has_risk = risk != NULL;
 	if (!agent_valid_purpose(req.purpose) ||
 	    (req.for_user && !agent_valid_username(req.for_user)) ||
 	    (actor && !agent_valid_text(actor, AGENT_ACTOR_MAX)) ||
 	    (task && !agent_valid_text(task, AGENT_TASK_MAX)) || req.ttl > AGENT_MAX_TTL_SEC ||
-	    (ssh_key && !agent_valid_ssh_key(ssh_key))) {
+	    (ssh_key && !agent_valid_ssh_key(ssh_key)) ||
+	    (risk && agent_risk_parse(risk, &req.risk) < 0)) {
 		agentd_reply_error(d, c, EINVAL, "invalid create request");
 		return false;
 	}
@@ -174,6 +179,7 @@ static bool create_identity(struct agentd *d, struct agentd_conn *c, const struc
 	id->chain_len = dec.chain_len;
 	snprintf(id->parent, sizeof(id->parent), "%s", dec.parent);
 	id->depth = dec.depth;
+	id->risk = dec.risk;
 	id->creator_uid = cc->c.uid;
 	snprintf(id->actor, sizeof(id->actor), "%s", actor ? actor : "");
 	snprintf(id->task, sizeof(id->task), "%s", task ? task : "");

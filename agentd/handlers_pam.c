@@ -57,9 +57,11 @@ static bool pam_req_get(struct agentd *d, struct agentd_conn *c, const struct ag
 	return true;
 }
 
-static void audit_pam(struct agentd *d, struct agentd_conn *c, const char *event,
-		      const struct pam_req *r, bool allowed, const char *reason, const char *rule,
-		      const struct agentd_session *s)
+/* With the decision's action risk when one was made (dec, NULL if none). */
+static void audit_pam_risk(struct agentd *d, struct agentd_conn *c, const char *event,
+			   const struct pam_req *r, bool allowed, const char *reason,
+			   const char *rule, const struct agentd_session *s,
+			   const struct agent_service_decision *dec)
 {
 	struct agent_kv kv;
 	char buf[AGENT_AUDIT_LINE_MAX], sid[24];
@@ -89,8 +91,17 @@ static void audit_pam(struct agentd *d, struct agentd_conn *c, const char *event
 	}
 	if (rule && rule[0])
 		agent_kv_str(&kv, "rule", rule);
+	if (dec)
+		agent_kv_str(&kv, "action_risk", agent_risk_str(dec->risk));
 	agent_kv_str(&kv, "reason", reason);
 	agent_audit_emit(&d->audit, &kv, allowed ? LOG_NOTICE : LOG_WARNING);
+}
+
+static void audit_pam(struct agentd *d, struct agentd_conn *c, const char *event,
+		      const struct pam_req *r, bool allowed, const char *reason, const char *rule,
+		      const struct agentd_session *s)
+{
+	audit_pam_risk(d, c, event, r, allowed, reason, rule, s, NULL);
 }
 
 void agentd_audit_session_end(struct agentd *d, const struct agentd_session *s,
@@ -137,14 +148,16 @@ static bool decide_stage(struct agentd *d, struct agentd_conn *c, const char *ev
 	if (dec->approve) {
 		/* Not yet: a human decides (approval.c), the module waits. */
 		struct agentd_stepup_items it = { r->service, r->command, r->tty, r->rhost,
-						  r->ruser, dec->rule, r->runas };
+						  r->ruser, dec->rule, r->runas, dec->risk,
+						  dec->approvals };
 
-		audit_pam(d, c, event, r, false, "step-up approval required", dec->rule, NULL);
+		audit_pam_risk(d, c, event, r, false, "step-up approval required", dec->rule, NULL,
+			       dec);
 		agentd_stepup_begin(d, c, &r->id, &it);
 		return false;
 	}
 	if (!dec->allowed) {
-		audit_pam(d, c, event, r, false, dec->reason, dec->rule, NULL);
+		audit_pam_risk(d, c, event, r, false, dec->reason, dec->rule, NULL, dec);
 		agentd_reply_error(d, c, dec->err, "%s", dec->reason);
 		return false;
 	}
@@ -183,7 +196,7 @@ void agentd_h_auth(struct agentd *d, struct agentd_conn *c, const struct agent_m
 	}
 	if (!decide_stage(d, c, "auth", &r, &dec))
 		return;
-	audit_pam(d, c, "auth", &r, true, dec.reason, dec.rule, NULL);
+	audit_pam_risk(d, c, "auth", &r, true, dec.reason, dec.rule, NULL, &dec);
 	reply_ok(d, c);
 }
 
@@ -194,7 +207,7 @@ void agentd_h_account(struct agentd *d, struct agentd_conn *c, const struct agen
 
 	if (!pam_req_get(d, c, m, &r) || !decide_stage(d, c, "account", &r, &dec))
 		return;
-	audit_pam(d, c, "account", &r, true, dec.reason, dec.rule, NULL);
+	audit_pam_risk(d, c, "account", &r, true, dec.reason, dec.rule, NULL, &dec);
 	reply_ok(d, c);
 }
 
@@ -217,7 +230,7 @@ void agentd_h_session_open(struct agentd *d, struct agentd_conn *c, const struct
 				   e == -EMFILE ? "too many sessions" : strerror(-e));
 		return;
 	}
-	audit_pam(d, c, "session-open", &r, true, dec.reason, dec.rule, s);
+	audit_pam_risk(d, c, "session-open", &r, true, dec.reason, dec.rule, s, &dec);
 	agent_wire_begin(&w, AGENT_MSG_SESSION);
 	agent_wire_str(&w, AGENT_A_NAME, r.id.name);
 	agent_wire_str(&w, AGENT_A_PURPOSE, r.id.purpose);
@@ -225,6 +238,7 @@ void agentd_h_session_open(struct agentd *d, struct agentd_conn *c, const struct
 	agent_wire_u64(&w, AGENT_A_SESSION_ID, s->id);
 	if (r.id.subject[0])
 		agent_wire_str(&w, AGENT_A_SUBJECT, r.id.subject);
+	agent_wire_str(&w, AGENT_A_RISK, agent_risk_str(r.id.risk));
 	if (agent_wire_finish(&w) == 0)
 		agentd_reply(d, c, &w);
 }

@@ -98,6 +98,21 @@ static bool grant_ttl(const struct agent_config *cfg, uint64_t requested, uint64
 	return true;
 }
 
+/* The identity's risk: out->risk (the purpose's, or the parent's) raised by
+ * --risk, never lowered. */
+static bool grant_risk(const struct agent_create_req *req, struct agent_create_decision *out)
+{
+	if (!req->has_risk)
+		return true;
+	if (req->risk < out->risk) {
+		deny(out, "risk %s is below the least risk %s of this identity (its purpose or "
+			  "parent)", agent_risk_str(req->risk), agent_risk_str(out->risk));
+		return false;
+	}
+	out->risk = req->risk;
+	return true;
+}
+
 static void create_sub(const struct agent_config *cfg, const struct agent_caller *caller,
 		       const struct agent_create_req *req, const struct agent_cfg_purpose *p,
 		       int64_t now, struct agent_create_decision *out)
@@ -132,6 +147,10 @@ static void create_sub(const struct agent_config *cfg, const struct agent_caller
 	out->chain_len = parent->chain_len + 1;
 	snprintf(out->parent, sizeof(out->parent), "%s", parent->name);
 	out->depth = parent->depth + 1;
+	if (parent->risk > out->risk)
+		out->risk = parent->risk;
+	if (!grant_risk(req, out))
+		return;
 	out->allowed = true;
 	snprintf(out->reason, sizeof(out->reason), "sub-delegation from %s", parent->name);
 }
@@ -149,6 +168,7 @@ void agent_policy_create(const struct agent_config *cfg, const struct agent_call
 		deny(out, "unknown purpose %s", req->purpose ? req->purpose : "(none)");
 		return;
 	}
+	out->risk = p->risk;
 	if (caller->agent) {
 		create_sub(cfg, caller, req, p, now, out);
 		return;
@@ -180,6 +200,8 @@ void agent_policy_create(const struct agent_config *cfg, const struct agent_call
 		snprintf(out->chain[out->chain_len++], sizeof(out->chain[0]), "%s", req->for_user);
 	snprintf(out->chain[out->chain_len++], sizeof(out->chain[0]), "%s", caller->user);
 	out->depth = 1;
+	if (!grant_risk(req, out))
+		return;
 	out->allowed = true;
 	if (d)
 		snprintf(out->reason, sizeof(out->reason), "delegator rule at line %d", d->line);
@@ -325,6 +347,41 @@ static enum agent_rule command_outcome(const struct agent_cfg_purpose *p, const 
 	return dflt;
 }
 
+/* The highest sudo_commands.risk level whose rules match the command. */
+static enum agent_risk command_risk(const struct agent_cfg_purpose *p, const char *command,
+				    const char *runas)
+{
+	if (!command)
+		return AGENT_RISK_LOW;
+	for (int lv = AGENT_RISK_CRITICAL; lv > AGENT_RISK_LOW; lv--) {
+		const struct agent_cfg_cmdlist *l = &p->sudo_risk[lv];
+
+		for (size_t k = 0; k < l->n; k++)
+			if (agent_policy_rule_matches(l->rules[k], command, runas))
+				return (enum agent_risk)lv;
+	}
+	return AGENT_RISK_LOW;
+}
+
+/* Raises an allowed or approve outcome by the action's risk. */
+static enum agent_rule risk_outcome(const struct agent_config *cfg, enum agent_rule r,
+				    struct agent_service_decision *out)
+{
+	size_t n;
+
+	if (r == AGENT_RULE_DENY)
+		return r;
+	if (r == AGENT_RULE_ALLOW && out->risk >= cfg->approve_risk) {
+		n = strlen(out->rule);
+		snprintf(out->rule + n, sizeof(out->rule) - n, "; risk %s >= approve_risk %s",
+			 agent_risk_str(out->risk), agent_risk_str(cfg->approve_risk));
+		r = AGENT_RULE_APPROVE;
+	}
+	if (r == AGENT_RULE_APPROVE)
+		out->approvals = out->risk == AGENT_RISK_CRITICAL ? 2 : 1;
+	return r;
+}
+
 /* A run-as user no rule names: root is what "sudo = allow" means; anyone
  * else is denied; an unknown one is never allowed outright. */
 static enum agent_rule runas_outcome(const struct agent_cfg_purpose *p, const char *runas,
@@ -391,6 +448,9 @@ void agent_policy_sudo(const struct agent_config *cfg, const struct agent_identi
 	outcome = rule->rule;
 	snprintf(out->rule, sizeof(out->rule), "purpose %s: %s = %s", p->name, rule->name,
 		 rule_word(rule->rule));
+	out->risk = id->risk > rule->risk ? id->risk : rule->risk;
+	if (is_sudo(service) && command_risk(p, command, runas) > out->risk)
+		out->risk = command_risk(p, command, runas);
 	if (outcome != AGENT_RULE_DENY && p->has_sudo_commands && is_sudo(service)) {
 		outcome = command_outcome(p, command, runas, outcome, out->rule, sizeof(out->rule),
 					  &named);
@@ -398,6 +458,7 @@ void agent_policy_sudo(const struct agent_config *cfg, const struct agent_identi
 	/* A rule that named the run-as user decided it; otherwise only root. */
 	if (is_sudo(service) && !named)
 		outcome = runas_outcome(p, runas, outcome, out->rule, sizeof(out->rule));
+	outcome = risk_outcome(cfg, outcome, out);
 	switch (outcome) {
 	case AGENT_RULE_ALLOW:
 		out->allowed = true;
@@ -405,8 +466,10 @@ void agent_policy_sudo(const struct agent_config *cfg, const struct agent_identi
 			 rule->name, p->name);
 		return;
 	case AGENT_RULE_APPROVE:
-		svc_deny(out, EACCES, "service %s needs step-up approval for purpose %s",
-			 rule->name, p->name);
+		svc_deny(out, EACCES, "service %s needs step-up approval for purpose %s%s%s%s",
+			 rule->name, p->name, out->risk > AGENT_RISK_LOW ? " (risk " : "",
+			 out->risk > AGENT_RISK_LOW ? agent_risk_str(out->risk) : "",
+			 out->risk > AGENT_RISK_LOW ? ")" : "");
 		out->approve = true;
 		return;
 	default:
@@ -456,5 +519,29 @@ bool agent_policy_may_approve(const struct agent_config *cfg, const struct agent
 		return false;
 	}
 	snprintf(why, whylen, "%s is an approver", caller->user);
+	return true;
+}
+
+bool agent_policy_may_approve_risk(const struct agent_config *cfg,
+				   const struct agent_caller *caller,
+				   const struct agent_identity *id, enum agent_risk risk,
+				   const char (*prior)[AGENT_NAME_MAX + 1], unsigned nprior,
+				   char *why, size_t whylen)
+{
+	if (!agent_policy_may_approve(cfg, caller, id, why, whylen))
+		return false;
+	for (unsigned i = 0; i < nprior; i++)
+		if (strcmp(prior[i], caller->user) == 0) {
+			snprintf(why, whylen, "%s has approved this request already; it needs "
+				 "another approver", caller->user);
+			return false;
+		}
+	if (risk < AGENT_RISK_CRITICAL)
+		return true;
+	if (strcmp(caller->user, id->subject) == 0 || in_chain(id, caller->user)) {
+		snprintf(why, whylen, "%s is in the delegation chain of %s and the action is "
+			 "critical", caller->user, id->name);
+		return false;
+	}
 	return true;
 }

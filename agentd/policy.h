@@ -23,6 +23,8 @@ struct agent_create_req {
 	const char *purpose;
 	uint64_t ttl;        /* seconds, 0 = default */
 	const char *for_user; /* NULL = the caller is the subject */
+	bool has_risk;        /* --risk given: */
+	enum agent_risk risk; /* at least the purpose's (and the parent's) */
 };
 
 struct agent_create_decision {
@@ -35,13 +37,16 @@ struct agent_create_decision {
 	unsigned chain_len;
 	unsigned depth;
 	char parent[AGENT_NAME_MAX + 1];
+	enum agent_risk risk; /* the highest of the purpose's, the parent's and --risk */
 };
 
 /* Decides a create. now is unix seconds. A requested TTL above what the
  * matching rule allows is refused (not silently shortened); a default TTL is
  * clamped to the rule's maximum and, for a sub-delegation, to the parent's
  * remaining lifetime. Root (uid 0) may create any purpose and act for
- * anyone. */
+ * anyone. The identity's risk is the purpose's (for a sub-delegation at
+ * least the parent's); a requested risk may raise it, and one below it is
+ * refused. */
 void agent_policy_create(const struct agent_config *cfg, const struct agent_caller *caller,
 			 const struct agent_create_req *req, int64_t now,
 			 struct agent_create_decision *out);
@@ -65,6 +70,9 @@ struct agent_service_decision {
 	char reason[192]; /* why: for audit and the user */
 	char rule[AGENT_RULE_TEXT_MAX + 1]; /* the rule that decided, e.g.
 					     * "purpose ci: sshd = allow" */
+	enum agent_risk risk; /* of the action: the highest of the identity's, the
+			       * service's (service_risk) and the command's */
+	unsigned approvals;   /* with approve: approvers needed (2 for critical) */
 };
 
 /* Decides one PAM decision for id (NULL if the store has no such name)
@@ -72,7 +80,9 @@ struct agent_service_decision {
  * with approve set (the caller runs the step-up). For sudo (and sudo-i)
  * under a purpose with sudo_commands, command (sudo's SUDO_COMMAND, NULL if
  * unknown or untrusted) is matched: deny rules, then approve, then allow,
- * else the service's rule; an unknown command is never allowed outright. */
+ * else the service's rule; an unknown command is never allowed outright.
+ * Then risk: an allowed action whose risk is at or above approve_risk needs
+ * approval; an approval of a critical action needs two approvers. */
 void agent_policy_service(const struct agent_config *cfg, const struct agent_identity *id,
 			  const char *service, const char *command, const struct agent_now *now,
 			  struct agent_service_decision *out);
@@ -105,3 +115,13 @@ bool agent_policy_command_matches(const char *rule, const char *command);
  * says which. */
 bool agent_policy_may_approve(const struct agent_config *cfg, const struct agent_caller *caller,
 			      const struct agent_identity *id, char *why, size_t whylen);
+
+/* The same for an action of risk `risk` that approvers prior[0..nprior)
+ * approved already: a critical action's approver is never the identity's
+ * subject nor anyone in its delegation chain (whatever subject_may_approve
+ * says), and never one who approved it already. */
+bool agent_policy_may_approve_risk(const struct agent_config *cfg,
+				   const struct agent_caller *caller,
+				   const struct agent_identity *id, enum agent_risk risk,
+				   const char (*prior)[AGENT_NAME_MAX + 1], unsigned nprior,
+				   char *why, size_t whylen);

@@ -5,6 +5,7 @@
  *   chain       its delegation chain, one row per hop, in order
  *   meta        daemon metadata (boot_id)
  *   ssh_keys    the public key bound at creation, if any (added in v2)
+ *   authz       risk, verified actor and budget counters (added in v3)
  * At most one live identity holds a uid (partial unique index). Statements
  * are prepared once; strings read back are bounds-checked against the
  * record's fixed fields, so a tampered database is an error, not an
@@ -21,7 +22,7 @@
 
 #include "agentd/store.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 static const char schema_v1[] =
 	"CREATE TABLE identities ("
@@ -61,6 +62,15 @@ static const char schema_v2[] =
 	" identity_id INTEGER PRIMARY KEY REFERENCES identities(id) ON DELETE CASCADE,"
 	" key TEXT NOT NULL);";
 
+/* v2 -> v3: runtime authorization; a row per identity created since. */
+static const char schema_v3[] =
+	"CREATE TABLE IF NOT EXISTS authz ("
+	" identity_id INTEGER PRIMARY KEY REFERENCES identities(id) ON DELETE CASCADE,"
+	" risk INTEGER NOT NULL DEFAULT 0,"
+	" actor_verified INTEGER NOT NULL DEFAULT 0,"
+	" actor_name TEXT NOT NULL DEFAULT '',"
+	" sudo_used INTEGER NOT NULL DEFAULT 0);";
+
 #define COLS                                                                                    \
 	"id, name, uid, purpose, subject, parent, depth, creator_uid, actor, task, created, "   \
 	"expires, expires_boot_ns, state, retire_reason, retired_at, retire_text, reaped_at, " \
@@ -88,6 +98,11 @@ enum stmt_id {
 	S_CHILDREN,
 	S_SSH_KEY_SET,
 	S_SSH_KEY_GET,
+	S_AUTHZ_SET,
+	S_AUTHZ_GET,
+	S_SUDO_USED,
+	S_COUNT_CHILDREN,
+	S_COUNT_RECENT,
 	S__MAX
 };
 
@@ -122,6 +137,16 @@ static const char *const sql[S__MAX] = {
 			  "SELECT id, ?2 FROM identities WHERE name = ?1",
 	[S_SSH_KEY_GET] = "SELECT k.key FROM ssh_keys k JOIN identities i ON i.id = k.identity_id "
 			  "WHERE i.name = ?1",
+	[S_AUTHZ_SET] = "INSERT OR REPLACE INTO authz (identity_id, risk, actor_verified, "
+			"actor_name) VALUES (?1,?2,?3,?4)",
+	[S_AUTHZ_GET] = "SELECT risk, actor_verified, actor_name, sudo_used FROM authz "
+			"WHERE identity_id = ?1",
+	[S_SUDO_USED] = "UPDATE authz SET sudo_used = sudo_used + 1 WHERE identity_id = "
+			"(SELECT id FROM identities WHERE name = ?1)",
+	[S_COUNT_CHILDREN] = "SELECT count(*) FROM identities WHERE parent = ?1",
+	[S_COUNT_RECENT] = "SELECT count(*) FROM identities i JOIN chain c ON c.identity_id = i.id "
+			   "AND c.pos = (SELECT max(pos) FROM chain WHERE identity_id = i.id) "
+			   "WHERE c.principal = ?1 AND i.created > ?2",
 };
 
 struct agent_store {
@@ -214,6 +239,8 @@ static int upgrade_schema(struct agent_store *s, int from)
 		r = exec(s, schema_v1);
 	if (r == 0 && from < 2)
 		r = exec(s, schema_v2);
+	if (r == 0 && from < 3)
+		r = exec(s, schema_v3);
 	snprintf(v, sizeof(v), "PRAGMA user_version = %d", SCHEMA_VERSION);
 	if (r == 0)
 		r = exec(s, v);
@@ -578,7 +605,12 @@ static int insert_tx(struct agent_store *s, const void *arg)
 		if (r < 0)
 			return r;
 	}
-	return 0;
+	st = stmt(s, S_AUTHZ_SET);
+	sqlite3_bind_int64(st, 1, rowid);
+	sqlite3_bind_int(st, 2, (int)id->risk);
+	sqlite3_bind_int(st, 3, id->actor_verified);
+	sqlite3_bind_text(st, 4, id->actor_name, -1, SQLITE_STATIC);
+	return step_done(st);
 }
 
 int agent_store_insert(struct agent_store *s, const struct agent_identity *id)
@@ -586,7 +618,8 @@ int agent_store_insert(struct agent_store *s, const struct agent_identity *id)
 	if (!text_ok(id->name, AGENT_NAME_MAX) || !id->name[0] ||
 	    !text_ok(id->purpose, AGENT_PURPOSE_MAX) || !text_ok(id->subject, AGENT_NAME_MAX) ||
 	    !text_ok(id->parent, AGENT_NAME_MAX) || !text_ok(id->actor, AGENT_ACTOR_MAX) ||
-	    !text_ok(id->task, AGENT_TASK_MAX) || id->chain_len > AGENT_CHAIN_MAX)
+	    !text_ok(id->task, AGENT_TASK_MAX) || id->chain_len > AGENT_CHAIN_MAX ||
+	    !text_ok(id->actor_name, AGENT_NAME_MAX) || (unsigned)id->risk > AGENT_RISK_CRITICAL)
 		return -EINVAL;
 	for (unsigned i = 0; i < id->chain_len; i++)
 		if (!text_ok(id->chain[i], AGENT_NAME_MAX))
@@ -604,6 +637,30 @@ static int col_text(sqlite3_stmt *st, int col, char *dst, size_t cap)
 	memcpy(dst, t ? (const char *)t : "", n);
 	dst[n] = '\0';
 	return 0;
+}
+
+/* The authz row of an identity; none (created before v3): low, unverified. */
+static int read_authz(struct agent_store *s, sqlite3_int64 rowid, struct agent_identity *id)
+{
+	sqlite3_stmt *st = stmt(s, S_AUTHZ_GET);
+	int rc, r = 0;
+
+	sqlite3_bind_int64(st, 1, rowid);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		sqlite3_int64 risk = sqlite3_column_int64(st, 0), used = sqlite3_column_int64(st, 3);
+
+		if (risk < 0 || risk > AGENT_RISK_CRITICAL || used < 0 || used > UINT32_MAX ||
+		    col_text(st, 2, id->actor_name, sizeof(id->actor_name)) < 0)
+			r = -EIO;
+		id->risk = (enum agent_risk)risk;
+		id->actor_verified = sqlite3_column_int64(st, 1) != 0;
+		id->sudo_used = (uint32_t)used;
+	} else if (rc != SQLITE_DONE) {
+		r = map_err(rc);
+	}
+	sqlite3_reset(st);
+	return r;
 }
 
 /* Fills a record from the current row of a COLS statement (chain too). */
@@ -654,7 +711,9 @@ static int read_row(struct agent_store *s, sqlite3_stmt *st, struct agent_identi
 		id->chain_len++;
 	}
 	sqlite3_reset(cs);
-	return rc == SQLITE_DONE ? 0 : map_err(rc);
+	if (rc != SQLITE_DONE)
+		return map_err(rc);
+	return read_authz(s, rowid, id);
 }
 
 static int get_one(struct agent_store *s, sqlite3_stmt *st, struct agent_identity *out)
@@ -915,4 +974,37 @@ int agent_store_get_ssh_key(struct agent_store *s, const char *name, char *buf, 
 {
 	/* Callers pass a buffer for the longest key: longer is tampering. */
 	return get_text(s, S_SSH_KEY_GET, name, buf, len, -EIO);
+}
+
+int agent_store_sudo_used(struct agent_store *s, const char *name)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if (!text_ok(name, AGENT_NAME_MAX))
+		return -ENOENT;
+	st = stmt(s, S_SUDO_USED);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	r = step_done(st);
+	if (r == 0 && sqlite3_changes(s->db) != 1)
+		r = -ENOENT;
+	return r;
+}
+
+int agent_store_count_children(struct agent_store *s, const char *name, uint64_t *n)
+{
+	sqlite3_stmt *st = stmt(s, S_COUNT_CHILDREN);
+
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	return count(st, n);
+}
+
+int agent_store_count_created_by(struct agent_store *s, const char *principal, int64_t since,
+				 uint64_t *n)
+{
+	sqlite3_stmt *st = stmt(s, S_COUNT_RECENT);
+
+	sqlite3_bind_text(st, 1, principal, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, since);
+	return count(st, n);
 }

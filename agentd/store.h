@@ -81,3 +81,12 @@ int agent_store_get_ssh_key(struct agent_store *st, const char *name, char *buf,
 /* Small key/value table for daemon metadata (e.g. "boot_id"). */
 int agent_store_meta_get(struct agent_store *st, const char *key, char *buf, size_t len);
 int agent_store_meta_set(struct agent_store *st, const char *key, const char *value);
+
+/* Runtime authorization (agentd/budget.c): one more sudo action used by
+ * name (0, -ENOENT); sub-identities name ever had (retired ones count);
+ * identities principal created directly (the last hop of their chain)
+ * after since, unix seconds. */
+int agent_store_sudo_used(struct agent_store *st, const char *name);
+int agent_store_count_children(struct agent_store *st, const char *name, uint64_t *n);
+int agent_store_count_created_by(struct agent_store *st, const char *principal, int64_t since,
+				 uint64_t *n);

@@ -17,7 +17,18 @@ enum agent_retire_reason {
 	AGENT_RETIRE_PARENT = 3,     /* its parent identity retired */
 	AGENT_RETIRE_TASK_ENDED = 4, /* the command of `agentctl run` exited */
 	AGENT_RETIRE_ORPHANED = 5,   /* found live with no valid record at start */
+	AGENT_RETIRE_POLICY = 6,     /* the current policy no longer allows it */
 };
+
+/* How much harm an identity or an action can do; ordered, so that the
+ * policy compares them (agentd.conf(5): risk, approve_risk). */
+enum agent_risk {
+	AGENT_RISK_LOW = 0,
+	AGENT_RISK_MEDIUM = 1,
+	AGENT_RISK_HIGH = 2,
+	AGENT_RISK_CRITICAL = 3,
+};
+#define AGENT_RISK_TEXT_MAX 8 /* "critical" */
 
 /* Chain: the principals that delegated, first delegator first and the direct
  * creator last. A top-level identity created by alice has chain {alice} and
@@ -47,6 +58,11 @@ struct agent_identity {
 	int64_t reaped_at; /* unix seconds when no process was left, 0 = not yet */
 	uint32_t killed;   /* processes killed at retirement */
 	uint8_t token_hash[AGENT_TOKEN_HASH_BYTES];
+	/* Runtime authorization (agentd/policy.c, agentd/actor.c, agentd/budget.c) */
+	enum agent_risk risk;  /* at least its purpose's; a create may raise it */
+	bool actor_verified;   /* the creating program matched a verified_actors entry */
+	char actor_name[AGENT_NAME_MAX + 1]; /* that entry's name, "" if none */
+	uint32_t sudo_used;    /* sudo actions allowed so far (max_sudo) */
 };
 
 /* "expired", "revoked", ... ; "" for AGENT_RETIRE_NONE; "unknown" otherwise */
@@ -54,3 +70,7 @@ const char *agent_retire_reason_str(enum agent_retire_reason r);
 /* Returns 0 and sets *out, or -EINVAL. */
 int agent_retire_reason_parse(const char *s, enum agent_retire_reason *out);
 const char *agent_state_str(enum agent_state s);
+/* "low", "medium", "high", "critical"; "unknown" otherwise */
+const char *agent_risk_str(enum agent_risk r);
+/* Returns 0 and sets *out, or -EINVAL. */
+int agent_risk_parse(const char *s, enum agent_risk *out);

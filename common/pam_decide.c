@@ -452,7 +452,8 @@ static enum pa_result do_session_open(struct pa_req *q)
 {
 	struct agent_msg m;
 	uint8_t buf[AGENT_WIRE_MAX];
-	const char *name, *purpose, *subject;
+	const char *name, *purpose, *subject, *risk;
+	enum agent_risk rv;
 	uint64_t expires, sid, *data;
 	char when[32];
 
@@ -467,7 +468,8 @@ static enum pa_result do_session_open(struct pa_req *q)
 	name = agent_msg_str(&m, AGENT_A_NAME);
 	purpose = agent_msg_str(&m, AGENT_A_PURPOSE);
 	subject = agent_msg_str(&m, AGENT_A_SUBJECT);
-	if (!name || strcmp(name, q->user) != 0 || !agent_valid_purpose(purpose) ||
+	risk = agent_msg_str(&m, AGENT_A_RISK);
+	if ((risk && agent_risk_parse(risk, &rv) < 0) || !name || strcmp(name, q->user) != 0 || !agent_valid_purpose(purpose) ||
 	    (subject && !agent_valid_username(subject)) ||
 	    !agent_msg_u64(&m, AGENT_A_EXPIRES, &expires) ||
 	    !agent_msg_u64(&m, AGENT_A_SESSION_ID, &sid) || expires > INT64_MAX ||
@@ -485,7 +487,8 @@ static enum pa_result do_session_open(struct pa_req *q)
 	}
 	if (put_env(q->h, "AGENT_NAME", name) < 0 || put_env(q->h, "AGENT_PURPOSE", purpose) < 0 ||
 	    put_env(q->h, "AGENT_EXPIRES", when) < 0 ||
-	    (subject && put_env(q->h, "AGENT_SUBJECT", subject) < 0))
+	    (subject && put_env(q->h, "AGENT_SUBJECT", subject) < 0) ||
+	    (risk && put_env(q->h, "AGENT_RISK", risk) < 0))
 		return PA_BUF_ERR;
 	if (q->a->debug)
 		logf_(q->h, LOG_DEBUG, "session %llu opened for %s", (unsigned long long)sid,

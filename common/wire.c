@@ -12,8 +12,8 @@ enum vtype { T_NONE = 0, T_STR, T_U64, T_FLAG };
 #define MSG_HDR_LEN 4  /* u16 version, u16 type */
 #define ATTR_HDR_LEN 4 /* u16 tag, u16 len */
 #define U64_LEN 8
-/* RUN's attributes that appear once: PURPOSE TTL ACTOR TASK FOR CWD. */
-#define RUN_SINGLE_ATTRS 6
+/* RUN's attributes that appear once: PURPOSE TTL ACTOR TASK FOR CWD RISK. */
+#define RUN_SINGLE_ATTRS 7
 
 static const struct {
 	enum vtype type;
@@ -65,6 +65,12 @@ static const struct {
 	[AGENT_A_PID] = { T_U64, 0 },
 	[AGENT_A_RULE] = { T_STR, AGENT_RULE_TEXT_MAX },
 	[AGENT_A_RUNAS] = { T_STR, AGENT_NAME_MAX },
+	[AGENT_A_RISK] = { T_STR, AGENT_RISK_TEXT_MAX },
+	[AGENT_A_APPROVALS] = { T_U64, 0 },
+	[AGENT_A_APPROVER] = { T_STR, AGENT_NAME_MAX },
+	[AGENT_A_ACTOR_VERIFIED] = { T_U64, 0 },
+	[AGENT_A_ACTOR_NAME] = { T_STR, AGENT_NAME_MAX },
+	[AGENT_A_SUDO_USED] = { T_U64, 0 },
 };
 
 /* Per message type: for each tag, 0 = not allowed, 1 = optional,
@@ -80,7 +86,8 @@ struct schema {
 static const struct schema schemas[] = {
 	{ AGENT_MSG_CREATE,
 	  { [AGENT_A_PURPOSE] = REQ, [AGENT_A_TTL] = OPT, [AGENT_A_ACTOR] = OPT,
-	    [AGENT_A_TASK] = OPT, [AGENT_A_FOR] = OPT, [AGENT_A_SSH_KEY] = OPT }, { 0 } },
+	    [AGENT_A_TASK] = OPT, [AGENT_A_FOR] = OPT, [AGENT_A_SSH_KEY] = OPT,
+	    [AGENT_A_RISK] = OPT }, { 0 } },
 	{ AGENT_MSG_LIST, { [AGENT_A_ALL] = OPT }, { 0 } },
 	{ AGENT_MSG_SHOW, { [AGENT_A_NAME] = REQ }, { 0 } },
 	{ AGENT_MSG_REVOKE, { [AGENT_A_NAME] = REQ, [AGENT_A_REASON] = OPT }, { 0 } },
@@ -101,7 +108,8 @@ static const struct schema schemas[] = {
 	{ AGENT_MSG_AUTHORIZED_KEYS, { [AGENT_A_NAME] = REQ }, { 0 } },
 	{ AGENT_MSG_RUN,
 	  { [AGENT_A_PURPOSE] = REQ, [AGENT_A_TTL] = OPT, [AGENT_A_ACTOR] = OPT,
-	    [AGENT_A_TASK] = OPT, [AGENT_A_FOR] = OPT, [AGENT_A_ARGV] = REQ, [AGENT_A_CWD] = OPT },
+	    [AGENT_A_TASK] = OPT, [AGENT_A_FOR] = OPT, [AGENT_A_ARGV] = REQ, [AGENT_A_CWD] = OPT,
+	    [AGENT_A_RISK] = OPT },
 	  { [AGENT_A_ARGV] = AGENT_ARGV_MAX } },
 	{ AGENT_MSG_OK,
 	  { [AGENT_A_MESSAGE] = OPT, [AGENT_A_KILLED] = OPT, [AGENT_A_SSH_KEY] = OPT,
@@ -114,7 +122,8 @@ static const struct schema schemas[] = {
 	    [AGENT_A_TASK] = OPT, [AGENT_A_CREATED] = OPT, [AGENT_A_EXPIRES] = OPT,
 	    [AGENT_A_RETIRE_REASON] = OPT, [AGENT_A_RETIRED_AT] = OPT, [AGENT_A_TOKEN] = OPT,
 	    [AGENT_A_KILLED] = OPT, [AGENT_A_DEPTH] = OPT, [AGENT_A_ACTOR_UID] = OPT,
-	    [AGENT_A_REASON] = OPT },
+	    [AGENT_A_REASON] = OPT, [AGENT_A_RISK] = OPT, [AGENT_A_ACTOR_VERIFIED] = OPT,
+	    [AGENT_A_ACTOR_NAME] = OPT, [AGENT_A_SUDO_USED] = OPT },
 	  { [AGENT_A_CHAIN] = AGENT_CHAIN_MAX } },
 	{ AGENT_MSG_END, { 0 }, { 0 } },
 	{ AGENT_MSG_STATUS_REPLY,
@@ -123,7 +132,7 @@ static const struct schema schemas[] = {
 	  { 0 } },
 	{ AGENT_MSG_SESSION,
 	  { [AGENT_A_NAME] = REQ, [AGENT_A_PURPOSE] = REQ, [AGENT_A_EXPIRES] = REQ,
-	    [AGENT_A_SESSION_ID] = REQ, [AGENT_A_SUBJECT] = OPT }, { 0 } },
+	    [AGENT_A_SESSION_ID] = REQ, [AGENT_A_SUBJECT] = OPT, [AGENT_A_RISK] = OPT }, { 0 } },
 	{ AGENT_MSG_EXIT, { [AGENT_A_WAIT_STATUS] = REQ, [AGENT_A_MESSAGE] = OPT }, { 0 } },
 	{ AGENT_MSG_PENDING, { 0 }, { 0 } },
 	{ AGENT_MSG_APPROVE, { [AGENT_A_REQUEST_ID] = REQ, [AGENT_A_REASON] = OPT }, { 0 } },
@@ -138,8 +147,9 @@ static const struct schema schemas[] = {
 	    [AGENT_A_SERVICE] = REQ, [AGENT_A_COMMAND] = OPT, [AGENT_A_TTY] = OPT,
 	    [AGENT_A_RHOST] = OPT, [AGENT_A_RUSER] = OPT, [AGENT_A_PID] = OPT,
 	    [AGENT_A_CREATED] = REQ, [AGENT_A_EXPIRES] = REQ, [AGENT_A_RULE] = OPT,
-	    [AGENT_A_RUNAS] = OPT },
-	  { [AGENT_A_CHAIN] = AGENT_CHAIN_MAX } },
+	    [AGENT_A_RUNAS] = OPT, [AGENT_A_RISK] = OPT, [AGENT_A_APPROVALS] = OPT,
+	    [AGENT_A_APPROVER] = OPT },
+	  { [AGENT_A_CHAIN] = AGENT_CHAIN_MAX, [AGENT_A_APPROVER] = 2 } },
 };
 
 /* RUN: its single attributes once each, ARGV up to its repeat. */
@@ -370,6 +380,11 @@ void agent_wire_put_identity(struct agent_wbuf *w, const struct agent_identity *
 	agent_wire_u64(w, AGENT_A_EXPIRES, (uint64_t)id->expires);
 	agent_wire_u64(w, AGENT_A_DEPTH, id->depth);
 	agent_wire_u64(w, AGENT_A_ACTOR_UID, id->creator_uid);
+	agent_wire_str(w, AGENT_A_RISK, agent_risk_str(id->risk));
+	agent_wire_u64(w, AGENT_A_ACTOR_VERIFIED, id->actor_verified);
+	if (id->actor_name[0])
+		agent_wire_str(w, AGENT_A_ACTOR_NAME, id->actor_name);
+	agent_wire_u64(w, AGENT_A_SUDO_USED, id->sudo_used);
 	if (id->state == AGENT_STATE_RETIRED) {
 		agent_wire_str(w, AGENT_A_RETIRE_REASON, agent_retire_reason_str(id->retire_reason));
 		agent_wire_u64(w, AGENT_A_RETIRED_AT, (uint64_t)id->retired_at);
@@ -394,6 +409,7 @@ int agent_wire_get_identity(const struct agent_msg *m, struct agent_identity *id
 	const char *chain[AGENT_CHAIN_MAX];
 	const char *state = agent_msg_str(m, AGENT_A_STATE);
 	const char *reason = agent_msg_str(m, AGENT_A_RETIRE_REASON);
+	const char *risk = agent_msg_str(m, AGENT_A_RISK);
 	uint64_t v;
 	unsigned n;
 
@@ -408,7 +424,10 @@ int agent_wire_get_identity(const struct agent_msg *m, struct agent_identity *id
 	    copy(id->parent, sizeof(id->parent), agent_msg_str(m, AGENT_A_PARENT)) < 0 ||
 	    copy(id->actor, sizeof(id->actor), agent_msg_str(m, AGENT_A_ACTOR)) < 0 ||
 	    copy(id->task, sizeof(id->task), agent_msg_str(m, AGENT_A_TASK)) < 0 ||
-	    copy(id->retire_text, sizeof(id->retire_text), agent_msg_str(m, AGENT_A_REASON)) < 0)
+	    copy(id->retire_text, sizeof(id->retire_text), agent_msg_str(m, AGENT_A_REASON)) < 0 ||
+	    copy(id->actor_name, sizeof(id->actor_name), agent_msg_str(m, AGENT_A_ACTOR_NAME)) < 0)
+		return -EBADMSG;
+	if (risk && agent_risk_parse(risk, &id->risk) < 0)
 		return -EBADMSG;
 	if (strcmp(state, "live") == 0)
 		id->state = AGENT_STATE_LIVE;
@@ -437,6 +456,10 @@ int agent_wire_get_identity(const struct agent_msg *m, struct agent_identity *id
 		id->creator_uid = (uint32_t)v;
 	if (agent_msg_u64(m, AGENT_A_KILLED, &v) && v <= UINT32_MAX)
 		id->killed = (uint32_t)v;
+	if (agent_msg_u64(m, AGENT_A_ACTOR_VERIFIED, &v))
+		id->actor_verified = v != 0;
+	if (agent_msg_u64(m, AGENT_A_SUDO_USED, &v) && v <= UINT32_MAX)
+		id->sudo_used = (uint32_t)v;
 	return 0;
 }
 

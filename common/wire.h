@@ -100,6 +100,13 @@ enum agent_attr {
 	AGENT_A_PID = 44,       /* U64 */
 	AGENT_A_RULE = 45,      /* STR  AGENT_RULE_TEXT_MAX: the policy rule that decided */
 	AGENT_A_RUNAS = 46,     /* STR  AGENT_NAME_MAX: sudo's run-as (target) user */
+	/* 47-59: runtime authorization (risk, approvals, verified actors, budgets) */
+	AGENT_A_RISK = 47,      /* STR  AGENT_RISK_TEXT_MAX: "low" .. "critical" */
+	AGENT_A_APPROVALS = 48, /* U64  approvals a step-up request needs (1 or 2) */
+	AGENT_A_APPROVER = 49,  /* STR  AGENT_NAME_MAX, repeatable: who approved so far */
+	AGENT_A_ACTOR_VERIFIED = 50, /* U64  1 if the creating program was a verified actor */
+	AGENT_A_ACTOR_NAME = 51,     /* STR  AGENT_NAME_MAX: the verified_actors entry */
+	AGENT_A_SUDO_USED = 52,      /* U64  sudo actions used (max_sudo) */
 	AGENT_A__MAX
 };
 

@@ -403,7 +403,7 @@ static void test_schema_upgrade_v1(void **state)
 	assert_int_equal(db_count(sub, "PRAGMA user_version"), 1);
 
 	assert_int_equal(agent_store_open(sub, 0, &s, err_, sizeof(err_)), 0);
-	assert_int_equal(db_count(sub, "PRAGMA user_version"), 2);
+	assert_int_equal(db_count(sub, "PRAGMA user_version"), 3);
 	/* every v1 record, its chain and the metadata are still there */
 	assert_int_equal(agent_store_get(s, "agent-v1live", &id), 0);
 	assert_int_equal(id.uid, 1879048600);
@@ -432,11 +432,17 @@ static void test_schema_upgrade_v1(void **state)
 	id = ident("agent-v2new1", 1879048602, NULL);
 	assert_int_equal(agent_store_insert(s, &id), 0);
 	assert_int_equal(agent_store_set_ssh_key(s, "agent-v2new1", KEY_ED25519 " new"), 0);
+	/* v3: old identities read as low risk, unverified, no sudo used */
+	assert_int_equal(agent_store_get(s, "agent-v1live", &id), 0);
+	assert_int_equal(id.risk, AGENT_RISK_LOW);
+	assert_false(id.actor_verified);
+	assert_int_equal(id.sudo_used, 0);
+	assert_int_equal(agent_store_sudo_used(s, "agent-v1live"), -ENOENT); /* no v3 row */
 	agent_store_close(s);
 
-	/* a second open finds v2 and changes nothing */
+	/* a second open finds v3 and changes nothing */
 	assert_int_equal(agent_store_open(sub, 0, &s, err_, sizeof(err_)), 0);
-	assert_int_equal(db_count(sub, "PRAGMA user_version"), 2);
+	assert_int_equal(db_count(sub, "PRAGMA user_version"), 3);
 	assert_int_equal(agent_store_get_ssh_key(s, "agent-v1live", key, sizeof(key)), 0);
 	assert_string_equal(key, KEY_ED25519);
 	assert_int_equal(agent_store_get(s, "agent-v2new1", &id), 0);
@@ -466,13 +472,13 @@ static void test_schema_newer_refused(void **state)
 	struct agent_store *s = NULL;
 
 	(void)state;
-	snprintf(sub, sizeof(sub), "%s/v3", dir);
+	snprintf(sub, sizeof(sub), "%s/v4", dir);
 	assert_int_equal(mkdir(sub, 0700), 0);
-	assert_int_equal(db_exec(sub, "CREATE TABLE future (x); PRAGMA user_version = 3;"), 0);
+	assert_int_equal(db_exec(sub, "CREATE TABLE future (x); PRAGMA user_version = 4;"), 0);
 	assert_int_equal(agent_store_open(sub, 0, &s, err_, sizeof(err_)), -EPROTO);
 	assert_null(s);
-	/* refused untouched: still version 3, no table of ours created */
-	assert_int_equal(db_count(sub, "PRAGMA user_version"), 3);
+	/* refused untouched: still version 4, no table of ours created */
+	assert_int_equal(db_count(sub, "PRAGMA user_version"), 4);
 	assert_int_equal(db_count(sub, "SELECT count(*) FROM sqlite_master WHERE name IN "
 				       "('identities', 'ssh_keys')"),
 			 0);
@@ -480,7 +486,59 @@ static void test_schema_newer_refused(void **state)
 	assert_int_equal(db_exec(sub, "PRAGMA user_version = 0; DROP TABLE future;"), 0);
 	assert_int_equal(agent_store_open(sub, 0, &s, err_, sizeof(err_)), 0);
 	agent_store_close(s);
-	assert_int_equal(db_count(sub, "PRAGMA user_version"), 2);
+	assert_int_equal(db_count(sub, "PRAGMA user_version"), 3);
+}
+
+/* v3: risk, verified actor and the budget counters, durable. */
+static void test_authz(void **state)
+{
+	struct agent_store *s = NULL;
+	char sub[64];
+	struct agent_identity id = ident("agent-authz01", 1879049000, NULL), got;
+	struct agent_identity child = ident("agent-authz02", 1879049001, "agent-authz01");
+	uint64_t n = 99;
+
+	(void)state;
+	snprintf(sub, sizeof(sub), "%s/authz", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(agent_store_open(sub, 0, &s, err_, sizeof(err_)), 0);
+	id.risk = AGENT_RISK_CRITICAL;
+	id.actor_verified = true;
+	snprintf(id.actor_name, sizeof(id.actor_name), "builder");
+	id.created = 5000;
+	assert_int_equal(agent_store_insert(s, &id), 0);
+	child.created = 5100;
+	snprintf(child.chain[2], sizeof(child.chain[2]), "agent-authz01");
+	child.chain_len = 3;
+	assert_int_equal(agent_store_insert(s, &child), 0);
+	assert_int_equal(agent_store_get(s, "agent-authz01", &got), 0);
+	assert_int_equal(got.risk, AGENT_RISK_CRITICAL);
+	assert_true(got.actor_verified);
+	assert_string_equal(got.actor_name, "builder");
+	assert_int_equal(got.sudo_used, 0);
+	assert_int_equal(agent_store_sudo_used(s, "agent-authz01"), 0);
+	assert_int_equal(agent_store_sudo_used(s, "agent-authz01"), 0);
+	assert_int_equal(agent_store_get(s, "agent-authz01", &got), 0);
+	assert_int_equal(got.sudo_used, 2);
+	assert_int_equal(agent_store_sudo_used(s, "agent-nosuch"), -ENOENT);
+	/* sub-identities ever created, retired ones too */
+	assert_int_equal(agent_store_count_children(s, "agent-authz01", &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(agent_store_retire(s, "agent-authz02", AGENT_RETIRE_REVOKED, 5200, NULL), 0);
+	assert_int_equal(agent_store_count_children(s, "agent-authz01", &n), 0);
+	assert_int_equal(n, 1);
+	/* creates by the direct creator (last hop) since a time */
+	assert_int_equal(agent_store_count_created_by(s, "orchestrator", 4999, &n), 0);
+	assert_int_equal(n, 1); /* agent-authz02's last hop is agent-authz01 */
+	assert_int_equal(agent_store_count_created_by(s, "agent-authz01", 4999, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(agent_store_count_created_by(s, "orchestrator", 5000, &n), 0);
+	assert_int_equal(n, 0);
+	/* out-of-range input is refused */
+	id = ident("agent-authz03", 1879049002, NULL);
+	id.risk = (enum agent_risk)7;
+	assert_int_equal(agent_store_insert(s, &id), -EINVAL);
+	agent_store_close(s);
 }
 
 static void test_token(void **state)
@@ -646,7 +704,7 @@ static void test_created_only_on_first_start(void **state)
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_false(exists(sub, "agentd.db.new"));
-	assert_int_equal(db_count(sub, "PRAGMA user_version"), 2);
+	assert_int_equal(db_count(sub, "PRAGMA user_version"), 3);
 
 	/* the directory was used (token.key): a lost database is not replaced */
 	put_file(strcat(strcpy(path, sub), "/token.key"), "k", 1);
@@ -708,6 +766,7 @@ int main(void)
 		cmocka_unit_test(test_ssh_key),
 		cmocka_unit_test(test_bad_input_and_tamper),
 		cmocka_unit_test(test_token),
+		cmocka_unit_test(test_authz),
 		cmocka_unit_test(test_schema_upgrade_v1),
 		cmocka_unit_test(test_schema_upgrade_atomic),
 		cmocka_unit_test(test_schema_newer_refused),

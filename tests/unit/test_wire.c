@@ -149,6 +149,10 @@ static void test_identity_roundtrip(void **state)
 	a.retired_at = 1795361000;
 	strcpy(a.retire_text, "agent-parent");
 	a.killed = 4;
+	a.risk = AGENT_RISK_HIGH;
+	a.actor_verified = true;
+	strcpy(a.actor_name, "builder");
+	a.sudo_used = 3;
 	memset(a.token_hash, 0xab, sizeof(a.token_hash));
 
 	agent_wire_begin(&w, AGENT_MSG_IDENTITY);
@@ -169,6 +173,43 @@ static void test_identity_roundtrip(void **state)
 	assert_int_equal(b.state, AGENT_STATE_RETIRED);
 	assert_int_equal(b.retire_reason, AGENT_RETIRE_PARENT);
 	assert_int_equal(b.killed, 4);
+	assert_int_equal(b.risk, AGENT_RISK_HIGH);
+	assert_true(b.actor_verified);
+	assert_string_equal(b.actor_name, "builder");
+	assert_int_equal(b.sudo_used, 3);
+
+	/* an unknown risk level is refused */
+	agent_wire_begin(&w, AGENT_MSG_IDENTITY);
+	agent_wire_str(&w, AGENT_A_NAME, "agent-k7f3q2");
+	agent_wire_u64(&w, AGENT_A_UID, 1879048193);
+	agent_wire_str(&w, AGENT_A_PURPOSE, "ci");
+	agent_wire_str(&w, AGENT_A_STATE, "live");
+	agent_wire_str(&w, AGENT_A_RISK, "severe");
+	assert_int_equal(agent_wire_finish(&w), 0);
+	assert_int_equal(agent_wire_parse(&m, w.data, w.len), 0);
+	assert_int_equal(agent_wire_get_identity(&m, &b), -EBADMSG);
+	/* a risk longer than "critical" is no message */
+	agent_wire_begin(&w, AGENT_MSG_CREATE);
+	agent_wire_str(&w, AGENT_A_PURPOSE, "ci");
+	agent_wire_str(&w, AGENT_A_RISK, "criticalx");
+	assert_int_equal(agent_wire_finish(&w), -EINVAL);
+	/* a REQUEST names at most two approvers */
+	agent_wire_begin(&w, AGENT_MSG_REQUEST);
+	agent_wire_str(&w, AGENT_A_REQUEST_ID, "abcdef");
+	agent_wire_str(&w, AGENT_A_NAME, "agent-k7f3q2");
+	agent_wire_u64(&w, AGENT_A_UID, 1879048193);
+	agent_wire_str(&w, AGENT_A_PURPOSE, "ci");
+	agent_wire_str(&w, AGENT_A_SERVICE, "sudo");
+	agent_wire_u64(&w, AGENT_A_CREATED, 1);
+	agent_wire_u64(&w, AGENT_A_EXPIRES, 2);
+	agent_wire_str(&w, AGENT_A_RISK, "critical");
+	agent_wire_u64(&w, AGENT_A_APPROVALS, 2);
+	agent_wire_str(&w, AGENT_A_APPROVER, "bob");
+	agent_wire_str(&w, AGENT_A_APPROVER, "carol");
+	assert_int_equal(agent_wire_finish(&w), 0);
+	assert_int_equal(agent_wire_parse(&m, w.data, w.len), 0);
+	agent_wire_str(&w, AGENT_A_APPROVER, "dave");
+	assert_int_equal(agent_wire_finish(&w), -EINVAL);
 
 	/* a message of another type is not an identity */
 	agent_wire_begin(&w, AGENT_MSG_END);

@@ -1,0 +1,371 @@
+/* Unit tests: runtime authorization decisions (risk, two-person approval),
+ * every branch. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "agentd/config.h"
+#include "agentd/policy.h"
+
+#define NOW 1800000000
+
+static const char risk_policy[] =
+	"approvers = [ \"alice\", \"bob\", \"carol\", \"%admins\" ];\n"
+	"purposes = (\n"
+	"  { name = \"low\"; services = { su = \"allow\"; sudo = \"allow\"; sshd = \"approve\"; };\n"
+	"    delegate = [ \"low\", \"high\" ]; max_depth = 3;\n"
+	"    service_risk = { su = \"medium\"; };\n"
+	"    sudo_commands = { allow = [ \"/usr/bin/id\", \"/usr/bin/systemctl *\", \"/sbin/reboot\" ];\n"
+	"      risk = { high = [ \"/usr/bin/systemctl restart *\" ];\n"
+	"               critical = [ \"/sbin/reboot\", \"/usr/bin/systemctl restart db\" ]; }; }; },\n"
+	"  { name = \"high\"; risk = \"high\"; services = { su = \"allow\"; sudo = \"deny\"; }; },\n"
+	"  { name = \"crit\"; risk = \"critical\"; services = { su = \"allow\"; sshd = \"approve\"; }; }\n"
+	");\n"
+	"delegators = ( { who = [ \"*\" ]; purposes = [ \"*\" ]; } );\n";
+
+static struct agent_config *parse_or_die(const char *text)
+{
+	struct agent_config *c = NULL;
+	char err[256] = "";
+
+	if (agent_config_parse_string(text, "authz.conf", &c, err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+	return c;
+}
+
+static struct agent_caller user(const char *name, const char *group)
+{
+	struct agent_caller c = { .uid = 2000 };
+
+	snprintf(c.user, sizeof(c.user), "%s", name);
+	if (group) {
+		snprintf(c.groups[0], sizeof(c.groups[0]), "%s", group);
+		c.ngroups = 1;
+	}
+	return c;
+}
+
+static struct agent_identity ident(const char *purpose, enum agent_risk risk,
+				   const struct agent_now *now)
+{
+	struct agent_identity id = { 0 };
+
+	snprintf(id.name, sizeof(id.name), "agent-risk01");
+	id.uid = 1879048192;
+	snprintf(id.purpose, sizeof(id.purpose), "%s", purpose);
+	snprintf(id.subject, sizeof(id.subject), "alice");
+	snprintf(id.chain[0], sizeof(id.chain[0]), "alice");
+	snprintf(id.chain[1], sizeof(id.chain[1]), "orch");
+	id.chain_len = 2;
+	id.depth = 1;
+	id.expires = now->real + 600;
+	id.expires_boot_ns = agent_boot_deadline(id.expires, now);
+	id.state = AGENT_STATE_LIVE;
+	id.risk = risk;
+	return id;
+}
+
+static struct agent_create_decision create(const struct agent_config *c,
+					   const struct agent_caller *caller, const char *purpose,
+					   const char *risk)
+{
+	struct agent_create_req req = { .purpose = purpose };
+	struct agent_create_decision d;
+
+	if (risk) {
+		req.has_risk = true;
+		assert_int_equal(agent_risk_parse(risk, &req.risk), 0);
+	}
+	agent_policy_create(c, caller, &req, NOW, &d);
+	return d;
+}
+
+static void test_risk_names(void **state)
+{
+	enum agent_risk r;
+
+	(void)state;
+	assert_string_equal(agent_risk_str(AGENT_RISK_LOW), "low");
+	assert_string_equal(agent_risk_str(AGENT_RISK_MEDIUM), "medium");
+	assert_string_equal(agent_risk_str(AGENT_RISK_HIGH), "high");
+	assert_string_equal(agent_risk_str(AGENT_RISK_CRITICAL), "critical");
+	assert_string_equal(agent_risk_str((enum agent_risk)9), "unknown");
+	assert_int_equal(agent_risk_parse("critical", &r), 0);
+	assert_int_equal(r, AGENT_RISK_CRITICAL);
+	assert_int_equal(agent_risk_parse("High", &r), -EINVAL);
+	assert_int_equal(agent_risk_parse("", &r), -EINVAL);
+	assert_int_equal(agent_risk_parse(NULL, &r), -EINVAL);
+	assert_string_equal(agent_retire_reason_str(AGENT_RETIRE_POLICY), "policy");
+}
+
+static void test_config_risk(void **state)
+{
+	struct agent_config *c = parse_or_die(risk_policy), *bad = NULL;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(c->approve_risk, AGENT_RISK_HIGH); /* the default */
+	assert_int_equal(c->purposes[0].risk, AGENT_RISK_LOW);
+	assert_int_equal(c->purposes[1].risk, AGENT_RISK_HIGH);
+	assert_int_equal(c->purposes[2].risk, AGENT_RISK_CRITICAL);
+	assert_int_equal(c->purposes[0].services[0].risk, AGENT_RISK_MEDIUM); /* su */
+	assert_int_equal(c->purposes[0].services[1].risk, AGENT_RISK_LOW);    /* sudo */
+	assert_int_equal(c->purposes[0].sudo_risk[AGENT_RISK_HIGH].n, 1);
+	assert_int_equal(c->purposes[0].sudo_risk[AGENT_RISK_CRITICAL].n, 2);
+	agent_config_free(c);
+
+	c = parse_or_die("approve_risk = \"critical\";\n");
+	assert_int_equal(c->approve_risk, AGENT_RISK_CRITICAL);
+	agent_config_free(c);
+
+	assert_int_equal(agent_config_parse_string("approve_risk = \"severe\";\n", "b.conf", &bad,
+						   err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "b.conf:1: approve_risk = \"severe\": use \"low\""));
+	assert_int_equal(agent_config_parse_string(
+				 "purposes = ( { name = \"x\"; risk = \"huge\"; } );\n", "b.conf",
+				 &bad, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "risk = \"huge\""));
+	/* service_risk names only listed services, with a known level */
+	assert_int_equal(agent_config_parse_string(
+				 "purposes = ( { name = \"x\"; services = { su = \"allow\"; };\n"
+				 "  service_risk = { sshd = \"high\"; }; } );\n",
+				 "b.conf", &bad, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "b.conf:2: service_risk: 'sshd' is not in services"));
+	assert_int_equal(agent_config_parse_string(
+				 "purposes = ( { name = \"x\"; services = { su = \"allow\"; };\n"
+				 "  service_risk = { su = \"extreme\"; }; } );\n",
+				 "b.conf", &bad, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "service_risk 'su': use"));
+	assert_int_equal(agent_config_parse_string(
+				 "purposes = ( { name = \"x\"; service_risk = [ 1 ]; } );\n",
+				 "b.conf", &bad, err, sizeof(err)),
+			 -EINVAL);
+	/* sudo_commands.risk: levels medium..critical, each a list of rules */
+	assert_int_equal(agent_config_parse_string(
+				 "purposes = ( { name = \"x\"; sudo_commands = { risk = {\n"
+				 "  low = [ \"/bin/true\" ]; }; }; } );\n",
+				 "b.conf", &bad, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "unknown setting 'low'"));
+	assert_int_equal(agent_config_parse_string(
+				 "purposes = ( { name = \"x\"; sudo_commands = { risk = {\n"
+				 "  high = [ \"relative\" ]; }; }; } );\n",
+				 "b.conf", &bad, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "is not a valid command rule"));
+	assert_int_equal(agent_config_parse_string(
+				 "purposes = ( { name = \"x\"; sudo_commands = { risk = 3; }; } );\n",
+				 "b.conf", &bad, err, sizeof(err)),
+			 -EINVAL);
+	assert_null(bad);
+}
+
+static void test_create_risk(void **state)
+{
+	struct agent_config *c = parse_or_die(risk_policy);
+	struct agent_caller alice = user("alice", NULL);
+	struct agent_create_decision d;
+	struct agent_now now = { .real = NOW, .boot_ns = 5000000000LL };
+	struct agent_identity parent = ident("low", AGENT_RISK_HIGH, &now);
+	struct agent_caller agent = { .uid = parent.uid, .agent = &parent };
+
+	(void)state;
+	d = create(c, &alice, "low", NULL);
+	assert_true(d.allowed);
+	assert_int_equal(d.risk, AGENT_RISK_LOW);
+	d = create(c, &alice, "high", NULL);
+	assert_true(d.allowed);
+	assert_int_equal(d.risk, AGENT_RISK_HIGH); /* the purpose's */
+	d = create(c, &alice, "low", "critical"); /* raised */
+	assert_true(d.allowed);
+	assert_int_equal(d.risk, AGENT_RISK_CRITICAL);
+	d = create(c, &alice, "high", "high"); /* equal is fine */
+	assert_true(d.allowed);
+	assert_int_equal(d.risk, AGENT_RISK_HIGH);
+	d = create(c, &alice, "high", "medium"); /* never lowered */
+	assert_false(d.allowed);
+	assert_string_equal(d.reason, "risk medium is below the least risk high of this "
+				      "identity (its purpose or parent)");
+	/* a sub-delegation inherits its parent's risk when higher */
+	snprintf(agent.user, sizeof(agent.user), "agent-risk01");
+	d = create(c, &agent, "low", NULL);
+	assert_true(d.allowed);
+	assert_int_equal(d.risk, AGENT_RISK_HIGH);
+	d = create(c, &agent, "low", "low");
+	assert_false(d.allowed);
+	d = create(c, &agent, "low", "critical");
+	assert_true(d.allowed);
+	assert_int_equal(d.risk, AGENT_RISK_CRITICAL);
+	agent_config_free(c);
+}
+
+static struct agent_service_decision act(const struct agent_config *c,
+					 const struct agent_identity *id, const char *service,
+					 const char *command)
+{
+	struct agent_now now = { .real = NOW, .boot_ns = 5000000000LL };
+	struct agent_service_decision d;
+
+	memset(&d, 0x5a, sizeof(d));
+	agent_policy_sudo(c, id, service, command, "root", &now, &d);
+	return d;
+}
+
+static void test_action_risk(void **state)
+{
+	struct agent_config *c = parse_or_die(risk_policy);
+	struct agent_now now = { .real = NOW, .boot_ns = 5000000000LL };
+	struct agent_identity low = ident("low", AGENT_RISK_LOW, &now);
+	struct agent_identity raised = ident("low", AGENT_RISK_HIGH, &now);
+	struct agent_identity crit = ident("crit", AGENT_RISK_CRITICAL, &now);
+	struct agent_service_decision d;
+
+	(void)state;
+	/* low identity, low command: allowed, as before risk existed */
+	d = act(c, &low, "sudo", "/usr/bin/id");
+	assert_true(d.allowed);
+	assert_int_equal(d.risk, AGENT_RISK_LOW);
+	/* service_risk medium is below approve_risk high */
+	d = act(c, &low, "su", NULL);
+	assert_true(d.allowed);
+	assert_int_equal(d.risk, AGENT_RISK_MEDIUM);
+	/* a high-risk command: allowed by its rule, sent to one approver */
+	d = act(c, &low, "sudo", "/usr/bin/systemctl restart web");
+	assert_false(d.allowed);
+	assert_true(d.approve);
+	assert_int_equal(d.risk, AGENT_RISK_HIGH);
+	assert_int_equal(d.approvals, 1);
+	assert_non_null(strstr(d.rule, "; risk high >= approve_risk high"));
+	assert_non_null(strstr(d.reason, "(risk high)"));
+	/* the highest matching level wins: critical, two approvers */
+	d = act(c, &low, "sudo", "/usr/bin/systemctl restart db");
+	assert_true(d.approve);
+	assert_int_equal(d.risk, AGENT_RISK_CRITICAL);
+	assert_int_equal(d.approvals, 2);
+	d = act(c, &low, "sudo", "/sbin/reboot");
+	assert_int_equal(d.approvals, 2);
+	/* a command no risk rule names keeps the identity's risk */
+	d = act(c, &low, "sudo", "/usr/bin/systemctl status web");
+	assert_true(d.allowed);
+	/* an unknown command is never rated by a command rule */
+	d = act(c, &low, "sudo", NULL);
+	assert_true(d.approve);
+	assert_int_equal(d.risk, AGENT_RISK_LOW);
+	assert_int_equal(d.approvals, 1);
+	/* the identity's risk applies to every action */
+	d = act(c, &raised, "sudo", "/usr/bin/id");
+	assert_true(d.approve);
+	assert_int_equal(d.risk, AGENT_RISK_HIGH);
+	d = act(c, &raised, "su", NULL);
+	assert_true(d.approve);
+	/* an approve rule of a critical identity needs two approvers */
+	d = act(c, &crit, "sshd", NULL);
+	assert_true(d.approve);
+	assert_int_equal(d.approvals, 2);
+	/* a deny stays a deny whatever the risk */
+	{
+		struct agent_identity h = ident("high", AGENT_RISK_HIGH, &now);
+
+		d = act(c, &h, "sudo", "/usr/bin/id");
+		assert_false(d.allowed);
+		assert_false(d.approve);
+	}
+	/* an approve rule below approve_risk needs one approver */
+	d = act(c, &low, "sshd", NULL);
+	assert_true(d.approve);
+	assert_int_equal(d.approvals, 1);
+	agent_config_free(c);
+
+	/* approve_risk = critical: high passes, critical still asks two */
+	{
+		char text[sizeof(risk_policy) + 64];
+
+		snprintf(text, sizeof(text), "approve_risk = \"critical\";\n%s", risk_policy);
+		c = parse_or_die(text);
+		d = act(c, &raised, "sudo", "/usr/bin/id");
+		assert_true(d.allowed);
+		d = act(c, &low, "sudo", "/sbin/reboot");
+		assert_true(d.approve);
+		assert_int_equal(d.approvals, 2);
+		agent_config_free(c);
+		/* approve_risk = low: every allowed action asks */
+		snprintf(text, sizeof(text), "approve_risk = \"low\";\n%s", risk_policy);
+		c = parse_or_die(text);
+		d = act(c, &low, "sudo", "/usr/bin/id");
+		assert_true(d.approve);
+		assert_int_equal(d.approvals, 1);
+		agent_config_free(c);
+	}
+}
+
+static void test_two_person(void **state)
+{
+	struct agent_config *c = parse_or_die(risk_policy);
+	struct agent_now now = { .real = NOW, .boot_ns = 5000000000LL };
+	struct agent_identity id = ident("low", AGENT_RISK_LOW, &now);
+	struct agent_caller alice = user("alice", NULL), bob = user("bob", NULL);
+	struct agent_caller carol = user("carol", NULL), orch = user("orch", "admins");
+	struct agent_caller dave = user("dave", "admins"), eve = user("eve", NULL);
+	char prior[2][AGENT_NAME_MAX + 1] = { "bob", "" };
+	char why[160];
+
+	(void)state;
+	/* high: the ordinary rules (the subject may approve by default) */
+	assert_true(agent_policy_may_approve_risk(c, &alice, &id, AGENT_RISK_HIGH, NULL, 0, why,
+						  sizeof(why)));
+	assert_true(agent_policy_may_approve_risk(c, &orch, &id, AGENT_RISK_HIGH, NULL, 0, why,
+						  sizeof(why)));
+	assert_false(agent_policy_may_approve_risk(c, &eve, &id, AGENT_RISK_HIGH, NULL, 0, why,
+						   sizeof(why)));
+	assert_string_equal(why, "eve is not an approver (approvers in agentd.conf)");
+	/* critical: never the subject, never anyone in the chain */
+	assert_false(agent_policy_may_approve_risk(c, &alice, &id, AGENT_RISK_CRITICAL, NULL, 0,
+						   why, sizeof(why)));
+	assert_string_equal(why, "alice is in the delegation chain of agent-risk01 and the "
+				 "action is critical");
+	assert_false(agent_policy_may_approve_risk(c, &orch, &id, AGENT_RISK_CRITICAL, NULL, 0,
+						   why, sizeof(why)));
+	assert_true(agent_policy_may_approve_risk(c, &bob, &id, AGENT_RISK_CRITICAL, NULL, 0, why,
+						  sizeof(why)));
+	assert_true(agent_policy_may_approve_risk(c, &dave, &id, AGENT_RISK_CRITICAL, NULL, 0, why,
+						  sizeof(why)));
+	/* no one twice */
+	assert_false(agent_policy_may_approve_risk(
+		c, &bob, &id, AGENT_RISK_CRITICAL, (const char(*)[AGENT_NAME_MAX + 1])prior, 1, why,
+		sizeof(why)));
+	assert_string_equal(why, "bob has approved this request already; it needs another "
+				 "approver");
+	assert_true(agent_policy_may_approve_risk(
+		c, &carol, &id, AGENT_RISK_CRITICAL, (const char(*)[AGENT_NAME_MAX + 1])prior, 1,
+		why, sizeof(why)));
+	/* the identity itself, still never */
+	{
+		struct agent_caller self = user("agent-risk01", "admins");
+
+		assert_false(agent_policy_may_approve_risk(c, &self, &id, AGENT_RISK_CRITICAL, NULL,
+							   0, why, sizeof(why)));
+		assert_string_equal(why, "an identity never approves its own request");
+	}
+	agent_config_free(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_risk_names),  cmocka_unit_test(test_config_risk),
+		cmocka_unit_test(test_create_risk), cmocka_unit_test(test_action_risk),
+		cmocka_unit_test(test_two_person),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
