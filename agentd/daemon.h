@@ -47,6 +47,7 @@ struct agentd_session;
 struct agentd_run;
 struct agentd_request;
 struct agentd_approval_job;
+struct agentd_uidalloc;
 
 struct agentd_opts {
 	const char *config_path;
@@ -121,7 +122,7 @@ struct agentd {
 	LIST_HEAD(, agentd_request) requests; /* approval.c: pending step-up requests */
 	unsigned nrequests;
 	LIST_HEAD(, agentd_approval_job) jobs; /* approval.c */
-	uint32_t next_uid;  /* uidalloc.c: allocation cursor */
+	struct agentd_uidalloc *uidalloc; /* uidalloc.c: its caches */
 	int64_t started;    /* CLOCK_BOOTTIME seconds */
 	bool stop;          /* loop.c */
 	bool reload;        /* loop.c */

@@ -39,6 +39,7 @@
 #include "agentd/reload.h"
 #include "agentd/run.h"
 #include "agentd/session.h"
+#include "agentd/uidalloc.h"
 #include "common/kv.h"
 
 #define MAX_EVENTS 32
@@ -56,10 +57,18 @@ static void on_retired(struct agentd *d, const struct agent_identity *id)
 	agentd_stepup_retired(d, id->name);
 }
 
+/* No process of uid is left: its release time is recorded (the allocator
+ * hands out the least recently released uid). */
+static void on_reaped(struct agentd *d, uint32_t uid)
+{
+	agentd_run_reaped(d, uid);
+	agentd_uid_released(d, uid, 0);
+}
+
 static const struct agentd_hooks loop_hooks = {
 	.conn_gone = on_conn_gone,
 	.retired = on_retired,
-	.reaped = agentd_run_reaped,
+	.reaped = on_reaped,
 };
 
 /* ------------------------------------------------------------ main loop */
@@ -267,6 +276,7 @@ static void cleanup(struct agentd *d)
 	agent_store_close(d->store);
 	agent_config_free(d->cfg);
 	agentd_live_free(d);
+	agentd_uidalloc_free(d);
 	int fds[] = { d->epfd, d->signal_fd, d->tboot_fd, d->treal_fd, d->tstepup_fd, d->home_fd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
@@ -357,7 +367,6 @@ int agentd_main(const struct agentd_opts *opts)
 		fprintf(stderr, "agentd: cannot set up the event loop: %s\n", strerror(-r));
 		goto out;
 	}
-	d.next_uid = d.cfg->uid_min;
 	if ((r = agentd_live_init(&d)) < 0)
 		goto out;
 	r = agentd_reconcile(&d);

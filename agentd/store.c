@@ -1,10 +1,12 @@
 /* Durable state in SQLite (see agentd/store.h).
  *
- * Schema v2:
+ * Schema v3:
  *   identities  one row per identity ever created (until purged)
  *   chain       its delegation chain, one row per hop, in order
  *   meta        daemon metadata (boot_id)
  *   ssh_keys    the public key bound at creation, if any (added in v2)
+ *   uid_use     per uid ever released: when, and whether it is held back
+ *               (leftovers sweep pending or failed); never purged (v3)
  * At most one live identity holds a uid (partial unique index). Statements
  * are prepared once; strings read back are bounds-checked against the
  * record's fixed fields, so a tampered database is an error, not an
@@ -21,7 +23,7 @@
 
 #include "agentd/store.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 static const char schema_v1[] =
 	"CREATE TABLE identities ("
@@ -61,6 +63,17 @@ static const char schema_v2[] =
 	" identity_id INTEGER PRIMARY KEY REFERENCES identities(id) ON DELETE CASCADE,"
 	" key TEXT NOT NULL);";
 
+/* v2 -> v3: uid release times for least-recently-used allocation, seeded
+ * from the reaped identities already on record. */
+static const char schema_v3[] =
+	"CREATE TABLE IF NOT EXISTS uid_use ("
+	" uid INTEGER PRIMARY KEY,"
+	" released_at INTEGER NOT NULL,"
+	" held INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX IF NOT EXISTS uid_use_lru ON uid_use(released_at, uid) WHERE held = 0;"
+	"INSERT OR IGNORE INTO uid_use (uid, released_at, held)"
+	" SELECT uid, max(reaped_at), 0 FROM identities WHERE reaped_at != 0 GROUP BY uid;";
+
 #define COLS                                                                                    \
 	"id, name, uid, purpose, subject, parent, depth, creator_uid, actor, task, created, "   \
 	"expires, expires_boot_ns, state, retire_reason, retired_at, retire_text, reaped_at, " \
@@ -88,6 +101,11 @@ enum stmt_id {
 	S_CHILDREN,
 	S_SSH_KEY_SET,
 	S_SSH_KEY_GET,
+	S_UID_RELEASE,
+	S_UID_HOLD,
+	S_UID_LRU,
+	S_UID_USE_ALL,
+	S_UID_EVER,
 	S__MAX
 };
 
@@ -122,6 +140,16 @@ static const char *const sql[S__MAX] = {
 			  "SELECT id, ?2 FROM identities WHERE name = ?1",
 	[S_SSH_KEY_GET] = "SELECT k.key FROM ssh_keys k JOIN identities i ON i.id = k.identity_id "
 			  "WHERE i.name = ?1",
+	[S_UID_RELEASE] = "INSERT INTO uid_use (uid, released_at, held) VALUES (?1, ?2, ?3) "
+			  "ON CONFLICT(uid) DO UPDATE SET released_at = excluded.released_at, "
+			  "held = excluded.held",
+	[S_UID_HOLD] = "UPDATE uid_use SET held = ?2 WHERE uid = ?1",
+	[S_UID_LRU] = "SELECT uid, released_at, held FROM uid_use WHERE held = 0 AND uid BETWEEN ?1 "
+		      "AND ?2 AND released_at + ?4 <= ?3 AND uid NOT IN (SELECT uid FROM "
+		      "identities WHERE state = 1 OR reaped_at = 0) ORDER BY released_at, uid "
+		      "LIMIT ?5 OFFSET ?6",
+	[S_UID_USE_ALL] = "SELECT uid, released_at, held FROM uid_use WHERE held >= ?1 ORDER BY uid",
+	[S_UID_EVER] = "SELECT uid FROM uid_use UNION SELECT uid FROM identities",
 };
 
 struct agent_store {
@@ -194,6 +222,8 @@ static int upgrade_schema(struct agent_store *s, int from)
 		r = exec(s, schema_v1);
 	if (r == 0 && from < 2)
 		r = exec(s, schema_v2);
+	if (r == 0 && from < 3)
+		r = exec(s, schema_v3);
 	snprintf(v, sizeof(v), "PRAGMA user_version = %d", SCHEMA_VERSION);
 	if (r == 0)
 		r = exec(s, v);
@@ -892,4 +922,91 @@ int agent_store_get_ssh_key(struct agent_store *s, const char *name, char *buf, 
 {
 	/* Callers pass a buffer for the longest key: longer is tampering. */
 	return get_text(s, S_SSH_KEY_GET, name, buf, len, -EIO);
+}
+
+int agent_store_uid_release(struct agent_store *s, uint32_t uid, int64_t when, int held)
+{
+	sqlite3_stmt *st = stmt(s, S_UID_RELEASE);
+
+	sqlite3_bind_int64(st, 1, uid);
+	sqlite3_bind_int64(st, 2, when);
+	sqlite3_bind_int(st, 3, held);
+	return step_done(st);
+}
+
+int agent_store_uid_hold(struct agent_store *s, uint32_t uid, int held)
+{
+	sqlite3_stmt *st = stmt(s, S_UID_HOLD);
+	int r;
+
+	sqlite3_bind_int64(st, 1, uid);
+	sqlite3_bind_int(st, 2, held);
+	r = step_done(st);
+	if (r == 0 && sqlite3_changes(s->db) == 0)
+		r = -ENOENT;
+	return r;
+}
+
+/* Rows of uid_use from a prepared statement into out (at most max). */
+static int uid_rows(struct agent_store *s, sqlite3_stmt *st, struct agent_uid_use *out,
+		    size_t max, size_t *n)
+{
+	int rc;
+
+	(void)s;
+	*n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t uid = sqlite3_column_int64(st, 0);
+
+		if (uid < 0 || uid > UINT32_MAX)
+			continue; /* not ours to hand out */
+		if (*n < max) {
+			out[*n].uid = (uint32_t)uid;
+			out[*n].released_at = sqlite3_column_int64(st, 1);
+			out[*n].held = sqlite3_column_int(st, 2);
+		}
+		(*n)++;
+	}
+	sqlite3_reset(st);
+	return map_err(rc);
+}
+
+int agent_store_uid_lru(struct agent_store *s, uint32_t uid_min, uint32_t uid_max, int64_t now,
+			int64_t quarantine, size_t offset, struct agent_uid_use *out, size_t max,
+			size_t *n)
+{
+	sqlite3_stmt *st = stmt(s, S_UID_LRU);
+
+	sqlite3_bind_int64(st, 1, uid_min);
+	sqlite3_bind_int64(st, 2, uid_max);
+	sqlite3_bind_int64(st, 3, now);
+	sqlite3_bind_int64(st, 4, quarantine);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)max);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)offset);
+	return uid_rows(s, st, out, max, n);
+}
+
+int agent_store_uid_use_list(struct agent_store *s, int min_held, struct agent_uid_use *out,
+			     size_t max, size_t *n)
+{
+	sqlite3_stmt *st = stmt(s, S_UID_USE_ALL);
+
+	sqlite3_bind_int(st, 1, min_held);
+	return uid_rows(s, st, out, max, n);
+}
+
+int agent_store_foreach_uid_ever(struct agent_store *s, void (*cb)(uint32_t uid, void *arg),
+				 void *arg)
+{
+	sqlite3_stmt *st = stmt(s, S_UID_EVER);
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t uid = sqlite3_column_int64(st, 0);
+
+		if (uid >= 0 && uid <= UINT32_MAX)
+			cb((uint32_t)uid, arg);
+	}
+	sqlite3_reset(st);
+	return map_err(rc);
 }

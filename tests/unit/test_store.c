@@ -403,7 +403,12 @@ static void test_schema_upgrade_v1(void **state)
 	assert_int_equal(db_count(sub, "PRAGMA user_version"), 1);
 
 	assert_int_equal(agent_store_open(sub, 0, &s, err_, sizeof(err_)), 0);
-	assert_int_equal(db_count(sub, "PRAGMA user_version"), 2);
+	assert_int_equal(db_count(sub, "PRAGMA user_version"), 3);
+	/* v3 seeds uid_use with the release (reap) time of reaped uids */
+	assert_int_equal(db_count(sub, "SELECT count(*) FROM uid_use WHERE uid = 1879048601 AND "
+				       "released_at = 1501 AND held = 0"),
+			 1);
+	assert_int_equal(db_count(sub, "SELECT count(*) FROM uid_use"), 1);
 	/* every v1 record, its chain and the metadata are still there */
 	assert_int_equal(agent_store_get(s, "agent-v1live", &id), 0);
 	assert_int_equal(id.uid, 1879048600);
@@ -434,9 +439,9 @@ static void test_schema_upgrade_v1(void **state)
 	assert_int_equal(agent_store_set_ssh_key(s, "agent-v2new1", KEY_ED25519 " new"), 0);
 	agent_store_close(s);
 
-	/* a second open finds v2 and changes nothing */
+	/* a second open finds v3 and changes nothing */
 	assert_int_equal(agent_store_open(sub, 0, &s, err_, sizeof(err_)), 0);
-	assert_int_equal(db_count(sub, "PRAGMA user_version"), 2);
+	assert_int_equal(db_count(sub, "PRAGMA user_version"), 3);
 	assert_int_equal(agent_store_get_ssh_key(s, "agent-v1live", key, sizeof(key)), 0);
 	assert_string_equal(key, KEY_ED25519);
 	assert_int_equal(agent_store_get(s, "agent-v2new1", &id), 0);
@@ -466,13 +471,13 @@ static void test_schema_newer_refused(void **state)
 	struct agent_store *s = NULL;
 
 	(void)state;
-	snprintf(sub, sizeof(sub), "%s/v3", dir);
+	snprintf(sub, sizeof(sub), "%s/v4", dir);
 	assert_int_equal(mkdir(sub, 0700), 0);
-	assert_int_equal(db_exec(sub, "CREATE TABLE future (x); PRAGMA user_version = 3;"), 0);
+	assert_int_equal(db_exec(sub, "CREATE TABLE future (x); PRAGMA user_version = 4;"), 0);
 	assert_int_equal(agent_store_open(sub, 0, &s, err_, sizeof(err_)), -EPROTO);
 	assert_null(s);
-	/* refused untouched: still version 3, no table of ours created */
-	assert_int_equal(db_count(sub, "PRAGMA user_version"), 3);
+	/* refused untouched: still version 4, no table of ours created */
+	assert_int_equal(db_count(sub, "PRAGMA user_version"), 4);
 	assert_int_equal(db_count(sub, "SELECT count(*) FROM sqlite_master WHERE name IN "
 				       "('identities', 'ssh_keys')"),
 			 0);
@@ -480,7 +485,7 @@ static void test_schema_newer_refused(void **state)
 	assert_int_equal(db_exec(sub, "PRAGMA user_version = 0; DROP TABLE future;"), 0);
 	assert_int_equal(agent_store_open(sub, 0, &s, err_, sizeof(err_)), 0);
 	agent_store_close(s);
-	assert_int_equal(db_count(sub, "PRAGMA user_version"), 2);
+	assert_int_equal(db_count(sub, "PRAGMA user_version"), 3);
 }
 
 static void test_token(void **state)
@@ -646,7 +651,7 @@ static void test_created_only_on_first_start(void **state)
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_false(exists(sub, "agentd.db.new"));
-	assert_int_equal(db_count(sub, "PRAGMA user_version"), 2);
+	assert_int_equal(db_count(sub, "PRAGMA user_version"), 3);
 
 	/* the directory was used (token.key): a lost database is not replaced */
 	put_file(strcat(strcpy(path, sub), "/token.key"), "k", 1);
