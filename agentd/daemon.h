@@ -12,6 +12,7 @@
  *   expiry.c                TTL enforcement (retires what is due)
  *   retire.c                retirement
  *   reaper.c                reaper children (kill.c runs in them)
+ *   leftovers.c             the leftovers sweep of released uids
  *   conn.c, caller.c, livetable.c, publish.c, homes.c, uidalloc.c, session.c
  * A lower file reports upward only through struct agentd_hooks, which the
  * loop installs.
@@ -48,6 +49,7 @@ struct agentd_run;
 struct agentd_request;
 struct agentd_approval_job;
 struct agentd_uidalloc;
+struct agentd_leftovers;
 
 struct agentd_opts {
 	const char *config_path;
@@ -61,7 +63,7 @@ struct agentd_opts {
  * holding one of these, and the loop dispatches on it. */
 enum agentd_watch_kind {
 	W_LISTEN = 1, W_SIGNAL, W_TIMER_BOOT, W_TIMER_REAL, W_TIMER_STEPUP, W_CONN, W_REAPER,
-	W_SESSION, W_RUN, W_APPROVER
+	W_SESSION, W_RUN, W_APPROVER, W_SWEEP, W_SWEEP_TIMER
 };
 
 /* The event interface: how a lower module reports to the ones above it
@@ -123,6 +125,7 @@ struct agentd {
 	unsigned nrequests;
 	LIST_HEAD(, agentd_approval_job) jobs; /* approval.c */
 	struct agentd_uidalloc *uidalloc; /* uidalloc.c: its caches */
+	struct agentd_leftovers *leftovers; /* leftovers.c: the sweeper */
 	int64_t started;    /* CLOCK_BOOTTIME seconds */
 	bool stop;          /* loop.c */
 	bool reload;        /* loop.c */

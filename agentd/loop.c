@@ -28,6 +28,7 @@
 #include "agentd/conn.h"
 #include "agentd/daemon.h"
 #include "agentd/expiry.h"
+#include "agentd/leftovers.h"
 #include "agentd/livetable.h"
 #include "agentd/handlers.h"
 #include "agentd/handlers_pam.h"
@@ -57,12 +58,13 @@ static void on_retired(struct agentd *d, const struct agent_identity *id)
 	agentd_stepup_retired(d, id->name);
 }
 
-/* No process of uid is left: its release time is recorded (the allocator
- * hands out the least recently released uid). */
+/* No process of uid is left: its release is recorded, held until the
+ * leftovers sweep finds nothing of it (then the allocator may hand it out,
+ * least recently released first). */
 static void on_reaped(struct agentd *d, uint32_t uid)
 {
 	agentd_run_reaped(d, uid);
-	agentd_uid_released(d, uid, 0);
+	agentd_leftovers_released(d, uid);
 }
 
 static const struct agentd_hooks loop_hooks = {
@@ -188,6 +190,12 @@ static void run_loop(struct agentd *d)
 			case W_APPROVER:
 				agentd_approval_job_done(d, ev[i].data.ptr);
 				break;
+			case W_SWEEP:
+				agentd_leftovers_pipe(d);
+				break;
+			case W_SWEEP_TIMER:
+				agentd_leftovers_timer(d);
+				break;
 			case W_SESSION:
 				/* The session's process exited without closing it. */
 				agentd_audit_session_end(d, ev[i].data.ptr, "process exited");
@@ -268,6 +276,7 @@ static void cleanup(struct agentd *d)
 	while (!LIST_EMPTY(&d->sessions))
 		agentd_session_free(d, LIST_FIRST(&d->sessions));
 	agentd_reapers_finish(d);
+	agentd_leftovers_finish(d);
 	if (d->listen_fd >= 0) {
 		close(d->listen_fd);
 		unlink(d->sock_path);
@@ -374,6 +383,7 @@ int agentd_main(const struct agentd_opts *opts)
 		fprintf(stderr, "agentd: start-up reconciliation failed: %s\n", strerror(-r));
 		goto out;
 	}
+	agentd_leftovers_start(&d); /* held uids: swept again */
 	agentd_audit_config(&d, "loaded", NULL);
 	r = agentd_listen(&d);
 	if (r < 0) {

@@ -6,8 +6,6 @@
  * until the next start rebuilds the bitmap from the store). */
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
-#include <syslog.h>
 #include <time.h>
 
 #include "agentd/daemon.h"
@@ -194,16 +192,6 @@ int agentd_alloc_uid(struct agentd *d, uint32_t *out)
 	}
 	if (r == 0)
 		agent_uid_set_add(&a->ever, *out);
-	return r;
-}
-
-int agentd_uid_released(struct agentd *d, uint32_t uid, int held)
-{
-	int r = agent_store_uid_release(d->store, uid, time(NULL), held);
-
-	if (r < 0)
-		syslog(LOG_AUTHPRIV | LOG_ERR, "store: cannot record the release of uid %u: %s",
-		       uid, strerror(-r));
 	return r;
 }
 

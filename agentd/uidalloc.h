@@ -42,8 +42,5 @@ int agent_uid_pick(const struct agent_uid_pick *p, uint32_t *uid);
 
 /* Picks a free uid (and counts it as used). 0 and *uid, or -ENOSPC. */
 int agentd_alloc_uid(struct agentd *d, uint32_t *uid);
-/* uid was released now (its processes are gone): records the release time
- * with held (see agent_store_uid_release). */
-int agentd_uid_released(struct agentd *d, uint32_t uid, int held);
 /* Frees the allocator's caches (shutdown, or reload of the range). */
 void agentd_uidalloc_free(struct agentd *d);

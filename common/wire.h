@@ -100,6 +100,11 @@ enum agent_attr {
 	AGENT_A_PID = 44,       /* U64 */
 	AGENT_A_RULE = 45,      /* STR  AGENT_RULE_TEXT_MAX: the policy rule that decided */
 	AGENT_A_RUNAS = 46,     /* STR  AGENT_NAME_MAX: sudo's run-as (target) user */
+	/* 60-64: uid reuse (STATUS_REPLY) */
+	AGENT_A_HELD = 60,      /* U64  uids held back: leftovers could not be removed */
+	AGENT_A_HELD_UIDS = 61, /* STR  AGENT_HELD_TEXT_MAX: the first AGENT_HELD_SHOWN_MAX of
+				 * them, decimal, space-separated */
+	AGENT_A_SWEEPING = 62,  /* U64  uids whose leftovers sweep is pending or running */
 	AGENT_A__MAX
 };
 

@@ -17,6 +17,10 @@
 
 #include "tests/unit/tmpdir.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "agentd/leftovers.h"
 #include "agentd/store.h"
 #include "agentd/uidalloc.h"
 
@@ -200,6 +204,79 @@ static void test_store_uid_use(void **state)
 	assert_int_equal(tmpdir_remove(dir), 0);
 }
 
+struct seen {
+	char stripped[512], kept[512];
+	uint64_t removed;
+};
+
+static void sweep_cb(char what, uint32_t uid, const char *path, uint64_t n, void *arg)
+{
+	struct seen *s = arg;
+
+	(void)uid;
+	if (what == 'R')
+		s->removed += n;
+	else if (what == 'S')
+		snprintf(s->stripped + strlen(s->stripped), sizeof(s->stripped) - strlen(s->stripped),
+			 "%s;", path);
+	else if (what == 'K')
+		snprintf(s->kept + strlen(s->kept), sizeof(s->kept) - strlen(s->kept), "%s;", path);
+}
+
+static void put_file(const char *dir, const char *name, mode_t mode)
+{
+	char p[256];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+/* The sweep as the test's own uid: its files go, a setuid one is named
+ * (stripped first), a symlink is removed and never followed, files of
+ * other uids stay. Mount points are covered by tests/integration. */
+static void test_sweep(void **state)
+{
+	char dir[] = "/tmp/agentd-sweep.XXXXXX", outside[] = "/tmp/agentd-out.XXXXXX", p[256];
+	const char *dirs[] = { dir, "/nonexistent-sweep-dir" };
+	uint32_t me = (uint32_t)getuid(), other = me + 1;
+	struct agent_sweep_report rep;
+	struct seen seen = { "", "", 0 };
+	struct stat st;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_non_null(mkdtemp(outside));
+	put_file(dir, "plain", 0644);
+	put_file(dir, "suid", 04755);
+	snprintf(p, sizeof(p), "%s/sub", dir);
+	assert_int_equal(mkdir(p, 0755), 0);
+	put_file(p, "deep", 0600);
+	put_file(outside, "target", 0644);
+	snprintf(p, sizeof(p), "%s/link", dir);
+	assert_int_equal(symlink(outside, p), 0);
+	rep.cb = sweep_cb;
+	rep.arg = &seen;
+	/* Another uid's sweep removes nothing of ours. */
+	assert_int_equal(agent_sweep(dirs, 2, &other, 1, &rep), 0);
+	assert_int_equal(seen.removed, 0);
+	assert_string_equal(seen.stripped, "");
+	assert_int_equal(agent_sweep(dirs, 2, &me, 1, &rep), 0);
+	assert_int_equal(seen.removed, 5); /* plain suid sub/deep sub link */
+	snprintf(p, sizeof(p), "%s/suid;", dir);
+	assert_string_equal(seen.stripped, p);
+	assert_string_equal(seen.kept, "");
+	snprintf(p, sizeof(p), "%s/plain", dir);
+	assert_int_equal(lstat(p, &st), -1);
+	snprintf(p, sizeof(p), "%s/target", outside);
+	assert_int_equal(lstat(p, &st), 0); /* the link's target is untouched */
+	assert_int_equal(tmpdir_remove(dir), 0);
+	assert_int_equal(tmpdir_remove(outside), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -208,6 +285,7 @@ int main(void)
 		cmocka_unit_test(test_quarantine_and_held),
 		cmocka_unit_test(test_range_edges_and_wrap),
 		cmocka_unit_test(test_store_uid_use),
+		cmocka_unit_test(test_sweep),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
