@@ -118,8 +118,8 @@ fi
 # before it cached the scan for 50 ms), and the host's process count.
 # `agentd_bench.sh create` runs only this.
 create_bench() {
-	local nproc t0 i scan
-	nproc=$(ls -d /proc/[0-9]* | wc -l)
+	local nproc t0 i scan pids=(/proc/[0-9]*)
+	nproc=${#pids[@]}
 	t0=$(date +%s%N)
 	for i in 1 2 3 4 5 6 7 8 9 10; do cat /proc/[0-9]*/status >/dev/null 2>&1 || true; done
 	scan=$(( ($(date +%s%N) - t0) / 10000 ))
