@@ -315,6 +315,14 @@ static int uidvec_add(struct uidvec *v, uint32_t uid)
 	return 0;
 }
 
+static bool uidvec_has(const struct uidvec *v, uint32_t uid)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (v->v[i] == uid)
+			return true;
+	return false;
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -365,11 +373,26 @@ static void kick(struct agentd *d)
 		return; /* stopping: the uids stay held and are swept at the next start */
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return;
-	/* The queue becomes the flight: sorted for the child's lookups. */
+	/* The queue becomes the flight, keeping only uids the store still
+	 * holds: a uid freed (and perhaps handed out) since it was queued is
+	 * never swept again. Sorted for the child's lookups. */
 	free(l->flight.v);
 	l->flight = l->queue;
 	l->queue = (struct uidvec){ 0 };
+	for (size_t i = 0; i < l->flight.n;) {
+		int held = 0;
+
+		if (agent_store_uid_held(d->store, l->flight.v[i], &held) == 0 && held == 0)
+			l->flight.v[i] = l->flight.v[--l->flight.n];
+		else
+			i++;
+	}
 	qsort(l->flight.v, l->flight.n, sizeof(uint32_t), cmp_u32);
+	if (l->flight.n == 0) {
+		close(p[0]);
+		close(p[1]);
+		return;
+	}
 	l->pid = fork();
 	if (l->pid < 0) {
 		l->pid = 0;
@@ -401,6 +424,8 @@ void agentd_leftovers_released(struct agentd *d, uint32_t uid)
 	 * below fails: then the start-up or hourly sweep frees it). */
 	if (agent_store_uid_release(d->store, uid, time(NULL), 1) < 0)
 		syslog(LOG_AUTHPRIV | LOG_ERR, "store: cannot record the release of uid %u", uid);
+	if (l && uidvec_has(&l->flight, uid))
+		return; /* cannot happen while held; never sweep one uid twice at once */
 	if (!l || uidvec_add(&l->queue, uid) < 0) {
 		syslog(LOG_AUTHPRIV | LOG_ERR, "cannot queue the leftovers sweep of uid %u", uid);
 		return;
@@ -422,11 +447,19 @@ static void queue_held(struct agentd *d)
 		return;
 	if (agent_store_uid_use_list(d->store, 1, rows, max, &n) == 0)
 		for (size_t i = 0; i < n && i < max; i++)
-			uidvec_add(&l->queue, rows[i].uid);
+			if (!uidvec_has(&l->flight, rows[i].uid))
+				uidvec_add(&l->queue, rows[i].uid);
 	free(rows);
 	kick(d);
 	if (l->pid == 0)
 		arm(l, (int64_t)AGENTD_SWEEP_AGAIN_S * 1000);
+}
+
+bool agentd_leftovers_pending(struct agentd *d, uint32_t uid)
+{
+	struct agentd_leftovers *l = d->leftovers;
+
+	return l && (uidvec_has(&l->queue, uid) || uidvec_has(&l->flight, uid));
 }
 
 void agentd_leftovers_start(struct agentd *d)

@@ -27,6 +27,9 @@ struct agentd;
 /* uid's processes are gone: record the release (held until swept) and
  * queue the sweep. */
 void agentd_leftovers_released(struct agentd *d, uint32_t uid);
+/* Is a sweep of uid queued or running? (The allocator skips it even if the
+ * store could not record the hold.) */
+bool agentd_leftovers_pending(struct agentd *d, uint32_t uid);
 /* Start-up: queue every held uid for another sweep. */
 void agentd_leftovers_start(struct agentd *d);
 /* The sweeper's report pipe is readable (W_SWEEP). */

@@ -106,6 +106,7 @@ enum stmt_id {
 	S_UID_LRU,
 	S_UID_USE_ALL,
 	S_UID_EVER,
+	S_UID_HELD,
 	S__MAX
 };
 
@@ -150,6 +151,7 @@ static const char *const sql[S__MAX] = {
 		      "LIMIT ?5 OFFSET ?6",
 	[S_UID_USE_ALL] = "SELECT uid, released_at, held FROM uid_use WHERE held >= ?1 ORDER BY uid",
 	[S_UID_EVER] = "SELECT uid FROM uid_use UNION SELECT uid FROM identities",
+	[S_UID_HELD] = "SELECT held FROM uid_use WHERE uid = ?1",
 };
 
 struct agent_store {
@@ -1009,4 +1011,16 @@ int agent_store_foreach_uid_ever(struct agent_store *s, void (*cb)(uint32_t uid,
 	}
 	sqlite3_reset(st);
 	return map_err(rc);
+}
+
+int agent_store_uid_held(struct agent_store *s, uint32_t uid, int *held)
+{
+	sqlite3_stmt *st = stmt(s, S_UID_HELD);
+	int rc;
+
+	sqlite3_bind_int64(st, 1, uid);
+	rc = sqlite3_step(st);
+	*held = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : map_err(rc);
 }

@@ -93,6 +93,8 @@ struct agent_uid_use {
 int agent_store_uid_release(struct agent_store *st, uint32_t uid, int64_t when, int held);
 /* Sets held for a recorded uid; -ENOENT if it was never released. */
 int agent_store_uid_hold(struct agent_store *st, uint32_t uid, int held);
+/* held of a recorded uid; -ENOENT (and *held 0) if never released. */
+int agent_store_uid_held(struct agent_store *st, uint32_t uid, int *held);
 /* Reusable uids in [uid_min, uid_max]: not held, released at least
  * quarantine seconds before now, not live or unreaped; least recently
  * released first (ties: lower uid), skipping offset rows. Fills at most max

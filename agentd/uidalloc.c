@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "agentd/daemon.h"
+#include "agentd/leftovers.h"
 #include "agentd/uidalloc.h"
 
 #define LRU_PAGE 64
@@ -135,14 +136,14 @@ struct usable_ctx {
 	int64_t now;
 };
 
-/* Cheapest first: the cached process scan, the store, NSS, then the
- * processes started since the scan. */
+/* Cheapest first: the cached process scan and the sweeps in progress, the
+ * store, NSS, then the processes started since the scan. */
 static bool usable(uint32_t uid, void *arg)
 {
 	struct usable_ctx *u = arg;
 	bool busy;
 
-	if (agent_uid_set_has(&u->a->procs.uids, uid))
+	if (agent_uid_set_has(&u->a->procs.uids, uid) || agentd_leftovers_pending(u->d, uid))
 		return false;
 	if (agent_store_uid_busy(u->d->store, uid, u->now, (int64_t)u->d->cfg->uid_quarantine,
 				 &busy) < 0 || busy)
