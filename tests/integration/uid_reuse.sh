@@ -71,11 +71,18 @@ check "the held uid is not handed out" test "$rc" = 1
 check "with the usual message" grep -q "no free uid" <<<"$err"
 
 # Once the file can go, the start-up sweep frees the uid.
+# Meanwhile a process of that uid (an orphan: no identity holds the uid)
+# leaves a file; it is killed at start-up and its file swept too.
 umount "$T/ro"
 stop_agentd
+spawn_as_uid "$uc" sh -c "echo z >'$T/sweep/orphan' && exec sleep 300"
+orphan=$SPAWNED
+wait_for 5 test -e "$T/sweep/orphan"
 start_agentd
 wait_for 15 swept "$uc" 'result="clean"'
 check "the start-up sweep removes it" test ! -e "$T/ro/stuck"
+check "the orphan was killed" wait_gone "$orphan" 5
+check "and its file swept" test ! -e "$T/sweep/orphan"
 check "and frees the uid" test "$(ctl status --json | jq .held)" = 0
 check "which is handed out again" test "$(create | jq .uid)" = "$uc"
 exit $FAILED
