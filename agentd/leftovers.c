@@ -27,7 +27,7 @@
 
 #define MAX_DEPTH 256
 #define REPORT_MAX (1u << 20) /* bytes of the child's report kept */
-#define NAMES_MAX 8           /* file names per audit field */
+#define NAMES_MAX 8	      /* file names per audit field */
 #define NAME_SHOWN_MAX 160    /* bytes of one name in a record */
 
 /* ------------------------------------------------------------ the walk */
@@ -122,15 +122,16 @@ static void walk_entry(struct walk *w, int dfd, const char *name, uint64_t mnt, 
 		own = owner;
 	if (S_ISDIR(sx.stx_mode)) {
 		struct statx dx;
-		int sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK |
-						   O_CLOEXEC);
+		int sub =
+		    openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 
 		if (sub < 0) {
 			if (own >= 0 && errno != ENOENT)
 				report(w, 'K', w->uids[own]);
 			return;
 		}
-		if (statx_at(sub, "", &dx) < 0 || dx.stx_mnt_id != mnt || dx.stx_ino != sx.stx_ino) {
+		if (statx_at(sub, "", &dx) < 0 || dx.stx_mnt_id != mnt ||
+		    dx.stx_ino != sx.stx_ino) {
 			close(sub); /* swapped since the check */
 			if (own >= 0)
 				report(w, 'K', w->uids[own]);
@@ -259,7 +260,7 @@ static _Noreturn void sweeper_child(struct agentd *d, const uint32_t *uids, size
 {
 	const char *dirs[64];
 	size_t nd = 0;
-	struct agent_sweep_report rep = { child_cb, &wfd };
+	struct agent_sweep_report rep = {child_cb, &wfd};
 	sigset_t none;
 
 	sigemptyset(&none);
@@ -288,12 +289,12 @@ struct uidvec {
 };
 
 struct agentd_leftovers {
-	int kind_pipe;  /* W_SWEEP: epoll data of rfd */
+	int kind_pipe;	/* W_SWEEP: epoll data of rfd */
 	int kind_timer; /* W_SWEEP_TIMER: epoll data of tfd */
 	int tfd, rfd;
-	pid_t pid;      /* running sweeper, 0 if none */
+	pid_t pid; /* running sweeper, 0 if none */
 	struct uidvec queue, flight;
-	char *out;      /* the running sweeper's report so far */
+	char *out; /* the running sweeper's report so far */
 	size_t outlen;
 };
 
@@ -332,7 +333,7 @@ static int cmp_u32(const void *a, const void *b)
 
 static void arm(struct agentd_leftovers *l, int64_t ms)
 {
-	struct itimerspec its = { 0 };
+	struct itimerspec its = {0};
 
 	its.it_value.tv_sec = ms / 1000;
 	its.it_value.tv_nsec = (ms % 1000) * 1000000L;
@@ -378,7 +379,7 @@ static void kick(struct agentd *d)
 	 * never swept again. Sorted for the child's lookups. */
 	free(l->flight.v);
 	l->flight = l->queue;
-	l->queue = (struct uidvec){ 0 };
+	l->queue = (struct uidvec){0};
 	for (size_t i = 0; i < l->flight.n;) {
 		int held = 0;
 
@@ -399,7 +400,7 @@ static void kick(struct agentd *d)
 		close(p[0]);
 		close(p[1]);
 		l->queue = l->flight; /* retried at the next release or tick */
-		l->flight = (struct uidvec){ 0 };
+		l->flight = (struct uidvec){0};
 		arm(l, 60000);
 		return;
 	}
@@ -492,7 +493,7 @@ static void names(const char *out, size_t len, char what, uint32_t uid, char *bu
 		if (++*count > NAMES_MAX)
 			continue;
 		k = snprintf(buf + used, cap - used, "%s%.*s", used ? "\n" : "", NAME_SHOWN_MAX,
-				 path);
+			     path);
 
 		if (k > 0 && (size_t)k < cap - used)
 			used += (size_t)k;
@@ -542,7 +543,8 @@ static void sweep_ended(struct agentd *d, bool killed)
 		if (complete && nk)
 			held = 2;
 		if (agent_store_uid_hold(d->store, uid, held) < 0 && held == 0)
-			syslog(LOG_AUTHPRIV | LOG_ERR, "store: cannot free uid %u after its sweep", uid);
+			syslog(LOG_AUTHPRIV | LOG_ERR, "store: cannot free uid %u after its sweep",
+			       uid);
 		agent_audit_begin(&d->audit, &kv, buf, sizeof(buf), "leftovers");
 		agent_kv_u64(&kv, "uid", uid);
 		agent_kv_u64(&kv, "removed", nr);
@@ -550,8 +552,9 @@ static void sweep_ended(struct agentd *d, bool killed)
 		agent_kv_u64(&kv, "kept", nk);
 		agent_kv_str(&kv, "result", held == 0 ? "clean" : held == 2 ? "held" : "failed");
 		if (!complete)
-			agent_kv_str(&kv, "error", killed ? "the sweep ran out of time" :
-							    "the sweep did not finish");
+			agent_kv_str(&kv, "error",
+				     killed ? "the sweep ran out of time"
+					    : "the sweep did not finish");
 		if (ns)
 			agent_kv_str(&kv, "stripped_files", stripped);
 		if (nk)

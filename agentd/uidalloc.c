@@ -68,7 +68,8 @@ int agent_uid_pick(const struct agent_uid_pick *p, uint32_t *out)
 
 			if (tried[i] || !released_ok(p, u))
 				continue;
-			if (best == p->nreleased || u->released_at < p->released[best].released_at ||
+			if (best == p->nreleased ||
+			    u->released_at < p->released[best].released_at ||
 			    (u->released_at == p->released[best].released_at &&
 			     u->uid < p->released[best].uid))
 				best = i;
@@ -146,7 +147,8 @@ static bool usable(uint32_t uid, void *arg)
 	if (agent_uid_set_has(&u->a->procs.uids, uid) || agentd_leftovers_pending(u->d, uid))
 		return false;
 	if (agent_store_uid_busy(u->d->store, uid, u->now, (int64_t)u->d->cfg->uid_quarantine,
-				 &busy) < 0 || busy)
+				 &busy) < 0 ||
+	    busy)
 		return false;
 	if (agent_uid_known_to_nss(uid))
 		return false;
@@ -157,14 +159,14 @@ int agentd_alloc_uid(struct agentd *d, uint32_t *out)
 {
 	struct agent_uid_use page[LRU_PAGE];
 	struct agentd_uidalloc *a;
-	struct usable_ctx u = { .d = d, .now = time(NULL) };
+	struct usable_ctx u = {.d = d, .now = time(NULL)};
 	struct agent_uid_pick p = {
-		.uid_min = d->cfg->uid_min,
-		.uid_max = d->cfg->uid_max,
-		.now = u.now,
-		.quarantine = (int64_t)d->cfg->uid_quarantine,
-		.usable = usable,
-		.arg = &u,
+	    .uid_min = d->cfg->uid_min,
+	    .uid_max = d->cfg->uid_max,
+	    .now = u.now,
+	    .quarantine = (int64_t)d->cfg->uid_quarantine,
+	    .usable = usable,
+	    .arg = &u,
 	};
 	int r = state_get(d, &a);
 
@@ -182,8 +184,8 @@ int agentd_alloc_uid(struct agentd *d, uint32_t *out)
 	for (size_t off = 0; r == -ENOSPC; off += LRU_PAGE) {
 		size_t n = 0;
 
-		r = agent_store_uid_lru(d->store, p.uid_min, p.uid_max, p.now, p.quarantine, off, page,
-					LRU_PAGE, &n);
+		r = agent_store_uid_lru(d->store, p.uid_min, p.uid_max, p.now, p.quarantine, off,
+					page, LRU_PAGE, &n);
 		if (r < 0)
 			return r;
 		p.nreleased = n;
