@@ -1088,7 +1088,8 @@ static int cmd_authorized_keys(struct ctl *c, int argc, char **argv)
 
 static int cmd_status(struct ctl *c, int argc, char **argv)
 {
-	uint64_t live = 0, umin = 0, umax = 0, q = 0, up = 0;
+	uint64_t live = 0, umin = 0, umax = 0, q = 0, up = 0, held = 0, sweeping = 0;
+	const char *held_uids;
 	const char *version;
 	bool json;
 	int r = json_only(argc, argv, "status", false, &json);
@@ -1107,6 +1108,9 @@ static int cmd_status(struct ctl *c, int argc, char **argv)
 	agent_msg_u64(&c->m, AGENT_A_UID_MAX, &umax);
 	agent_msg_u64(&c->m, AGENT_A_QUARANTINED, &q);
 	agent_msg_u64(&c->m, AGENT_A_UPTIME, &up);
+	agent_msg_u64(&c->m, AGENT_A_HELD, &held);
+	agent_msg_u64(&c->m, AGENT_A_SWEEPING, &sweeping);
+	held_uids = agent_msg_str(&c->m, AGENT_A_HELD_UIDS);
 	if (json) {
 		struct agent_json j;
 
@@ -1118,6 +1122,19 @@ static int cmd_status(struct ctl *c, int argc, char **argv)
 		agent_json_u64(&j, "uid_max", umax);
 		agent_json_u64(&j, "quarantined", q);
 		agent_json_u64(&j, "uptime", up);
+		agent_json_u64(&j, "held", held);
+		agent_json_begin_array(&j, "held_uids");
+		for (const char *p = held_uids; p && *p;) {
+			char *end;
+			unsigned long long u = strtoull(p, &end, 10);
+
+			if (end == p)
+				break;
+			agent_json_u64(&j, NULL, u);
+			p = end + strspn(end, " ");
+		}
+		agent_json_end_array(&j);
+		agent_json_u64(&j, "sweeping", sweeping);
 		agent_json_end_object(&j);
 	} else {
 		char u[32];
@@ -1127,6 +1144,10 @@ static int cmd_status(struct ctl *c, int argc, char **argv)
 		       "quarantined uids: %llu\nuptime:           %s\n",
 		       version ? version : "?", (unsigned long long)live, (unsigned long long)umin,
 		       (unsigned long long)umax, (unsigned long long)q, u);
+		printf("held uids:        %llu%s%s%s\nsweeping uids:    %llu\n",
+		       (unsigned long long)held, held_uids ? " (" : "", held_uids ? held_uids : "",
+		       held_uids ? (held > AGENT_HELD_SHOWN_MAX ? " ...)" : ")") : "",
+		       (unsigned long long)sweeping);
 	}
 	return 0;
 }

@@ -32,6 +32,7 @@
 #define MAX_SERVICES 64            /* services = {...} of one purpose */
 #define MAX_CMD_RULES 64           /* each list of sudo_commands */
 #define MAX_APPROVERS 64
+#define MAX_SWEEP_DIRS 16
 #define DEFAULT_UID_MIN 1879048192u /* 0x70000000: above systemd's container range */
 #define DEFAULT_UID_MAX 1879113727u /* 65,536 uids */
 #define MAX_RANGE 1048576u          /* uids in the agent range at most */
@@ -119,6 +120,11 @@ static bool valid_who(const char *s)
 	if (s[0] == '%')
 		return agent_valid_username(s + 1);
 	return agent_valid_username(s);
+}
+
+static bool valid_sweep_dir(const char *s)
+{
+	return agent_valid_abspath(s) && strcmp(s, "/") != 0;
 }
 
 static bool valid_approver(const char *s)
@@ -295,6 +301,11 @@ static const struct opt root_opts[] = {
 	  LIST(struct agent_config, approvers, napprovers, AGENT_NAME_MAX + 2),
 	  .max = MAX_APPROVERS, .valid = valid_approver,
 	  .what = "approver (\"user\" or \"%group\")", .doc = "who may decide step-up requests" },
+	{ "sweep_dirs", OPT_STRINGS,
+	  LIST(struct agent_config, sweep_dirs, nsweep_dirs, AGENT_PATH_MAX + 1),
+	  .max = MAX_SWEEP_DIRS, .valid = valid_sweep_dir, .what = "absolute path other than /",
+	  .doc = "shared writable places swept of a retired uid's files (unset: "
+		 "/tmp /var/tmp /dev/shm /dev/mqueue); home_base is always swept" },
 	{ "approval_timeout", OPT_DURATION, CFG(approval_timeout), .sdef = "5m", .min = 1,
 	  .dmax = "1h", .doc = "how long a step-up request waits" },
 	{ "notify_command", OPT_STRING, CFG(notify_command), .sdef = "", .check = check_abspath,
@@ -926,10 +937,29 @@ static struct agent_config *config_new(void)
 	return cfg;
 }
 
+/* sweep_dirs left unset: the shared writable places of a Debian host. */
+static int default_sweep_dirs(const config_setting_t *root, struct agent_config *cfg)
+{
+	static const char *const defs[] = { "/tmp", "/var/tmp", "/dev/shm", "/dev/mqueue" };
+	const size_t n = sizeof(defs) / sizeof(defs[0]);
+
+	if (config_setting_get_member(root, "sweep_dirs"))
+		return 0;
+	cfg->sweep_dirs = calloc(n, sizeof(*cfg->sweep_dirs));
+	if (!cfg->sweep_dirs)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		snprintf(cfg->sweep_dirs[i], sizeof(cfg->sweep_dirs[i]), "%s", defs[i]);
+	cfg->nsweep_dirs = n;
+	return 0;
+}
+
 static int parse_root(struct ctx *c, const config_setting_t *root, struct agent_config *cfg)
 {
 	int r = parse_table(c, root, root_opts, NOPTS(root_opts), cfg);
 
+	if (r == 0)
+		r = default_sweep_dirs(root, cfg);
 	return r < 0 ? r : check_rules(c, root, cfg);
 }
 
@@ -1081,5 +1111,6 @@ void agent_config_free(struct agent_config *cfg)
 	free(cfg->purposes);
 	free(cfg->delegators);
 	free(cfg->approvers);
+	free(cfg->sweep_dirs);
 	free(cfg);
 }

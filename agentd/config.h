@@ -85,6 +85,9 @@ struct agent_config {
 	uint64_t retired_retention;            /* keep retired records, default 30d */
 	char (*approvers)[AGENT_NAME_MAX + 2];  /* "user" or "%group"; none by default */
 	size_t napprovers;
+	char (*sweep_dirs)[AGENT_PATH_MAX + 1]; /* leftovers sweep; default /tmp /var/tmp
+						  * /dev/shm /dev/mqueue */
+	size_t nsweep_dirs;
 	uint64_t approval_timeout;             /* seconds, default 5m, at most 1h */
 	char notify_command[AGENT_PATH_MAX + 1]; /* "" = none */
 	bool subject_may_approve;              /* default true */

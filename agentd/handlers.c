@@ -442,6 +442,31 @@ static void h_revoke(struct agentd *d, struct agentd_conn *c, const struct agent
 		agentd_reply(d, c, &w);
 }
 
+/* Uids the leftovers sweep holds back (leftovers.c), and those it has yet
+ * to sweep. */
+static void status_held(struct agentd *d, struct agent_wbuf *w)
+{
+	struct agent_uid_use rows[AGENT_HELD_SHOWN_MAX];
+	char text[AGENT_HELD_TEXT_MAX + 1] = "";
+	size_t held = 0, any = 0, used = 0;
+
+	if (agent_store_uid_use_list(d->store, 2, rows, AGENT_HELD_SHOWN_MAX, &held) < 0 ||
+	    agent_store_uid_use_list(d->store, 1, NULL, 0, &any) < 0)
+		return;
+	for (size_t i = 0; i < held && i < AGENT_HELD_SHOWN_MAX; i++) {
+		int k = snprintf(text + used, sizeof(text) - used, "%s%u", used ? " " : "",
+				 rows[i].uid);
+
+		if (k < 0 || (size_t)k >= sizeof(text) - used)
+			break;
+		used += (size_t)k;
+	}
+	agent_wire_u64(w, AGENT_A_HELD, held);
+	if (held)
+		agent_wire_str(w, AGENT_A_HELD_UIDS, text);
+	agent_wire_u64(w, AGENT_A_SWEEPING, any - held);
+}
+
 static void h_status(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m)
 {
 	struct agent_wbuf w;
@@ -459,6 +484,7 @@ static void h_status(struct agentd *d, struct agentd_conn *c, const struct agent
 	agent_wire_u64(&w, AGENT_A_UID_MAX, d->cfg->uid_max);
 	agent_wire_u64(&w, AGENT_A_QUARANTINED, q);
 	agent_wire_u64(&w, AGENT_A_UPTIME, (uint64_t)(ts.tv_sec - d->started));
+	status_held(d, &w);
 	if (agent_wire_finish(&w) == 0)
 		agentd_reply(d, c, &w);
 }

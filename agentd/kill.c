@@ -3,7 +3,7 @@
  * Signals go through pidfds: a pid is opened, then its uid re-checked
  * through /proc, then signalled through the pidfd, so a pid recycled
  * between the scan and the signal is never hit. Tree removal never follows
- * a symlink and never leaves the file system it started on. */
+ * a symlink and never crosses a mount point (mount ids, not st_dev). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -160,25 +160,52 @@ int agent_kill_uid(uid_t uid, unsigned grace_ms, const char *proc_root, unsigned
 	return r;
 }
 
-static int remove_at(int dfd, dev_t dev, int depth);
-
-static int remove_entry(int dfd, const char *name, dev_t dev, int depth)
+/* Home removal never leaves the home: a mount point inside it (a bind
+ * mount of another directory on the same file system included) is told by
+ * its mount id (statx STATX_MNT_ID), not st_dev, and left alone; no symlink
+ * is followed (AT_SYMLINK_NOFOLLOW, O_NOFOLLOW), and a directory opened is
+ * checked again to be on the same mount, so a swap between the check and
+ * the open is caught. */
+static int mount_id_at(int dfd, const char *name, uint64_t *id, uint16_t *mode)
 {
-	struct stat st;
-	int r = 0;
+	struct statx sx;
 
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (S_ISDIR(st.st_mode)) {
-		int sub;
+	if (statx(dfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | (name[0] ? 0 : AT_EMPTY_PATH),
+		  STATX_TYPE | STATX_MNT_ID, &sx) < 0)
+		return -errno;
+	if (!(sx.stx_mask & STATX_MNT_ID))
+		return -EOPNOTSUPP; /* kernels before 5.8: refuse rather than guess */
+	*id = sx.stx_mnt_id;
+	if (mode)
+		*mode = sx.stx_mode;
+	return 0;
+}
 
-		if (st.st_dev != dev)
-			return -EXDEV; /* a mount point: leave it */
-		sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+static int remove_at(int dfd, uint64_t mnt, int depth);
+
+static int remove_entry(int dfd, const char *name, uint64_t mnt, int depth)
+{
+	uint64_t id;
+	uint16_t mode;
+	int r = mount_id_at(dfd, name, &id, &mode);
+
+	if (r < 0)
+		return r == -ENOENT ? 0 : r;
+	if (id != mnt)
+		return -EXDEV; /* a mount point (or a file bind-mounted here): leave it */
+	if (S_ISDIR(mode)) {
+		int sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
 		if (sub < 0)
 			return -errno;
-		r = remove_at(sub, dev, depth + 1);
+		r = mount_id_at(sub, "", &id, NULL);
+		if (r == 0 && id != mnt)
+			r = -EXDEV; /* swapped for a mount point since the check */
+		if (r == 0)
+			r = remove_at(sub, mnt, depth + 1);
 		close(sub);
+		if (r == -EXDEV && id != mnt)
+			return r;
 		if (unlinkat(dfd, name, AT_REMOVEDIR) < 0 && r == 0)
 			r = -errno;
 		return r;
@@ -189,7 +216,7 @@ static int remove_entry(int dfd, const char *name, dev_t dev, int depth)
 }
 
 /* Empties the directory open at dfd. */
-static int remove_at(int dfd, dev_t dev, int depth)
+static int remove_at(int dfd, uint64_t mnt, int depth)
 {
 	DIR *d;
 	struct dirent *de;
@@ -210,7 +237,7 @@ static int remove_at(int dfd, dev_t dev, int depth)
 
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		e = remove_entry(dfd, de->d_name, dev, depth);
+		e = remove_entry(dfd, de->d_name, mnt, depth);
 		if (e < 0 && r == 0)
 			r = e;
 	}
@@ -220,18 +247,18 @@ static int remove_at(int dfd, dev_t dev, int depth)
 
 int agent_remove_tree(const char *path)
 {
-	struct stat st;
+	uint64_t mnt;
 	int fd, r;
 
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
+	r = mount_id_at(fd, "", &mnt, NULL);
+	if (r < 0) {
 		close(fd);
 		return r;
 	}
-	r = remove_at(fd, st.st_dev, 0);
+	r = remove_at(fd, mnt, 0);
 	close(fd);
 	if (rmdir(path) < 0 && r == 0)
 		r = -errno;

@@ -16,8 +16,8 @@ struct agent_reap_opts {
  * opts->uid, waits up to grace_ms for them to exit, then SIGKILLs the rest,
  * repeating until a scan finds none (bounded: gives up after 10 s and
  * returns -EBUSY). Signals go through pidfds so a recycled pid is never hit.
- * Then removes the home directory tree (no symlink is followed, no other
- * file system is entered) and the uid's SysV IPC objects and POSIX shared
+ * Then removes the home directory tree (no symlink is followed, no mount
+ * point is crossed: mount ids) and the uid's SysV IPC objects and POSIX shared
  * memory / message queues. *killed counts distinct processes signalled.
  * Returns 0 or -errno. */
 int agent_reap_uid(const struct agent_reap_opts *opts, unsigned *killed);

@@ -29,6 +29,7 @@
 #include "agentd/deferred.h"
 #include "agentd/daemon.h"
 #include "agentd/expiry.h"
+#include "agentd/leftovers.h"
 #include "agentd/livetable.h"
 #include "agentd/handlers.h"
 #include "agentd/handlers_pam.h"
@@ -40,6 +41,7 @@
 #include "agentd/reload.h"
 #include "agentd/run.h"
 #include "agentd/session.h"
+#include "agentd/uidalloc.h"
 #include "common/kv.h"
 
 #define MAX_EVENTS 32
@@ -57,10 +59,19 @@ static void on_retired(struct agentd *d, const struct agent_identity *id)
 	agentd_stepup_retired(d, id->name);
 }
 
+/* No process of uid is left: its release is recorded, held until the
+ * leftovers sweep finds nothing of it (then the allocator may hand it out,
+ * least recently released first). */
+static void on_reaped(struct agentd *d, uint32_t uid)
+{
+	agentd_run_reaped(d, uid);
+	agentd_leftovers_released(d, uid);
+}
+
 static const struct agentd_hooks loop_hooks = {
 	.conn_gone = on_conn_gone,
 	.retired = on_retired,
-	.reaped = agentd_run_reaped,
+	.reaped = on_reaped,
 };
 
 /* ------------------------------------------------------------ main loop */
@@ -210,6 +221,12 @@ static void run_loop(struct agentd *d)
 			case W_APPROVER:
 				agentd_approval_job_done(d, ev[i].data.ptr);
 				break;
+			case W_SWEEP:
+				agentd_leftovers_pipe(d);
+				break;
+			case W_SWEEP_TIMER:
+				agentd_leftovers_timer(d);
+				break;
 			case W_SESSION:
 				/* The session's process exited without closing it. */
 				agentd_audit_session_end(d, ev[i].data.ptr, "process exited");
@@ -291,6 +308,7 @@ static void cleanup(struct agentd *d)
 	while (!LIST_EMPTY(&d->sessions))
 		agentd_session_free(d, LIST_FIRST(&d->sessions));
 	agentd_reapers_finish(d);
+	agentd_leftovers_finish(d);
 	agentd_deferred_free(d); /* after the last reap record */
 	if (d->listen_fd >= 0) {
 		close(d->listen_fd);
@@ -300,6 +318,7 @@ static void cleanup(struct agentd *d)
 	agent_store_close(d->store);
 	agent_config_free(d->cfg);
 	agentd_live_free(d);
+	agentd_uidalloc_free(d);
 	int fds[] = { d->epfd, d->signal_fd, d->tboot_fd, d->treal_fd, d->tstepup_fd, d->home_fd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
@@ -396,7 +415,6 @@ int agentd_main(const struct agentd_opts *opts)
 		fprintf(stderr, "agentd: cannot set up the event loop: %s\n", strerror(-r));
 		goto out;
 	}
-	d.next_uid = d.cfg->uid_min;
 	if ((r = agentd_live_init(&d)) < 0)
 		goto out;
 	r = agentd_reconcile(&d);
@@ -404,6 +422,7 @@ int agentd_main(const struct agentd_opts *opts)
 		fprintf(stderr, "agentd: start-up reconciliation failed: %s\n", strerror(-r));
 		goto out;
 	}
+	agentd_leftovers_start(&d); /* held uids: swept again */
 	agentd_audit_config(&d, "loaded", NULL);
 	r = agentd_listen(&d);
 	if (r < 0) {

@@ -13,6 +13,7 @@
 #include "agentd/livetable.h"
 #include "agentd/homes.h"
 #include "agentd/publish.h"
+#include "agentd/leftovers.h"
 #include "agentd/reaper.h"
 #include "agentd/reconcile.h"
 #include "agentd/retire.h"
@@ -185,9 +186,18 @@ int agentd_reconcile(struct agentd *d)
 				agentd_reaper_queue(d, (uint32_t)u, NULL, true);
 		}
 	}
-	agent_uid_set_free(&procs);
 	agentd_deferred_flush(d); /* a journal nothing was left in goes */
 	agentd_reapers_drain(d);
+	/* An orphan's uid may have left files too: swept like a released one
+	 * (held until then). */
+	for (uint64_t u = d->cfg->uid_min; u <= d->cfg->uid_max; u++) {
+		struct agent_identity id;
+
+		if (agent_uid_set_has(&procs, (uint32_t)u) &&
+		    agent_store_get_live_uid(d->store, (uint32_t)u, &id) != 0)
+			agentd_leftovers_released(d, (uint32_t)u);
+	}
+	agent_uid_set_free(&procs);
 	agentd_purge_retired(d, true);
 	r = 0;
 out:

@@ -1,11 +1,13 @@
 /* Durable state in SQLite (see agentd/store.h).
  *
- * Schema v2:
+ * Schema v3:
  *   identities  one row per identity ever created (until purged)
  *   chain       its delegation chain, one row per hop, in order
  *   meta        daemon metadata (boot_id)
  *   ssh_keys    the public key bound at creation, if any (added in v2)
  *   authz       risk, verified actor and budget counters (added in v3)
+ *   uid_use     per uid ever released: when, and whether it is held back
+ *               (leftovers sweep pending or failed); never purged (v4)
  * At most one live identity holds a uid (partial unique index). Statements
  * are prepared once; strings read back are bounds-checked against the
  * record's fixed fields, so a tampered database is an error, not an
@@ -22,7 +24,7 @@
 
 #include "agentd/store.h"
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 
 static const char schema_v1[] =
 	"CREATE TABLE identities ("
@@ -70,6 +72,16 @@ static const char schema_v3[] =
 	" actor_verified INTEGER NOT NULL DEFAULT 0,"
 	" actor_name TEXT NOT NULL DEFAULT '',"
 	" sudo_used INTEGER NOT NULL DEFAULT 0);";
+/* v3 -> v4: uid release times for least-recently-used allocation, seeded
+ * from the reaped identities already on record. */
+static const char schema_v4[] =
+	"CREATE TABLE IF NOT EXISTS uid_use ("
+	" uid INTEGER PRIMARY KEY,"
+	" released_at INTEGER NOT NULL,"
+	" held INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX IF NOT EXISTS uid_use_lru ON uid_use(released_at, uid) WHERE held = 0;"
+	"INSERT OR IGNORE INTO uid_use (uid, released_at, held)"
+	" SELECT uid, max(reaped_at), 0 FROM identities WHERE reaped_at != 0 GROUP BY uid;";
 
 #define COLS                                                                                    \
 	"id, name, uid, purpose, subject, parent, depth, creator_uid, actor, task, created, "   \
@@ -103,6 +115,12 @@ enum stmt_id {
 	S_SUDO_USED,
 	S_COUNT_CHILDREN,
 	S_COUNT_RECENT,
+	S_UID_RELEASE,
+	S_UID_HOLD,
+	S_UID_LRU,
+	S_UID_USE_ALL,
+	S_UID_EVER,
+	S_UID_HELD,
 	S__MAX
 };
 
@@ -147,6 +165,17 @@ static const char *const sql[S__MAX] = {
 	[S_COUNT_RECENT] = "SELECT count(*) FROM identities i JOIN chain c ON c.identity_id = i.id "
 			   "AND c.pos = (SELECT max(pos) FROM chain WHERE identity_id = i.id) "
 			   "WHERE c.principal = ?1 AND i.created > ?2",
+	[S_UID_RELEASE] = "INSERT INTO uid_use (uid, released_at, held) VALUES (?1, ?2, ?3) "
+			  "ON CONFLICT(uid) DO UPDATE SET released_at = excluded.released_at, "
+			  "held = excluded.held",
+	[S_UID_HOLD] = "UPDATE uid_use SET held = ?2 WHERE uid = ?1",
+	[S_UID_LRU] = "SELECT uid, released_at, held FROM uid_use WHERE held = 0 AND uid BETWEEN ?1 "
+		      "AND ?2 AND released_at + ?4 <= ?3 AND uid NOT IN (SELECT uid FROM "
+		      "identities WHERE state = 1 OR reaped_at = 0) ORDER BY released_at, uid "
+		      "LIMIT ?5 OFFSET ?6",
+	[S_UID_USE_ALL] = "SELECT uid, released_at, held FROM uid_use WHERE held >= ?1 ORDER BY uid",
+	[S_UID_EVER] = "SELECT uid FROM uid_use UNION SELECT uid FROM identities",
+	[S_UID_HELD] = "SELECT held FROM uid_use WHERE uid = ?1",
 };
 
 struct agent_store {
@@ -241,6 +270,8 @@ static int upgrade_schema(struct agent_store *s, int from)
 		r = exec(s, schema_v2);
 	if (r == 0 && from < 3)
 		r = exec(s, schema_v3);
+	if (r == 0 && from < 4)
+		r = exec(s, schema_v4);
 	snprintf(v, sizeof(v), "PRAGMA user_version = %d", SCHEMA_VERSION);
 	if (r == 0)
 		r = exec(s, v);
@@ -991,6 +1022,29 @@ int agent_store_sudo_used(struct agent_store *s, const char *name)
 	return r;
 }
 
+int agent_store_uid_release(struct agent_store *s, uint32_t uid, int64_t when, int held)
+{
+	sqlite3_stmt *st = stmt(s, S_UID_RELEASE);
+
+	sqlite3_bind_int64(st, 1, uid);
+	sqlite3_bind_int64(st, 2, when);
+	sqlite3_bind_int(st, 3, held);
+	return step_done(st);
+}
+
+int agent_store_uid_hold(struct agent_store *s, uint32_t uid, int held)
+{
+	sqlite3_stmt *st = stmt(s, S_UID_HOLD);
+	int r;
+
+	sqlite3_bind_int64(st, 1, uid);
+	sqlite3_bind_int(st, 2, held);
+	r = step_done(st);
+	if (r == 0 && sqlite3_changes(s->db) == 0)
+		r = -ENOENT;
+	return r;
+}
+
 int agent_store_count_children(struct agent_store *s, const char *name, uint64_t *n)
 {
 	sqlite3_stmt *st = stmt(s, S_COUNT_CHILDREN);
@@ -1007,4 +1061,80 @@ int agent_store_count_created_by(struct agent_store *s, const char *principal, i
 	sqlite3_bind_text(st, 1, principal, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, since);
 	return count(st, n);
+}
+
+/* Rows of uid_use from a prepared statement into out (at most max). */
+static int uid_rows(struct agent_store *s, sqlite3_stmt *st, struct agent_uid_use *out,
+		    size_t max, size_t *n)
+{
+	int rc;
+
+	(void)s;
+	*n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t uid = sqlite3_column_int64(st, 0);
+
+		if (uid < 0 || uid > UINT32_MAX)
+			continue; /* not ours to hand out */
+		if (*n < max) {
+			out[*n].uid = (uint32_t)uid;
+			out[*n].released_at = sqlite3_column_int64(st, 1);
+			out[*n].held = sqlite3_column_int(st, 2);
+		}
+		(*n)++;
+	}
+	sqlite3_reset(st);
+	return map_err(rc);
+}
+
+int agent_store_uid_lru(struct agent_store *s, uint32_t uid_min, uint32_t uid_max, int64_t now,
+			int64_t quarantine, size_t offset, struct agent_uid_use *out, size_t max,
+			size_t *n)
+{
+	sqlite3_stmt *st = stmt(s, S_UID_LRU);
+
+	sqlite3_bind_int64(st, 1, uid_min);
+	sqlite3_bind_int64(st, 2, uid_max);
+	sqlite3_bind_int64(st, 3, now);
+	sqlite3_bind_int64(st, 4, quarantine);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)max);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)offset);
+	return uid_rows(s, st, out, max, n);
+}
+
+int agent_store_uid_use_list(struct agent_store *s, int min_held, struct agent_uid_use *out,
+			     size_t max, size_t *n)
+{
+	sqlite3_stmt *st = stmt(s, S_UID_USE_ALL);
+
+	sqlite3_bind_int(st, 1, min_held);
+	return uid_rows(s, st, out, max, n);
+}
+
+int agent_store_foreach_uid_ever(struct agent_store *s, void (*cb)(uint32_t uid, void *arg),
+				 void *arg)
+{
+	sqlite3_stmt *st = stmt(s, S_UID_EVER);
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t uid = sqlite3_column_int64(st, 0);
+
+		if (uid >= 0 && uid <= UINT32_MAX)
+			cb((uint32_t)uid, arg);
+	}
+	sqlite3_reset(st);
+	return map_err(rc);
+}
+
+int agent_store_uid_held(struct agent_store *s, uint32_t uid, int *held)
+{
+	sqlite3_stmt *st = stmt(s, S_UID_HELD);
+	int rc;
+
+	sqlite3_bind_int64(st, 1, uid);
+	rc = sqlite3_step(st);
+	*held = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : map_err(rc);
 }

@@ -90,3 +90,32 @@ int agent_store_sudo_used(struct agent_store *st, const char *name);
 int agent_store_count_children(struct agent_store *st, const char *name, uint64_t *n);
 int agent_store_count_created_by(struct agent_store *st, const char *principal, int64_t since,
 				 uint64_t *n);
+/* uid_use (schema v4): when each uid was last released and whether it is
+ * held back. held: 0 free to reuse (after quarantine), 1 leftovers sweep
+ * pending, 2 leftovers that could not be removed (never handed out until a
+ * later sweep succeeds). */
+struct agent_uid_use {
+	uint32_t uid;
+	int64_t released_at; /* unix seconds */
+	int held;
+};
+/* Records a release (insert or replace). Called once per reaped uid. */
+int agent_store_uid_release(struct agent_store *st, uint32_t uid, int64_t when, int held);
+/* Sets held for a recorded uid; -ENOENT if it was never released. */
+int agent_store_uid_hold(struct agent_store *st, uint32_t uid, int held);
+/* held of a recorded uid; -ENOENT (and *held 0) if never released. */
+int agent_store_uid_held(struct agent_store *st, uint32_t uid, int *held);
+/* Reusable uids in [uid_min, uid_max]: not held, released at least
+ * quarantine seconds before now, not live or unreaped; least recently
+ * released first (ties: lower uid), skipping offset rows. Fills at most max
+ * rows into out; *n is how many matched (up to max). */
+int agent_store_uid_lru(struct agent_store *st, uint32_t uid_min, uint32_t uid_max, int64_t now,
+			int64_t quarantine, size_t offset, struct agent_uid_use *out, size_t max,
+			size_t *n);
+/* Every uid_use row with held >= min_held, by uid; *n counts all of them
+ * even beyond max. */
+int agent_store_uid_use_list(struct agent_store *st, int min_held, struct agent_uid_use *out,
+			     size_t max, size_t *n);
+/* Every uid ever used (uid_use or identities), in no order. */
+int agent_store_foreach_uid_ever(struct agent_store *st, void (*cb)(uint32_t uid, void *arg),
+				 void *arg);

@@ -1,39 +1,211 @@
-/* Uid allocation (agentd/uidalloc.h). */
+/* Uid allocation (agentd/uidalloc.h).
+ *
+ * Invariants: a uid is handed out only after every check of uidalloc.h
+ * passed for it in this call; the never-used bitmap only grows (a uid that
+ * was handed out is never "never used" again, even if its create failed,
+ * until the next start rebuilds the bitmap from the store). */
 #include <errno.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "agentd/daemon.h"
+#include "agentd/leftovers.h"
 #include "agentd/uidalloc.h"
-#include "agentd/uidrange.h"
+
+#define LRU_PAGE 64
+
+struct agentd_uidalloc {
+	uint32_t uid_min, uid_max;
+	struct agent_uid_set ever;
+	struct agent_proc_cache procs;
+};
+
+static bool released_ok(const struct agent_uid_pick *p, const struct agent_uid_use *u)
+{
+	return u->held == 0 && u->uid >= p->uid_min && u->uid <= p->uid_max &&
+	       u->released_at <= p->now - p->quarantine;
+}
+
+int agent_uid_pick(const struct agent_uid_pick *p, uint32_t *out)
+{
+	uint64_t span = (uint64_t)p->uid_max - p->uid_min + 1;
+	bool *tried = NULL;
+
+	if (p->uid_min > p->uid_max)
+		return -ENOSPC;
+	/* Never-used uids, ascending: whole words of used bits are skipped. */
+	if (p->ever) {
+		for (uint64_t w = 0; w < (span + 63) / 64; w++) {
+			uint64_t free = ~p->ever->bits[w];
+
+			while (free) {
+				uint64_t i = w * 64 + (uint64_t)__builtin_ctzll(free);
+				uint32_t uid;
+
+				free &= free - 1;
+				if (i >= span)
+					break;
+				uid = p->uid_min + (uint32_t)i;
+				if (!p->usable || p->usable(uid, p->arg)) {
+					*out = uid;
+					return 0;
+				}
+			}
+		}
+	}
+	/* Then the one released longest ago (ties: lower uid), skipping the
+	 * candidates found unusable. */
+	if (p->nreleased) {
+		tried = calloc(p->nreleased, sizeof(*tried));
+		if (!tried)
+			return -ENOMEM;
+	}
+	for (;;) {
+		size_t best = p->nreleased;
+
+		for (size_t i = 0; i < p->nreleased; i++) {
+			const struct agent_uid_use *u = &p->released[i];
+
+			if (tried[i] || !released_ok(p, u))
+				continue;
+			if (best == p->nreleased ||
+			    u->released_at < p->released[best].released_at ||
+			    (u->released_at == p->released[best].released_at &&
+			     u->uid < p->released[best].uid))
+				best = i;
+		}
+		if (best == p->nreleased)
+			break;
+		tried[best] = true;
+		if (!p->usable || p->usable(p->released[best].uid, p->arg)) {
+			*out = p->released[best].uid;
+			free(tried);
+			return 0;
+		}
+	}
+	free(tried);
+	return -ENOSPC;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void note_ever(uint32_t uid, void *arg)
+{
+	agent_uid_set_add(arg, uid);
+}
+
+static int state_get(struct agentd *d, struct agentd_uidalloc **out)
+{
+	struct agentd_uidalloc *a = d->uidalloc;
+	int r;
+
+	if (a && a->uid_min == d->cfg->uid_min && a->uid_max == d->cfg->uid_max) {
+		*out = a;
+		return 0;
+	}
+	agentd_uidalloc_free(d);
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->uid_min = d->cfg->uid_min;
+	a->uid_max = d->cfg->uid_max;
+	r = agent_uid_set_init(&a->ever, a->uid_min, a->uid_max);
+	if (r == 0)
+		r = agent_proc_cache_init(&a->procs, a->uid_min, a->uid_max, "/proc");
+	if (r == 0)
+		r = agent_store_foreach_uid_ever(d->store, note_ever, &a->ever);
+	if (r < 0) {
+		agent_uid_set_free(&a->ever);
+		agent_proc_cache_free(&a->procs);
+		free(a);
+		return r;
+	}
+	d->uidalloc = a;
+	*out = a;
+	return 0;
+}
+
+struct usable_ctx {
+	struct agentd *d;
+	struct agentd_uidalloc *a;
+	int64_t now;
+};
+
+/* Cheapest first: the cached process scan and the sweeps in progress, the
+ * store, NSS, then the processes started since the scan. */
+static bool usable(uint32_t uid, void *arg)
+{
+	struct usable_ctx *u = arg;
+	bool busy;
+
+	if (agent_uid_set_has(&u->a->procs.uids, uid) || agentd_leftovers_pending(u->d, uid))
+		return false;
+	if (agent_store_uid_busy(u->d->store, uid, u->now, (int64_t)u->d->cfg->uid_quarantine,
+				 &busy) < 0 ||
+	    busy)
+		return false;
+	if (agent_uid_known_to_nss(uid))
+		return false;
+	return !agent_proc_cache_uid_busy(&u->a->procs, uid);
+}
 
 int agentd_alloc_uid(struct agentd *d, uint32_t *out)
 {
-	struct agent_uid_set procs;
-	uint64_t span = (uint64_t)d->cfg->uid_max - d->cfg->uid_min + 1;
-	int64_t now = time(NULL);
-	int r;
+	struct agent_uid_use page[LRU_PAGE];
+	struct agentd_uidalloc *a;
+	struct usable_ctx u = {.d = d, .now = time(NULL)};
+	struct agent_uid_pick p = {
+	    .uid_min = d->cfg->uid_min,
+	    .uid_max = d->cfg->uid_max,
+	    .now = u.now,
+	    .quarantine = (int64_t)d->cfg->uid_quarantine,
+	    .usable = usable,
+	    .arg = &u,
+	};
+	int r = state_get(d, &a);
 
-	r = agent_uid_set_init(&procs, d->cfg->uid_min, d->cfg->uid_max);
 	if (r < 0)
 		return r;
-	r = agent_uid_set_scan_proc(&procs, "/proc");
+	u.a = a;
+	r = agent_proc_cache_refresh(&a->procs, mono_ms(), AGENTD_PROC_SCAN_MAX_AGE_MS);
 	if (r < 0)
-		goto out;
-	r = -ENOSPC;
-	for (uint64_t i = 0; i < span; i++) {
-		uint32_t uid = d->cfg->uid_min + (uint32_t)((d->next_uid - d->cfg->uid_min + i) % span);
-		bool busy;
+		return r;
+	p.ever = &a->ever;
+	r = agent_uid_pick(&p, out);
+	/* Released uids a page at a time, least recently used first. */
+	p.ever = NULL;
+	p.released = page;
+	for (size_t off = 0; r == -ENOSPC; off += LRU_PAGE) {
+		size_t n = 0;
 
-		if (agent_store_uid_busy(d->store, uid, now, (int64_t)d->cfg->uid_quarantine, &busy) < 0)
-			continue;
-		if (busy || agent_uid_set_has(&procs, uid) || agent_uid_known_to_nss(uid))
-			continue;
-		*out = uid;
-		d->next_uid = uid == d->cfg->uid_max ? d->cfg->uid_min : uid + 1;
-		r = 0;
-		break;
+		r = agent_store_uid_lru(d->store, p.uid_min, p.uid_max, p.now, p.quarantine, off,
+					page, LRU_PAGE, &n);
+		if (r < 0)
+			return r;
+		p.nreleased = n;
+		r = agent_uid_pick(&p, out);
+		if (n < LRU_PAGE)
+			break;
 	}
-out:
-	agent_uid_set_free(&procs);
+	if (r == 0)
+		agent_uid_set_add(&a->ever, *out);
 	return r;
+}
+
+void agentd_uidalloc_free(struct agentd *d)
+{
+	struct agentd_uidalloc *a = d->uidalloc;
+
+	if (!a)
+		return;
+	agent_uid_set_free(&a->ever);
+	agent_proc_cache_free(&a->procs);
+	free(a);
+	d->uidalloc = NULL;
 }

@@ -1,13 +1,46 @@
 /* Uid allocation for new identities.
  *
  * A uid is handed out only if it is in [uid_min, uid_max], not live, not
- * unreaped and not in quarantine in the store, used by no process and
- * unknown to NSS. The cursor moves round the range so a uid is reused as
- * late as possible. */
+ * unreaped and not in quarantine in the store, not held back by the
+ * leftovers sweep (uid_use.held), used by no process and unknown to NSS.
+ * Order: least recently used first, so a uid comes back as late as
+ * possible: uids never used (ascending), then the one released longest ago
+ * (ties: the lower uid). Release times are durable (store uid_use).
+ *
+ * Processes are not rescanned per create: one /proc scan serves every
+ * create within 50 ms (a burst); the chosen uid alone is re-checked against
+ * the processes started since that scan (uidrange.h, agent_proc_cache). */
 #pragma once
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "agentd/store.h"
+#include "agentd/uidrange.h"
 
 struct agentd;
 
-/* Picks a free uid. 0 and *uid, or -ENOSPC. */
+#define AGENTD_PROC_SCAN_MAX_AGE_MS 50
+
+/* The pure choice, reachable by unit tests. */
+struct agent_uid_pick {
+	uint32_t uid_min, uid_max;
+	/* uids ever handed out or on record: a uid not in it is never-used.
+	 * NULL: skip the never-used pass. */
+	const struct agent_uid_set *ever;
+	/* released uids, any order (held and quarantined ones are skipped) */
+	const struct agent_uid_use *released;
+	size_t nreleased;
+	int64_t now, quarantine;
+	/* The remaining checks (live, processes, NSS), cheapest last; NULL:
+	 * every uid passes. */
+	bool (*usable)(uint32_t uid, void *arg);
+	void *arg;
+};
+/* 0 and *uid, or -ENOSPC if no uid qualifies. */
+int agent_uid_pick(const struct agent_uid_pick *p, uint32_t *uid);
+
+/* Picks a free uid (and counts it as used). 0 and *uid, or -ENOSPC. */
 int agentd_alloc_uid(struct agentd *d, uint32_t *uid);
+/* Frees the allocator's caches (shutdown, or reload of the range). */
+void agentd_uidalloc_free(struct agentd *d);

@@ -234,7 +234,72 @@ bool agent_uid_set_has(const struct agent_uid_set *s, uint32_t uid)
 	return s->bits[(uid - s->uid_min) / 64] & (1ULL << ((uid - s->uid_min) % 64));
 }
 
-int agent_uid_set_scan_proc(struct agent_uid_set *s, const char *proc_root)
+/* The four uids of /proc/PID/status (name relative to dfd): 0 or -1. */
+static int read_status_uids(int dfd, const char *name, unsigned long long id[4])
+{
+	char path[64], buf[4096], *u;
+	ssize_t n;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/status", name) >= (int)sizeof(path))
+		return -1;
+	fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+	if (fd < 0)
+		return -1; /* gone meanwhile */
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	u = strstr(buf, "\nUid:");
+	if (!u || sscanf(u + 5, "%llu %llu %llu %llu", &id[0], &id[1], &id[2], &id[3]) != 4)
+		return -1;
+	return 0;
+}
+
+static bool pid_name(const char *s, long *pid)
+{
+	char *end;
+
+	if (s[0] < '1' || s[0] > '9')
+		return false;
+	errno = 0;
+	*pid = strtol(s, &end, 10);
+	return !*end && !errno && *pid > 0 && *pid <= INT32_MAX;
+}
+
+struct pidvec {
+	int32_t *v;
+	size_t n, cap;
+};
+
+static void pidvec_add(struct pidvec *p, int32_t pid)
+{
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 256;
+		int32_t *v = realloc(p->v, cap * sizeof(*v));
+
+		if (!v)
+			return; /* a pid not remembered is only re-read later */
+		p->v = v;
+		p->cap = cap;
+	}
+	p->v[p->n++] = pid;
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Walks proc_root: pids found in known (sorted) are skipped; every other
+ * pid's uids go into s (if not NULL) and the pid into seen (if not NULL).
+ * If want is not NULL, stops early and sets *found when a process runs
+ * with *want. */
+static int scan(const char *proc_root, struct agent_uid_set *s, struct pidvec *seen,
+		const struct pidvec *known, const uint32_t *want, bool *found)
 {
 	DIR *d = opendir(proc_root);
 	struct dirent *de;
@@ -244,33 +309,93 @@ int agent_uid_set_scan_proc(struct agent_uid_set *s, const char *proc_root)
 		return -errno;
 	dfd = dirfd(d);
 	while ((de = readdir(d))) {
-		char path[64], buf[4096], *u;
 		unsigned long long id[4];
-		ssize_t n;
-		int fd;
+		long pid;
+		int32_t p;
 
-		if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
-		    strspn(de->d_name, "0123456789") != strlen(de->d_name))
+		if (!pid_name(de->d_name, &pid))
 			continue;
-		if (snprintf(path, sizeof(path), "%s/status", de->d_name) >= (int)sizeof(path))
+		p = (int32_t)pid;
+		if (known && known->n && bsearch(&p, known->v, known->n, sizeof(p), cmp_pid))
 			continue;
-		fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-		if (fd < 0)
-			continue; /* gone meanwhile */
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n <= 0)
+		if (read_status_uids(dfd, de->d_name, id) < 0)
 			continue;
-		buf[n] = '\0';
-		u = strstr(buf, "\nUid:");
-		if (!u || sscanf(u + 5, "%llu %llu %llu %llu", &id[0], &id[1], &id[2], &id[3]) != 4)
-			continue;
-		for (int i = 0; i < 4; i++)
-			if (id[i] <= UINT32_MAX)
+		if (seen)
+			pidvec_add(seen, p);
+		for (int i = 0; i < 4; i++) {
+			if (id[i] > UINT32_MAX)
+				continue;
+			if (s)
 				agent_uid_set_add(s, (uint32_t)id[i]);
+			if (want && id[i] == *want) {
+				*found = true;
+				closedir(d);
+				return 0;
+			}
+		}
 	}
 	closedir(d);
 	return 0;
+}
+
+int agent_uid_set_scan_proc(struct agent_uid_set *s, const char *proc_root)
+{
+	return scan(proc_root, s, NULL, NULL, NULL, NULL);
+}
+
+int agent_proc_cache_init(struct agent_proc_cache *c, uint32_t uid_min, uint32_t uid_max,
+			  const char *proc_root)
+{
+	*c = (struct agent_proc_cache){ .proc_root = proc_root };
+	return agent_uid_set_init(&c->uids, uid_min, uid_max);
+}
+
+void agent_proc_cache_free(struct agent_proc_cache *c)
+{
+	agent_uid_set_free(&c->uids);
+	free(c->pids);
+	c->pids = NULL;
+	c->npids = 0;
+}
+
+int agent_proc_cache_refresh(struct agent_proc_cache *c, int64_t now_ms, unsigned max_age_ms)
+{
+	struct pidvec seen = { 0 };
+	uint64_t words = ((uint64_t)c->uids.uid_max - c->uids.uid_min + 1 + 63) / 64;
+	int r;
+
+	if (c->scanned && now_ms - c->at_ms <= (int64_t)max_age_ms && now_ms >= c->at_ms)
+		return 0;
+	memset(c->uids.bits, 0, words * sizeof(uint64_t));
+	r = scan(c->proc_root, &c->uids, &seen, NULL, NULL, NULL);
+	if (r < 0) {
+		free(seen.v);
+		c->scanned = false;
+		return r;
+	}
+	qsort(seen.v, seen.n, sizeof(*seen.v), cmp_pid);
+	free(c->pids);
+	c->pids = seen.v;
+	c->npids = seen.n;
+	c->at_ms = now_ms;
+	c->scanned = true;
+	c->scans++;
+	return 0;
+}
+
+bool agent_proc_cache_uid_busy(struct agent_proc_cache *c, uint32_t uid)
+{
+	struct pidvec known = { .v = c->pids, .n = c->npids };
+	bool found = false;
+
+	if (!c->scanned || agent_uid_set_has(&c->uids, uid))
+		return true;
+	/* Only processes that appeared since the scan are read. */
+	if (scan(c->proc_root, NULL, NULL, &known, &uid, &found) < 0)
+		return true; /* could not check: do not hand it out */
+	if (found)
+		agent_uid_set_add(&c->uids, uid);
+	return found;
 }
 
 bool agent_uid_known_to_nss(uint32_t uid)

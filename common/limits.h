@@ -43,3 +43,5 @@
 #define AGENT_STATE_TEXT_MAX 16   /* an identity's state as carried: "live", "retired" */
 #define AGENT_RETIRE_REASON_TEXT_MAX 32 /* a retirement reason as carried: "expired", ... */
 #define AGENT_VERSION_TEXT_MAX 64 /* agentd's version in a STATUS reply */
+#define AGENT_HELD_SHOWN_MAX 16   /* held uids listed in a STATUS reply */
+#define AGENT_HELD_TEXT_MAX (AGENT_HELD_SHOWN_MAX * 11) /* "UID UID ...", decimal */

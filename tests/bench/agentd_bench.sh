@@ -112,6 +112,28 @@ if [ "${1:-}" = audit ]; then
 	exit 0
 fi
 
+# Create throughput, one client, one request in flight: what the uid
+# allocator costs per create. The anchor, from the same run: one full scan
+# of every /proc/PID/status of the host (what the allocator did per create
+# before it cached the scan for 50 ms), and the host's process count.
+# `agentd_bench.sh create` runs only this.
+create_bench() {
+	local nproc t0 i scan pids=(/proc/[0-9]*)
+	nproc=${#pids[@]}
+	t0=$(date +%s%N)
+	for i in 1 2 3 4 5 6 7 8 9 10; do cat /proc/[0-9]*/status >/dev/null 2>&1 || true; done
+	scan=$(( ($(date +%s%N) - t0) / 10000 ))
+	echo "-- create throughput (1 client), host with $nproc processes; anchor: one /proc status scan by cat: $scan us"
+	start_agentd
+	B -n 500 >/dev/null
+	for i in 1 2 3; do echo "round $i: $(B -n 3000)"; done
+	kill "$agentd_pid"; wait "$agentd_pid" || true; agentd_pid=""
+}
+if [ "${1:-}" = create ]; then
+	create_bench
+	exit 0
+fi
+
 echo "== agentd $(ctl --version 2>/dev/null || true) on $(nproc) cores, state in $(df --output=fstype "$T" | tail -1)"
 start_agentd
 echo "-- create through the socket, durable commit included"

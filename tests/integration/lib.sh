@@ -42,6 +42,7 @@ enter_sandbox() {
 	T=$(mktemp -d /tmp/agentd-test.XXXXXX)
 	chmod 0755 "$T"
 	mkdir -p "$T/etc" "$T/home"
+	mkdir -m 1777 "$T/sweep"
 	cp /etc/passwd "$T/etc/passwd"
 	cp /etc/group "$T/etc/group"
 	cat >>"$T/etc/passwd" <<-EOF
@@ -68,6 +69,7 @@ write_config() { # [extra settings...]
 	uid_min = $UID_MIN; uid_max = $UID_MAX;
 	default_ttl = "15m"; max_ttl = "8h"; uid_quarantine = "24h";
 	kill_grace = "1s"; home_base = "$T/home";
+	sweep_dirs = [ "$T/sweep" ];
 	$*
 	purposes = (
 	  { name = "ci"; groups = [ "users" ]; shell = "/bin/bash"; home = "ephemeral";

@@ -121,8 +121,24 @@ static void test_defaults(void **state)
 	assert_string_equal(c->notify_command, "");
 	assert_true(c->subject_may_approve);
 	assert_int_equal(c->max_pending, 256);
+	/* the leftovers sweep covers the shared writable places by default */
+	assert_int_equal(c->nsweep_dirs, 4);
+	assert_string_equal(c->sweep_dirs[0], "/tmp");
+	assert_string_equal(c->sweep_dirs[1], "/var/tmp");
+	assert_string_equal(c->sweep_dirs[2], "/dev/shm");
+	assert_string_equal(c->sweep_dirs[3], "/dev/mqueue");
 	agent_config_free(c);
 	agent_config_free(NULL);
+	/* set: exactly the list given; empty: only home_base */
+	assert_int_equal(agent_config_parse_string("sweep_dirs = [ \"/srv/scratch\" ];", "s.conf",
+						   &c, err, sizeof(err)), 0);
+	assert_int_equal(c->nsweep_dirs, 1);
+	assert_string_equal(c->sweep_dirs[0], "/srv/scratch");
+	agent_config_free(c);
+	assert_int_equal(agent_config_parse_string("sweep_dirs = [ ];", "s.conf", &c, err,
+						   sizeof(err)), 0);
+	assert_int_equal(c->nsweep_dirs, 0);
+	agent_config_free(c);
 }
 
 static const char stepup[] =
@@ -213,6 +229,8 @@ static const struct {
 	{ "kill_grace = \"2m\";\n", 1, "at most 60s" },
 	{ "home_base = \"relative\";\n", 1, "absolute path" },
 	{ "home_base = \"/\";\n", 1, "absolute path" },
+	{ "sweep_dirs = [ \"tmp\" ];\n", 1, "\"tmp\" is not a valid absolute path" },
+	{ "sweep_dirs = [ \"/\" ];\n", 1, "is not a valid absolute path other than /" },
 	{ "agents_group = \"agents\";\n", 1, "needs agents_gid" },
 	{ "agents_gid = 5000;\n", 1, "without agents_group" },
 	{ "agents_group = \"agents\"; agents_gid = 1879048200;\n", 1, "inside the agent uid range" },

@@ -403,7 +403,12 @@ static void test_schema_upgrade_v1(void **state)
 	assert_int_equal(db_count(sub, "PRAGMA user_version"), 1);
 
 	assert_int_equal(agent_store_open(sub, 0, &s, err_, sizeof(err_)), 0);
-	assert_int_equal(db_count(sub, "PRAGMA user_version"), 3);
+	assert_int_equal(db_count(sub, "PRAGMA user_version"), 4);
+	/* v4 seeds uid_use with the release (reap) time of reaped uids */
+	assert_int_equal(db_count(sub, "SELECT count(*) FROM uid_use WHERE uid = 1879048601 AND "
+				       "released_at = 1501 AND held = 0"),
+			 1);
+	assert_int_equal(db_count(sub, "SELECT count(*) FROM uid_use"), 1);
 	/* every v1 record, its chain and the metadata are still there */
 	assert_int_equal(agent_store_get(s, "agent-v1live", &id), 0);
 	assert_int_equal(id.uid, 1879048600);
@@ -440,9 +445,9 @@ static void test_schema_upgrade_v1(void **state)
 	assert_int_equal(agent_store_sudo_used(s, "agent-v1live"), -ENOENT); /* no v3 row */
 	agent_store_close(s);
 
-	/* a second open finds v3 and changes nothing */
+	/* a second open finds v4 and changes nothing */
 	assert_int_equal(agent_store_open(sub, 0, &s, err_, sizeof(err_)), 0);
-	assert_int_equal(db_count(sub, "PRAGMA user_version"), 3);
+	assert_int_equal(db_count(sub, "PRAGMA user_version"), 4);
 	assert_int_equal(agent_store_get_ssh_key(s, "agent-v1live", key, sizeof(key)), 0);
 	assert_string_equal(key, KEY_ED25519);
 	assert_int_equal(agent_store_get(s, "agent-v2new1", &id), 0);
@@ -472,13 +477,13 @@ static void test_schema_newer_refused(void **state)
 	struct agent_store *s = NULL;
 
 	(void)state;
-	snprintf(sub, sizeof(sub), "%s/v4", dir);
+	snprintf(sub, sizeof(sub), "%s/v5", dir);
 	assert_int_equal(mkdir(sub, 0700), 0);
-	assert_int_equal(db_exec(sub, "CREATE TABLE future (x); PRAGMA user_version = 4;"), 0);
+	assert_int_equal(db_exec(sub, "CREATE TABLE future (x); PRAGMA user_version = 5;"), 0);
 	assert_int_equal(agent_store_open(sub, 0, &s, err_, sizeof(err_)), -EPROTO);
 	assert_null(s);
-	/* refused untouched: still version 4, no table of ours created */
-	assert_int_equal(db_count(sub, "PRAGMA user_version"), 4);
+	/* refused untouched: still version 5, no table of ours created */
+	assert_int_equal(db_count(sub, "PRAGMA user_version"), 5);
 	assert_int_equal(db_count(sub, "SELECT count(*) FROM sqlite_master WHERE name IN "
 				       "('identities', 'ssh_keys')"),
 			 0);
@@ -486,7 +491,7 @@ static void test_schema_newer_refused(void **state)
 	assert_int_equal(db_exec(sub, "PRAGMA user_version = 0; DROP TABLE future;"), 0);
 	assert_int_equal(agent_store_open(sub, 0, &s, err_, sizeof(err_)), 0);
 	agent_store_close(s);
-	assert_int_equal(db_count(sub, "PRAGMA user_version"), 3);
+	assert_int_equal(db_count(sub, "PRAGMA user_version"), 4);
 }
 
 /* v3: risk, verified actor and the budget counters, durable. */
@@ -596,7 +601,7 @@ static void put_file(const char *path, const void *data, size_t len)
 	close(fd);
 }
 
-/* The whole file (at most 64 KiB) into buf; its length. */
+/* The whole file (shorter than cap) into buf; its length. */
 static size_t get_file(const char *path, char *buf, size_t cap)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -621,7 +626,7 @@ static bool exists(const char *d, const char *name)
 static void refused_unchanged(const char *name, const void *data, size_t len, unsigned flags,
 			      const char *why)
 {
-	static char before[65536], after[65536];
+	static char before[262144], after[262144];
 	struct agent_store *s = (void *)1;
 	char sub[96], path[128];
 	size_t n;
@@ -644,7 +649,7 @@ static void refused_unchanged(const char *name, const void *data, size_t len, un
 
 static void test_refuses_empty_or_damaged(void **state)
 {
-	static char garbage[8192], corrupt[65536];
+	static char garbage[8192], corrupt[262144];
 	char sub[96], path[128];
 	struct agent_store *s;
 	size_t n;
@@ -704,7 +709,7 @@ static void test_created_only_on_first_start(void **state)
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_false(exists(sub, "agentd.db.new"));
-	assert_int_equal(db_count(sub, "PRAGMA user_version"), 3);
+	assert_int_equal(db_count(sub, "PRAGMA user_version"), 4);
 
 	/* the directory was used (token.key): a lost database is not replaced */
 	put_file(strcat(strcpy(path, sub), "/token.key"), "k", 1);

@@ -169,6 +169,37 @@ static void test_uid_set(void **state)
 	assert_int_equal(agent_uid_set_scan_proc(&s, "/nonexistent-proc"), -ENOENT);
 }
 
+/* One scan serves a burst; a process that appears after it is still seen
+ * by the targeted check of the candidate uid. */
+static void test_proc_cache(void **state)
+{
+	struct agent_proc_cache c;
+	char proc[200];
+
+	(void)state;
+	snprintf(proc, sizeof(proc), "%s/proc", dir);
+	mkdir(proc, 0755);
+	mkstatus("52", "Name:\tx\nUid:\t180\t180\t180\t180\n");
+	assert_int_equal(agent_proc_cache_init(&c, 100, 227, proc), 0);
+	assert_true(agent_proc_cache_uid_busy(&c, 190)); /* never scanned: cannot tell */
+	assert_int_equal(agent_proc_cache_refresh(&c, 1000, 50), 0);
+	assert_int_equal(c.scans, 1);
+	assert_true(agent_proc_cache_uid_busy(&c, 180));
+	assert_false(agent_proc_cache_uid_busy(&c, 190));
+	/* A new process with uid 190 and a changed status of a known pid. */
+	mkstatus("53", "Name:\tn\nUid:\t190\t190\t190\t190\n");
+	mkstatus("52", "Name:\tx\nUid:\t200\t200\t200\t200\n");
+	assert_int_equal(agent_proc_cache_refresh(&c, 1040, 50), 0);
+	assert_int_equal(c.scans, 1); /* within 50 ms: no rescan */
+	assert_true(agent_proc_cache_uid_busy(&c, 190)); /* found by the targeted check */
+	assert_false(agent_proc_cache_uid_busy(&c, 200)); /* known pid: seen at the next scan */
+	assert_int_equal(agent_proc_cache_refresh(&c, 1051, 50), 0);
+	assert_int_equal(c.scans, 2);
+	assert_true(agent_proc_cache_uid_busy(&c, 200));
+	assert_false(agent_proc_cache_uid_busy(&c, 180));
+	agent_proc_cache_free(&c);
+}
+
 static void test_nss(void **state)
 {
 	(void)state;
@@ -201,6 +232,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_default_range_ok), cmocka_unit_test(test_reserved),
 		cmocka_unit_test(test_sources),          cmocka_unit_test(test_uid_set),
+		cmocka_unit_test(test_proc_cache),
 		cmocka_unit_test(test_nss),
 	};
 
