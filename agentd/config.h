@@ -46,6 +46,7 @@ struct agent_cfg_purpose {
 	size_t ndelegate;
 	unsigned max_depth; /* default 1: no sub-delegation */
 	uint64_t max_ttl;   /* seconds; 0 = the global max_ttl */
+	unsigned max_processes; /* pids.max of an identity's cgroup; 0 = no limit */
 	int groups_line;                     /* of groups = [...], 0 if none */
 	bool has_sudo_commands;              /* a sudo_commands group was given */
 	struct agent_cfg_cmdlist sudo_cmds[3]; /* indexed by enum agent_rule */
@@ -83,6 +84,7 @@ struct agent_config {
 	char notify_command[AGENT_PATH_MAX + 1]; /* "" = none */
 	bool subject_may_approve;              /* default true */
 	unsigned max_pending;                  /* pending step-up requests, default 256 */
+	char cgroup_root[AGENT_PATH_MAX + 1];  /* "auto" (default), "none" or a path */
 	struct agent_cfg_delegator *delegators;
 	size_t ndelegators;
 	struct agent_cfg_purpose *purposes;

@@ -12,7 +12,8 @@
  *   expiry.c                TTL enforcement (retires what is due)
  *   retire.c                retirement
  *   reaper.c                reaper children (kill.c runs in them)
- *   conn.c, caller.c, livetable.c, publish.c, homes.c, uidalloc.c, session.c
+ *   conn.c, caller.c, livetable.c, publish.c, homes.c, uidalloc.c, session.c,
+ *   cgroup.c
  * A lower file reports upward only through struct agentd_hooks, which the
  * loop installs.
  *
@@ -47,6 +48,7 @@ struct agentd_session;
 struct agentd_run;
 struct agentd_request;
 struct agentd_approval_job;
+struct agentd_cgroup;
 
 struct agentd_opts {
 	const char *config_path;
@@ -60,7 +62,7 @@ struct agentd_opts {
  * holding one of these, and the loop dispatches on it. */
 enum agentd_watch_kind {
 	W_LISTEN = 1, W_SIGNAL, W_TIMER_BOOT, W_TIMER_REAL, W_TIMER_STEPUP, W_CONN, W_REAPER,
-	W_SESSION, W_RUN, W_APPROVER
+	W_SESSION, W_RUN, W_APPROVER, W_CGROUP
 };
 
 /* The event interface: how a lower module reports to the ones above it
@@ -121,6 +123,7 @@ struct agentd {
 	LIST_HEAD(, agentd_request) requests; /* approval.c: pending step-up requests */
 	unsigned nrequests;
 	LIST_HEAD(, agentd_approval_job) jobs; /* approval.c */
+	struct agentd_cgroup *cg; /* cgroup.c: NULL = no containment (uid sweep only) */
 	uint32_t next_uid;  /* uidalloc.c: allocation cursor */
 	int64_t started;    /* CLOCK_BOOTTIME seconds */
 	bool stop;          /* loop.c */

@@ -25,6 +25,7 @@
 #include <sodium.h>
 
 #include "agentd/approval.h"
+#include "agentd/cgroup.h"
 #include "agentd/conn.h"
 #include "agentd/daemon.h"
 #include "agentd/expiry.h"
@@ -179,6 +180,9 @@ static void run_loop(struct agentd *d)
 			case W_APPROVER:
 				agentd_approval_job_done(d, ev[i].data.ptr);
 				break;
+			case W_CGROUP:
+				agentd_cgroup_events(d);
+				break;
 			case W_SESSION:
 				/* The session's process exited without closing it. */
 				agentd_audit_session_end(d, ev[i].data.ptr, "process exited");
@@ -259,6 +263,7 @@ static void cleanup(struct agentd *d)
 	while (!LIST_EMPTY(&d->sessions))
 		agentd_session_free(d, LIST_FIRST(&d->sessions));
 	agentd_reapers_finish(d);
+	agentd_cgroup_free(d);
 	if (d->listen_fd >= 0) {
 		close(d->listen_fd);
 		unlink(d->sock_path);
@@ -355,6 +360,11 @@ int agentd_main(const struct agentd_opts *opts)
 	}
 	if ((r = setup_fds(&d)) < 0) {
 		fprintf(stderr, "agentd: cannot set up the event loop: %s\n", strerror(-r));
+		goto out;
+	}
+	/* Containment before reconciliation, which may retire (and kill). */
+	if ((r = agentd_cgroup_init(&d, err, sizeof(err))) < 0) {
+		fprintf(stderr, "agentd: %s\n", err);
 		goto out;
 	}
 	d.next_uid = d.cfg->uid_min;

@@ -7,6 +7,7 @@
 #include <syslog.h>
 #include <time.h>
 
+#include "agentd/cgroup.h"
 #include "agentd/daemon.h"
 #include "agentd/livetable.h"
 #include "agentd/reaper.h"
@@ -99,6 +100,7 @@ int agentd_retire(struct agentd *d, const char *name, enum agent_retire_reason r
 			continue;
 		agent_snap_remove(d->snap, c.uid);
 		agentd_live_remove(d, c.uid);
+		agentd_cgroup_kill(d, c.uid);
 		audit_retire(d, &c, i ? AGENT_RETIRE_PARENT : reason, i ? name : text, by,
 			     agentd_sessions_end(d, c.uid));
 		if (d->hooks.retired)
