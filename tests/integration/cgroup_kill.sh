@@ -41,7 +41,7 @@ n=$1
 for i in 1 2; do
 	setsid sh -c 'trap "" TERM; (trap "" TERM; sleep 600) & sleep 600' </dev/null >/dev/null 2>&1 &
 done
-hop() { sleep 1; hop & }
+hop() { sleep 2; hop & }
 i=0
 while [ "$i" -lt "$n" ]; do
 	hop &
@@ -63,16 +63,11 @@ live_uid() { ctl list --json | jq -r '.[] | select(.state == "live") | .uid' | h
 live_name() { ctl list --json | jq -r '.[] | select(.state == "live") | .name' | head -1; }
 nprocs_uid() { ps -e -o uid= | awk -v u="$1" '$1 == u' | wc -l; }
 # Every process of uid is in the cgroup dir: "yes", or the first stray pid.
-all_in() { # UID CGROUP-PATH-SUFFIX
-	local p c
-	for p in $(ps -e -o pid=,uid= | awk -v u="$1" '$2 == u { print $1 }'); do
-		c=$(grep "^0::" "/proc/$p/cgroup" 2>/dev/null) || continue # exited meanwhile
-		if [ "${c##*/}" != "$2" ]; then
-			echo "$p ($c)"
-			return 0
-		fi
-	done
-	echo yes
+all_in() { # UID CGROUP-NAME (one grep over all of them; the exited are skipped)
+	local s
+	s=$(ps -e -o pid=,uid= | awk -v u="$1" '$2 == u { printf "/proc/%d/cgroup\n", $1 }' |
+		xargs -r grep -H "^0::" 2>/dev/null | grep -v ":0::.*/$2\$" | head -1) || true
+	echo "${s:-yes}"
 }
 
 start_agentd
