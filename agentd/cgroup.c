@@ -545,10 +545,28 @@ static void remove_leftovers(struct agentd_cgroup *cg)
 	closedir(dir);
 }
 
+/* agentd's own cgroup directory, through the first cgroup2 mount. */
+static int self_dir(char *dir, size_t len)
+{
+	char mnt[CG_PATH_MAX], mroot[CG_PATH_MAX], self[CG_PATH_MAX], *text = NULL;
+	int r = read_path("/proc/self/mountinfo", &text);
+
+	if (r == 0)
+		r = agent_cgroup_parse_mountinfo(text, mnt, sizeof(mnt), mroot, sizeof(mroot));
+	free(text);
+	text = NULL;
+	if (r == 0)
+		r = read_path("/proc/self/cgroup", &text);
+	if (r == 0)
+		r = agent_cgroup_parse_self(text, self, sizeof(self));
+	free(text);
+	return r < 0 ? r : agent_cgroup_join(mnt, mroot, self, dir, len);
+}
+
 int agentd_cgroup_init(struct agentd *d, char *err, size_t errlen)
 {
 	const char *want = d->cfg->cgroup_root, *why = NULL;
-	char mnt[CG_PATH_MAX], mroot[CG_PATH_MAX], root[CG_PATH_MAX], *mi = NULL;
+	char mnt[CG_PATH_MAX], mroot[CG_PATH_MAX], root[CG_PATH_MAX], dir[CG_PATH_MAX], *mi = NULL;
 	struct agentd_cgroup *cg;
 	bool expl = strcmp(want, "auto") != 0;
 	int r;
@@ -559,17 +577,28 @@ int agentd_cgroup_init(struct agentd *d, char *err, size_t errlen)
 		return 0;
 	}
 	if (expl) {
-		if (mkdir(want, 0755) < 0 && errno != EEXIST) {
+		bool made = mkdir(want, 0755) == 0;
+
+		if (!made && errno != EEXIST) {
 			r = -errno;
 			snprintf(err, errlen, "cgroup_root %s: cannot create it: %s", want,
 				 strerror(-r));
 			return r;
 		}
 		if (!is_cgroup2(want)) {
+			if (made)
+				rmdir(want);
 			snprintf(err, errlen, "cgroup_root %s is not in a cgroup2 file system", want);
 			return -EINVAL;
 		}
 		snprintf(root, sizeof(root), "%s", want);
+		/* agentd itself in the root: into the leaf, as with "auto". */
+		if (self_dir(dir, sizeof(dir)) == 0 && strcmp(dir, root) == 0 &&
+		    (r = move_self(root)) < 0) {
+			snprintf(err, errlen, "cgroup_root %s: cannot move agentd into %s/daemon: %s",
+				 root, root, strerror(-r));
+			return r;
+		}
 	} else {
 		r = read_path("/proc/self/mountinfo", &mi);
 		if (r == 0)
@@ -666,6 +695,10 @@ int agentd_cgroup_place(struct agentd *d, const struct agent_identity *id, pid_t
 
 	if (!d->cg)
 		return 0;
+	/* 0 would move agentd itself (a peer in a pid namespace agentd cannot
+	 * see has pid 0 in SO_PEERCRED). */
+	if (pid <= 0)
+		return -ESRCH;
 	if ((r = ensure(d, id, name, sizeof(name))) < 0)
 		return r;
 	fd = openat(d->cg->root_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
