@@ -98,8 +98,8 @@ static int unescape_field(const char *s, size_t len, char *out, size_t outlen)
 	return 0;
 }
 
-int agent_cgroup_parse_mountinfo(const char *text, char *mnt, size_t mntlen, char *root,
-				 size_t rootlen)
+int agent_cgroup_parse_mountinfo(const char *text, unsigned nth, char *mnt, size_t mntlen,
+				 char *root, size_t rootlen)
 {
 	const char *p = text;
 
@@ -128,7 +128,8 @@ int agent_cgroup_parse_mountinfo(const char *text, char *mnt, size_t mntlen, cha
 		if (n < 5 || !sep) {
 			if (len > 0)
 				return -EINVAL;
-		} else if ((size_t)(end - sep) >= 8 && strncmp(sep, "cgroup2 ", 8) == 0) {
+		} else if ((size_t)(end - sep) >= 8 && strncmp(sep, "cgroup2 ", 8) == 0 &&
+			   nth-- == 0) {
 			int r = unescape_field(f[4], flen[4], mnt, mntlen);
 
 			if (r == 0)
@@ -413,6 +414,29 @@ static int read_path(const char *path, char **out)
 	return read_at(AT_FDCWD, path, out);
 }
 
+/* agentd's own cgroup directory, and the cgroup2 mount it was found
+ * through: the first mount that shows it (in a cgroup namespace, a mount
+ * made outside it shows a root of "/.." and none of our cgroups). */
+static int self_dir(char *dir, size_t len, char *mnt, size_t mntlen, char *mroot, size_t mrootlen)
+{
+	char self[CG_PATH_MAX], *mi = NULL, *text = NULL;
+	int r = read_path("/proc/self/mountinfo", &mi);
+
+	if (r == 0)
+		r = read_path("/proc/self/cgroup", &text);
+	if (r == 0)
+		r = agent_cgroup_parse_self(text, self, sizeof(self));
+	for (unsigned i = 0; r == 0; i++) {
+		r = agent_cgroup_parse_mountinfo(mi, i, mnt, mntlen, mroot, mrootlen);
+		if (r == 0 && agent_cgroup_join(mnt, mroot, self, dir, len) == 0 &&
+		    access(dir, F_OK) == 0)
+			break;
+	}
+	free(mi);
+	free(text);
+	return r;
+}
+
 static bool delegated(const char *dir)
 {
 	char v[8];
@@ -450,20 +474,19 @@ static int move_self(const char *root)
 
 /* The root for cgroup_root = "auto". 0 and root, 1 (containment off, why
  * says why), -errno. */
-static int auto_root(const char *mnt, const char *mroot, char *root, size_t rootlen,
-		     const char **why)
+static int auto_root(char *root, size_t rootlen, const char **why)
 {
-	char *self_text = NULL, self[CG_PATH_MAX], dir[CG_PATH_MAX];
+	char self[CG_PATH_MAX], dir[CG_PATH_MAX], mnt[CG_PATH_MAX], mroot[CG_PATH_MAX], *text = NULL;
 	bool systemd;
 	int r;
 
-	if ((r = read_path("/proc/self/cgroup", &self_text)) < 0)
+	if ((r = self_dir(dir, sizeof(dir), mnt, sizeof(mnt), mroot, sizeof(mroot))) < 0)
 		return r;
-	r = agent_cgroup_parse_self(self_text, self, sizeof(self));
-	free(self_text);
+	if ((r = read_path("/proc/self/cgroup", &text)) < 0)
+		return r;
+	r = agent_cgroup_parse_self(text, self, sizeof(self));
+	free(text);
 	if (r < 0)
-		return r;
-	if ((r = agent_cgroup_join(mnt, mroot, self, dir, sizeof(dir))) < 0)
 		return r;
 	systemd = access("/run/systemd/system", F_OK) == 0 || strstr(self, ".service") ||
 		  strstr(self, ".scope");
@@ -545,28 +568,10 @@ static void remove_leftovers(struct agentd_cgroup *cg)
 	closedir(dir);
 }
 
-/* agentd's own cgroup directory, through the first cgroup2 mount. */
-static int self_dir(char *dir, size_t len)
-{
-	char mnt[CG_PATH_MAX], mroot[CG_PATH_MAX], self[CG_PATH_MAX], *text = NULL;
-	int r = read_path("/proc/self/mountinfo", &text);
-
-	if (r == 0)
-		r = agent_cgroup_parse_mountinfo(text, mnt, sizeof(mnt), mroot, sizeof(mroot));
-	free(text);
-	text = NULL;
-	if (r == 0)
-		r = read_path("/proc/self/cgroup", &text);
-	if (r == 0)
-		r = agent_cgroup_parse_self(text, self, sizeof(self));
-	free(text);
-	return r < 0 ? r : agent_cgroup_join(mnt, mroot, self, dir, len);
-}
-
 int agentd_cgroup_init(struct agentd *d, char *err, size_t errlen)
 {
 	const char *want = d->cfg->cgroup_root, *why = NULL;
-	char mnt[CG_PATH_MAX], mroot[CG_PATH_MAX], root[CG_PATH_MAX], dir[CG_PATH_MAX], *mi = NULL;
+	char mnt[CG_PATH_MAX], mroot[CG_PATH_MAX], root[CG_PATH_MAX], dir[CG_PATH_MAX];
 	struct agentd_cgroup *cg;
 	bool expl = strcmp(want, "auto") != 0;
 	int r;
@@ -593,24 +598,20 @@ int agentd_cgroup_init(struct agentd *d, char *err, size_t errlen)
 		}
 		snprintf(root, sizeof(root), "%s", want);
 		/* agentd itself in the root: into the leaf, as with "auto". */
-		if (self_dir(dir, sizeof(dir)) == 0 && strcmp(dir, root) == 0 &&
+		if (self_dir(dir, sizeof(dir), mnt, sizeof(mnt), mroot, sizeof(mroot)) == 0 &&
+		    strcmp(dir, root) == 0 &&
 		    (r = move_self(root)) < 0) {
 			snprintf(err, errlen, "cgroup_root %s: cannot move agentd into %s/daemon: %s",
 				 root, root, strerror(-r));
 			return r;
 		}
 	} else {
-		r = read_path("/proc/self/mountinfo", &mi);
-		if (r == 0)
-			r = agent_cgroup_parse_mountinfo(mi, mnt, sizeof(mnt), mroot, sizeof(mroot));
-		free(mi);
+		r = auto_root(root, sizeof(root), &why);
 		if (r == -ENOENT) {
 			note(d, LOG_WARNING,
 			     "containment: off (no cgroup2 hierarchy mounted): the uid sweep only");
 			return 0;
 		}
-		if (r == 0)
-			r = auto_root(mnt, mroot, root, sizeof(root), &why);
 		if (r == 1) {
 			note(d, LOG_WARNING, "containment: off (%s): the uid sweep only", why);
 			return 0;

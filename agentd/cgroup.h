@@ -37,11 +37,11 @@ struct agentd;
 /* The unified-hierarchy path in /proc/PID/cgroup text (the "0::PATH" line)
  * into out. 0, -ENOENT (no such line), -ENAMETOOLONG. */
 int agent_cgroup_parse_self(const char *text, char *out, size_t outlen);
-/* The first cgroup2 mount in /proc/self/mountinfo text: its mount point
- * (octal escapes undone) and the root of the hierarchy it shows. 0,
- * -ENOENT, -ENAMETOOLONG, -EINVAL (a malformed line). */
-int agent_cgroup_parse_mountinfo(const char *text, char *mnt, size_t mntlen, char *root,
-				 size_t rootlen);
+/* The nth (from 0) cgroup2 mount in /proc/self/mountinfo text: its mount
+ * point (octal escapes undone) and the root of the hierarchy it shows. 0,
+ * -ENOENT (no such mount), -ENAMETOOLONG, -EINVAL (a malformed line). */
+int agent_cgroup_parse_mountinfo(const char *text, unsigned nth, char *mnt, size_t mntlen,
+				 char *root, size_t rootlen);
 /* Where hierarchy path cg ("/system.slice/agentd.service") is, seen through
  * a mount of the hierarchy's mroot at mnt: 0, -ENOENT (outside the
  * mount), -ENAMETOOLONG. */

@@ -145,6 +145,7 @@ check "containment: agentd runs in $UCG/daemon" \
 	sd grep -qx "0::$UCG/daemon" "/proc/$main1/cgroup"
 check "containment: the task runs in $UCG/agent-$tuid" \
 	sd grep -qx "0::$UCG/agent-$tuid" "/proc/$tpid/cgroup"
+grep -h "containment" "$T/auth.log" | tail -1 | sed 's/^/# /' || true
 rc=0
 sd systemctl restart agentd.service || rc=$?
 check "systemctl restart agentd succeeds" test "$rc" = 0

@@ -53,11 +53,11 @@ static const char hybrid[] =
 
 static void test_parse_mountinfo(void **state)
 {
-	char mnt[64], root[64];
+	char mnt[64], root[64], j[64];
 
 	(void)state;
 	/* v1 "cgroup" mounts are not it; optional fields are skipped. */
-	assert_int_equal(agent_cgroup_parse_mountinfo(hybrid, mnt, sizeof(mnt), root, sizeof(root)),
+	assert_int_equal(agent_cgroup_parse_mountinfo(hybrid, 0, mnt, sizeof(mnt), root, sizeof(root)),
 			 0);
 	assert_string_equal(mnt, "/sys/fs/cgroup/unified");
 	assert_string_equal(root, "/");
@@ -65,18 +65,34 @@ static void test_parse_mountinfo(void **state)
 	assert_int_equal(agent_cgroup_parse_mountinfo(
 				 "1 0 0:1 / / rw - ext4 /dev/sda rw\n"
 				 "7 1 0:9 /ns/x\\040y /sys/fs/cg\\134 rw - cgroup2 cgroup2 rw",
-				 mnt, sizeof(mnt), root, sizeof(root)),
+				 0, mnt, sizeof(mnt), root, sizeof(root)),
 			 0);
 	assert_string_equal(mnt, "/sys/fs/cg\\");
 	assert_string_equal(root, "/ns/x y");
-	assert_int_equal(agent_cgroup_parse_mountinfo("1 0 0:1 / / rw - ext4 /dev/sda rw\n", mnt,
+	assert_int_equal(agent_cgroup_parse_mountinfo("1 0 0:1 / / rw - ext4 /dev/sda rw\n", 0, mnt,
 						      sizeof(mnt), root, sizeof(root)),
 			 -ENOENT);
-	assert_int_equal(agent_cgroup_parse_mountinfo("garbage\n", mnt, sizeof(mnt), root,
+	assert_int_equal(agent_cgroup_parse_mountinfo("garbage\n", 0, mnt, sizeof(mnt), root,
 						      sizeof(root)),
 			 -EINVAL);
-	assert_int_equal(agent_cgroup_parse_mountinfo(hybrid, mnt, 8, root, sizeof(root)),
+	assert_int_equal(agent_cgroup_parse_mountinfo(hybrid, 0, mnt, 8, root, sizeof(root)),
 			 -ENAMETOOLONG);
+	/* Inside a cgroup namespace: the outer mount shows "/..", the second
+	 * cgroup2 mount is the namespace's own. */
+	static const char nested[] =
+		"40 30 0:37 /.. /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n"
+		"90 80 0:37 / /sys/fs/cgroup rw,nosuid shared:2 - cgroup2 cgroup2 rw\n";
+	assert_int_equal(agent_cgroup_parse_mountinfo(nested, 0, mnt, sizeof(mnt), root, sizeof(root)),
+			 0);
+	assert_string_equal(root, "/..");
+	assert_int_equal(agent_cgroup_join(mnt, root, "/system.slice/a.service", j, sizeof(j)),
+			 -ENOENT);
+	assert_int_equal(agent_cgroup_parse_mountinfo(nested, 1, mnt, sizeof(mnt), root, sizeof(root)),
+			 0);
+	assert_string_equal(mnt, "/sys/fs/cgroup");
+	assert_string_equal(root, "/");
+	assert_int_equal(agent_cgroup_parse_mountinfo(nested, 2, mnt, sizeof(mnt), root, sizeof(root)),
+			 -ENOENT);
 }
 
 static void test_join(void **state)
