@@ -140,11 +140,12 @@ tname=$(sd "$AGENTCTL" list --json | jq -r ".[] | select(.uid == ${tuid:-0}) | .
 check "a long task runs" test -n "$tname"
 # Containment (Delegate=yes): agentd moved itself into the leaf "daemon" of
 # its unit's cgroup; the task runs in agent-<uid> beside it.
+# (/proc/PID/cgroup is read from the test's cgroup namespace: a suffix.)
 UCG=/system.slice/agentd.service
 check "containment: agentd runs in $UCG/daemon" \
-	sd grep -qx "0::$UCG/daemon" "/proc/$main1/cgroup"
+	sd grep -qx "0::.*$UCG/daemon" "/proc/$main1/cgroup"
 check "containment: the task runs in $UCG/agent-$tuid" \
-	sd grep -qx "0::$UCG/agent-$tuid" "/proc/$tpid/cgroup"
+	sd grep -qx "0::.*$UCG/agent-$tuid" "/proc/$tpid/cgroup"
 grep -h "containment" "$T/auth.log" | tail -1 | sed 's/^/# /' || true
 rc=0
 sd systemctl restart agentd.service || rc=$?
@@ -153,11 +154,13 @@ main2=$(sd systemctl show -p MainPID --value agentd.service)
 check "restart: a new agentd" test -n "$main2" -a "$main2" != "$main1" -a "$main2" != 0
 check "restart: the task lived through it (KillMode=process)" sd kill -0 "$tpid"
 check "restart: its identity is still live" test "$(sd "$AGENTCTL" show "$tname" --json | jq -r .state)" = live
+check "containment: the task's cgroup is there before the revoke" \
+	sd test -d "/sys/fs/cgroup$UCG/agent-$tuid"
 sd "$AGENTCTL" revoke "$tname" >/dev/null
 check "restart: the task dies when its identity is retired" \
 	wait_for 15 bash -c "! nsenter -t $SD_PID -m -p -- kill -0 $tpid 2>/dev/null"
 check "containment: the restarted agentd is in $UCG/daemon too" \
-	sd grep -qx "0::$UCG/daemon" "/proc/$main2/cgroup"
+	sd grep -qx "0::.*$UCG/daemon" "/proc/$main2/cgroup"
 check "containment: the task's cgroup is removed after the revoke" \
 	wait_for 15 bash -c "! nsenter -t $SD_PID -m -p -- test -d /sys/fs/cgroup$UCG/agent-$tuid"
 
