@@ -43,6 +43,7 @@
 #define DEFAULT_MAX_CONNECTIONS_PER_UID 16
 #define DEFAULT_MAX_PENDING 256
 #define MAX_PENDING 4096
+#define MAX_PROCESSES 4194304      /* max_processes: the kernel's pid_max limit */
 #define GRACE_UNIT_MS 1000 /* kill_grace is stored in milliseconds */
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -98,6 +99,15 @@ static const char *check_home_base(const char *s)
 static const char *check_abspath(const char *s)
 {
 	return agent_valid_abspath(s) ? NULL : "must be an absolute path";
+}
+
+/* "auto", "none" or an absolute path (a directory in a cgroup2 fs). */
+static const char *check_cgroup_root(const char *s)
+{
+	return strcmp(s, "auto") == 0 || strcmp(s, "none") == 0 ||
+			       (agent_valid_abspath(s) && strcmp(s, "/") != 0)
+		       ? NULL
+		       : "must be \"auto\", \"none\" or an absolute path other than /";
 }
 
 static const char *check_group_name(const char *s)
@@ -317,6 +327,8 @@ static const struct opt root_opts[] = {
 	{ "approve_risk", OPT_ENUM, CFG(approve_risk), .def = AGENT_RISK_HIGH,
 	  .choices = risk_choices,
 	  .doc = "an allowed action at or above this risk needs an approver (critical: two)" },
+	{ "cgroup_root", OPT_STRING, CFG(cgroup_root), .sdef = "auto", .check = check_cgroup_root,
+	  .doc = "the cgroup2 subtree identities' processes are contained in (auto, none, a path)" },
 	/* Purposes first: delegators refer to them. */
 	{ "purposes", OPT_SECTION, .parse = parse_purposes, .doc = "the purposes" },
 	{ "delegators", OPT_SECTION, .parse = parse_delegators, .doc = "who may create what" },
@@ -348,6 +360,8 @@ static const struct opt purpose_opts[] = {
 	  .doc = "how deep in a delegation an identity may sit" },
 	{ "max_ttl", OPT_DURATION, PUR(max_ttl), .min = 1,
 	  .doc = "longest TTL of the purpose (unset: the global max_ttl)" },
+	{ "max_processes", OPT_INT, PUR(max_processes), .def = 0, .min = 0,
+	  .max = MAX_PROCESSES, .doc = "pids.max of an identity's cgroup (0: no limit)" },
 };
 
 /* One element of delegators = ( ... ). */

@@ -48,6 +48,7 @@ struct agent_cfg_purpose {
 	size_t ndelegate;
 	unsigned max_depth; /* default 1: no sub-delegation */
 	uint64_t max_ttl;   /* seconds; 0 = the global max_ttl */
+	unsigned max_processes; /* pids.max of an identity's cgroup; 0 = no limit */
 	int groups_line;                     /* of groups = [...], 0 if none */
 	bool has_sudo_commands;              /* a sudo_commands group was given */
 	struct agent_cfg_cmdlist sudo_cmds[3]; /* indexed by enum agent_rule */
@@ -93,6 +94,7 @@ struct agent_config {
 	bool subject_may_approve;              /* default true */
 	unsigned max_pending;                  /* pending step-up requests, default 256 */
 	enum agent_risk approve_risk;          /* actions at or above need approval; default high */
+	char cgroup_root[AGENT_PATH_MAX + 1];  /* "auto" (default), "none" or a path */
 	struct agent_cfg_delegator *delegators;
 	size_t ndelegators;
 	struct agent_cfg_purpose *purposes;

@@ -14,7 +14,8 @@
  *   reaper.c                reaper children (kill.c runs in them)
  *   deferred.c              store writes that wait (retirement records)
  *   leftovers.c             the leftovers sweep of released uids
- *   conn.c, caller.c, livetable.c, publish.c, homes.c, uidalloc.c, session.c
+ *   conn.c, caller.c, livetable.c, publish.c, homes.c, uidalloc.c, session.c,
+ *   cgroup.c
  * A lower file reports upward only through struct agentd_hooks, which the
  * loop installs.
  *
@@ -55,6 +56,7 @@ struct agentd_request;
 struct agentd_approval_job;
 struct agentd_uidalloc;
 struct agentd_leftovers;
+struct agentd_cgroup;
 
 struct agentd_opts {
 	const char *config_path;
@@ -68,7 +70,7 @@ struct agentd_opts {
  * holding one of these, and the loop dispatches on it. */
 enum agentd_watch_kind {
 	W_LISTEN = 1, W_SIGNAL, W_TIMER_BOOT, W_TIMER_REAL, W_TIMER_STEPUP, W_CONN, W_REAPER,
-	W_SESSION, W_RUN, W_APPROVER, W_DEFERRED, W_SWEEP, W_SWEEP_TIMER
+	W_SESSION, W_RUN, W_APPROVER, W_DEFERRED, W_SWEEP, W_SWEEP_TIMER, W_CGROUP
 };
 
 /* The event interface: how a lower module reports to the ones above it
@@ -143,6 +145,7 @@ struct agentd {
 	LIST_HEAD(, agentd_approval_job) jobs; /* approval.c */
 	struct agentd_uidalloc *uidalloc; /* uidalloc.c: its caches */
 	struct agentd_leftovers *leftovers; /* leftovers.c: the sweeper */
+	struct agentd_cgroup *cg; /* cgroup.c: NULL = no containment (uid sweep only) */
 	int64_t started;    /* CLOCK_BOOTTIME seconds */
 	bool stop;          /* loop.c */
 	bool reload;        /* loop.c */

@@ -12,12 +12,14 @@
 #include <time.h>
 
 #include "agentd/approval.h"
+#include "agentd/cgroup.h"
 #include "agentd/conn.h"
 #include "agentd/daemon.h"
 #include "agentd/deferred.h"
 #include "agentd/handlers_pam.h"
 #include "agentd/session.h"
 #include "agentd/policy.h"
+#include "agentd/run.h"
 #include "common/kv.h"
 #include "common/liveness.h"
 #include "common/text.h"
@@ -221,6 +223,17 @@ void agentd_h_session_open(struct agentd *d, struct agentd_conn *c, const struct
 
 	if (!pam_req_get(d, c, m, &r) || !decide_stage(d, c, "session-open", &r, &dec))
 		return;
+	/* The session's process and all it starts are the identity's cgroup's
+	 * (agentd's own runner excepted: it places its command itself and
+	 * outlives it to report its status). Not placed, not let in. */
+	if (!agentd_run_is_runner(d, c->cred.pid) &&
+	    (e = agentd_cgroup_place(d, &r.id, c->cred.pid)) < 0) {
+		audit_pam(d, c, "session-open", &r, false, "cannot place the session in its cgroup",
+			  dec.rule, NULL);
+		agentd_reply_error(d, c, EACCES, "cannot open a session: cannot place it in %s/agent-%u: %s",
+				   agentd_cgroup_root(d), (unsigned)r.id.uid, strerror(-e));
+		return;
+	}
 	e = agentd_session_open(d, r.id.name, r.id.uid, r.service, c->cred.pid, &s);
 	if (e < 0) {
 		audit_pam(d, c, "session-open", &r, false,

@@ -25,6 +25,7 @@
 #include <sodium.h>
 
 #include "agentd/approval.h"
+#include "agentd/cgroup.h"
 #include "agentd/conn.h"
 #include "agentd/deferred.h"
 #include "agentd/daemon.h"
@@ -227,6 +228,9 @@ static void run_loop(struct agentd *d)
 			case W_SWEEP_TIMER:
 				agentd_leftovers_timer(d);
 				break;
+			case W_CGROUP:
+				agentd_cgroup_events(d);
+				break;
 			case W_SESSION:
 				/* The session's process exited without closing it. */
 				agentd_audit_session_end(d, ev[i].data.ptr, "process exited");
@@ -310,6 +314,7 @@ static void cleanup(struct agentd *d)
 	agentd_reapers_finish(d);
 	agentd_leftovers_finish(d);
 	agentd_deferred_free(d); /* after the last reap record */
+	agentd_cgroup_free(d);
 	if (d->listen_fd >= 0) {
 		close(d->listen_fd);
 		unlink(d->sock_path);
@@ -413,6 +418,11 @@ int agentd_main(const struct agentd_opts *opts)
 	}
 	if ((r = agentd_deferred_init(&d)) < 0) {
 		fprintf(stderr, "agentd: cannot set up the event loop: %s\n", strerror(-r));
+		goto out;
+	}
+	/* Containment before reconciliation, which may retire (and kill). */
+	if ((r = agentd_cgroup_init(&d, err, sizeof(err))) < 0) {
+		fprintf(stderr, "agentd: %s\n", err);
 		goto out;
 	}
 	if ((r = agentd_live_init(&d)) < 0)

@@ -10,6 +10,7 @@
 #include <syslog.h>
 #include <time.h>
 
+#include "agentd/cgroup.h"
 #include "agentd/daemon.h"
 #include "agentd/deferred.h"
 #include "agentd/livetable.h"
@@ -175,8 +176,9 @@ static void retire_set_apply(struct agentd *d, struct retire_set *s)
 
 		/* 2. Out of the live table. */
 		agentd_live_remove(d, it->id.uid);
-		/* 3. Containment (cgroup.kill of the identity's cgroup) goes here:
-		 * after it stopped resolving, before its sessions end. */
+		/* 3. Containment: the identity's cgroup killed at once, after it
+		 * stopped resolving, before its sessions end. */
+		agentd_cgroup_kill(d, it->id.uid);
 
 		/* 4. Sessions signalled, the retirement audited now, not when
 		 * the store takes its record. */

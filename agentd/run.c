@@ -32,6 +32,7 @@
 #include <security/pam_appl.h>
 #include <sodium.h>
 
+#include "agentd/cgroup.h"
 #include "agentd/conn.h"
 #include "agentd/daemon.h"
 #include "agentd/reaper.h"
@@ -123,14 +124,21 @@ static char **command_env(pam_handle_t *h, const struct agentd_run_spec *s)
 	return env;
 }
 
-/* In the command's child: become the identity, enter a directory, exec. */
-static _Noreturn void exec_command(const struct agentd_run_spec *s, char **env)
+/* In the command's child: enter the identity's cgroup (cgfd: its
+ * cgroup.procs, -1 without containment), become the identity, enter a
+ * directory, exec. */
+static _Noreturn void exec_command(const struct agentd_run_spec *s, char **env, int cgfd)
 {
 	gid_t groups[AGENT_GROUPS_MAX + 1];
 	size_t ng = 0;
 	sigset_t none;
 	uid_t uid = s->id->uid;
 
+	if (cgfd >= 0 && write(cgfd, "0", 1) != 1) {
+		dprintf(STDERR_FILENO, "agentctl run: cannot enter the cgroup of %s: %s\n",
+			s->id->name, strerror(errno));
+		_exit(125);
+	}
 	groups[ng++] = uid;
 	for (size_t i = 0; i < s->ngroups && i < AGENT_GROUPS_MAX; i++)
 		groups[ng++] = s->groups[i];
@@ -158,7 +166,7 @@ static _Noreturn void exec_command(const struct agentd_run_spec *s, char **env)
 	_exit(errno == ENOENT ? 127 : 126);
 }
 
-static _Noreturn void runner(const struct agentd_run_spec *s, int wfd)
+static _Noreturn void runner(const struct agentd_run_spec *s, int wfd, int cgfd)
 {
 	struct pam_conv conv = { run_conv, NULL };
 	struct agent_run_result res;
@@ -184,13 +192,21 @@ static _Noreturn void runner(const struct agentd_run_spec *s, int wfd)
 	 * pam_agent opens to agentd). The next syslog() call reconnects. */
 	closelog();
 	/* The client's descriptors become 0-2, the pipe 3, nothing else. */
+	/* The command's cgroup.procs (if any) 4: moved out of the way first. */
+	if (cgfd >= 0 && (cgfd = fcntl(cgfd, F_DUPFD_CLOEXEC, 10)) < 0)
+		_exit(125);
 	for (int i = 0; i < 3; i++)
 		if (dup2(s->fds[i], i) < 0)
 			_exit(125);
 	if (dup3(wfd, 3, O_CLOEXEC) < 0)
 		_exit(125);
 	wfd = 3;
-	close_range(4, ~0U, 0);
+	if (cgfd >= 0) {
+		if (dup3(cgfd, 4, O_CLOEXEC) < 0)
+			_exit(125);
+		cgfd = 4;
+	}
+	close_range(cgfd >= 0 ? 5 : 4, ~0U, 0);
 	setsid();
 	/* A login's umask, not agentd's own (its unit sets 077); pam_umask in
 	 * the stack may change it. */
@@ -224,7 +240,7 @@ static _Noreturn void runner(const struct agentd_run_spec *s, int wfd)
 	}
 	pid = fork();
 	if (pid == 0)
-		exec_command(s, env);
+		exec_command(s, env, cgfd);
 	if (pid < 0) {
 		int e = errno;
 
@@ -248,12 +264,20 @@ int agentd_run_start(struct agentd *d, struct agentd_conn *c, const struct agent
 {
 	struct agentd_run *r = calloc(1, sizeof(*r));
 	struct epoll_event ev = { .events = EPOLLIN };
-	int p[2], e;
+	int p[2], e, cgfd;
 
 	if (!r)
 		return -ENOMEM;
+	/* Contained: the command enters the identity's cgroup, or does not run. */
+	cgfd = agentd_cgroup_procs_fd(d, s->id);
+	if (cgfd < 0 && cgfd != -ENODEV) {
+		free(r);
+		return cgfd;
+	}
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		e = -errno;
+		if (cgfd >= 0)
+			close(cgfd);
 		free(r);
 		return e;
 	}
@@ -266,10 +290,12 @@ int agentd_run_start(struct agentd *d, struct agentd_conn *c, const struct agent
 		 * stays in its memory. */
 		sodium_memzero(&d->tkey, sizeof(d->tkey));
 		close(p[0]);
-		runner(s, p[1]);
+		runner(s, p[1], cgfd);
 	}
 	e = -errno;
 	close(p[1]);
+	if (cgfd >= 0)
+		close(cgfd);
 	if (r->pid < 0) {
 		close(p[0]);
 		free(r);
@@ -397,6 +423,16 @@ void agentd_run_conn_gone(struct agentd *d, struct agentd_conn *c)
 	}
 	/* The runner reports later; the identity goes now, with its command. */
 	agentd_retire(d, r->name, AGENT_RETIRE_TASK_ENDED, "agentctl went away", NULL);
+}
+
+bool agentd_run_is_runner(struct agentd *d, pid_t pid)
+{
+	struct agentd_run *r;
+
+	LIST_FOREACH(r, &d->runs, link)
+		if (r->pid == pid && !r->exited)
+			return true;
+	return false;
 }
 
 void agentd_runs_forget(struct agentd *d)

@@ -62,5 +62,8 @@ void agentd_run_done(struct agentd *d, struct agentd_run *r);
 void agentd_run_reaped(struct agentd *d, uint32_t uid);
 /* The client connection is being freed. */
 void agentd_run_conn_gone(struct agentd *d, struct agentd_conn *c);
+/* Whether pid is one of agentd's runners (its PAM session is not placed in
+ * the identity's cgroup: the runner places its command there itself). */
+bool agentd_run_is_runner(struct agentd *d, pid_t pid);
 /* Daemon shutdown: forget runs without retiring (the commands go on). */
 void agentd_runs_forget(struct agentd *d);

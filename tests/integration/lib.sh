@@ -60,8 +60,40 @@ enter_sandbox() {
 	EOF
 	mount --bind "$T/etc/passwd" /etc/passwd
 	mount --bind "$T/etc/group" /etc/group
+	sandbox_cgroup
 	write_config
 	trap sandbox_exit EXIT
+}
+
+# The test's own cgroup2 subtree, $CG2/agentd-test.XXXXXX (named like $T),
+# as agentd's cgroup_root: identities' cgroups are made there, never in a
+# subtree another test or the host uses. Killed and removed at sandbox exit.
+# CG2 is empty (and cgroup_root "none") without a cgroup2 hierarchy.
+CG2=""
+CGROUP_ROOT=""
+sandbox_cgroup() {
+	if [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ]; then
+		CG2=/sys/fs/cgroup
+	elif [ "$(stat -fc %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then
+		CG2=/sys/fs/cgroup/unified
+	fi
+	if [ -n "$CG2" ] && mkdir "$CG2/${T##*/}" 2>/dev/null; then
+		CGROUP_ROOT="$CG2/${T##*/}"
+	else
+		CG2=""
+		CGROUP_ROOT=none
+	fi
+}
+sandbox_cgroup_remove() {
+	local d
+	[ -n "$CG2" ] && [ -d "$CG2/${T##*/}" ] || return 0
+	for d in "$CG2/${T##*/}"/*/; do
+		[ -d "$d" ] || continue
+		echo 1 >"$d/cgroup.kill" 2>/dev/null || true
+		wait_for 10 grep -qx "populated 0" "$d/cgroup.events" || true
+		rmdir "$d" 2>/dev/null || true
+	done
+	rmdir "$CG2/${T##*/}" 2>/dev/null || true
 }
 
 write_config() { # [extra settings...]
@@ -70,6 +102,7 @@ write_config() { # [extra settings...]
 	default_ttl = "15m"; max_ttl = "8h"; uid_quarantine = "24h";
 	kill_grace = "1s"; home_base = "$T/home";
 	sweep_dirs = [ "$T/sweep" ];
+	${CGROUP_ROOT:+cgroup_root = \"$CGROUP_ROOT\";}
 	$*
 	purposes = (
 	  { name = "ci"; groups = [ "users" ]; shell = "/bin/bash"; home = "ephemeral";
@@ -200,6 +233,7 @@ sandbox_exit() {
 		grep -E -A20 'Sanitizer|runtime error:' "$T/agentd.log" | head -60
 		not_ok "agentd ran clean under the sanitizers"
 	fi
+	sandbox_cgroup_remove
 	rm -rf "$T"
 	if [ "$FAILED" -ne 0 ]; then
 		echo "FAILED: $FAILED check(s)"

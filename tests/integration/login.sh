@@ -130,6 +130,10 @@ b_uid=$(uid_of "$b")
 wait_for 5 pgrep -u "$b_uid" -x sleep >/dev/null || true
 sleeper=$(pgrep -u "$b_uid" -x sleep || true)
 check "su session: its command runs as the identity" test -n "$sleeper"
+if [ "$CGROUP_ROOT" != none ]; then # lib.sh gave agentd a cgroup subtree
+	check "su session: su and its command are in the identity's cgroup" bash -c \
+		"grep -qx '0::.*/agent-$b_uid' /proc/$su_pid/cgroup && grep -qx '0::.*/agent-$b_uid' /proc/${sleeper:-0}/cgroup"
+fi
 ctl revoke "$b" >/dev/null
 check "revoked: su (the session leader) is gone" wait_gone "$su_pid" 10
 check "revoked: the session's command is gone" wait_gone "${sleeper:-0}" 10

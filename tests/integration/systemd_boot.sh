@@ -36,6 +36,10 @@ case "$(ldd "$top_builddir/agentd/agentd")" in
 *libasan*) echo "skip: sanitizer build (systemd starts agentd without the sanitizer runtime's environment; the plain run covers it)"; exit 77 ;;
 esac
 enter_sandbox "$@"
+# agentd finds its subtree itself here (cgroup_root "auto": the unit's
+# delegated cgroup); the test's subtree below is systemd's whole tree.
+CGROUP_ROOT=""
+write_config
 
 # ------------------------------------------------------------ the host view
 for d in etc var; do
@@ -74,8 +78,8 @@ for d in /etc/systemd/system /usr/lib/systemd/system; do
 done
 
 # ------------------------------------------------------------ systemd as pid 1
-CGT="$CG2/${T##*/}" # agentd-test.XXXXXX, as unique as the test directory
-mkdir "$CGT"
+CGT="$CG2/${T##*/}" # agentd-test.XXXXXX, as unique as the test directory (lib.sh made it)
+mkdir -p "$CGT"
 systemd_down() {
 	[ -d "$CGT" ] || return 0
 	echo 1 >"$CGT/cgroup.kill" 2>/dev/null || true
@@ -134,6 +138,15 @@ tpid=$(head -1 "$T/task.pid")
 tuid=$(sd ps -o uid= -p "$tpid" | tr -d ' ')
 tname=$(sd "$AGENTCTL" list --json | jq -r ".[] | select(.uid == ${tuid:-0}) | .name")
 check "a long task runs" test -n "$tname"
+# Containment (Delegate=yes): agentd moved itself into the leaf "daemon" of
+# its unit's cgroup; the task runs in agent-<uid> beside it.
+# (/proc/PID/cgroup is read from the test's cgroup namespace: a suffix.)
+UCG=/system.slice/agentd.service
+check "containment: agentd runs in $UCG/daemon" \
+	sd grep -qx "0::.*$UCG/daemon" "/proc/$main1/cgroup"
+check "containment: the task runs in $UCG/agent-$tuid" \
+	sd grep -qx "0::.*$UCG/agent-$tuid" "/proc/$tpid/cgroup"
+grep -h "containment" "$T/auth.log" | tail -1 | sed 's/^/# /' || true
 rc=0
 sd systemctl restart agentd.service || rc=$?
 check "systemctl restart agentd succeeds" test "$rc" = 0
@@ -141,9 +154,15 @@ main2=$(sd systemctl show -p MainPID --value agentd.service)
 check "restart: a new agentd" test -n "$main2" -a "$main2" != "$main1" -a "$main2" != 0
 check "restart: the task lived through it (KillMode=process)" sd kill -0 "$tpid"
 check "restart: its identity is still live" test "$(sd "$AGENTCTL" show "$tname" --json | jq -r .state)" = live
+check "containment: the task's cgroup is there before the revoke" \
+	sd test -d "/sys/fs/cgroup$UCG/agent-$tuid"
 sd "$AGENTCTL" revoke "$tname" >/dev/null
 check "restart: the task dies when its identity is retired" \
 	wait_for 15 bash -c "! nsenter -t $SD_PID -m -p -- kill -0 $tpid 2>/dev/null"
+check "containment: the restarted agentd is in $UCG/daemon too" \
+	sd grep -qx "0::.*$UCG/daemon" "/proc/$main2/cgroup"
+check "containment: the task's cgroup is removed after the revoke" \
+	wait_for 15 bash -c "! nsenter -t $SD_PID -m -p -- test -d /sys/fs/cgroup$UCG/agent-$tuid"
 
 # ------------------------------------------------------------ reload, stop
 nconf=$(grep -c 'event="config"' "$T/auth.log" || true)

@@ -139,6 +139,24 @@ static void test_defaults(void **state)
 						   sizeof(err)), 0);
 	assert_int_equal(c->nsweep_dirs, 0);
 	agent_config_free(c);
+	assert_int_equal(agent_config_parse_string("", "s.conf", &c, err, sizeof(err)), 0);
+	assert_string_equal(c->cgroup_root, "auto");
+	agent_config_free(c);
+	/* Containment keys. */
+	assert_int_equal(agent_config_parse_string("cgroup_root = \"none\";\n"
+						   "purposes = ( { name = \"ci\"; max_processes = 300; },"
+						   " { name = \"r\"; } );\n",
+						   "cg.conf", &c, err, sizeof(err)),
+			 0);
+	assert_string_equal(c->cgroup_root, "none");
+	assert_int_equal(c->purposes[0].max_processes, 300);
+	assert_int_equal(c->purposes[1].max_processes, 0);
+	agent_config_free(c);
+	assert_int_equal(agent_config_parse_string("cgroup_root = \"/sys/fs/cgroup/agentd\";\n",
+						   "cg.conf", &c, err, sizeof(err)),
+			 0);
+	assert_string_equal(c->cgroup_root, "/sys/fs/cgroup/agentd");
+	agent_config_free(c);
 }
 
 static const char stepup[] =
@@ -281,6 +299,12 @@ static const struct {
 	{ "max_pending = 0;\n", 1, "out of range 1..4096" },
 	{ "\nmax_pending = 4097;\n", 2, "out of range 1..4096" },
 	{ "max_pending = \"8\";\n", 1, "must be an integer" },
+	{ "cgroup_root = \"sys/fs/cgroup\";\n", 1, "must be \"auto\", \"none\" or an absolute path" },
+	{ "\ncgroup_root = \"/\";\n", 2, "must be \"auto\", \"none\" or an absolute path" },
+	{ "cgroup_root = \"\";\n", 1, "must be \"auto\", \"none\" or an absolute path" },
+	{ "purposes = (\n { name = \"ci\";\n max_processes = -1; } );\n", 3, "out of range 0..4194304" },
+	{ "purposes = (\n { name = \"ci\";\n max_processes = 4194305; } );\n", 3,
+	  "out of range 0..4194304" },
 	{ "purposes = (\n { name = \"ci\";\n sudo_commands = [ \"/usr/bin/id\" ]; } );\n", 3,
 	  "'sudo_commands' must be a group" },
 	{ "purposes = (\n { name = \"ci\";\n sudo_commands = \"/usr/bin/id\"; } );\n", 3,
