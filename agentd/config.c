@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <libconfig.h>
+#include <sodium.h>
 
 #include "agentd/config.h"
 #include "common/text.h"
@@ -32,6 +33,7 @@
 #define MAX_SERVICES 64            /* services = {...} of one purpose */
 #define MAX_CMD_RULES 64           /* each list of sudo_commands */
 #define MAX_APPROVERS 64
+#define MAX_ACTORS 64              /* verified_actors, global or of one purpose */
 #define DEFAULT_UID_MIN 1879048192u /* 0x70000000: above systemd's container range */
 #define DEFAULT_UID_MAX 1879113727u /* 65,536 uids */
 #define MAX_RANGE 1048576u          /* uids in the agent range at most */
@@ -244,6 +246,8 @@ static int parse_groups(struct ctx *c, const config_setting_t *s, void *base);
 static int parse_services(struct ctx *c, const config_setting_t *s, void *base);
 static int parse_sudo_commands(struct ctx *c, const config_setting_t *s, void *base);
 static int parse_service_risk(struct ctx *c, const config_setting_t *s, void *base);
+static int parse_actors(struct ctx *c, const config_setting_t *s, void *base);
+static int parse_purpose_actors(struct ctx *c, const config_setting_t *s, void *base);
 
 static const struct choice risk_choices[] = {
 	{ "low", AGENT_RISK_LOW }, { "medium", AGENT_RISK_MEDIUM }, { "high", AGENT_RISK_HIGH },
@@ -300,6 +304,8 @@ static const struct opt root_opts[] = {
 	{ "approve_risk", OPT_ENUM, CFG(approve_risk), .def = AGENT_RISK_HIGH,
 	  .choices = risk_choices,
 	  .doc = "an allowed action at or above this risk needs an approver (critical: two)" },
+	{ "verified_actors", OPT_SECTION, .parse = parse_actors,
+	  .doc = "programs recognised as creating clients, for every purpose" },
 	/* Purposes first: delegators refer to them. */
 	{ "purposes", OPT_SECTION, .parse = parse_purposes, .doc = "the purposes" },
 	{ "delegators", OPT_SECTION, .parse = parse_delegators, .doc = "who may create what" },
@@ -323,6 +329,10 @@ static const struct opt purpose_opts[] = {
 	  .doc = "the least risk of its identities: low, medium, high or critical" },
 	{ "service_risk", OPT_SECTION, .parse = parse_service_risk,
 	  .doc = "PAM service -> the risk of using it" },
+	{ "verified_actors", OPT_SECTION, .parse = parse_purpose_actors,
+	  .doc = "programs recognised as creating clients of this purpose" },
+	{ "require_verified_actor", OPT_BOOL, PUR(require_verified_actor), .def = false,
+	  .doc = "refuse a create whose client is no verified actor" },
 	{ "delegate", OPT_STRINGS,
 	  LIST(struct agent_cfg_purpose, delegate, ndelegate, AGENT_PURPOSE_MAX + 1),
 	  .max = MAX_PURPOSES, .valid = valid_purpose_name,
@@ -331,6 +341,32 @@ static const struct opt purpose_opts[] = {
 	  .doc = "how deep in a delegation an identity may sit" },
 	{ "max_ttl", OPT_DURATION, PUR(max_ttl), .min = 1,
 	  .doc = "longest TTL of the purpose (unset: the global max_ttl)" },
+};
+
+static const char *check_sha256(const char *s)
+{
+	size_t n = strspn(s, "0123456789abcdef");
+
+	return n == 64 && s[n] == '\0' ? NULL : "is not 64 lower-case hex digits";
+}
+
+static const char *check_actor_name(const char *s)
+{
+	return agent_valid_username(s) ? NULL : "is not a valid actor name";
+}
+
+#define ACT(f) AT(struct agent_cfg_actor, f)
+/* One element of verified_actors = ( ... ). */
+static const struct opt actor_opts[] = {
+	{ "name", OPT_STRING, ACT(name), .required = true, .label = "actor name",
+	  .check = check_actor_name, .doc = "the actor's name, recorded as actor_name" },
+	{ "path", OPT_STRING, ACT(path), .required = true, .check = check_abspath,
+	  .doc = "the executable (the same file as the client's, by device and inode)" },
+	{ "sha256", OPT_STRING, ACT(sha256_hex), .sdef = "", .check = check_sha256,
+	  .doc = "pins the executable's content" },
+	{ "who", OPT_STRINGS, LIST(struct agent_cfg_actor, who, nwho, AGENT_NAME_MAX + 2),
+	  .max = MAX_WHO, .valid = valid_who, .what = "user, %group or \"*\"",
+	  .doc = "callers who may run it as this actor (unset: anyone)" },
 };
 
 /* One element of delegators = ( ... ). */
@@ -794,6 +830,44 @@ static int parse_items(struct ctx *c, const config_setting_t *s, const struct op
 	return 0;
 }
 
+static int actors_into(struct ctx *c, const config_setting_t *s, struct agent_cfg_actor **out,
+		       size_t *n)
+{
+	void *items = NULL;
+	int r = parse_items(c, s, actor_opts, NOPTS(actor_opts),
+			    "each verified actor must be a group { name = ...; path = ...; }",
+			    MAX_ACTORS, sizeof(**out), &items, n);
+
+	*out = items;
+	for (size_t i = 0; r == 0 && i < *n; i++) {
+		struct agent_cfg_actor *a = &(*out)[i];
+
+		if (a->sha256_hex[0] &&
+		    sodium_hex2bin(a->sha256, sizeof(a->sha256), a->sha256_hex, 64, NULL, NULL,
+				   NULL) != 0)
+			r = fail(c, config_setting_get_elem(s, (unsigned)i), "bad sha256");
+		for (size_t k = 0; r == 0 && k < i; k++)
+			if (strcmp((*out)[k].name, a->name) == 0)
+				r = fail(c, config_setting_get_elem(s, (unsigned)i),
+					 "verified actor \"%s\" is defined twice", a->name);
+	}
+	return r;
+}
+
+static int parse_actors(struct ctx *c, const config_setting_t *s, void *base)
+{
+	struct agent_config *cfg = base;
+
+	return actors_into(c, s, &cfg->actors, &cfg->nactors);
+}
+
+static int parse_purpose_actors(struct ctx *c, const config_setting_t *s, void *base)
+{
+	struct agent_cfg_purpose *p = base;
+
+	return actors_into(c, s, &p->actors, &p->nactors);
+}
+
 static int parse_purposes(struct ctx *c, const config_setting_t *s, void *base)
 {
 	struct agent_config *cfg = base;
@@ -1067,11 +1141,17 @@ void agent_config_free(struct agent_config *cfg)
 			free(cfg->purposes[i].sudo_cmds[k].rules);
 		for (size_t k = 0; k < 4; k++)
 			free(cfg->purposes[i].sudo_risk[k].rules);
+		for (size_t k = 0; k < cfg->purposes[i].nactors; k++)
+			free(cfg->purposes[i].actors[k].who);
+		free(cfg->purposes[i].actors);
 	}
 	for (size_t i = 0; i < cfg->ndelegators; i++) {
 		free(cfg->delegators[i].who);
 		free(cfg->delegators[i].purposes);
 	}
+	for (size_t k = 0; k < cfg->nactors; k++)
+		free(cfg->actors[k].who);
+	free(cfg->actors);
 	free(cfg->purposes);
 	free(cfg->delegators);
 	free(cfg->approvers);

@@ -35,6 +35,18 @@ struct agent_cfg_cmdlist {
 	size_t n;
 };
 
+/* A program agentd recognises as the creating client (agentd/actor.c): the
+ * executable at path (the same file: device and inode), optionally pinned by
+ * its SHA-256, run by one of who (none = anyone). */
+struct agent_cfg_actor {
+	char name[AGENT_NAME_MAX + 1];
+	char path[AGENT_PATH_MAX + 1];
+	char sha256_hex[65]; /* "" = not pinned */
+	unsigned char sha256[32];
+	char (*who)[AGENT_NAME_MAX + 2];
+	size_t nwho;
+};
+
 struct agent_cfg_purpose {
 	char name[AGENT_PURPOSE_MAX + 1];
 	char groups[AGENT_GROUPS_MAX][AGENT_NAME_MAX + 1]; /* as written */
@@ -53,6 +65,9 @@ struct agent_cfg_purpose {
 	struct agent_cfg_cmdlist sudo_cmds[3]; /* indexed by enum agent_rule */
 	enum agent_risk risk;                  /* default low */
 	struct agent_cfg_cmdlist sudo_risk[4]; /* sudo_commands.risk, indexed by enum agent_risk */
+	struct agent_cfg_actor *actors;        /* verified_actors of this purpose */
+	size_t nactors;
+	bool require_verified_actor;           /* default false */
 };
 
 /* who: "user", "%group", or "*" (anyone who is not an agent identity). */
@@ -88,6 +103,8 @@ struct agent_config {
 	bool subject_may_approve;              /* default true */
 	unsigned max_pending;                  /* pending step-up requests, default 256 */
 	enum agent_risk approve_risk;          /* actions at or above need approval; default high */
+	struct agent_cfg_actor *actors;        /* verified_actors (global) */
+	size_t nactors;
 	struct agent_cfg_delegator *delegators;
 	size_t ndelegators;
 	struct agent_cfg_purpose *purposes;

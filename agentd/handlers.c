@@ -17,6 +17,7 @@
 
 #include <sodium.h>
 
+#include "agentd/actor.h"
 #include "agentd/approval.h"
 #include "agentd/caller.h"
 #include "agentd/conn.h"
@@ -96,6 +97,8 @@ static bool create_identity(struct agentd *d, struct agentd_conn *c, const struc
 {
 	struct agent_create_req req = { 0 };
 	struct agent_create_decision dec;
+	struct agentd_actor act;
+	bool act_ok;
 	struct agent_now now;
 	const char *actor = agent_msg_str(m, AGENT_A_ACTOR);
 	const char *task = agent_msg_str(m, AGENT_A_TASK);
@@ -139,6 +142,15 @@ static bool create_identity(struct agentd *d, struct agentd_conn *c, const struc
 		agentd_reply_error(d, c, EPERM, "%s", dec.reason);
 		return false;
 	}
+	/* Which program asks (verified_actors): evidence, or a requirement. */
+	agentd_actor_identify(d->cfg, agent_config_purpose(d->cfg, req.purpose), c->fd, &c->cred,
+			      &cc->c, &act);
+	if (!agent_policy_actor(agent_config_purpose(d->cfg, req.purpose), actor, act.name,
+				act.why, &act_ok, dec.reason, sizeof(dec.reason))) {
+		audit_create(d, cc, &req, NULL, "deny", dec.reason);
+		agentd_reply_error(d, c, EPERM, "%s", dec.reason);
+		return false;
+	}
 	if (d->live.n >= d->cfg->max_live) { /* the live table mirrors the store */
 		audit_create(d, cc, &req, NULL, "deny", "max_live reached");
 		agentd_reply_error(d, c, EAGAIN, "too many live identities (max_live %u)",
@@ -174,7 +186,9 @@ static bool create_identity(struct agentd *d, struct agentd_conn *c, const struc
 	id->depth = dec.depth;
 	id->risk = dec.risk;
 	id->creator_uid = cc->c.uid;
-	snprintf(id->actor, sizeof(id->actor), "%s", actor ? actor : "");
+	snprintf(id->actor, sizeof(id->actor), "%s", actor ? actor : act.name);
+	id->actor_verified = act_ok;
+	snprintf(id->actor_name, sizeof(id->actor_name), "%s", act.name);
 	snprintf(id->task, sizeof(id->task), "%s", task ? task : "");
 	agent_now(&now);
 	id->created = now.real;

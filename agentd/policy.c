@@ -545,3 +545,28 @@ bool agent_policy_may_approve_risk(const struct agent_config *cfg,
 	}
 	return true;
 }
+
+bool agent_policy_who_matches(char (*who)[AGENT_NAME_MAX + 2], size_t n,
+			      const struct agent_caller *caller)
+{
+	return who_in(who, n, caller);
+}
+
+bool agent_policy_actor(const struct agent_cfg_purpose *p, const char *claimed,
+			const char *verified, const char *why, bool *is_verified, char *reason,
+			size_t reasonlen)
+{
+	bool match = verified && verified[0] && (!claimed || strcmp(claimed, verified) == 0);
+
+	*is_verified = match;
+	if (!p || !p->require_verified_actor || match)
+		return true;
+	if (verified && verified[0])
+		snprintf(reason, reasonlen, "actor \"%s\" claimed, but the client is verified "
+			 "actor %s (purpose %s requires a verified actor)", claimed, verified,
+			 p->name);
+	else
+		snprintf(reason, reasonlen, "purpose %s requires a verified actor: %s", p->name,
+			 why && why[0] ? why : "none matched");
+	return false;
+}

@@ -125,3 +125,17 @@ bool agent_policy_may_approve_risk(const struct agent_config *cfg,
 				   const struct agent_identity *id, enum agent_risk risk,
 				   const char (*prior)[AGENT_NAME_MAX + 1], unsigned nprior,
 				   char *why, size_t whylen);
+
+/* Does the caller match one of who[n] ("user", "%group", "*")? */
+bool agent_policy_who_matches(char (*who)[AGENT_NAME_MAX + 2], size_t n,
+			      const struct agent_caller *caller);
+
+/* The actor decision of a create under purpose p: claimed is --actor (NULL
+ * if none), verified the name of the verified actor the client is ("" if
+ * none, why says why). With require_verified_actor, refused unless the
+ * client is one and a claimed label is its name; otherwise allowed. Sets
+ * *is_verified (the record's actor_verified): a verified client whose
+ * claim, if any, is its name. reason: why refused. */
+bool agent_policy_actor(const struct agent_cfg_purpose *p, const char *claimed,
+			const char *verified, const char *why, bool *is_verified, char *reason,
+			size_t reasonlen);

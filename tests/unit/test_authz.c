@@ -9,7 +9,15 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <sodium.h>
+
+#include "agentd/actor.h"
 #include "agentd/config.h"
 #include "agentd/policy.h"
 
@@ -359,12 +367,183 @@ static void test_two_person(void **state)
 	agent_config_free(c);
 }
 
+static void test_config_actors(void **state)
+{
+	struct agent_config *c, *bad = NULL;
+	char err[256];
+
+	(void)state;
+	c = parse_or_die(
+		"verified_actors = ( { name = \"orch\"; path = \"/usr/bin/orch\";\n"
+		"  sha256 = \"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\";\n"
+		"  who = [ \"orchestrator\", \"%ops\" ]; } );\n"
+		"purposes = ( { name = \"ci\"; require_verified_actor = true;\n"
+		"  verified_actors = ( { name = \"ci-runner\"; path = \"/usr/bin/runner\"; } ); } );\n");
+	assert_int_equal(c->nactors, 1);
+	assert_string_equal(c->actors[0].name, "orch");
+	assert_int_equal(c->actors[0].sha256[0], 0xba);
+	assert_int_equal(c->actors[0].sha256[31], 0xad);
+	assert_int_equal(c->actors[0].nwho, 2);
+	assert_true(c->purposes[0].require_verified_actor);
+	assert_int_equal(c->purposes[0].nactors, 1);
+	assert_string_equal(c->purposes[0].actors[0].path, "/usr/bin/runner");
+	assert_string_equal(c->purposes[0].actors[0].sha256_hex, "");
+	agent_config_free(c);
+	c = parse_or_die("purposes = ( { name = \"ci\"; } );\n");
+	assert_false(c->purposes[0].require_verified_actor); /* the default */
+	assert_int_equal(c->nactors, 0);
+	agent_config_free(c);
+
+	assert_int_equal(agent_config_parse_string(
+				 "verified_actors = ( { name = \"a\"; path = \"/x\"; sha256 = \"ab\"; } );\n",
+				 "b.conf", &bad, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "is not 64 lower-case hex digits"));
+	assert_int_equal(agent_config_parse_string(
+				 "verified_actors = ( { name = \"a\"; path = \"rel\"; } );\n",
+				 "b.conf", &bad, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "must be an absolute path"));
+	assert_int_equal(agent_config_parse_string("verified_actors = ( { path = \"/x\"; } );\n",
+						   "b.conf", &bad, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "missing required setting 'name'"));
+	assert_int_equal(agent_config_parse_string(
+				 "verified_actors = ( { name = \"a\"; path = \"/x\"; },\n"
+				 "  { name = \"a\"; path = \"/y\"; } );\n",
+				 "b.conf", &bad, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "b.conf:2: verified actor \"a\" is defined twice"));
+	assert_int_equal(agent_config_parse_string(
+				 "verified_actors = ( { name = \"a\"; path = \"/x\"; how = 1; } );\n",
+				 "b.conf", &bad, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "unknown setting 'how'"));
+	assert_null(bad);
+}
+
+static void test_actor_decision(void **state)
+{
+	struct agent_config *c = parse_or_die(
+		"purposes = ( { name = \"req\"; require_verified_actor = true; },\n"
+		"  { name = \"free\"; } );\n");
+	const struct agent_cfg_purpose *req = &c->purposes[0], *fr = &c->purposes[1];
+	char why[256];
+	bool v;
+
+	(void)state;
+	/* not required: always allowed, verified only when the claim fits */
+	assert_true(agent_policy_actor(fr, NULL, "", "no match", &v, why, sizeof(why)));
+	assert_false(v);
+	assert_true(agent_policy_actor(fr, NULL, "orch", "", &v, why, sizeof(why)));
+	assert_true(v);
+	assert_true(agent_policy_actor(fr, "orch", "orch", "", &v, why, sizeof(why)));
+	assert_true(v);
+	assert_true(agent_policy_actor(fr, "other", "orch", "", &v, why, sizeof(why)));
+	assert_false(v);
+	assert_true(agent_policy_actor(NULL, "x", NULL, NULL, &v, why, sizeof(why)));
+	assert_false(v);
+	/* required */
+	assert_true(agent_policy_actor(req, NULL, "orch", "", &v, why, sizeof(why)));
+	assert_true(v);
+	assert_true(agent_policy_actor(req, "orch", "orch", "", &v, why, sizeof(why)));
+	assert_false(agent_policy_actor(req, "other", "orch", "", &v, why, sizeof(why)));
+	assert_false(v);
+	assert_string_equal(why, "actor \"other\" claimed, but the client is verified actor orch "
+				 "(purpose req requires a verified actor)");
+	assert_false(agent_policy_actor(req, NULL, "", "the client exited", &v, why, sizeof(why)));
+	assert_string_equal(why, "purpose req requires a verified actor: the client exited");
+	assert_false(agent_policy_actor(req, "orch", "", "", &v, why, sizeof(why)));
+	assert_string_equal(why, "purpose req requires a verified actor: none matched");
+	agent_config_free(c);
+}
+
+/* The real thing on a socketpair: this test program is the peer. */
+static void test_actor_identify(void **state)
+{
+	char exe[1024], text[4096], hex[65];
+	unsigned char hash[32];
+	struct agent_caller me = user("tester", "testers");
+	struct agent_config *c;
+	struct agentd_actor a;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	ssize_t n;
+	int sp[2], fd;
+
+	(void)state;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	assert_true(n > 0);
+	exe[n] = '\0';
+	fd = open(exe, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(agentd_actor_hash_fd(fd, hash), 0);
+	close(fd);
+	sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp), 0);
+	assert_int_equal(getsockopt(sp[0], SOL_SOCKET, SO_PEERCRED, &cred, &len), 0);
+
+	/* pinned, right user: verified (the purpose's list first) */
+	snprintf(text, sizeof(text),
+		 "verified_actors = ( { name = \"global\"; path = \"%s\"; } );\n"
+		 "purposes = ( { name = \"p\"; verified_actors = ( { name = \"me\"; path = \"%s\";\n"
+		 "  sha256 = \"%s\"; who = [ \"%%testers\" ]; } ); } );\n",
+		 exe, exe, hex);
+	c = parse_or_die(text);
+	agentd_actor_identify(c, &c->purposes[0], sp[0], &cred, &me, &a);
+	assert_true(a.verified);
+	assert_string_equal(a.name, "me");
+	/* another caller: not in who, so the global entry matches */
+	me = user("someone", NULL);
+	agentd_actor_identify(c, &c->purposes[0], sp[0], &cred, &me, &a);
+	assert_true(a.verified);
+	assert_string_equal(a.name, "global");
+	agent_config_free(c);
+
+	/* a wrong pin, another path: not verified, and why */
+	hex[0] = hex[0] == '0' ? '1' : '0';
+	snprintf(text, sizeof(text),
+		 "verified_actors = ( { name = \"pinned\"; path = \"%s\"; sha256 = \"%s\"; },\n"
+		 "  { name = \"other\"; path = \"/bin/true\"; } );\n",
+		 exe, hex);
+	c = parse_or_die(text);
+	agentd_actor_identify(c, NULL, sp[0], &cred, &me, &a);
+	assert_false(a.verified);
+	assert_string_equal(a.name, "");
+	assert_string_equal(a.why, "the client's executable is no verified actor");
+	agent_config_free(c);
+
+	/* no actors at all */
+	c = parse_or_die("max_ttl = \"1h\";\n");
+	agentd_actor_identify(c, NULL, sp[0], &cred, &me, &a);
+	assert_false(a.verified);
+	assert_string_equal(a.why, "no verified_actors in the policy");
+	agent_config_free(c);
+	close(sp[0]);
+	close(sp[1]);
+
+	/* the hash itself: SHA-256 of "abc" */
+	{
+		char tmpl[] = "/tmp/test_authz.XXXXXX";
+
+		fd = mkstemp(tmpl);
+		assert_true(fd >= 0);
+		unlink(tmpl);
+		assert_int_equal(write(fd, "abc", 3), 3);
+		assert_int_equal(agentd_actor_hash_fd(fd, hash), 0);
+		sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
+		assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+		close(fd);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_risk_names),  cmocka_unit_test(test_config_risk),
 		cmocka_unit_test(test_create_risk), cmocka_unit_test(test_action_risk),
-		cmocka_unit_test(test_two_person),
+		cmocka_unit_test(test_two_person),  cmocka_unit_test(test_config_actors),
+		cmocka_unit_test(test_actor_decision), cmocka_unit_test(test_actor_identify),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
