@@ -306,6 +306,8 @@ static const struct opt root_opts[] = {
 	  .doc = "an allowed action at or above this risk needs an approver (critical: two)" },
 	{ "verified_actors", OPT_SECTION, .parse = parse_actors,
 	  .doc = "programs recognised as creating clients, for every purpose" },
+	{ "policy_check_interval", OPT_DURATION, CFG(policy_check_interval), .sdef = "60s",
+	  .min = 1, .dmax = "1d", .doc = "how often live identities are re-checked against the policy" },
 	/* Purposes first: delegators refer to them. */
 	{ "purposes", OPT_SECTION, .parse = parse_purposes, .doc = "the purposes" },
 	{ "delegators", OPT_SECTION, .parse = parse_delegators, .doc = "who may create what" },

@@ -105,6 +105,7 @@ struct agent_config {
 	enum agent_risk approve_risk;          /* actions at or above need approval; default high */
 	struct agent_cfg_actor *actors;        /* verified_actors (global) */
 	size_t nactors;
+	uint64_t policy_check_interval;        /* seconds, default 60s: live identities re-checked */
 	struct agent_cfg_delegator *delegators;
 	size_t ndelegators;
 	struct agent_cfg_purpose *purposes;

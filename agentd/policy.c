@@ -570,3 +570,76 @@ bool agent_policy_actor(const struct agent_cfg_purpose *p, const char *claimed,
 			 why && why[0] ? why : "none matched");
 	return false;
 }
+
+__attribute__((format(printf, 2, 3))) static void recheck_retire(
+	struct agent_recheck_decision *out, const char *fmt, ...)
+{
+	va_list ap;
+
+	out->action = AGENT_RECHECK_RETIRE;
+	va_start(ap, fmt);
+	vsnprintf(out->reason, sizeof(out->reason), fmt, ap);
+	va_end(ap);
+}
+
+void agent_policy_recheck(const struct agent_config *cfg, const struct agent_identity *id,
+			  const struct agent_caller *creator, const char *parent_purpose,
+			  int64_t now, struct agent_recheck_decision *out)
+{
+	const struct agent_cfg_purpose *p = agent_config_purpose(cfg, id->purpose);
+	const struct agent_cfg_delegator *d = NULL;
+	uint64_t max;
+	char m[32];
+
+	memset(out, 0, sizeof(*out));
+	if (!p) {
+		recheck_retire(out, "purpose %s is no longer in the policy", id->purpose);
+		return;
+	}
+	if (id->depth > p->max_depth) {
+		recheck_retire(out, "depth %u now exceeds max_depth %u of purpose %s", id->depth,
+			       p->max_depth, p->name);
+		return;
+	}
+	max = min_nonzero(cfg->max_ttl, p->max_ttl);
+	if (id->parent[0]) {
+		const struct agent_cfg_purpose *pp =
+			parent_purpose ? agent_config_purpose(cfg, parent_purpose) : NULL;
+
+		if (!pp || !agent_config_may_delegate(pp, id->purpose)) {
+			recheck_retire(out, "purpose %s may no longer delegate purpose %s",
+				       parent_purpose ? parent_purpose : "?", id->purpose);
+			return;
+		}
+	} else if (!creator || !creator->user[0]) {
+		recheck_retire(out, "its creator (uid %u) no longer has a user name",
+			       (unsigned)id->creator_uid);
+		return;
+	} else if (creator->uid != 0) {
+		for (size_t i = 0; i < cfg->ndelegators && !d; i++)
+			if (who_matches(&cfg->delegators[i], creator) &&
+			    purpose_listed(&cfg->delegators[i], id->purpose))
+				d = &cfg->delegators[i];
+		if (!d) {
+			recheck_retire(out, "no delegator rule lets %s create purpose %s any more",
+				       creator->user, id->purpose);
+			return;
+		}
+		if (strcmp(id->subject, creator->user) != 0 && !d->may_act_for) {
+			recheck_retire(out, "the delegator rule at line %d no longer lets %s act "
+				       "for %s", d->line, creator->user, id->subject);
+			return;
+		}
+		max = min_nonzero(max, d->max_ttl);
+	}
+	if (id->expires - id->created > (int64_t)max) {
+		agent_duration_format(max, m, sizeof(m));
+		if (id->created + (int64_t)max <= now) {
+			recheck_retire(out, "max_ttl is now %s, which it has outlived", m);
+			return;
+		}
+		out->action = AGENT_RECHECK_SHORTEN;
+		out->expires = id->created + (int64_t)max;
+		snprintf(out->reason, sizeof(out->reason), "max_ttl is now %s", m);
+	}
+}

@@ -139,3 +139,29 @@ bool agent_policy_who_matches(char (*who)[AGENT_NAME_MAX + 2], size_t n,
 bool agent_policy_actor(const struct agent_cfg_purpose *p, const char *claimed,
 			const char *verified, const char *why, bool *is_verified, char *reason,
 			size_t reasonlen);
+
+/* Policy that follows live identities (agentd/follow.c): a live identity
+ * re-checked against the policy in force now. */
+enum agent_recheck {
+	AGENT_RECHECK_KEEP = 0,
+	AGENT_RECHECK_RETIRE = 1,  /* reason policy */
+	AGENT_RECHECK_SHORTEN = 2, /* expires lowered to out->expires */
+};
+struct agent_recheck_decision {
+	enum agent_recheck action;
+	int64_t expires;   /* SHORTEN: the new deadline */
+	char reason[192];  /* why, for the record */
+};
+
+/* Re-decides live identity id at now (unix seconds). For a top-level
+ * identity, creator is its creating caller resolved now (NULL: the uid no
+ * longer has a user name; uid 0 is root); for a sub-identity parent_purpose
+ * is its parent's purpose. Retired: its purpose is gone; a sub-identity
+ * whose parent's purpose may no longer delegate it, or that sits deeper
+ * than max_depth; a top-level one no delegator rule lets its creator create
+ * any more (or act for its subject). Shortened: a max_ttl (global, the
+ * purpose's, the delegator rule's) now ends it earlier; retired if that
+ * is already past. */
+void agent_policy_recheck(const struct agent_config *cfg, const struct agent_identity *id,
+			  const struct agent_caller *creator, const char *parent_purpose,
+			  int64_t now, struct agent_recheck_decision *out);

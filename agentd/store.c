@@ -103,6 +103,7 @@ enum stmt_id {
 	S_SUDO_USED,
 	S_COUNT_CHILDREN,
 	S_COUNT_RECENT,
+	S_SET_EXPIRES,
 	S__MAX
 };
 
@@ -147,6 +148,8 @@ static const char *const sql[S__MAX] = {
 	[S_COUNT_RECENT] = "SELECT count(*) FROM identities i JOIN chain c ON c.identity_id = i.id "
 			   "AND c.pos = (SELECT max(pos) FROM chain WHERE identity_id = i.id) "
 			   "WHERE c.principal = ?1 AND i.created > ?2",
+	[S_SET_EXPIRES] = "UPDATE identities SET expires = ?2, expires_boot_ns = ?3 "
+			  "WHERE name = ?1 AND state = 1 AND expires >= ?2",
 };
 
 struct agent_store {
@@ -984,4 +987,22 @@ int agent_store_count_created_by(struct agent_store *s, const char *principal, i
 	sqlite3_bind_text(st, 1, principal, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, since);
 	return count(st, n);
+}
+
+int agent_store_set_expires(struct agent_store *s, const char *name, int64_t expires,
+			    int64_t expires_boot_ns)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if (!text_ok(name, AGENT_NAME_MAX))
+		return -ENOENT;
+	st = stmt(s, S_SET_EXPIRES);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, expires);
+	sqlite3_bind_int64(st, 3, expires_boot_ns);
+	r = step_done(st);
+	if (r == 0 && sqlite3_changes(s->db) != 1)
+		r = -ENOENT;
+	return r;
 }

@@ -88,3 +88,7 @@ int agent_store_sudo_used(struct agent_store *st, const char *name);
 int agent_store_count_children(struct agent_store *st, const char *name, uint64_t *n);
 int agent_store_count_created_by(struct agent_store *st, const char *principal, int64_t since,
 				 uint64_t *n);
+/* A live identity's deadlines moved earlier (never later: -ENOENT then, as
+ * for a name that is not live). */
+int agent_store_set_expires(struct agent_store *st, const char *name, int64_t expires,
+			    int64_t expires_boot_ns);

@@ -537,6 +537,114 @@ static void test_actor_identify(void **state)
 	}
 }
 
+static void test_recheck(void **state)
+{
+	struct agent_config *c = parse_or_die(
+		"max_ttl = \"8h\";\n"
+		"purposes = ( { name = \"ci\"; max_ttl = \"2h\"; delegate = [ \"ci\" ]; max_depth = 2; },\n"
+		"  { name = \"leaf\"; } );\n"
+		"delegators = ( { who = [ \"%devs\" ]; purposes = [ \"ci\" ]; max_ttl = \"1h\"; },\n"
+		"  { who = [ \"orch\" ]; purposes = [ \"*\" ]; may_act_for = true; } );\n");
+	struct agent_now now = { .real = NOW, .boot_ns = 5000000000LL };
+	struct agent_identity id = ident("ci", AGENT_RISK_LOW, &now);
+	struct agent_caller alice = user("alice", "devs"), orch = user("orch", NULL);
+	struct agent_caller gone = { .uid = 3000 }, root = user("root", NULL);
+	struct agent_recheck_decision d;
+
+	(void)state;
+	root.uid = 0;
+	id.creator_uid = 3000;
+	id.created = NOW - 600;
+	id.expires = NOW + 600; /* 20 minutes in all */
+	/* created by orch for alice: still allowed */
+	agent_policy_recheck(c, &id, &orch, NULL, NOW, &d);
+	assert_int_equal(d.action, AGENT_RECHECK_KEEP);
+	/* created by alice for alice (subject alice) through %devs */
+	agent_policy_recheck(c, &id, &alice, NULL, NOW, &d);
+	assert_int_equal(d.action, AGENT_RECHECK_KEEP);
+	/* alice left the group */
+	{
+		struct agent_caller left = user("alice", NULL);
+
+		agent_policy_recheck(c, &id, &left, NULL, NOW, &d);
+		assert_int_equal(d.action, AGENT_RECHECK_RETIRE);
+		assert_string_equal(d.reason, "no delegator rule lets alice create purpose ci any more");
+	}
+	/* a creator whose account is gone */
+	agent_policy_recheck(c, &id, &gone, NULL, NOW, &d);
+	assert_int_equal(d.action, AGENT_RECHECK_RETIRE);
+	assert_string_equal(d.reason, "its creator (uid 3000) no longer has a user name");
+	agent_policy_recheck(c, &id, NULL, NULL, NOW, &d);
+	assert_int_equal(d.action, AGENT_RECHECK_RETIRE);
+	/* root created it: only the purpose and max_ttl matter */
+	agent_policy_recheck(c, &id, &root, NULL, NOW, &d);
+	assert_int_equal(d.action, AGENT_RECHECK_KEEP);
+	/* acting for someone else without may_act_for */
+	snprintf(id.subject, sizeof(id.subject), "bob");
+	agent_policy_recheck(c, &id, &alice, NULL, NOW, &d);
+	assert_int_equal(d.action, AGENT_RECHECK_RETIRE);
+	assert_non_null(strstr(d.reason, "no longer lets alice act for bob"));
+	snprintf(id.subject, sizeof(id.subject), "alice");
+	/* the purpose is gone */
+	snprintf(id.purpose, sizeof(id.purpose), "gone");
+	agent_policy_recheck(c, &id, &orch, NULL, NOW, &d);
+	assert_int_equal(d.action, AGENT_RECHECK_RETIRE);
+	assert_string_equal(d.reason, "purpose gone is no longer in the policy");
+	snprintf(id.purpose, sizeof(id.purpose), "ci");
+	/* max_ttl: the delegator rule's 1h shortens a 3h identity of alice's */
+	id.expires = id.created + 3 * 3600;
+	agent_policy_recheck(c, &id, &alice, NULL, NOW, &d);
+	assert_int_equal(d.action, AGENT_RECHECK_SHORTEN);
+	assert_int_equal(d.expires, id.created + 3600);
+	assert_string_equal(d.reason, "max_ttl is now 1h");
+	/* orch: the purpose's 2h */
+	agent_policy_recheck(c, &id, &orch, NULL, NOW, &d);
+	assert_int_equal(d.action, AGENT_RECHECK_SHORTEN);
+	assert_int_equal(d.expires, id.created + 7200);
+	/* already older than the new maximum: retired */
+	id.created = NOW - 3 * 3600;
+	agent_policy_recheck(c, &id, &orch, NULL, NOW, &d);
+	assert_int_equal(d.action, AGENT_RECHECK_RETIRE);
+	assert_string_equal(d.reason, "max_ttl is now 2h, which it has outlived");
+	id.created = NOW - 600;
+	id.expires = NOW + 600;
+	/* a sub-identity: its parent's purpose must still delegate it */
+	snprintf(id.parent, sizeof(id.parent), "agent-parent");
+	id.depth = 2;
+	agent_policy_recheck(c, &id, NULL, "ci", NOW, &d);
+	assert_int_equal(d.action, AGENT_RECHECK_KEEP);
+	agent_policy_recheck(c, &id, NULL, "leaf", NOW, &d);
+	assert_int_equal(d.action, AGENT_RECHECK_RETIRE);
+	assert_string_equal(d.reason, "purpose leaf may no longer delegate purpose ci");
+	agent_policy_recheck(c, &id, NULL, NULL, NOW, &d); /* parent not found */
+	assert_int_equal(d.action, AGENT_RECHECK_RETIRE);
+	/* deeper than max_depth now */
+	id.depth = 3;
+	agent_policy_recheck(c, &id, NULL, "ci", NOW, &d);
+	assert_int_equal(d.action, AGENT_RECHECK_RETIRE);
+	assert_string_equal(d.reason, "depth 3 now exceeds max_depth 2 of purpose ci");
+	agent_config_free(c);
+
+	/* the interval: default 60s, bounded */
+	c = parse_or_die("max_ttl = \"1h\";\n");
+	assert_int_equal(c->policy_check_interval, 60);
+	agent_config_free(c);
+	c = parse_or_die("policy_check_interval = \"5s\";\n");
+	assert_int_equal(c->policy_check_interval, 5);
+	agent_config_free(c);
+	{
+		struct agent_config *bad = NULL;
+		char err[256];
+
+		assert_int_equal(agent_config_parse_string("policy_check_interval = \"0s\";\n",
+							   "b.conf", &bad, err, sizeof(err)),
+				 -EINVAL);
+		assert_int_equal(agent_config_parse_string("policy_check_interval = \"2d\";\n",
+							   "b.conf", &bad, err, sizeof(err)),
+				 -EINVAL);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -544,6 +652,7 @@ int main(void)
 		cmocka_unit_test(test_create_risk), cmocka_unit_test(test_action_risk),
 		cmocka_unit_test(test_two_person),  cmocka_unit_test(test_config_actors),
 		cmocka_unit_test(test_actor_decision), cmocka_unit_test(test_actor_identify),
+		cmocka_unit_test(test_recheck),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
