@@ -33,6 +33,7 @@
 #define MAX_SERVICES 64            /* services = {...} of one purpose */
 #define MAX_CMD_RULES 64           /* each list of sudo_commands */
 #define MAX_APPROVERS 64
+#define MAX_BUDGET 1000000         /* max_sudo, max_delegations, creates_per_minute */
 #define MAX_ACTORS 64              /* verified_actors, global or of one purpose */
 #define DEFAULT_UID_MIN 1879048192u /* 0x70000000: above systemd's container range */
 #define DEFAULT_UID_MAX 1879113727u /* 65,536 uids */
@@ -254,6 +255,10 @@ static const struct choice risk_choices[] = {
 	{ "critical", AGENT_RISK_CRITICAL }, { NULL, 0 },
 };
 
+static const struct choice budget_choices[] = {
+	{ "deny", AGENT_RULE_DENY }, { "approve", AGENT_RULE_APPROVE }, { NULL, 0 },
+};
+
 static const struct choice home_choices[] = {
 	{ "none", AGENT_HOME_NONE }, { "ephemeral", AGENT_HOME_EPHEMERAL }, { NULL, 0 },
 };
@@ -335,6 +340,12 @@ static const struct opt purpose_opts[] = {
 	  .doc = "programs recognised as creating clients of this purpose" },
 	{ "require_verified_actor", OPT_BOOL, PUR(require_verified_actor), .def = false,
 	  .doc = "refuse a create whose client is no verified actor" },
+	{ "max_sudo", OPT_INT, PUR(max_sudo), .def = 0, .min = 0, .max = MAX_BUDGET,
+	  .doc = "sudo actions one identity may perform (0: no budget)" },
+	{ "max_delegations", OPT_INT, PUR(max_delegations), .def = 0, .min = 0, .max = MAX_BUDGET,
+	  .doc = "sub-identities one identity may create (0: no budget)" },
+	{ "over_budget", OPT_ENUM, PUR(over_budget), .def = AGENT_RULE_DENY,
+	  .choices = budget_choices, .doc = "beyond max_sudo: deny, or approve (a human decides)" },
 	{ "delegate", OPT_STRINGS,
 	  LIST(struct agent_cfg_purpose, delegate, ndelegate, AGENT_PURPOSE_MAX + 1),
 	  .max = MAX_PURPOSES, .valid = valid_purpose_name,
@@ -384,6 +395,8 @@ static const struct opt delegator_opts[] = {
 	{ "max_ttl", OPT_DURATION, DEL(max_ttl), .min = 1, .doc = "longest TTL the rule grants" },
 	{ "may_act_for", OPT_BOOL, DEL(may_act_for), .def = false,
 	  .doc = "whether they may name another subject" },
+	{ "creates_per_minute", OPT_INT, DEL(creates_per_minute), .def = 0, .min = 0,
+	  .max = MAX_BUDGET, .doc = "creates one caller may make in any 60 s (0: no budget)" },
 };
 
 #define NOPTS(t) (sizeof(t) / sizeof((t)[0]))

@@ -68,6 +68,9 @@ struct agent_cfg_purpose {
 	struct agent_cfg_actor *actors;        /* verified_actors of this purpose */
 	size_t nactors;
 	bool require_verified_actor;           /* default false */
+	unsigned max_sudo;        /* sudo actions per identity, 0 = no budget */
+	unsigned max_delegations; /* sub-identities per identity, 0 = no budget */
+	enum agent_rule over_budget; /* beyond max_sudo: deny (default) or approve */
 };
 
 /* who: "user", "%group", or "*" (anyone who is not an agent identity). */
@@ -78,6 +81,7 @@ struct agent_cfg_delegator {
 	size_t npurposes;
 	uint64_t max_ttl;  /* seconds; 0 = the global max_ttl */
 	bool may_act_for;  /* may name another subject with --for */
+	unsigned creates_per_minute; /* creates per caller in any 60 s, 0 = no budget */
 	int line;          /* for messages */
 };
 

@@ -19,6 +19,7 @@
 
 #include "agentd/actor.h"
 #include "agentd/approval.h"
+#include "agentd/budget.h"
 #include "agentd/caller.h"
 #include "agentd/conn.h"
 #include "agentd/daemon.h"
@@ -99,6 +100,7 @@ static bool create_identity(struct agentd *d, struct agentd_conn *c, const struc
 	struct agent_create_decision dec;
 	struct agentd_actor act;
 	bool act_ok;
+	char lbl[32];
 	struct agent_now now;
 	const char *actor = agent_msg_str(m, AGENT_A_ACTOR);
 	const char *task = agent_msg_str(m, AGENT_A_TASK);
@@ -136,9 +138,14 @@ static bool create_identity(struct agentd *d, struct agentd_conn *c, const struc
 	if (cc->c.uid == 0 && !cc->c.user[0])
 		snprintf(cc->c.user, sizeof(cc->c.user), "root");
 
+	agentd_budget_create_counts(d, cc, &req);
 	agent_policy_create(d->cfg, &cc->c, &req, time(NULL), &dec);
 	if (!dec.allowed) {
 		audit_create(d, cc, &req, NULL, "deny", dec.reason);
+		if (dec.over_budget)
+			agentd_budget_audit(d, cc->c.agent ? &cc->agent : NULL,
+					    agentd_caller_label(cc, lbl, sizeof(lbl)), req.purpose,
+					    dec.over_budget, dec.reason);
 		agentd_reply_error(d, c, EPERM, "%s", dec.reason);
 		return false;
 	}

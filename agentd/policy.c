@@ -133,6 +133,13 @@ static void create_sub(const struct agent_config *cfg, const struct agent_caller
 		     parent->depth + 1, p->max_depth, req->purpose);
 		return;
 	}
+	if (pp->max_delegations && req->parent_children >= pp->max_delegations) {
+		deny(out, "over budget: %s has created %llu sub-identities, max_delegations of "
+			  "purpose %s is %u", parent->name, (unsigned long long)req->parent_children,
+		     pp->name, pp->max_delegations);
+		out->over_budget = "max_delegations";
+		return;
+	}
 	if (parent->chain_len + 1 > AGENT_CHAIN_MAX) {
 		deny(out, "delegation chain longer than %d", AGENT_CHAIN_MAX);
 		return;
@@ -190,6 +197,14 @@ void agent_policy_create(const struct agent_config *cfg, const struct agent_call
 			return;
 		}
 		max = min_nonzero(max, d->max_ttl);
+		if (d->creates_per_minute && req->recent_creates >= d->creates_per_minute) {
+			deny(out, "over budget: %s created %llu identities in the last minute, "
+				  "creates_per_minute of the delegator rule at line %d is %u",
+			     caller->user, (unsigned long long)req->recent_creates, d->line,
+			     d->creates_per_minute);
+			out->over_budget = "creates_per_minute";
+			return;
+		}
 	}
 	if (!grant_ttl(cfg, req->ttl, max, now, 0, out))
 		return;
@@ -642,4 +657,34 @@ void agent_policy_recheck(const struct agent_config *cfg, const struct agent_ide
 		out->expires = id->created + (int64_t)max;
 		snprintf(out->reason, sizeof(out->reason), "max_ttl is now %s", m);
 	}
+}
+
+void agent_policy_sudo_budget(const struct agent_config *cfg, const struct agent_identity *id,
+			      const char *service, bool counted,
+			      struct agent_service_decision *out)
+{
+	const struct agent_cfg_purpose *p;
+	size_t n;
+
+	if (!id || !is_sudo(service) || counted || (!out->allowed && !out->approve))
+		return;
+	p = agent_config_purpose(cfg, id->purpose);
+	if (!p || !p->max_sudo || id->sudo_used < p->max_sudo)
+		return;
+	out->over_budget = true;
+	n = strlen(out->rule);
+	snprintf(out->rule + n, sizeof(out->rule) - n, "; max_sudo %u used = %s", p->max_sudo,
+		 p->over_budget == AGENT_RULE_APPROVE ? "approve" : "deny");
+	if (p->over_budget == AGENT_RULE_APPROVE) {
+		if (!out->approve) {
+			out->approve = true;
+			out->approvals = out->risk == AGENT_RISK_CRITICAL ? 2 : 1;
+		}
+		svc_deny(out, EACCES, "over budget: %u of max_sudo %u sudo actions used; needs "
+			 "step-up approval", id->sudo_used, p->max_sudo);
+		return;
+	}
+	out->approve = false;
+	svc_deny(out, EACCES, "over budget: %u of max_sudo %u sudo actions used for purpose %s",
+		 id->sudo_used, p->max_sudo, p->name);
 }

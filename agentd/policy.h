@@ -25,6 +25,9 @@ struct agent_create_req {
 	const char *for_user; /* NULL = the caller is the subject */
 	bool has_risk;        /* --risk given: */
 	enum agent_risk risk; /* at least the purpose's (and the parent's) */
+	/* Budgets, counted by the caller from the store: */
+	uint64_t parent_children; /* sub-identities the parent ever had */
+	uint64_t recent_creates;  /* creates by this caller in the last 60 s */
 };
 
 struct agent_create_decision {
@@ -38,6 +41,8 @@ struct agent_create_decision {
 	unsigned depth;
 	char parent[AGENT_NAME_MAX + 1];
 	enum agent_risk risk; /* the highest of the purpose's, the parent's and --risk */
+	const char *over_budget; /* refused by a budget: "max_delegations" or
+				  * "creates_per_minute"; NULL otherwise */
 };
 
 /* Decides a create. now is unix seconds. A requested TTL above what the
@@ -73,7 +78,17 @@ struct agent_service_decision {
 	enum agent_risk risk; /* of the action: the highest of the identity's, the
 			       * service's (service_risk) and the command's */
 	unsigned approvals;   /* with approve: approvers needed (2 for critical) */
+	bool over_budget;     /* max_sudo used up (denied, or sent for approval) */
 };
+
+/* The sudo budget (max_sudo) of an identity's PAM decision out, made by
+ * agent_policy_sudo: a sudo the policy allows or sends for approval, when
+ * the identity has used max_sudo already, is refused, or sent for approval
+ * if the purpose's over_budget says so. counted: this sudo (the same PAM
+ * transaction) was counted already by an earlier stage: no check. */
+void agent_policy_sudo_budget(const struct agent_config *cfg, const struct agent_identity *id,
+			      const char *service, bool counted,
+			      struct agent_service_decision *out);
 
 /* Decides one PAM decision for id (NULL if the store has no such name)
  * under cfg at now. Unlisted services are denied; "approve" is a refusal

@@ -645,6 +645,132 @@ static void test_recheck(void **state)
 	}
 }
 
+static const char budget_policy[] =
+	"purposes = (\n"
+	"  { name = \"b\"; services = { sudo = \"allow\"; su = \"allow\"; sshd = \"approve\"; };\n"
+	"    max_sudo = 2; max_delegations = 2; delegate = [ \"b\" ]; max_depth = 3; },\n"
+	"  { name = \"ask\"; services = { sudo = \"allow\"; }; max_sudo = 1; over_budget = \"approve\"; },\n"
+	"  { name = \"free\"; services = { sudo = \"allow\"; }; delegate = [ \"free\" ]; max_depth = 3; }\n"
+	");\n"
+	"delegators = ( { who = [ \"alice\" ]; purposes = [ \"*\" ]; creates_per_minute = 3; },\n"
+	"  { who = [ \"bob\" ]; purposes = [ \"*\" ]; } );\n";
+
+static void test_budgets(void **state)
+{
+	struct agent_config *c = parse_or_die(budget_policy);
+	struct agent_now now = { .real = NOW, .boot_ns = 5000000000LL };
+	struct agent_identity id = ident("b", AGENT_RISK_LOW, &now);
+	struct agent_caller alice = user("alice", NULL), bob = user("bob", NULL);
+	struct agent_caller agent = { .uid = id.uid, .agent = &id };
+	struct agent_create_req req = { .purpose = "b" };
+	struct agent_create_decision cd;
+	struct agent_service_decision d;
+
+	(void)state;
+	assert_int_equal(c->purposes[0].max_sudo, 2);
+	assert_int_equal(c->purposes[0].over_budget, AGENT_RULE_DENY); /* the default */
+	assert_int_equal(c->purposes[1].over_budget, AGENT_RULE_APPROVE);
+	assert_int_equal(c->delegators[0].creates_per_minute, 3);
+	assert_int_equal(c->delegators[1].creates_per_minute, 0);
+	/* creates_per_minute: the 4th create within a minute is refused */
+	req.recent_creates = 2;
+	agent_policy_create(c, &alice, &req, NOW, &cd);
+	assert_true(cd.allowed);
+	assert_null(cd.over_budget);
+	req.recent_creates = 3;
+	agent_policy_create(c, &alice, &req, NOW, &cd);
+	assert_false(cd.allowed);
+	assert_string_equal(cd.over_budget, "creates_per_minute");
+	assert_non_null(strstr(cd.reason, "over budget: alice created 3 identities in the last "
+					  "minute"));
+	agent_policy_create(c, &bob, &req, NOW, &cd); /* no budget in bob's rule */
+	assert_true(cd.allowed);
+	/* max_delegations: of the parent's purpose, counting every child ever */
+	snprintf(agent.user, sizeof(agent.user), "%s", id.name);
+	req.recent_creates = 0;
+	req.parent_children = 1;
+	agent_policy_create(c, &agent, &req, NOW, &cd);
+	assert_true(cd.allowed);
+	req.parent_children = 2;
+	agent_policy_create(c, &agent, &req, NOW, &cd);
+	assert_false(cd.allowed);
+	assert_string_equal(cd.over_budget, "max_delegations");
+	assert_non_null(strstr(cd.reason, "max_delegations of purpose b is 2"));
+	{
+		struct agent_identity fp = ident("free", AGENT_RISK_LOW, &now);
+		struct agent_caller fa = { .uid = fp.uid, .agent = &fp };
+		struct agent_create_req fr = { .purpose = "free", .parent_children = 1000 };
+
+		agent_policy_create(c, &fa, &fr, NOW, &cd);
+		assert_true(cd.allowed); /* no budget */
+	}
+	/* max_sudo, deny: the third sudo is refused */
+	id.sudo_used = 1;
+	agent_policy_sudo(c, &id, "sudo", "/usr/bin/id", "root", &now, &d);
+	agent_policy_sudo_budget(c, &id, "sudo", false, &d);
+	assert_true(d.allowed);
+	assert_false(d.over_budget);
+	id.sudo_used = 2;
+	agent_policy_sudo(c, &id, "sudo", "/usr/bin/id", "root", &now, &d);
+	agent_policy_sudo_budget(c, &id, "sudo", false, &d);
+	assert_false(d.allowed);
+	assert_false(d.approve);
+	assert_true(d.over_budget);
+	assert_string_equal(d.reason, "over budget: 2 of max_sudo 2 sudo actions used for purpose b");
+	assert_non_null(strstr(d.rule, "; max_sudo 2 used = deny"));
+	/* a later stage of a sudo counted already is not refused by the count */
+	agent_policy_sudo(c, &id, "sudo", "/usr/bin/id", "root", &now, &d);
+	agent_policy_sudo_budget(c, &id, "sudo", true, &d);
+	assert_true(d.allowed);
+	/* other services are not sudo actions */
+	agent_policy_sudo(c, &id, "su", NULL, "root", &now, &d);
+	agent_policy_sudo_budget(c, &id, "su", false, &d);
+	assert_true(d.allowed);
+	/* a denied action stays denied, without a budget record */
+	agent_policy_sudo(c, &id, "cron", NULL, "root", &now, &d);
+	agent_policy_sudo_budget(c, &id, "cron", false, &d);
+	assert_false(d.allowed);
+	assert_false(d.over_budget);
+	/* over_budget = approve: sent to a human instead */
+	{
+		struct agent_identity a = ident("ask", AGENT_RISK_LOW, &now);
+
+		a.sudo_used = 1;
+		agent_policy_sudo(c, &a, "sudo", "/usr/bin/id", "root", &now, &d);
+		agent_policy_sudo_budget(c, &a, "sudo", false, &d);
+		assert_false(d.allowed);
+		assert_true(d.approve);
+		assert_int_equal(d.approvals, 1);
+		assert_true(d.over_budget);
+		assert_non_null(strstr(d.reason, "needs step-up approval"));
+		/* critical stays two */
+		a.risk = AGENT_RISK_CRITICAL;
+		agent_policy_sudo(c, &a, "sudo", "/usr/bin/id", "root", &now, &d);
+		agent_policy_sudo_budget(c, &a, "sudo", false, &d);
+		assert_true(d.approve);
+		assert_int_equal(d.approvals, 2);
+	}
+	/* no identity: nothing to do */
+	agent_policy_sudo(c, NULL, "sudo", "/usr/bin/id", "root", &now, &d);
+	agent_policy_sudo_budget(c, NULL, "sudo", false, &d);
+	assert_false(d.allowed);
+	agent_config_free(c);
+	{
+		struct agent_config *bad = NULL;
+		char err[256];
+
+		assert_int_equal(agent_config_parse_string(
+					 "purposes = ( { name = \"x\"; over_budget = \"allow\"; } );\n",
+					 "b.conf", &bad, err, sizeof(err)),
+				 -EINVAL);
+		assert_non_null(strstr(err, "over_budget = \"allow\": use \"deny\" or \"approve\""));
+		assert_int_equal(agent_config_parse_string(
+					 "purposes = ( { name = \"x\"; max_sudo = -1; } );\n",
+					 "b.conf", &bad, err, sizeof(err)),
+				 -EINVAL);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -652,7 +778,7 @@ int main(void)
 		cmocka_unit_test(test_create_risk), cmocka_unit_test(test_action_risk),
 		cmocka_unit_test(test_two_person),  cmocka_unit_test(test_config_actors),
 		cmocka_unit_test(test_actor_decision), cmocka_unit_test(test_actor_identify),
-		cmocka_unit_test(test_recheck),
+		cmocka_unit_test(test_recheck),     cmocka_unit_test(test_budgets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
