@@ -291,6 +291,9 @@ void agent_audit_identity(struct agent_kv *kv, const struct agent_identity *id)
 	agent_kv_str(kv, "chain", chain);
 	if (id->actor[0])
 		agent_kv_str(kv, "actor", id->actor);
+	agent_kv_str(kv, "actor_verified", id->actor_verified ? "yes" : "no");
+	if (id->actor_name[0])
+		agent_kv_str(kv, "actor_name", id->actor_name);
 	agent_kv_str(kv, "purpose", id->purpose);
 	agent_kv_str(kv, "risk", agent_risk_str(id->risk));
 	if (agent_time_format(id->expires, when, sizeof(when)) == 0)

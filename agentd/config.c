@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <libconfig.h>
+#include <sodium.h>
 
 #include "agentd/config.h"
 #include "common/text.h"
@@ -33,6 +34,8 @@
 #define MAX_CMD_RULES 64           /* each list of sudo_commands */
 #define MAX_APPROVERS 64
 #define MAX_SWEEP_DIRS 16
+#define MAX_BUDGET 1000000         /* max_sudo, max_delegations, creates_per_minute */
+#define MAX_ACTORS 64              /* verified_actors, global or of one purpose */
 #define DEFAULT_UID_MIN 1879048192u /* 0x70000000: above systemd's container range */
 #define DEFAULT_UID_MAX 1879113727u /* 65,536 uids */
 #define MAX_RANGE 1048576u          /* uids in the agent range at most */
@@ -261,10 +264,16 @@ static int parse_groups(struct ctx *c, const config_setting_t *s, void *base);
 static int parse_services(struct ctx *c, const config_setting_t *s, void *base);
 static int parse_sudo_commands(struct ctx *c, const config_setting_t *s, void *base);
 static int parse_service_risk(struct ctx *c, const config_setting_t *s, void *base);
+static int parse_actors(struct ctx *c, const config_setting_t *s, void *base);
+static int parse_purpose_actors(struct ctx *c, const config_setting_t *s, void *base);
 
 static const struct choice risk_choices[] = {
 	{ "low", AGENT_RISK_LOW }, { "medium", AGENT_RISK_MEDIUM }, { "high", AGENT_RISK_HIGH },
 	{ "critical", AGENT_RISK_CRITICAL }, { NULL, 0 },
+};
+
+static const struct choice budget_choices[] = {
+	{ "deny", AGENT_RULE_DENY }, { "approve", AGENT_RULE_APPROVE }, { NULL, 0 },
 };
 
 static const struct choice home_choices[] = {
@@ -329,6 +338,10 @@ static const struct opt root_opts[] = {
 	  .doc = "an allowed action at or above this risk needs an approver (critical: two)" },
 	{ "cgroup_root", OPT_STRING, CFG(cgroup_root), .sdef = "auto", .check = check_cgroup_root,
 	  .doc = "the cgroup2 subtree identities' processes are contained in (auto, none, a path)" },
+	{ "verified_actors", OPT_SECTION, .parse = parse_actors,
+	  .doc = "programs recognised as creating clients, for every purpose" },
+	{ "policy_check_interval", OPT_DURATION, CFG(policy_check_interval), .sdef = "60s",
+	  .min = 1, .dmax = "1d", .doc = "how often live identities are re-checked against the policy" },
 	/* Purposes first: delegators refer to them. */
 	{ "purposes", OPT_SECTION, .parse = parse_purposes, .doc = "the purposes" },
 	{ "delegators", OPT_SECTION, .parse = parse_delegators, .doc = "who may create what" },
@@ -352,6 +365,16 @@ static const struct opt purpose_opts[] = {
 	  .doc = "the least risk of its identities: low, medium, high or critical" },
 	{ "service_risk", OPT_SECTION, .parse = parse_service_risk,
 	  .doc = "PAM service -> the risk of using it" },
+	{ "verified_actors", OPT_SECTION, .parse = parse_purpose_actors,
+	  .doc = "programs recognised as creating clients of this purpose" },
+	{ "require_verified_actor", OPT_BOOL, PUR(require_verified_actor), .def = false,
+	  .doc = "refuse a create whose client is no verified actor" },
+	{ "max_sudo", OPT_INT, PUR(max_sudo), .def = 0, .min = 0, .max = MAX_BUDGET,
+	  .doc = "sudo actions one identity may perform (0: no budget)" },
+	{ "max_delegations", OPT_INT, PUR(max_delegations), .def = 0, .min = 0, .max = MAX_BUDGET,
+	  .doc = "sub-identities one identity may create (0: no budget)" },
+	{ "over_budget", OPT_ENUM, PUR(over_budget), .def = AGENT_RULE_DENY,
+	  .choices = budget_choices, .doc = "beyond max_sudo: deny, or approve (a human decides)" },
 	{ "delegate", OPT_STRINGS,
 	  LIST(struct agent_cfg_purpose, delegate, ndelegate, AGENT_PURPOSE_MAX + 1),
 	  .max = MAX_PURPOSES, .valid = valid_purpose_name,
@@ -362,6 +385,32 @@ static const struct opt purpose_opts[] = {
 	  .doc = "longest TTL of the purpose (unset: the global max_ttl)" },
 	{ "max_processes", OPT_INT, PUR(max_processes), .def = 0, .min = 0,
 	  .max = MAX_PROCESSES, .doc = "pids.max of an identity's cgroup (0: no limit)" },
+};
+
+static const char *check_sha256(const char *s)
+{
+	size_t n = strspn(s, "0123456789abcdef");
+
+	return n == 64 && s[n] == '\0' ? NULL : "is not 64 lower-case hex digits";
+}
+
+static const char *check_actor_name(const char *s)
+{
+	return agent_valid_username(s) ? NULL : "is not a valid actor name";
+}
+
+#define ACT(f) AT(struct agent_cfg_actor, f)
+/* One element of verified_actors = ( ... ). */
+static const struct opt actor_opts[] = {
+	{ "name", OPT_STRING, ACT(name), .required = true, .label = "actor name",
+	  .check = check_actor_name, .doc = "the actor's name, recorded as actor_name" },
+	{ "path", OPT_STRING, ACT(path), .required = true, .check = check_abspath,
+	  .doc = "the executable (the same file as the client's, by device and inode)" },
+	{ "sha256", OPT_STRING, ACT(sha256_hex), .sdef = "", .check = check_sha256,
+	  .doc = "pins the executable's content" },
+	{ "who", OPT_STRINGS, LIST(struct agent_cfg_actor, who, nwho, AGENT_NAME_MAX + 2),
+	  .max = MAX_WHO, .valid = valid_who, .what = "user, %group or \"*\"",
+	  .doc = "callers who may run it as this actor (unset: anyone)" },
 };
 
 /* One element of delegators = ( ... ). */
@@ -377,6 +426,8 @@ static const struct opt delegator_opts[] = {
 	{ "max_ttl", OPT_DURATION, DEL(max_ttl), .min = 1, .doc = "longest TTL the rule grants" },
 	{ "may_act_for", OPT_BOOL, DEL(may_act_for), .def = false,
 	  .doc = "whether they may name another subject" },
+	{ "creates_per_minute", OPT_INT, DEL(creates_per_minute), .def = 0, .min = 0,
+	  .max = MAX_BUDGET, .doc = "creates one caller may make in any 60 s (0: no budget)" },
 };
 
 #define NOPTS(t) (sizeof(t) / sizeof((t)[0]))
@@ -825,6 +876,44 @@ static int parse_items(struct ctx *c, const config_setting_t *s, const struct op
 	return 0;
 }
 
+static int actors_into(struct ctx *c, const config_setting_t *s, struct agent_cfg_actor **out,
+		       size_t *n)
+{
+	void *items = NULL;
+	int r = parse_items(c, s, actor_opts, NOPTS(actor_opts),
+			    "each verified actor must be a group { name = ...; path = ...; }",
+			    MAX_ACTORS, sizeof(**out), &items, n);
+
+	*out = items;
+	for (size_t i = 0; r == 0 && i < *n; i++) {
+		struct agent_cfg_actor *a = &(*out)[i];
+
+		if (a->sha256_hex[0] &&
+		    sodium_hex2bin(a->sha256, sizeof(a->sha256), a->sha256_hex, 64, NULL, NULL,
+				   NULL) != 0)
+			r = fail(c, config_setting_get_elem(s, (unsigned)i), "bad sha256");
+		for (size_t k = 0; r == 0 && k < i; k++)
+			if (strcmp((*out)[k].name, a->name) == 0)
+				r = fail(c, config_setting_get_elem(s, (unsigned)i),
+					 "verified actor \"%s\" is defined twice", a->name);
+	}
+	return r;
+}
+
+static int parse_actors(struct ctx *c, const config_setting_t *s, void *base)
+{
+	struct agent_config *cfg = base;
+
+	return actors_into(c, s, &cfg->actors, &cfg->nactors);
+}
+
+static int parse_purpose_actors(struct ctx *c, const config_setting_t *s, void *base)
+{
+	struct agent_cfg_purpose *p = base;
+
+	return actors_into(c, s, &p->actors, &p->nactors);
+}
+
 static int parse_purposes(struct ctx *c, const config_setting_t *s, void *base)
 {
 	struct agent_config *cfg = base;
@@ -1117,11 +1206,17 @@ void agent_config_free(struct agent_config *cfg)
 			free(cfg->purposes[i].sudo_cmds[k].rules);
 		for (size_t k = 0; k < 4; k++)
 			free(cfg->purposes[i].sudo_risk[k].rules);
+		for (size_t k = 0; k < cfg->purposes[i].nactors; k++)
+			free(cfg->purposes[i].actors[k].who);
+		free(cfg->purposes[i].actors);
 	}
 	for (size_t i = 0; i < cfg->ndelegators; i++) {
 		free(cfg->delegators[i].who);
 		free(cfg->delegators[i].purposes);
 	}
+	for (size_t k = 0; k < cfg->nactors; k++)
+		free(cfg->actors[k].who);
+	free(cfg->actors);
 	free(cfg->purposes);
 	free(cfg->delegators);
 	free(cfg->approvers);

@@ -35,6 +35,18 @@ struct agent_cfg_cmdlist {
 	size_t n;
 };
 
+/* A program agentd recognises as the creating client (agentd/actor.c): the
+ * executable at path (the same file: device and inode), optionally pinned by
+ * its SHA-256, run by one of who (none = anyone). */
+struct agent_cfg_actor {
+	char name[AGENT_NAME_MAX + 1];
+	char path[AGENT_PATH_MAX + 1];
+	char sha256_hex[65]; /* "" = not pinned */
+	unsigned char sha256[32];
+	char (*who)[AGENT_NAME_MAX + 2];
+	size_t nwho;
+};
+
 struct agent_cfg_purpose {
 	char name[AGENT_PURPOSE_MAX + 1];
 	char groups[AGENT_GROUPS_MAX][AGENT_NAME_MAX + 1]; /* as written */
@@ -54,6 +66,12 @@ struct agent_cfg_purpose {
 	struct agent_cfg_cmdlist sudo_cmds[3]; /* indexed by enum agent_rule */
 	enum agent_risk risk;                  /* default low */
 	struct agent_cfg_cmdlist sudo_risk[4]; /* sudo_commands.risk, indexed by enum agent_risk */
+	struct agent_cfg_actor *actors;        /* verified_actors of this purpose */
+	size_t nactors;
+	bool require_verified_actor;           /* default false */
+	unsigned max_sudo;        /* sudo actions per identity, 0 = no budget */
+	unsigned max_delegations; /* sub-identities per identity, 0 = no budget */
+	enum agent_rule over_budget; /* beyond max_sudo: deny (default) or approve */
 };
 
 /* who: "user", "%group", or "*" (anyone who is not an agent identity). */
@@ -64,6 +82,7 @@ struct agent_cfg_delegator {
 	size_t npurposes;
 	uint64_t max_ttl;  /* seconds; 0 = the global max_ttl */
 	bool may_act_for;  /* may name another subject with --for */
+	unsigned creates_per_minute; /* creates per caller in any 60 s, 0 = no budget */
 	int line;          /* for messages */
 };
 
@@ -95,6 +114,9 @@ struct agent_config {
 	unsigned max_pending;                  /* pending step-up requests, default 256 */
 	enum agent_risk approve_risk;          /* actions at or above need approval; default high */
 	char cgroup_root[AGENT_PATH_MAX + 1];  /* "auto" (default), "none" or a path */
+	struct agent_cfg_actor *actors;        /* verified_actors (global) */
+	size_t nactors;
+	uint64_t policy_check_interval;        /* seconds, default 60s: live identities re-checked */
 	struct agent_cfg_delegator *delegators;
 	size_t ndelegators;
 	struct agent_cfg_purpose *purposes;

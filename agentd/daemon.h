@@ -70,7 +70,8 @@ struct agentd_opts {
  * holding one of these, and the loop dispatches on it. */
 enum agentd_watch_kind {
 	W_LISTEN = 1, W_SIGNAL, W_TIMER_BOOT, W_TIMER_REAL, W_TIMER_STEPUP, W_CONN, W_REAPER,
-	W_SESSION, W_RUN, W_APPROVER, W_DEFERRED, W_SWEEP, W_SWEEP_TIMER, W_CGROUP
+	W_SESSION, W_RUN, W_APPROVER, W_DEFERRED, W_SWEEP, W_SWEEP_TIMER, W_CGROUP,
+	W_TIMER_POLICY
 };
 
 /* The event interface: how a lower module reports to the ones above it
@@ -132,6 +133,11 @@ struct agentd {
 	 * homes.c owns home_fd. */
 	int epfd, listen_fd, signal_fd, tboot_fd, treal_fd, tstepup_fd, home_fd;
 	int kinds[W_TIMER_STEPUP + 1]; /* epoll data for the fixed watches */
+	/* follow.c: the periodic policy check (policy_check_interval) */
+	struct {
+		int kind; /* W_TIMER_POLICY */
+		int fd;
+	} follow;
 	struct agentd_conns conns;        /* conn.c */
 	struct agentd_live_table live;    /* livetable.c */
 	struct agentd_reapers reapers;    /* reaper.c */

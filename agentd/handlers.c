@@ -17,7 +17,9 @@
 
 #include <sodium.h>
 
+#include "agentd/actor.h"
 #include "agentd/approval.h"
+#include "agentd/budget.h"
 #include "agentd/caller.h"
 #include "agentd/conn.h"
 #include "agentd/daemon.h"
@@ -97,6 +99,9 @@ static bool create_identity(struct agentd *d, struct agentd_conn *c, const struc
 {
 	struct agent_create_req req = { 0 };
 	struct agent_create_decision dec;
+	struct agentd_actor act;
+	bool act_ok;
+	char lbl[32];
 	struct agent_now now;
 	const char *actor = agent_msg_str(m, AGENT_A_ACTOR);
 	const char *task = agent_msg_str(m, AGENT_A_TASK);
@@ -140,8 +145,22 @@ static bool create_identity(struct agentd *d, struct agentd_conn *c, const struc
 		agentd_reply_error(d, c, -r, "agentd cannot write its state: %s", strerror(-r));
 		return false;
 	}
+	agentd_budget_create_counts(d, cc, &req);
 	agent_policy_create(d->cfg, &cc->c, &req, time(NULL), &dec);
 	if (!dec.allowed) {
+		audit_create(d, cc, &req, NULL, "deny", dec.reason);
+		if (dec.over_budget)
+			agentd_budget_audit(d, cc->c.agent ? &cc->agent : NULL,
+					    agentd_caller_label(cc, lbl, sizeof(lbl)), req.purpose,
+					    dec.over_budget, dec.reason);
+		agentd_reply_error(d, c, EPERM, "%s", dec.reason);
+		return false;
+	}
+	/* Which program asks (verified_actors): evidence, or a requirement. */
+	agentd_actor_identify(d->cfg, agent_config_purpose(d->cfg, req.purpose), c->fd, &c->cred,
+			      &cc->c, &act);
+	if (!agent_policy_actor(agent_config_purpose(d->cfg, req.purpose), actor, act.name,
+				act.why, &act_ok, dec.reason, sizeof(dec.reason))) {
 		audit_create(d, cc, &req, NULL, "deny", dec.reason);
 		agentd_reply_error(d, c, EPERM, "%s", dec.reason);
 		return false;
@@ -181,7 +200,9 @@ static bool create_identity(struct agentd *d, struct agentd_conn *c, const struc
 	id->depth = dec.depth;
 	id->risk = dec.risk;
 	id->creator_uid = cc->c.uid;
-	snprintf(id->actor, sizeof(id->actor), "%s", actor ? actor : "");
+	snprintf(id->actor, sizeof(id->actor), "%s", actor ? actor : act.name);
+	id->actor_verified = act_ok;
+	snprintf(id->actor_name, sizeof(id->actor_name), "%s", act.name);
 	snprintf(id->task, sizeof(id->task), "%s", task ? task : "");
 	agent_now(&now);
 	id->created = now.real;

@@ -13,6 +13,7 @@
 
 #include "agentd/approval.h"
 #include "agentd/cgroup.h"
+#include "agentd/budget.h"
 #include "agentd/conn.h"
 #include "agentd/daemon.h"
 #include "agentd/deferred.h"
@@ -95,6 +96,8 @@ static void audit_pam_risk(struct agentd *d, struct agentd_conn *c, const char *
 		agent_kv_str(&kv, "rule", rule);
 	if (dec)
 		agent_kv_str(&kv, "action_risk", agent_risk_str(dec->risk));
+	if (dec && dec->over_budget)
+		agent_kv_str(&kv, "over_budget", "max_sudo");
 	agent_kv_str(&kv, "reason", reason);
 	agent_audit_emit(&d->audit, &kv, allowed ? LOG_NOTICE : LOG_WARNING);
 }
@@ -123,13 +126,28 @@ void agentd_audit_session_end(struct agentd *d, const struct agentd_session *s,
 	agent_audit_emit(&d->audit, &kv, LOG_NOTICE);
 }
 
-static void decide(struct agentd *d, const struct pam_req *r, struct agent_service_decision *dec)
+static void decide(struct agentd *d, const struct pam_req *r, pid_t pid,
+		   struct agent_service_decision *dec)
 {
 	struct agent_now now;
 
 	agent_now(&now);
 	agent_policy_sudo(d->cfg, r->found ? &r->id : NULL, r->service, r->command, r->runas, &now,
 			  dec);
+	agent_policy_sudo_budget(d->cfg, r->found ? &r->id : NULL, r->service,
+				 agentd_budget_sudo_counted(r->name, pid), dec);
+}
+
+static bool is_sudo(const char *service)
+{
+	return service && (strcmp(service, "sudo") == 0 || strcmp(service, "sudo-i") == 0);
+}
+
+/* An allowed sudo counts against max_sudo, once per PAM transaction. */
+static void count_sudo(struct agentd *d, struct agentd_conn *c, const struct pam_req *r)
+{
+	if (r->found && is_sudo(r->service))
+		agentd_budget_sudo_count(d, r->name, c->cred.pid);
 }
 
 /* The whole decision, in whichever stage asks (auth, account or session
@@ -139,12 +157,13 @@ static void decide(struct agentd *d, const struct pam_req *r, struct agent_servi
 static bool decide_stage(struct agentd *d, struct agentd_conn *c, const char *event,
 			 const struct pam_req *r, struct agent_service_decision *dec)
 {
-	decide(d, r, dec);
+	decide(d, r, c->cred.pid, dec);
 	if (dec->approve && r->grant &&
 	    agentd_stepup_granted(d, r->grant, r->name, r->service, r->command, r->runas,
 				  c->cred.pid)) {
 		dec->allowed = true;
 		snprintf(dec->reason, sizeof(dec->reason), "approved in request %s", r->grant);
+		count_sudo(d, c, r);
 		return true;
 	}
 	if (dec->approve) {
@@ -155,14 +174,19 @@ static bool decide_stage(struct agentd *d, struct agentd_conn *c, const char *ev
 
 		audit_pam_risk(d, c, event, r, false, "step-up approval required", dec->rule, NULL,
 			       dec);
+		if (dec->over_budget)
+			agentd_budget_audit(d, &r->id, NULL, r->id.purpose, "max_sudo", dec->reason);
 		agentd_stepup_begin(d, c, &r->id, &it);
 		return false;
 	}
 	if (!dec->allowed) {
 		audit_pam_risk(d, c, event, r, false, dec->reason, dec->rule, NULL, dec);
+		if (dec->over_budget)
+			agentd_budget_audit(d, &r->id, NULL, r->id.purpose, "max_sudo", dec->reason);
 		agentd_reply_error(d, c, dec->err, "%s", dec->reason);
 		return false;
 	}
+	count_sudo(d, c, r);
 	return true;
 }
 
@@ -183,7 +207,7 @@ void agentd_h_auth(struct agentd *d, struct agentd_conn *c, const struct agent_m
 
 	if (!pam_req_get(d, c, m, &r))
 		return;
-	decide(d, &r, &dec);
+	decide(d, &r, c->cred.pid, &dec);
 	/* A dead identity has no valid token; the token is checked before the
 	 * policy, so a wrong token never starts a step-up request. */
 	if (dec.err == ENOENT || dec.err == EKEYEXPIRED) {

@@ -31,6 +31,7 @@
 #include "agentd/daemon.h"
 #include "agentd/expiry.h"
 #include "agentd/leftovers.h"
+#include "agentd/follow.h"
 #include "agentd/livetable.h"
 #include "agentd/handlers.h"
 #include "agentd/handlers_pam.h"
@@ -231,6 +232,9 @@ static void run_loop(struct agentd *d)
 			case W_CGROUP:
 				agentd_cgroup_events(d);
 				break;
+			case W_TIMER_POLICY:
+				agentd_follow_tick(d);
+				break;
 			case W_SESSION:
 				/* The session's process exited without closing it. */
 				agentd_audit_session_end(d, ev[i].data.ptr, "process exited");
@@ -324,7 +328,8 @@ static void cleanup(struct agentd *d)
 	agent_config_free(d->cfg);
 	agentd_live_free(d);
 	agentd_uidalloc_free(d);
-	int fds[] = { d->epfd, d->signal_fd, d->tboot_fd, d->treal_fd, d->tstepup_fd, d->home_fd };
+	int fds[] = { d->epfd, d->signal_fd, d->tboot_fd, d->treal_fd, d->tstepup_fd, d->home_fd,
+		      d->follow.fd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
@@ -350,6 +355,7 @@ int agentd_main(const struct agentd_opts *opts)
 	TAILQ_INIT(&d.deferred.q);
 	d.deferred.tfd = -1;
 	d.epfd = d.listen_fd = d.signal_fd = d.tboot_fd = d.treal_fd = d.tstepup_fd = d.home_fd = -1;
+	d.follow.fd = -1;
 	d.started = agentd_boot_seconds();
 	agent_audit_open(&d.audit, opts->foreground_log);
 	if (sodium_init() < 0) {
@@ -412,7 +418,7 @@ int agentd_main(const struct agentd_opts *opts)
 				"writable by group or others: %s\n", d.cfg->home_base, strerror(-r));
 		goto out;
 	}
-	if ((r = setup_fds(&d)) < 0) {
+	if ((r = setup_fds(&d)) < 0 || (r = agentd_follow_init(&d)) < 0) {
 		fprintf(stderr, "agentd: cannot set up the event loop: %s\n", strerror(-r));
 		goto out;
 	}

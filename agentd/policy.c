@@ -133,6 +133,13 @@ static void create_sub(const struct agent_config *cfg, const struct agent_caller
 		     parent->depth + 1, p->max_depth, req->purpose);
 		return;
 	}
+	if (pp->max_delegations && req->parent_children >= pp->max_delegations) {
+		deny(out, "over budget: %s has created %llu sub-identities, max_delegations of "
+			  "purpose %s is %u", parent->name, (unsigned long long)req->parent_children,
+		     pp->name, pp->max_delegations);
+		out->over_budget = "max_delegations";
+		return;
+	}
 	if (parent->chain_len + 1 > AGENT_CHAIN_MAX) {
 		deny(out, "delegation chain longer than %d", AGENT_CHAIN_MAX);
 		return;
@@ -190,6 +197,14 @@ void agent_policy_create(const struct agent_config *cfg, const struct agent_call
 			return;
 		}
 		max = min_nonzero(max, d->max_ttl);
+		if (d->creates_per_minute && req->recent_creates >= d->creates_per_minute) {
+			deny(out, "over budget: %s created %llu identities in the last minute, "
+				  "creates_per_minute of the delegator rule at line %d is %u",
+			     caller->user, (unsigned long long)req->recent_creates, d->line,
+			     d->creates_per_minute);
+			out->over_budget = "creates_per_minute";
+			return;
+		}
 	}
 	if (!grant_ttl(cfg, req->ttl, max, now, 0, out))
 		return;
@@ -544,4 +559,132 @@ bool agent_policy_may_approve_risk(const struct agent_config *cfg,
 		return false;
 	}
 	return true;
+}
+
+bool agent_policy_who_matches(char (*who)[AGENT_NAME_MAX + 2], size_t n,
+			      const struct agent_caller *caller)
+{
+	return who_in(who, n, caller);
+}
+
+bool agent_policy_actor(const struct agent_cfg_purpose *p, const char *claimed,
+			const char *verified, const char *why, bool *is_verified, char *reason,
+			size_t reasonlen)
+{
+	bool match = verified && verified[0] && (!claimed || strcmp(claimed, verified) == 0);
+
+	*is_verified = match;
+	if (!p || !p->require_verified_actor || match)
+		return true;
+	if (verified && verified[0])
+		snprintf(reason, reasonlen, "actor \"%s\" claimed, but the client is verified "
+			 "actor %s (purpose %s requires a verified actor)", claimed, verified,
+			 p->name);
+	else
+		snprintf(reason, reasonlen, "purpose %s requires a verified actor: %s", p->name,
+			 why && why[0] ? why : "none matched");
+	return false;
+}
+
+__attribute__((format(printf, 2, 3))) static void recheck_retire(
+	struct agent_recheck_decision *out, const char *fmt, ...)
+{
+	va_list ap;
+
+	out->action = AGENT_RECHECK_RETIRE;
+	va_start(ap, fmt);
+	vsnprintf(out->reason, sizeof(out->reason), fmt, ap);
+	va_end(ap);
+}
+
+void agent_policy_recheck(const struct agent_config *cfg, const struct agent_identity *id,
+			  const struct agent_caller *creator, const char *parent_purpose,
+			  int64_t now, struct agent_recheck_decision *out)
+{
+	const struct agent_cfg_purpose *p = agent_config_purpose(cfg, id->purpose);
+	const struct agent_cfg_delegator *d = NULL;
+	uint64_t max;
+	char m[32];
+
+	memset(out, 0, sizeof(*out));
+	if (!p) {
+		recheck_retire(out, "purpose %s is no longer in the policy", id->purpose);
+		return;
+	}
+	if (id->depth > p->max_depth) {
+		recheck_retire(out, "depth %u now exceeds max_depth %u of purpose %s", id->depth,
+			       p->max_depth, p->name);
+		return;
+	}
+	max = min_nonzero(cfg->max_ttl, p->max_ttl);
+	if (id->parent[0]) {
+		const struct agent_cfg_purpose *pp =
+			parent_purpose ? agent_config_purpose(cfg, parent_purpose) : NULL;
+
+		if (!pp || !agent_config_may_delegate(pp, id->purpose)) {
+			recheck_retire(out, "purpose %s may no longer delegate purpose %s",
+				       parent_purpose ? parent_purpose : "?", id->purpose);
+			return;
+		}
+	} else if (!creator || !creator->user[0]) {
+		recheck_retire(out, "its creator (uid %u) no longer has a user name",
+			       (unsigned)id->creator_uid);
+		return;
+	} else if (creator->uid != 0) {
+		for (size_t i = 0; i < cfg->ndelegators && !d; i++)
+			if (who_matches(&cfg->delegators[i], creator) &&
+			    purpose_listed(&cfg->delegators[i], id->purpose))
+				d = &cfg->delegators[i];
+		if (!d) {
+			recheck_retire(out, "no delegator rule lets %s create purpose %s any more",
+				       creator->user, id->purpose);
+			return;
+		}
+		if (strcmp(id->subject, creator->user) != 0 && !d->may_act_for) {
+			recheck_retire(out, "the delegator rule at line %d no longer lets %s act "
+				       "for %s", d->line, creator->user, id->subject);
+			return;
+		}
+		max = min_nonzero(max, d->max_ttl);
+	}
+	if (id->expires - id->created > (int64_t)max) {
+		agent_duration_format(max, m, sizeof(m));
+		if (id->created + (int64_t)max <= now) {
+			recheck_retire(out, "max_ttl is now %s, which it has outlived", m);
+			return;
+		}
+		out->action = AGENT_RECHECK_SHORTEN;
+		out->expires = id->created + (int64_t)max;
+		snprintf(out->reason, sizeof(out->reason), "max_ttl is now %s", m);
+	}
+}
+
+void agent_policy_sudo_budget(const struct agent_config *cfg, const struct agent_identity *id,
+			      const char *service, bool counted,
+			      struct agent_service_decision *out)
+{
+	const struct agent_cfg_purpose *p;
+	size_t n;
+
+	if (!id || !is_sudo(service) || counted || (!out->allowed && !out->approve))
+		return;
+	p = agent_config_purpose(cfg, id->purpose);
+	if (!p || !p->max_sudo || id->sudo_used < p->max_sudo)
+		return;
+	out->over_budget = true;
+	n = strlen(out->rule);
+	snprintf(out->rule + n, sizeof(out->rule) - n, "; max_sudo %u used = %s", p->max_sudo,
+		 p->over_budget == AGENT_RULE_APPROVE ? "approve" : "deny");
+	if (p->over_budget == AGENT_RULE_APPROVE) {
+		if (!out->approve) {
+			out->approve = true;
+			out->approvals = out->risk == AGENT_RISK_CRITICAL ? 2 : 1;
+		}
+		svc_deny(out, EACCES, "over budget: %u of max_sudo %u sudo actions used; needs "
+			 "step-up approval", id->sudo_used, p->max_sudo);
+		return;
+	}
+	out->approve = false;
+	svc_deny(out, EACCES, "over budget: %u of max_sudo %u sudo actions used for purpose %s",
+		 id->sudo_used, p->max_sudo, p->name);
 }

@@ -25,6 +25,9 @@ struct agent_create_req {
 	const char *for_user; /* NULL = the caller is the subject */
 	bool has_risk;        /* --risk given: */
 	enum agent_risk risk; /* at least the purpose's (and the parent's) */
+	/* Budgets, counted by the caller from the store: */
+	uint64_t parent_children; /* sub-identities the parent ever had */
+	uint64_t recent_creates;  /* creates by this caller in the last 60 s */
 };
 
 struct agent_create_decision {
@@ -38,6 +41,8 @@ struct agent_create_decision {
 	unsigned depth;
 	char parent[AGENT_NAME_MAX + 1];
 	enum agent_risk risk; /* the highest of the purpose's, the parent's and --risk */
+	const char *over_budget; /* refused by a budget: "max_delegations" or
+				  * "creates_per_minute"; NULL otherwise */
 };
 
 /* Decides a create. now is unix seconds. A requested TTL above what the
@@ -73,7 +78,17 @@ struct agent_service_decision {
 	enum agent_risk risk; /* of the action: the highest of the identity's, the
 			       * service's (service_risk) and the command's */
 	unsigned approvals;   /* with approve: approvers needed (2 for critical) */
+	bool over_budget;     /* max_sudo used up (denied, or sent for approval) */
 };
+
+/* The sudo budget (max_sudo) of an identity's PAM decision out, made by
+ * agent_policy_sudo: a sudo the policy allows or sends for approval, when
+ * the identity has used max_sudo already, is refused, or sent for approval
+ * if the purpose's over_budget says so. counted: this sudo (the same PAM
+ * transaction) was counted already by an earlier stage: no check. */
+void agent_policy_sudo_budget(const struct agent_config *cfg, const struct agent_identity *id,
+			      const char *service, bool counted,
+			      struct agent_service_decision *out);
 
 /* Decides one PAM decision for id (NULL if the store has no such name)
  * under cfg at now. Unlisted services are denied; "approve" is a refusal
@@ -125,3 +140,43 @@ bool agent_policy_may_approve_risk(const struct agent_config *cfg,
 				   const struct agent_identity *id, enum agent_risk risk,
 				   const char (*prior)[AGENT_NAME_MAX + 1], unsigned nprior,
 				   char *why, size_t whylen);
+
+/* Does the caller match one of who[n] ("user", "%group", "*")? */
+bool agent_policy_who_matches(char (*who)[AGENT_NAME_MAX + 2], size_t n,
+			      const struct agent_caller *caller);
+
+/* The actor decision of a create under purpose p: claimed is --actor (NULL
+ * if none), verified the name of the verified actor the client is ("" if
+ * none, why says why). With require_verified_actor, refused unless the
+ * client is one and a claimed label is its name; otherwise allowed. Sets
+ * *is_verified (the record's actor_verified): a verified client whose
+ * claim, if any, is its name. reason: why refused. */
+bool agent_policy_actor(const struct agent_cfg_purpose *p, const char *claimed,
+			const char *verified, const char *why, bool *is_verified, char *reason,
+			size_t reasonlen);
+
+/* Policy that follows live identities (agentd/follow.c): a live identity
+ * re-checked against the policy in force now. */
+enum agent_recheck {
+	AGENT_RECHECK_KEEP = 0,
+	AGENT_RECHECK_RETIRE = 1,  /* reason policy */
+	AGENT_RECHECK_SHORTEN = 2, /* expires lowered to out->expires */
+};
+struct agent_recheck_decision {
+	enum agent_recheck action;
+	int64_t expires;   /* SHORTEN: the new deadline */
+	char reason[192];  /* why, for the record */
+};
+
+/* Re-decides live identity id at now (unix seconds). For a top-level
+ * identity, creator is its creating caller resolved now (NULL: the uid no
+ * longer has a user name; uid 0 is root); for a sub-identity parent_purpose
+ * is its parent's purpose. Retired: its purpose is gone; a sub-identity
+ * whose parent's purpose may no longer delegate it, or that sits deeper
+ * than max_depth; a top-level one no delegator rule lets its creator create
+ * any more (or act for its subject). Shortened: a max_ttl (global, the
+ * purpose's, the delegator rule's) now ends it earlier; retired if that
+ * is already past. */
+void agent_policy_recheck(const struct agent_config *cfg, const struct agent_identity *id,
+			  const struct agent_caller *creator, const char *parent_purpose,
+			  int64_t now, struct agent_recheck_decision *out);

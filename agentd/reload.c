@@ -7,36 +7,12 @@
 #include <syslog.h>
 
 #include "agentd/daemon.h"
+#include "agentd/follow.h"
 #include "agentd/homes.h"
 #include "agentd/publish.h"
 #include "agentd/reload.h"
 #include "agentd/retire.h"
 #include "common/kv.h"
-
-struct purge_ctx {
-	struct agentd *d;
-	char (*names)[AGENT_NAME_MAX + 1];
-	size_t n, cap;
-};
-
-static int purposeless_cb(const struct agent_identity *id, void *arg)
-{
-	struct purge_ctx *p = arg;
-
-	if (agent_config_purpose(p->d->cfg, id->purpose))
-		return 0;
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 16;
-		void *q = realloc(p->names, cap * sizeof(*p->names));
-
-		if (!q)
-			return -ENOMEM;
-		p->names = q;
-		p->cap = cap;
-	}
-	snprintf(p->names[p->n++], AGENT_NAME_MAX + 1, "%s", id->name);
-	return 0;
-}
 
 void agentd_audit_config(struct agentd *d, const char *decision, const char *error)
 {
@@ -55,7 +31,6 @@ void agentd_reload_config(struct agentd *d)
 {
 	struct agent_config *n = NULL, *old = d->cfg;
 	struct agent_snap_writer *oldsnap = d->snap;
-	struct purge_ctx p = { .d = d };
 	char err[512];
 	int r;
 
@@ -75,12 +50,10 @@ void agentd_reload_config(struct agentd *d)
 	d->cfg = n;
 	if (strcmp(n->home_base, old->home_base) != 0 && agentd_home_base_open(d) < 0)
 		syslog(LOG_AUTHPRIV | LOG_ERR, "cannot use home_base %s", n->home_base);
-	/* Identities whose purpose disappeared keep no rights: retire them. */
-	agent_store_foreach(d->store, AGENT_STORE_LIVE, purposeless_cb, &p);
-	for (size_t i = 0; i < p.n; i++)
-		agentd_retire(d, p.names[i], AGENT_RETIRE_REVOKED,
-			      "purpose removed by a configuration reload", NULL);
-	free(p.names);
+	/* Live identities follow the new policy: retired (purpose gone, no
+	 * rule lets them be any more) or shortened (agentd/follow.c). */
+	agentd_follow_policy(d, "reload", false); /* the snapshot is rebuilt below */
+	agentd_follow_arm(d);
 	if ((r = agentd_snapshot_rebuild(d)) < 0) {
 		agentd_snap_failed(d, r);
 		if (d->snap != oldsnap) {

@@ -121,6 +121,7 @@ enum stmt_id {
 	S_UID_USE_ALL,
 	S_UID_EVER,
 	S_UID_HELD,
+	S_SET_EXPIRES,
 	S__MAX
 };
 
@@ -176,6 +177,8 @@ static const char *const sql[S__MAX] = {
 	[S_UID_USE_ALL] = "SELECT uid, released_at, held FROM uid_use WHERE held >= ?1 ORDER BY uid",
 	[S_UID_EVER] = "SELECT uid FROM uid_use UNION SELECT uid FROM identities",
 	[S_UID_HELD] = "SELECT held FROM uid_use WHERE uid = ?1",
+	[S_SET_EXPIRES] = "UPDATE identities SET expires = ?2, expires_boot_ns = ?3 "
+			  "WHERE name = ?1 AND state = 1 AND expires >= ?2",
 };
 
 struct agent_store {
@@ -1137,4 +1140,22 @@ int agent_store_uid_held(struct agent_store *s, uint32_t uid, int *held)
 	*held = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : map_err(rc);
+}
+
+int agent_store_set_expires(struct agent_store *s, const char *name, int64_t expires,
+			    int64_t expires_boot_ns)
+{
+	sqlite3_stmt *st;
+	int r;
+
+	if (!text_ok(name, AGENT_NAME_MAX))
+		return -ENOENT;
+	st = stmt(s, S_SET_EXPIRES);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, expires);
+	sqlite3_bind_int64(st, 3, expires_boot_ns);
+	r = step_done(st);
+	if (r == 0 && sqlite3_changes(s->db) != 1)
+		r = -ENOENT;
+	return r;
 }

@@ -119,3 +119,7 @@ int agent_store_uid_use_list(struct agent_store *st, int min_held, struct agent_
 /* Every uid ever used (uid_use or identities), in no order. */
 int agent_store_foreach_uid_ever(struct agent_store *st, void (*cb)(uint32_t uid, void *arg),
 				 void *arg);
+/* A live identity's deadlines moved earlier (never later: -ENOENT then, as
+ * for a name that is not live). */
+int agent_store_set_expires(struct agent_store *st, const char *name, int64_t expires,
+			    int64_t expires_boot_ns);

@@ -172,7 +172,7 @@ check "trace: the child it delegated, and its retirement with it" \
 	test "$(grep -cE "(create|retire) .*identity=$C" <<<"$out")" = 2
 check "trace: the revoke reason round-trips" grep -qF 'text="task \"done\", early"' <<<"$out"
 check "trace: the step-up names its approver and command" \
-	grep -qF "stepup-approve allow request=\"$RID\" service=\"sudo\" command=\"/usr/bin/id -un\"" <<<"$out"
+	grep -qE "stepup-approve allow request=\"$RID\" .*service=\"sudo\" command=\"/usr/bin/id -un\"" <<<"$out"
 check "trace: the approver and the reason round-trip" \
 	grep -qF 'approver="bob" reason="ok for \"id\""' <<<"$out"
 json=$("$AGENTCTL" audit trace "$A" --json --key "$KEY" "$T/auth.log")

@@ -9,7 +9,15 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <sodium.h>
+
+#include "agentd/actor.h"
 #include "agentd/config.h"
 #include "agentd/policy.h"
 
@@ -359,12 +367,418 @@ static void test_two_person(void **state)
 	agent_config_free(c);
 }
 
+static void test_config_actors(void **state)
+{
+	struct agent_config *c, *bad = NULL;
+	char err[256];
+
+	(void)state;
+	c = parse_or_die(
+		"verified_actors = ( { name = \"orch\"; path = \"/usr/bin/orch\";\n"
+		"  sha256 = \"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\";\n"
+		"  who = [ \"orchestrator\", \"%ops\" ]; } );\n"
+		"purposes = ( { name = \"ci\"; require_verified_actor = true;\n"
+		"  verified_actors = ( { name = \"ci-runner\"; path = \"/usr/bin/runner\"; } ); } );\n");
+	assert_int_equal(c->nactors, 1);
+	assert_string_equal(c->actors[0].name, "orch");
+	assert_int_equal(c->actors[0].sha256[0], 0xba);
+	assert_int_equal(c->actors[0].sha256[31], 0xad);
+	assert_int_equal(c->actors[0].nwho, 2);
+	assert_true(c->purposes[0].require_verified_actor);
+	assert_int_equal(c->purposes[0].nactors, 1);
+	assert_string_equal(c->purposes[0].actors[0].path, "/usr/bin/runner");
+	assert_string_equal(c->purposes[0].actors[0].sha256_hex, "");
+	agent_config_free(c);
+	c = parse_or_die("purposes = ( { name = \"ci\"; } );\n");
+	assert_false(c->purposes[0].require_verified_actor); /* the default */
+	assert_int_equal(c->nactors, 0);
+	agent_config_free(c);
+
+	assert_int_equal(agent_config_parse_string(
+				 "verified_actors = ( { name = \"a\"; path = \"/x\"; sha256 = \"ab\"; } );\n",
+				 "b.conf", &bad, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "is not 64 lower-case hex digits"));
+	assert_int_equal(agent_config_parse_string(
+				 "verified_actors = ( { name = \"a\"; path = \"rel\"; } );\n",
+				 "b.conf", &bad, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "must be an absolute path"));
+	assert_int_equal(agent_config_parse_string("verified_actors = ( { path = \"/x\"; } );\n",
+						   "b.conf", &bad, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "missing required setting 'name'"));
+	assert_int_equal(agent_config_parse_string(
+				 "verified_actors = ( { name = \"a\"; path = \"/x\"; },\n"
+				 "  { name = \"a\"; path = \"/y\"; } );\n",
+				 "b.conf", &bad, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "b.conf:2: verified actor \"a\" is defined twice"));
+	assert_int_equal(agent_config_parse_string(
+				 "verified_actors = ( { name = \"a\"; path = \"/x\"; how = 1; } );\n",
+				 "b.conf", &bad, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "unknown setting 'how'"));
+	assert_null(bad);
+}
+
+static void test_actor_decision(void **state)
+{
+	struct agent_config *c = parse_or_die(
+		"purposes = ( { name = \"req\"; require_verified_actor = true; },\n"
+		"  { name = \"free\"; } );\n");
+	const struct agent_cfg_purpose *req = &c->purposes[0], *fr = &c->purposes[1];
+	char why[256];
+	bool v;
+
+	(void)state;
+	/* not required: always allowed, verified only when the claim fits */
+	assert_true(agent_policy_actor(fr, NULL, "", "no match", &v, why, sizeof(why)));
+	assert_false(v);
+	assert_true(agent_policy_actor(fr, NULL, "orch", "", &v, why, sizeof(why)));
+	assert_true(v);
+	assert_true(agent_policy_actor(fr, "orch", "orch", "", &v, why, sizeof(why)));
+	assert_true(v);
+	assert_true(agent_policy_actor(fr, "other", "orch", "", &v, why, sizeof(why)));
+	assert_false(v);
+	assert_true(agent_policy_actor(NULL, "x", NULL, NULL, &v, why, sizeof(why)));
+	assert_false(v);
+	/* required */
+	assert_true(agent_policy_actor(req, NULL, "orch", "", &v, why, sizeof(why)));
+	assert_true(v);
+	assert_true(agent_policy_actor(req, "orch", "orch", "", &v, why, sizeof(why)));
+	assert_false(agent_policy_actor(req, "other", "orch", "", &v, why, sizeof(why)));
+	assert_false(v);
+	assert_string_equal(why, "actor \"other\" claimed, but the client is verified actor orch "
+				 "(purpose req requires a verified actor)");
+	assert_false(agent_policy_actor(req, NULL, "", "the client exited", &v, why, sizeof(why)));
+	assert_string_equal(why, "purpose req requires a verified actor: the client exited");
+	assert_false(agent_policy_actor(req, "orch", "", "", &v, why, sizeof(why)));
+	assert_string_equal(why, "purpose req requires a verified actor: none matched");
+	agent_config_free(c);
+}
+
+/* The real thing on a socketpair: this test program is the peer. */
+static void test_actor_identify(void **state)
+{
+	char exe[1024], text[4096], hex[65];
+	unsigned char hash[32];
+	struct agent_caller me = user("tester", "testers");
+	struct agent_config *c;
+	struct agentd_actor a;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	ssize_t n;
+	int sp[2], fd;
+
+	(void)state;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	assert_true(n > 0);
+	exe[n] = '\0';
+	fd = open(exe, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(agentd_actor_hash_fd(fd, hash), 0);
+	close(fd);
+	sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp), 0);
+	assert_int_equal(getsockopt(sp[0], SOL_SOCKET, SO_PEERCRED, &cred, &len), 0);
+
+	/* pinned, right user: verified (the purpose's list first) */
+	snprintf(text, sizeof(text),
+		 "verified_actors = ( { name = \"global\"; path = \"%s\"; } );\n"
+		 "purposes = ( { name = \"p\"; verified_actors = ( { name = \"me\"; path = \"%s\";\n"
+		 "  sha256 = \"%s\"; who = [ \"%%testers\" ]; } ); } );\n",
+		 exe, exe, hex);
+	c = parse_or_die(text);
+	agentd_actor_identify(c, &c->purposes[0], sp[0], &cred, &me, &a);
+	assert_true(a.verified);
+	assert_string_equal(a.name, "me");
+	/* another caller: not in who, so the global entry matches */
+	me = user("someone", NULL);
+	agentd_actor_identify(c, &c->purposes[0], sp[0], &cred, &me, &a);
+	assert_true(a.verified);
+	assert_string_equal(a.name, "global");
+	agent_config_free(c);
+
+	/* a wrong pin, another path: not verified, and why */
+	hex[0] = hex[0] == '0' ? '1' : '0';
+	snprintf(text, sizeof(text),
+		 "verified_actors = ( { name = \"pinned\"; path = \"%s\"; sha256 = \"%s\"; },\n"
+		 "  { name = \"other\"; path = \"/bin/true\"; } );\n",
+		 exe, hex);
+	c = parse_or_die(text);
+	agentd_actor_identify(c, NULL, sp[0], &cred, &me, &a);
+	assert_false(a.verified);
+	assert_string_equal(a.name, "");
+	assert_string_equal(a.why, "the client's executable is no verified actor");
+	agent_config_free(c);
+
+	/* no actors at all */
+	c = parse_or_die("max_ttl = \"1h\";\n");
+	agentd_actor_identify(c, NULL, sp[0], &cred, &me, &a);
+	assert_false(a.verified);
+	assert_string_equal(a.why, "no verified_actors in the policy");
+	agent_config_free(c);
+	close(sp[0]);
+	close(sp[1]);
+
+	/* the hash itself: SHA-256 of "abc" */
+	{
+		char tmpl[] = "/tmp/test_authz.XXXXXX";
+
+		fd = mkstemp(tmpl);
+		assert_true(fd >= 0);
+		unlink(tmpl);
+		assert_int_equal(write(fd, "abc", 3), 3);
+		assert_int_equal(agentd_actor_hash_fd(fd, hash), 0);
+		sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
+		assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+		close(fd);
+	}
+}
+
+static void test_recheck(void **state)
+{
+	struct agent_config *c = parse_or_die(
+		"max_ttl = \"8h\";\n"
+		"purposes = ( { name = \"ci\"; max_ttl = \"2h\"; delegate = [ \"ci\" ]; max_depth = 2; },\n"
+		"  { name = \"leaf\"; } );\n"
+		"delegators = ( { who = [ \"%devs\" ]; purposes = [ \"ci\" ]; max_ttl = \"1h\"; },\n"
+		"  { who = [ \"orch\" ]; purposes = [ \"*\" ]; may_act_for = true; } );\n");
+	struct agent_now now = { .real = NOW, .boot_ns = 5000000000LL };
+	struct agent_identity id = ident("ci", AGENT_RISK_LOW, &now);
+	struct agent_caller alice = user("alice", "devs"), orch = user("orch", NULL);
+	struct agent_caller gone = { .uid = 3000 }, root = user("root", NULL);
+	struct agent_recheck_decision d;
+
+	(void)state;
+	root.uid = 0;
+	id.creator_uid = 3000;
+	id.created = NOW - 600;
+	id.expires = NOW + 600; /* 20 minutes in all */
+	/* created by orch for alice: still allowed */
+	agent_policy_recheck(c, &id, &orch, NULL, NOW, &d);
+	assert_int_equal(d.action, AGENT_RECHECK_KEEP);
+	/* created by alice for alice (subject alice) through %devs */
+	agent_policy_recheck(c, &id, &alice, NULL, NOW, &d);
+	assert_int_equal(d.action, AGENT_RECHECK_KEEP);
+	/* alice left the group */
+	{
+		struct agent_caller left = user("alice", NULL);
+
+		agent_policy_recheck(c, &id, &left, NULL, NOW, &d);
+		assert_int_equal(d.action, AGENT_RECHECK_RETIRE);
+		assert_string_equal(d.reason, "no delegator rule lets alice create purpose ci any more");
+	}
+	/* a creator whose account is gone */
+	agent_policy_recheck(c, &id, &gone, NULL, NOW, &d);
+	assert_int_equal(d.action, AGENT_RECHECK_RETIRE);
+	assert_string_equal(d.reason, "its creator (uid 3000) no longer has a user name");
+	agent_policy_recheck(c, &id, NULL, NULL, NOW, &d);
+	assert_int_equal(d.action, AGENT_RECHECK_RETIRE);
+	/* root created it: only the purpose and max_ttl matter */
+	agent_policy_recheck(c, &id, &root, NULL, NOW, &d);
+	assert_int_equal(d.action, AGENT_RECHECK_KEEP);
+	/* acting for someone else without may_act_for */
+	snprintf(id.subject, sizeof(id.subject), "bob");
+	agent_policy_recheck(c, &id, &alice, NULL, NOW, &d);
+	assert_int_equal(d.action, AGENT_RECHECK_RETIRE);
+	assert_non_null(strstr(d.reason, "no longer lets alice act for bob"));
+	snprintf(id.subject, sizeof(id.subject), "alice");
+	/* the purpose is gone */
+	snprintf(id.purpose, sizeof(id.purpose), "gone");
+	agent_policy_recheck(c, &id, &orch, NULL, NOW, &d);
+	assert_int_equal(d.action, AGENT_RECHECK_RETIRE);
+	assert_string_equal(d.reason, "purpose gone is no longer in the policy");
+	snprintf(id.purpose, sizeof(id.purpose), "ci");
+	/* max_ttl: the delegator rule's 1h shortens a 3h identity of alice's */
+	id.expires = id.created + 3 * 3600;
+	agent_policy_recheck(c, &id, &alice, NULL, NOW, &d);
+	assert_int_equal(d.action, AGENT_RECHECK_SHORTEN);
+	assert_int_equal(d.expires, id.created + 3600);
+	assert_string_equal(d.reason, "max_ttl is now 1h");
+	/* orch: the purpose's 2h */
+	agent_policy_recheck(c, &id, &orch, NULL, NOW, &d);
+	assert_int_equal(d.action, AGENT_RECHECK_SHORTEN);
+	assert_int_equal(d.expires, id.created + 7200);
+	/* already older than the new maximum: retired */
+	id.created = NOW - 3 * 3600;
+	agent_policy_recheck(c, &id, &orch, NULL, NOW, &d);
+	assert_int_equal(d.action, AGENT_RECHECK_RETIRE);
+	assert_string_equal(d.reason, "max_ttl is now 2h, which it has outlived");
+	id.created = NOW - 600;
+	id.expires = NOW + 600;
+	/* a sub-identity: its parent's purpose must still delegate it */
+	snprintf(id.parent, sizeof(id.parent), "agent-parent");
+	id.depth = 2;
+	agent_policy_recheck(c, &id, NULL, "ci", NOW, &d);
+	assert_int_equal(d.action, AGENT_RECHECK_KEEP);
+	agent_policy_recheck(c, &id, NULL, "leaf", NOW, &d);
+	assert_int_equal(d.action, AGENT_RECHECK_RETIRE);
+	assert_string_equal(d.reason, "purpose leaf may no longer delegate purpose ci");
+	agent_policy_recheck(c, &id, NULL, NULL, NOW, &d); /* parent not found */
+	assert_int_equal(d.action, AGENT_RECHECK_RETIRE);
+	/* deeper than max_depth now */
+	id.depth = 3;
+	agent_policy_recheck(c, &id, NULL, "ci", NOW, &d);
+	assert_int_equal(d.action, AGENT_RECHECK_RETIRE);
+	assert_string_equal(d.reason, "depth 3 now exceeds max_depth 2 of purpose ci");
+	agent_config_free(c);
+
+	/* the interval: default 60s, bounded */
+	c = parse_or_die("max_ttl = \"1h\";\n");
+	assert_int_equal(c->policy_check_interval, 60);
+	agent_config_free(c);
+	c = parse_or_die("policy_check_interval = \"5s\";\n");
+	assert_int_equal(c->policy_check_interval, 5);
+	agent_config_free(c);
+	{
+		struct agent_config *bad = NULL;
+		char err[256];
+
+		assert_int_equal(agent_config_parse_string("policy_check_interval = \"0s\";\n",
+							   "b.conf", &bad, err, sizeof(err)),
+				 -EINVAL);
+		assert_int_equal(agent_config_parse_string("policy_check_interval = \"2d\";\n",
+							   "b.conf", &bad, err, sizeof(err)),
+				 -EINVAL);
+	}
+}
+
+static const char budget_policy[] =
+	"purposes = (\n"
+	"  { name = \"b\"; services = { sudo = \"allow\"; su = \"allow\"; sshd = \"approve\"; };\n"
+	"    max_sudo = 2; max_delegations = 2; delegate = [ \"b\" ]; max_depth = 3; },\n"
+	"  { name = \"ask\"; services = { sudo = \"allow\"; }; max_sudo = 1; over_budget = \"approve\"; },\n"
+	"  { name = \"free\"; services = { sudo = \"allow\"; }; delegate = [ \"free\" ]; max_depth = 3; }\n"
+	");\n"
+	"delegators = ( { who = [ \"alice\" ]; purposes = [ \"*\" ]; creates_per_minute = 3; },\n"
+	"  { who = [ \"bob\" ]; purposes = [ \"*\" ]; } );\n";
+
+static void test_budgets(void **state)
+{
+	struct agent_config *c = parse_or_die(budget_policy);
+	struct agent_now now = { .real = NOW, .boot_ns = 5000000000LL };
+	struct agent_identity id = ident("b", AGENT_RISK_LOW, &now);
+	struct agent_caller alice = user("alice", NULL), bob = user("bob", NULL);
+	struct agent_caller agent = { .uid = id.uid, .agent = &id };
+	struct agent_create_req req = { .purpose = "b" };
+	struct agent_create_decision cd;
+	struct agent_service_decision d;
+
+	(void)state;
+	assert_int_equal(c->purposes[0].max_sudo, 2);
+	assert_int_equal(c->purposes[0].over_budget, AGENT_RULE_DENY); /* the default */
+	assert_int_equal(c->purposes[1].over_budget, AGENT_RULE_APPROVE);
+	assert_int_equal(c->delegators[0].creates_per_minute, 3);
+	assert_int_equal(c->delegators[1].creates_per_minute, 0);
+	/* creates_per_minute: the 4th create within a minute is refused */
+	req.recent_creates = 2;
+	agent_policy_create(c, &alice, &req, NOW, &cd);
+	assert_true(cd.allowed);
+	assert_null(cd.over_budget);
+	req.recent_creates = 3;
+	agent_policy_create(c, &alice, &req, NOW, &cd);
+	assert_false(cd.allowed);
+	assert_string_equal(cd.over_budget, "creates_per_minute");
+	assert_non_null(strstr(cd.reason, "over budget: alice created 3 identities in the last "
+					  "minute"));
+	agent_policy_create(c, &bob, &req, NOW, &cd); /* no budget in bob's rule */
+	assert_true(cd.allowed);
+	/* max_delegations: of the parent's purpose, counting every child ever */
+	snprintf(agent.user, sizeof(agent.user), "%s", id.name);
+	req.recent_creates = 0;
+	req.parent_children = 1;
+	agent_policy_create(c, &agent, &req, NOW, &cd);
+	assert_true(cd.allowed);
+	req.parent_children = 2;
+	agent_policy_create(c, &agent, &req, NOW, &cd);
+	assert_false(cd.allowed);
+	assert_string_equal(cd.over_budget, "max_delegations");
+	assert_non_null(strstr(cd.reason, "max_delegations of purpose b is 2"));
+	{
+		struct agent_identity fp = ident("free", AGENT_RISK_LOW, &now);
+		struct agent_caller fa = { .uid = fp.uid, .agent = &fp };
+		struct agent_create_req fr = { .purpose = "free", .parent_children = 1000 };
+
+		agent_policy_create(c, &fa, &fr, NOW, &cd);
+		assert_true(cd.allowed); /* no budget */
+	}
+	/* max_sudo, deny: the third sudo is refused */
+	id.sudo_used = 1;
+	agent_policy_sudo(c, &id, "sudo", "/usr/bin/id", "root", &now, &d);
+	agent_policy_sudo_budget(c, &id, "sudo", false, &d);
+	assert_true(d.allowed);
+	assert_false(d.over_budget);
+	id.sudo_used = 2;
+	agent_policy_sudo(c, &id, "sudo", "/usr/bin/id", "root", &now, &d);
+	agent_policy_sudo_budget(c, &id, "sudo", false, &d);
+	assert_false(d.allowed);
+	assert_false(d.approve);
+	assert_true(d.over_budget);
+	assert_string_equal(d.reason, "over budget: 2 of max_sudo 2 sudo actions used for purpose b");
+	assert_non_null(strstr(d.rule, "; max_sudo 2 used = deny"));
+	/* a later stage of a sudo counted already is not refused by the count */
+	agent_policy_sudo(c, &id, "sudo", "/usr/bin/id", "root", &now, &d);
+	agent_policy_sudo_budget(c, &id, "sudo", true, &d);
+	assert_true(d.allowed);
+	/* other services are not sudo actions */
+	agent_policy_sudo(c, &id, "su", NULL, "root", &now, &d);
+	agent_policy_sudo_budget(c, &id, "su", false, &d);
+	assert_true(d.allowed);
+	/* a denied action stays denied, without a budget record */
+	agent_policy_sudo(c, &id, "cron", NULL, "root", &now, &d);
+	agent_policy_sudo_budget(c, &id, "cron", false, &d);
+	assert_false(d.allowed);
+	assert_false(d.over_budget);
+	/* over_budget = approve: sent to a human instead */
+	{
+		struct agent_identity a = ident("ask", AGENT_RISK_LOW, &now);
+
+		a.sudo_used = 1;
+		agent_policy_sudo(c, &a, "sudo", "/usr/bin/id", "root", &now, &d);
+		agent_policy_sudo_budget(c, &a, "sudo", false, &d);
+		assert_false(d.allowed);
+		assert_true(d.approve);
+		assert_int_equal(d.approvals, 1);
+		assert_true(d.over_budget);
+		assert_non_null(strstr(d.reason, "needs step-up approval"));
+		/* critical stays two */
+		a.risk = AGENT_RISK_CRITICAL;
+		agent_policy_sudo(c, &a, "sudo", "/usr/bin/id", "root", &now, &d);
+		agent_policy_sudo_budget(c, &a, "sudo", false, &d);
+		assert_true(d.approve);
+		assert_int_equal(d.approvals, 2);
+	}
+	/* no identity: nothing to do */
+	agent_policy_sudo(c, NULL, "sudo", "/usr/bin/id", "root", &now, &d);
+	agent_policy_sudo_budget(c, NULL, "sudo", false, &d);
+	assert_false(d.allowed);
+	agent_config_free(c);
+	{
+		struct agent_config *bad = NULL;
+		char err[256];
+
+		assert_int_equal(agent_config_parse_string(
+					 "purposes = ( { name = \"x\"; over_budget = \"allow\"; } );\n",
+					 "b.conf", &bad, err, sizeof(err)),
+				 -EINVAL);
+		assert_non_null(strstr(err, "over_budget = \"allow\": use \"deny\" or \"approve\""));
+		assert_int_equal(agent_config_parse_string(
+					 "purposes = ( { name = \"x\"; max_sudo = -1; } );\n",
+					 "b.conf", &bad, err, sizeof(err)),
+				 -EINVAL);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_risk_names),  cmocka_unit_test(test_config_risk),
 		cmocka_unit_test(test_create_risk), cmocka_unit_test(test_action_risk),
-		cmocka_unit_test(test_two_person),
+		cmocka_unit_test(test_two_person),  cmocka_unit_test(test_config_actors),
+		cmocka_unit_test(test_actor_decision), cmocka_unit_test(test_actor_identify),
+		cmocka_unit_test(test_recheck),     cmocka_unit_test(test_budgets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
