@@ -170,10 +170,13 @@ static const char *const sql[S__MAX] = {
 			  "ON CONFLICT(uid) DO UPDATE SET released_at = excluded.released_at, "
 			  "held = excluded.held",
 	[S_UID_HOLD] = "UPDATE uid_use SET held = ?2 WHERE uid = ?1",
-	[S_UID_LRU] = "SELECT uid, released_at, held FROM uid_use WHERE held = 0 AND uid BETWEEN ?1 "
-		      "AND ?2 AND released_at + ?4 <= ?3 AND uid NOT IN (SELECT uid FROM "
-		      "identities WHERE state = 1 OR reaped_at = 0) ORDER BY released_at, uid "
-		      "LIMIT ?5 OFFSET ?6",
+	/* Walks uid_use_lru in order and probes identities_uid per row, so it
+	 * stops after LIMIT rows instead of scanning every identity. */
+	[S_UID_LRU] = "SELECT u.uid, u.released_at, u.held FROM uid_use u INDEXED BY uid_use_lru "
+		      "WHERE u.held = 0 AND "
+		      "u.uid BETWEEN ?1 AND ?2 AND u.released_at + ?4 <= ?3 AND NOT EXISTS "
+		      "(SELECT 1 FROM identities i WHERE i.uid = u.uid AND (i.state = 1 OR "
+		      "i.reaped_at = 0)) ORDER BY u.released_at, u.uid LIMIT ?5 OFFSET ?6",
 	[S_UID_USE_ALL] = "SELECT uid, released_at, held FROM uid_use WHERE held >= ?1 ORDER BY uid",
 	[S_UID_EVER] = "SELECT uid FROM uid_use UNION SELECT uid FROM identities",
 	[S_UID_HELD] = "SELECT held FROM uid_use WHERE uid = ?1",

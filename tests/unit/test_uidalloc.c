@@ -198,6 +198,33 @@ static void test_store_uid_use(void **state)
 	assert_int_equal(agent_store_uid_lru(st, 7000, 7010, 1000, 0, 1, rows, 1, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(rows[0].uid, 7003);
+	/* A uid live again (or retired and unreaped) is not offered. */
+	{
+		struct agent_identity id = { 0 };
+
+		snprintf(id.name, sizeof(id.name), "agent-lrulive");
+		id.uid = 7001;
+		snprintf(id.purpose, sizeof(id.purpose), "ci");
+		snprintf(id.subject, sizeof(id.subject), "alice");
+		snprintf(id.chain[0], sizeof(id.chain[0]), "alice");
+		id.chain_len = 1;
+		id.depth = 1;
+		id.created = 900;
+		id.expires = 2000;
+		id.state = AGENT_STATE_LIVE;
+		assert_int_equal(agent_store_insert(st, &id), 0);
+		assert_int_equal(agent_store_uid_lru(st, 7000, 7010, 1000, 0, 0, rows, 8, &n), 0);
+		assert_int_equal(n, 2);
+		assert_int_equal(rows[0].uid, 7003);
+		assert_int_equal(agent_store_retire(st, "agent-lrulive", AGENT_RETIRE_REVOKED, 950,
+						    NULL),
+				 0);
+		assert_int_equal(agent_store_uid_lru(st, 7000, 7010, 1000, 0, 0, rows, 8, &n), 0);
+		assert_int_equal(n, 2); /* retired, not yet reaped */
+		assert_int_equal(agent_store_set_reaped(st, "agent-lrulive", 960, 0), 0);
+		assert_int_equal(agent_store_uid_lru(st, 7000, 7010, 1000, 0, 0, rows, 8, &n), 0);
+		assert_int_equal(n, 3);
+	}
 	/* Held ones are listed, and freed by a later successful sweep. */
 	assert_int_equal(agent_store_uid_use_list(st, 1, rows, 8, &n), 0);
 	assert_int_equal(n, 1);
