@@ -31,10 +31,10 @@
 #endif
 
 #define CG_PATH_MAX 4096
-#define CG_FILE_MAX (1 << 20)  /* mountinfo, cgroup.procs: read at most this */
-#define CG_KILL_ROUNDS 20      /* freeze-kill-thaw rounds without cgroup.kill */
-#define CG_RMDIR_TRIES 64      /* cgroup.events changes waited for, per cgroup */
-#define CG_PENDING_MAX 65536   /* killed cgroups waiting for removal */
+#define CG_FILE_MAX (1 << 20) /* mountinfo, cgroup.procs: read at most this */
+#define CG_KILL_ROUNDS 20     /* freeze-kill-thaw rounds without cgroup.kill */
+#define CG_RMDIR_TRIES 64     /* cgroup.events changes waited for, per cgroup */
+#define CG_PENDING_MAX 65536  /* killed cgroups waiting for removal */
 
 struct cg_pending {
 	uint32_t uid;
@@ -43,10 +43,10 @@ struct cg_pending {
 };
 
 struct agentd_cgroup {
-	int kind;    /* W_CGROUP: first member, epoll data points here */
-	int root_fd; /* the root directory */
-	int ifd;     /* inotify on cgroup.events of killed cgroups, -1 until needed */
-	bool pids;   /* pids is enabled for the identities' cgroups */
+	int kind;      /* W_CGROUP: first member, epoll data points here */
+	int root_fd;   /* the root directory */
+	int ifd;       /* inotify on cgroup.events of killed cgroups, -1 until needed */
+	bool pids;     /* pids is enabled for the identities' cgroups */
 	bool has_kill; /* cleared once cgroup.kill turned out to be missing */
 	char root[CG_PATH_MAX];
 	struct cg_pending *pending;
@@ -84,9 +84,8 @@ static int unescape_field(const char *s, size_t len, char *out, size_t outlen)
 	for (size_t i = 0; i < len; i++) {
 		char c = s[i];
 
-		if (c == '\\' && i + 3 < len && s[i + 1] >= '0' &&
-		    s[i + 1] <= '3' && s[i + 2] >= '0' && s[i + 2] <= '7' && s[i + 3] >= '0' &&
-		    s[i + 3] <= '7') {
+		if (c == '\\' && i + 3 < len && s[i + 1] >= '0' && s[i + 1] <= '3' &&
+		    s[i + 2] >= '0' && s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
 			c = (char)((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
 			i += 3;
 		}
@@ -141,8 +140,7 @@ int agent_cgroup_parse_mountinfo(const char *text, unsigned nth, char *mnt, size
 	return -ENOENT;
 }
 
-int agent_cgroup_join(const char *mnt, const char *mroot, const char *cg, char *out,
-		      size_t outlen)
+int agent_cgroup_join(const char *mnt, const char *mroot, const char *cg, char *out, size_t outlen)
 {
 	size_t rl = strlen(mroot);
 	int n;
@@ -261,7 +259,7 @@ static int write_at(int dirfd, const char *name, const char *s)
 
 static void nap_ms(long ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
@@ -395,8 +393,8 @@ int agent_cgroup_kill_dir(int dirfd, bool use_kill_file)
 
 /* ------------------------------------------------------------ the daemon */
 
-__attribute__((format(printf, 3, 4))) static void note(struct agentd *d, int prio,
-							const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void note(struct agentd *d, int prio, const char *fmt,
+						       ...)
 {
 	char msg[512];
 	va_list ap;
@@ -476,7 +474,8 @@ static int move_self(const char *root)
  * says why), -errno. */
 static int auto_root(char *root, size_t rootlen, const char **why)
 {
-	char self[CG_PATH_MAX], dir[CG_PATH_MAX], mnt[CG_PATH_MAX], mroot[CG_PATH_MAX], *text = NULL;
+	char self[CG_PATH_MAX], dir[CG_PATH_MAX], mnt[CG_PATH_MAX], mroot[CG_PATH_MAX],
+	    *text = NULL;
 	bool systemd;
 	int r;
 
@@ -578,7 +577,8 @@ int agentd_cgroup_init(struct agentd *d, char *err, size_t errlen)
 
 	d->cg = NULL;
 	if (strcmp(want, "none") == 0) {
-		note(d, LOG_NOTICE, "containment: off (cgroup_root = \"none\"): the uid sweep only");
+		note(d, LOG_NOTICE,
+		     "containment: off (cgroup_root = \"none\"): the uid sweep only");
 		return 0;
 	}
 	if (expl) {
@@ -593,16 +593,17 @@ int agentd_cgroup_init(struct agentd *d, char *err, size_t errlen)
 		if (!is_cgroup2(want)) {
 			if (made)
 				rmdir(want);
-			snprintf(err, errlen, "cgroup_root %s is not in a cgroup2 file system", want);
+			snprintf(err, errlen, "cgroup_root %s is not in a cgroup2 file system",
+				 want);
 			return -EINVAL;
 		}
 		snprintf(root, sizeof(root), "%s", want);
 		/* agentd itself in the root: into the leaf, as with "auto". */
 		if (self_dir(dir, sizeof(dir), mnt, sizeof(mnt), mroot, sizeof(mroot)) == 0 &&
-		    strcmp(dir, root) == 0 &&
-		    (r = move_self(root)) < 0) {
-			snprintf(err, errlen, "cgroup_root %s: cannot move agentd into %s/daemon: %s",
-				 root, root, strerror(-r));
+		    strcmp(dir, root) == 0 && (r = move_self(root)) < 0) {
+			snprintf(err, errlen,
+				 "cgroup_root %s: cannot move agentd into %s/daemon: %s", root,
+				 root, strerror(-r));
 			return r;
 		}
 	} else {
@@ -617,8 +618,10 @@ int agentd_cgroup_init(struct agentd *d, char *err, size_t errlen)
 			return 0;
 		}
 		if (r < 0) {
-			note(d, LOG_WARNING, "containment: off (cannot set up a cgroup subtree: %s): "
-			     "the uid sweep only", strerror(-r));
+			note(d, LOG_WARNING,
+			     "containment: off (cannot set up a cgroup subtree: %s): "
+			     "the uid sweep only",
+			     strerror(-r));
 			return 0;
 		}
 	}
@@ -767,7 +770,7 @@ static void pending_add(struct agentd *d, uint32_t uid, const char *name)
 	wd = inotify_add_watch(cg->ifd, path, IN_MODIFY);
 	if (wd < 0)
 		goto fail;
-	cg->pending[cg->npending++] = (struct cg_pending){ uid, wd, 0 };
+	cg->pending[cg->npending++] = (struct cg_pending){uid, wd, 0};
 	/* It may have emptied before the watch existed. */
 	if (unlinkat(cg->root_fd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
 		pending_drop(cg, cg->npending - 1);
@@ -821,8 +824,10 @@ static bool pending_try(struct agentd *d, size_t i)
 		return true;
 	}
 	if (++p->tries >= CG_RMDIR_TRIES) {
-		note(d, LOG_ERR, "the cgroup %s/%s is still busy after %u tries; left for the uid "
-		     "sweep", cg->root, name, p->tries);
+		note(d, LOG_ERR,
+		     "the cgroup %s/%s is still busy after %u tries; left for the uid "
+		     "sweep",
+		     cg->root, name, p->tries);
 		pending_drop(cg, i);
 		return true;
 	}

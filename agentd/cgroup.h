@@ -45,8 +45,7 @@ int agent_cgroup_parse_mountinfo(const char *text, unsigned nth, char *mnt, size
 /* Where hierarchy path cg ("/system.slice/agentd.service") is, seen through
  * a mount of the hierarchy's mroot at mnt: 0, -ENOENT (outside the
  * mount), -ENAMETOOLONG. */
-int agent_cgroup_join(const char *mnt, const char *mroot, const char *cg, char *out,
-		      size_t outlen);
+int agent_cgroup_join(const char *mnt, const char *mroot, const char *cg, char *out, size_t outlen);
 /* "<root>/agent-<uid>". 0 or -ENAMETOOLONG. */
 int agent_cgroup_identity_path(const char *root, uint32_t uid, char *out, size_t outlen);
 /* Whether the space-separated list (cgroup.controllers) names ctl. */

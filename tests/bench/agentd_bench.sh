@@ -30,6 +30,7 @@ rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$agentd_pid/status"; }
 cat > "$T/agentd.conf" <<CONF
 uid_min = 1879048192; uid_max = 1879113727;
 default_ttl = "1h"; max_ttl = "8h"; home_base = "$T/home"; kill_grace = "1s";
+cgroup_root = "none"; # the host's cgroup tree stays untouched ("auto": <cgroup2>/agentd)
 purposes = ( { name = "bench"; home = "none"; } );
 CONF
 chmod 0644 "$T/agentd.conf"

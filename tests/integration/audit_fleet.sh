@@ -121,6 +121,7 @@ EOF
 uid_min = $((UID_MIN + 128 * (n - 1))); uid_max = $((UID_MIN + 128 * n - 1));
 default_ttl = "15m"; max_ttl = "8h"; uid_quarantine = "24h";
 kill_grace = "1s"; home_base = "$d/home";
+cgroup_root = "none"; # no processes here; "auto" would take the host's <cgroup2>/agentd
 purposes = ( { name = "research"; home = "none"; } );
 delegators = ( { who = [ "orchestrator" ]; purposes = [ "*" ]; may_act_for = true; } );
 EOF

@@ -115,9 +115,30 @@ check "5 of 5 runs: >= 300 processes all in agent-<uid>, revoke removed the cgro
 # The runner is not in the cgroup: it outlives the kill and reports.
 check "agentctl run reports the command killed by SIGKILL (exit 137)" test "$runrc" = 137
 
+# ------------------------------------------------------------ PAM sessions
+# pam_agent's session stage (tests/pam/pam_driver, service "su"): the PAM
+# application's process is placed before agentd answers.
+mkdir -p "$T/pam.d"
+for t in auth account session; do
+	echo "$t [success=done ignore=ignore default=die] $top_builddir/.libs/pam_agent.so timeout=5000"
+	echo "$t required $top_builddir/tests/pam/.libs/pam_marker.so"
+done >"$T/pam.d/su"
+drive() { printf '%s\n' "$1" | "$top_builddir/tests/pam/pam_driver" "$T/pam.d" su "$2" auth account open 2>/dev/null; }
+a=$(ctl create --purpose ci --ttl 10m --json)
+out=$(drive "$(jq -r .token <<<"$a")" "$(jq -r .name <<<"$a")")
+check "session: opens" grep -qx "open PAM_SUCCESS" <<<"$out"
+check "session: the identity's cgroup was made for its process" test -d "$CGT/agent-$(jq -r .uid <<<"$a")"
+ctl revoke "$(jq -r .name <<<"$a")" >/dev/null
+
 # ------------------------------------------------------------ fail secure
-# No new cgroup may be made under the root: a run cannot be placed.
+# No new cgroup may be made under the root: nothing can be placed.
 echo 0 >"$CGT/cgroup.max.descendants"
+a=$(ctl create --purpose ci --ttl 10m --json)
+out=$(drive "$(jq -r .token <<<"$a")" "$(jq -r .name <<<"$a")")
+check "fail secure: a session that cannot be placed does not open" bash -c "! grep -qx 'open PAM_SUCCESS' <<<'$out'"
+check "fail secure: the refusal is audited" \
+	grep -q "event=\"session-open\" decision=\"deny\" identity=\"$(jq -r .name <<<"$a")\".*reason=\"cannot place the session in its cgroup\"" "$T/agentd.log"
+ctl revoke "$(jq -r .name <<<"$a")" >/dev/null
 rc=0
 (cd "$T/work" && setpriv --reuid=2901 --regid=2901 --init-groups \
 	"$AGENTCTL" -S "$RUNDIR/agentd.sock" run --purpose ci -- /bin/sh -c "touch $T/work/ran") \
