@@ -150,9 +150,6 @@ static void audit_request(struct agentd *d, const char *event, const struct agen
 		agent_kv_str(&kv, "decision", decision);
 	agent_kv_str(&kv, "request", r->id);
 	agent_audit_identity(&kv, &r->ident);
-	agent_kv_str(&kv, "action_risk", agent_risk_str(r->risk));
-	if (r->approvals > 1)
-		agent_kv_u64(&kv, "approvals", r->napproved);
 	agent_kv_str(&kv, "service", r->service);
 	if (r->command[0])
 		agent_kv_str(&kv, "command", r->command);
@@ -167,6 +164,9 @@ static void audit_request(struct agentd *d, const char *event, const struct agen
 	agent_kv_u64(&kv, "pid", (uint64_t)r->pid);
 	if (r->rule[0])
 		agent_kv_str(&kv, "rule", r->rule);
+	agent_kv_str(&kv, "action_risk", agent_risk_str(r->risk));
+	if (r->approvals > 1)
+		agent_kv_u64(&kv, "approvals", r->napproved);
 	if (approver)
 		agent_kv_str(&kv, "approver", approver);
 	if (reason && reason[0])

@@ -6,12 +6,16 @@
  *   purpose) and applies the outcome;
  * - a deadline only ever moves earlier, in the store first, then the live
  *   table and the snapshot, then the record;
- * - a retirement goes through agentd_retire (kill first, record after). */
+ * - a retirement goes through agentd_retire (kill first, record after);
+ * - a session whose service is now denied is ended by SIGTERM through its
+ *   pidfd (never a pid that may have been recycled). */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <syslog.h>
 #include <time.h>
@@ -24,6 +28,7 @@
 #include "agentd/policy.h"
 #include "agentd/publish.h"
 #include "agentd/retire.h"
+#include "agentd/session.h"
 #include "common/kv.h"
 #include "common/liveness.h"
 #include "common/text.h"
@@ -92,6 +97,40 @@ static void audit_shorten(struct agentd *d, const struct agent_identity *id, int
 	agent_audit_emit(&d->audit, &kv, LOG_NOTICE);
 }
 
+/* Sessions of live identities whose service the policy now denies: the
+ * session's process gets SIGTERM (through its pidfd), one record each.
+ * A service that now needs approval keeps the sessions it already has. */
+static void end_denied_sessions(struct agentd *d, const char *trigger)
+{
+	struct agent_service_decision dec;
+	struct agent_identity id;
+	struct agentd_session *s;
+	struct agent_now now;
+	struct agent_kv kv;
+	char buf[AGENT_AUDIT_LINE_MAX], sid[24];
+
+	agent_now(&now);
+	LIST_FOREACH(s, &d->sessions, link) {
+		if (agent_store_get(d->store, s->name, &id) < 0 || id.state != AGENT_STATE_LIVE)
+			continue;
+		agent_policy_service(d->cfg, &id, s->service, NULL, &now, &dec);
+		if (dec.allowed || dec.approve)
+			continue;
+		syscall(SYS_pidfd_send_signal, s->pidfd, SIGTERM, NULL, 0);
+		snprintf(sid, sizeof(sid), "%016llx", (unsigned long long)s->id);
+		agent_audit_begin(&d->audit, &kv, buf, sizeof(buf), "policy-session-end");
+		agent_audit_identity(&kv, &id);
+		agent_kv_str(&kv, "service", s->service);
+		agent_kv_u64(&kv, "pid", (uint64_t)s->pid);
+		agent_kv_str(&kv, "session", sid);
+		if (dec.rule[0])
+			agent_kv_str(&kv, "rule", dec.rule);
+		agent_kv_str(&kv, "trigger", trigger);
+		agent_kv_str(&kv, "reason", dec.reason);
+		agent_audit_emit(&d->audit, &kv, LOG_NOTICE);
+	}
+}
+
 void agentd_follow_policy(struct agentd *d, const char *trigger, bool rebuild)
 {
 	struct collect c = { .d = d, .now = time(NULL) };
@@ -127,6 +166,7 @@ void agentd_follow_policy(struct agentd *d, const char *trigger, bool rebuild)
 		audit_shorten(d, &ch->id, old, ch->dec.reason, trigger);
 	}
 	free(c.v);
+	end_denied_sessions(d, trigger);
 	if (!shortened)
 		return;
 	agentd_live_rearm(d);

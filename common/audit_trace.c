@@ -150,7 +150,8 @@ static bool header_key(const char *k)
 	static const char *const keys[] = { "v",	 "seq",	    "time",    "event",
 					    "decision", "identity", "uid",     "subject",
 					    "chain",	 "actor",    "purpose", "expires",
-					    "prev",	 "mac" };
+					    "prev",	 "mac",	    "risk",    "actor_verified",
+					    "actor_name" };
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (strcmp(k, keys[i]) == 0)
@@ -205,7 +206,7 @@ static void print_hosts(struct agent_audit_trace *t, FILE *out)
 static void print_header(struct agent_audit_trace *t, FILE *out, size_t unauth, size_t unchecked)
 {
 	const char *uid = NULL, *purpose = NULL, *subject = NULL, *chain = NULL, *actor = NULL,
-		   *task = NULL;
+		   *task = NULL, *risk = NULL, *verified = NULL, *actor_name = NULL;
 
 	/* The identity's own create record (else its first record) describes it. */
 	for (int pass = 0; pass < 2 && !chain; pass++)
@@ -224,6 +225,9 @@ static void print_header(struct agent_audit_trace *t, FILE *out, size_t unauth, 
 			chain = agent_audit_field(&t->f, "chain");
 			actor = agent_audit_field(&t->f, "actor");
 			task = agent_audit_field(&t->f, "task");
+			risk = agent_audit_field(&t->f, "risk");
+			verified = agent_audit_field(&t->f, "actor_verified");
+			actor_name = agent_audit_field(&t->f, "actor_name");
 		}
 	fprintf(out, "identity:  %s", t->name);
 	if (uid)
@@ -242,6 +246,11 @@ static void print_header(struct agent_audit_trace *t, FILE *out, size_t unauth, 
 			fprintf(out, "actor:     %s\n", actor);
 		if (task)
 			fprintf(out, "task:      %s\n", task);
+		if (verified)
+			fprintf(out, "verified:  %s%s%s\n", verified, actor_name ? " " : "",
+				actor_name ? actor_name : "");
+		if (risk)
+			fprintf(out, "risk:      %s\n", risk);
 	}
 	if (t->kr)
 		print_hosts(t, out);

@@ -171,6 +171,8 @@ done
 check "trace: the child it delegated, and its retirement with it" \
 	test "$(grep -cE "(create|retire) .*identity=$C" <<<"$out")" = 2
 check "trace: the revoke reason round-trips" grep -qF 'text="task \"done\", early"' <<<"$out"
+check "trace: the header has the identity's risk and actor verification" \
+	bash -c 'grep -qx "risk:      low" <<<"$1" && grep -qx "verified:  no" <<<"$1"' _ "$out"
 check "trace: the step-up names its approver and command" \
 	grep -qE "stepup-approve allow request=\"$RID\" .*service=\"sudo\" command=\"/usr/bin/id -un\"" <<<"$out"
 check "trace: the approver and the reason round-trip" \

@@ -3,7 +3,8 @@
 # identities (reason policy) and ends the command and session they run; a
 # lowered max_ttl shortens them; a creator who left the group that let them
 # delegate loses their identities at the next periodic check
-# (policy_check_interval). Each change is one audit record.
+# (policy_check_interval); a service the policy now denies ends the sessions
+# open with it. Each change is one audit record.
 . "$(dirname "$0")/lib.sh"
 require_root
 enter_sandbox "$@"
@@ -58,6 +59,31 @@ check "the shortening is audited" \
 n=$(audit_count policy-shorten)
 sleep 2.5
 check "the periodic check leaves it alone after that" test "$(audit_count policy-shorten)" = "$n"
+
+# A reload that now denies the service of an open session ends the session:
+# an su login of an identity, then su = "deny".
+if command -v su >/dev/null && [ -n "$RUNDIR" ] && grep -q '^passwd:.*agent' /etc/nsswitch.conf; then
+	install_pam_service su "$top_srcdir/examples/pam.d/su"
+	s=$(ctl_as bob create --purpose ci --ttl 10m --json)
+	sname=$(jq -r .name <<<"$s")
+	(umask 077; jq -r .token <<<"$s" >"$T/stok")
+	setpriv --reuid="$(uid_of bob)" --regid="$(uid_of bob)" --clear-groups \
+		timeout 60 su -c "sleep 300" "$sname" <"$T/stok" >/dev/null 2>"$T/su.err" &
+	sp=$!
+	su_open() { grep -q "event=\"session-open\" decision=\"allow\" identity=\"$sname\".*service=\"su\"" "$T/agentd.log"; }
+	check "an su session of the identity is open" wait_for 10 su_open
+	reload_config 's|su = "allow";|su = "deny";|'
+	rc=0
+	wait_gone "$sp" 20 || rc=$?
+	check "the session ends once its service is denied" test "$rc" = 0
+	wait "$sp" 2>/dev/null || true
+	check "the end is audited with the rule" \
+		grep -q "event=\"policy-session-end\" identity=\"$sname\".*service=\"su\".*rule=\"purpose ci: su = deny\" trigger=\"reload\"" "$T/agentd.log"
+	check "the identity itself stays live" test "$(state_of "$sname")" = live
+	reload_config 's|su = "deny";|su = "allow";|'
+else
+	echo "# su or the NSS module missing: the session part is skipped"
+fi
 
 # A reload removes the purpose while an identity of it runs a command in a
 # PAM session: the identity retires, the command is killed, agentctl returns.
