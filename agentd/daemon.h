@@ -7,7 +7,7 @@
  * Layering: a file calls and includes only files on its own floor or
  * below, never in a circle (tests/layering.sh checks both):
  *   loop.c                  event loop, signals, reload dispatch, agentd_main
- *   handlers.c > handlers_pam.c > approval.c; run.c     the request handlers
+ *   handlers.c > create.c, handlers_pam.c > approval.c; run.c   the request handlers
  *   reload.c, reconcile.c   configuration reload, start-up reconciliation
  *   expiry.c                TTL enforcement (retires what is due)
  *   retire.c                retirement
@@ -18,7 +18,8 @@
  *
  * Invariants kept across these files:
  * - The store is written (and committed) before the snapshot, and both
- *   before a reply: an acknowledged create is durable and resolvable.
+ *   and the live table before a reply: an acknowledged create is durable,
+ *   resolvable and timed (create.c; a batch shares one commit).
  * - Requests are authorised from SO_PEERCRED only, through one table
  *   (handlers.c). */
 #pragma once
