@@ -64,11 +64,12 @@ static void conn_close_fds(struct agentd_conn *c)
 	c->nfds = 0;
 }
 
-static void conn_drop_req(struct agentd_conn *c)
+static void conn_drop_req(struct agentd *d, struct agentd_conn *c)
 {
 	if (c->req) {
 		sodium_memzero(c->req, c->req_len);
 		free(c->req);
+		d->conns.nqueued--;
 	}
 	c->req = NULL;
 	c->req_len = 0;
@@ -81,7 +82,7 @@ void agentd_conn_free(struct agentd *d, struct agentd_conn *c)
 	if (d->hooks.conn_gone)
 		d->hooks.conn_gone(d, c);
 	conn_close_fds(c);
-	conn_drop_req(c);
+	conn_drop_req(d, c);
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	while ((m = STAILQ_FIRST(&c->out))) {
@@ -111,7 +112,11 @@ bool agentd_conn_waiting(const struct agentd_conn *c)
  * and max_live bound those). Each waiting one is among conns.n. */
 static unsigned conns_active(const struct agentd *d)
 {
-	unsigned waiting = d->nrequests + d->nruns;
+	/* A connection whose request is read and queued for the next batch of
+	 * creates does not hold the listening socket shut either: the loop
+	 * queues at most a few turns' worth, and pam_agent's requests behind
+	 * it in the backlog must reach the loop, which serves them first. */
+	unsigned waiting = d->nrequests + d->nruns + d->conns.nqueued;
 
 	return d->conns.n > waiting ? d->conns.n - waiting : 0;
 }
@@ -380,11 +385,12 @@ int agentd_conn_recv(struct agentd *d, struct agentd_conn *c, struct agent_msg *
 	}
 	/* A protocol violation ends the connection after one error reply. */
 	if ((size_t)n <= AGENT_WIRE_MAX && fds_ok) {
-		conn_drop_req(c);
+		conn_drop_req(d, c);
 		c->req = malloc((size_t)n);
 		if (c->req) {
 			memcpy(c->req, buf, (size_t)n);
 			c->req_len = (size_t)n;
+			d->conns.nqueued++;
 		}
 		sodium_memzero(buf, (size_t)n);
 		if (!c->req) {
@@ -405,6 +411,6 @@ int agentd_conn_recv(struct agentd *d, struct agentd_conn *c, struct agent_msg *
 void agentd_conn_done(struct agentd *d, struct agentd_conn *c)
 {
 	conn_close_fds(c); /* what the handler did not keep */
-	conn_drop_req(c);
+	conn_drop_req(d, c);
 	agentd_conn_flush(d, c);
 }

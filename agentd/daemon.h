@@ -81,6 +81,7 @@ struct agentd_conns {
 	LIST_HEAD(agentd_conn_list, agentd_conn) list;
 	unsigned n;
 	bool paused; /* at max_connections: the listening socket is not watched */
+	unsigned nqueued; /* connections holding a read request (conn.c: c->req) */
 };
 
 /* livetable.c: the live table, a dense array (for scans) plus an index by
