@@ -64,6 +64,17 @@ static void conn_close_fds(struct agentd_conn *c)
 	c->nfds = 0;
 }
 
+static void conn_drop_req(struct agentd *d, struct agentd_conn *c)
+{
+	if (c->req) {
+		sodium_memzero(c->req, c->req_len);
+		free(c->req);
+		d->conns.nqueued--;
+	}
+	c->req = NULL;
+	c->req_len = 0;
+}
+
 void agentd_conn_free(struct agentd *d, struct agentd_conn *c)
 {
 	struct agentd_outmsg *m;
@@ -71,6 +82,7 @@ void agentd_conn_free(struct agentd *d, struct agentd_conn *c)
 	if (d->hooks.conn_gone)
 		d->hooks.conn_gone(d, c);
 	conn_close_fds(c);
+	conn_drop_req(d, c);
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	while ((m = STAILQ_FIRST(&c->out))) {
@@ -100,7 +112,11 @@ bool agentd_conn_waiting(const struct agentd_conn *c)
  * and max_live bound those). Each waiting one is among conns.n. */
 static unsigned conns_active(const struct agentd *d)
 {
-	unsigned waiting = d->nrequests + d->nruns;
+	/* A connection whose request is read and queued for the next batch of
+	 * creates does not hold the listening socket shut either: the loop
+	 * queues at most a few turns' worth, and pam_agent's requests behind
+	 * it in the backlog must reach the loop, which serves them first. */
+	unsigned waiting = d->nrequests + d->nruns + d->conns.nqueued;
 
 	return d->conns.n > waiting ? d->conns.n - waiting : 0;
 }
@@ -170,8 +186,10 @@ void agentd_accept_resume(struct agentd *d)
 		d->conns.paused = false;
 }
 
-void agentd_accept(struct agentd *d)
+unsigned agentd_accept(struct agentd *d)
 {
+	unsigned accepted = 0;
+
 	for (;;) {
 		struct agentd_conn *c;
 		struct ucred cred;
@@ -184,11 +202,14 @@ void agentd_accept(struct agentd *d)
 		 * until their deadline. Nobody is reset. */
 		if (conns_active(d) >= d->cfg->max_connections) {
 			listen_pause(d);
-			return;
+			return accepted;
 		}
+		/* At most a loop turn's worth at once (the loop reads them). */
+		if (accepted == AGENTD_ACCEPT_MAX)
+			return accepted;
 		fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0)
-			return;
+			return accepted;
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
 			close(fd);
 			continue;
@@ -214,6 +235,7 @@ void agentd_accept(struct agentd *d)
 		}
 		LIST_INSERT_HEAD(&d->conns.list, c, link);
 		d->conns.n++;
+		accepted++;
 	}
 }
 
@@ -335,7 +357,8 @@ static bool conn_take_fds(struct agentd_conn *c, struct msghdr *mh)
 	return ok;
 }
 
-/* The request being dispatched: one at a time, wiped once done. */
+/* Where a datagram lands (wiped at once): each request is then copied to
+ * its connection, so that a turn of the loop can hold many. */
 static uint8_t rbuf[AGENT_WIRE_MAX + 1];
 
 int agentd_conn_recv(struct agentd *d, struct agentd_conn *c, struct agent_msg *m)
@@ -361,7 +384,23 @@ int agentd_conn_recv(struct agentd *d, struct agentd_conn *c, struct agent_msg *
 		return -1;
 	}
 	/* A protocol violation ends the connection after one error reply. */
-	if ((size_t)n > AGENT_WIRE_MAX || !fds_ok || agent_wire_parse(m, buf, (size_t)n) < 0) {
+	if ((size_t)n <= AGENT_WIRE_MAX && fds_ok) {
+		conn_drop_req(d, c);
+		c->req = malloc((size_t)n);
+		if (c->req) {
+			memcpy(c->req, buf, (size_t)n);
+			c->req_len = (size_t)n;
+			d->conns.nqueued++;
+		}
+		sodium_memzero(buf, (size_t)n);
+		if (!c->req) {
+			agentd_reply_error(d, c, ENOMEM, "agentd is out of memory");
+			c->closing = true;
+			return 0;
+		}
+	}
+	if ((size_t)n > AGENT_WIRE_MAX || !fds_ok || agent_wire_parse(m, c->req, c->req_len) < 0) {
+		sodium_memzero(rbuf, sizeof(rbuf));
 		agentd_reply_error(d, c, EBADMSG, "malformed request");
 		c->closing = true;
 		return 0;
@@ -372,6 +411,6 @@ int agentd_conn_recv(struct agentd *d, struct agentd_conn *c, struct agent_msg *
 void agentd_conn_done(struct agentd *d, struct agentd_conn *c)
 {
 	conn_close_fds(c); /* what the handler did not keep */
-	sodium_memzero(rbuf, sizeof(rbuf));
+	conn_drop_req(d, c);
 	agentd_conn_flush(d, c);
 }

@@ -42,6 +42,10 @@ struct agentd_conn {
 	struct agentd_request *request;   /* pam_agent waiting for a step-up decision */
 	struct agentd_approval_job *job;  /* an approver re-authenticating over it */
 	int64_t last_ms; /* CLOCK_BOOTTIME ms of the last request or reply sent */
+	/* The request being handled (its own copy, so that a turn of the loop
+	 * can hold many), wiped at agentd_conn_done. */
+	uint8_t *req;
+	size_t req_len;
 	LIST_ENTRY(agentd_conn) link;
 };
 
@@ -52,7 +56,10 @@ int agentd_listen(struct agentd *d);
  * in the listen backlog, never reset); a non-root uid over its share
  * (max_connections_per_uid, or the quarter of max_connections held back for
  * root) is answered EUSERS and closed (clients try again). */
-void agentd_accept(struct agentd *d);
+#define AGENTD_ACCEPT_MAX 256
+/* Returns how many it accepted (at most AGENTD_ACCEPT_MAX, the newest at
+ * the head of d->conns.list); level-triggered epoll brings the rest. */
+unsigned agentd_accept(struct agentd *d);
 /* Watches the listening socket again once a slot is free (after each turn
  * of the loop). */
 void agentd_accept_resume(struct agentd *d);
@@ -64,7 +71,7 @@ int agentd_conn_sweep(struct agentd *d);
  * counts against no connection limit and never times out. */
 bool agentd_conn_waiting(const struct agentd_conn *c);
 /* c is readable: receives one request. 1: a well-formed request is in *m
- * (it points into conn.c's buffer until agentd_conn_done); 0: a malformed
+ * (it points into c's own copy of the request until agentd_conn_done); 0: a malformed
  * one was answered with an error and c will close; either way call
  * agentd_conn_done next. -1: nothing to do (no data yet, or the peer left
  * and c is freed). */

@@ -7,7 +7,7 @@
  * Layering: a file calls and includes only files on its own floor or
  * below, never in a circle (tests/layering.sh checks both):
  *   loop.c                  event loop, signals, reload dispatch, agentd_main
- *   handlers.c > handlers_pam.c > approval.c; run.c     the request handlers
+ *   handlers.c > create.c, handlers_pam.c > approval.c; run.c   the request handlers
  *   reload.c, reconcile.c   configuration reload, start-up reconciliation
  *   expiry.c                TTL enforcement (retires what is due)
  *   retire.c                retirement
@@ -21,7 +21,8 @@
  *
  * Invariants kept across these files:
  * - The store is written (and committed) before the snapshot, and both
- *   before a reply: an acknowledged create is durable and resolvable.
+ *   and the live table before a reply: an acknowledged create is durable,
+ *   resolvable and timed (create.c; a batch shares one commit).
  *   Retirement is the other way round: unpublished and killed first,
  *   recorded after (retire.c, deferred.c), so no store failure keeps an
  *   identity alive.
@@ -91,6 +92,7 @@ struct agentd_conns {
 	LIST_HEAD(agentd_conn_list, agentd_conn) list;
 	unsigned n;
 	bool paused; /* at max_connections: the listening socket is not watched */
+	unsigned nqueued; /* connections holding a read request (conn.c: c->req) */
 };
 
 /* livetable.c: the live table, a dense array (for scans) plus an index by

@@ -27,6 +27,7 @@
 #include "agentd/approval.h"
 #include "agentd/cgroup.h"
 #include "agentd/conn.h"
+#include "agentd/create.h"
 #include "agentd/deferred.h"
 #include "agentd/daemon.h"
 #include "agentd/expiry.h"
@@ -46,12 +47,36 @@
 #include "agentd/uidalloc.h"
 #include "common/kv.h"
 
-#define MAX_EVENTS 32
+#define MAX_EVENTS AGENTD_CREATE_BATCH_MAX
 
 /* ------------------------------------------------------------ hooks */
 
+/* The connections that became readable (see serve_ready), and the creates
+ * left over from earlier turns (parsed, oldest first). */
+#define READY_MAX (3 * MAX_EVENTS)
+static struct ready {
+	struct agentd_conn *c; /* NULL once served or gone */
+	bool parsed;           /* m holds its request (c->req) */
+	struct agent_msg m;
+} ready[READY_MAX];
+static size_t nready;
+
+static void ready_add(struct agentd_conn *c)
+{
+	/* A connection whose request waits already is not read again (the
+	 * client waits for its reply); with no room, level-triggered epoll
+	 * reports it again next turn. */
+	if (c->req || nready == READY_MAX)
+		return;
+	ready[nready].c = c;
+	ready[nready++].parsed = false;
+}
+
 static void on_conn_gone(struct agentd *d, struct agentd_conn *c)
 {
+	for (size_t i = 0; i < nready; i++)
+		if (ready[i].c == c)
+			ready[i].c = NULL;
 	agentd_run_conn_gone(d, c);
 	agentd_stepup_conn_gone(d, c);
 }
@@ -78,17 +103,81 @@ static const struct agentd_hooks loop_hooks = {
 
 /* ------------------------------------------------------------ main loop */
 
-/* A client connection is readable: one request, dispatched to the request
- * handlers (handlers.c), then its leftovers cleared and the reply sent. */
-static void conn_request(struct agentd *d, struct agentd_conn *c)
+/* pam_agent's requests: a login, su, sudo or sshd waits on each, within the
+ * module's timeout. */
+static bool is_pam(enum agent_msg_type t)
 {
-	struct agent_msg m;
-	int r = agentd_conn_recv(d, c, &m);
+	return t == AGENT_MSG_AUTH || t == AGENT_MSG_ACCOUNT || t == AGENT_MSG_SESSION_OPEN ||
+	       t == AGENT_MSG_SESSION_CLOSE || t == AGENT_MSG_AUTHORIZED_KEYS;
+}
 
-	if (r > 0)
-		agentd_dispatch(d, c, &m);
-	if (r >= 0)
-		agentd_conn_done(d, c);
+static bool is_create(enum agent_msg_type t)
+{
+	return t == AGENT_MSG_CREATE || t == AGENT_MSG_RUN;
+}
+
+/* The requests of one turn, in order of priority: every connection that
+ * became readable gives one request; pam_agent's are served first (so that
+ * its timeout is not spent behind a burst of creates), then the other
+ * short ones, then the CREATE and RUN requests together as one batch
+ * (create.c: one transaction, one fsync), as many as fit in its deciding
+ * budget; the rest stay for the next turn, which comes at once. Each
+ * served one is then cleared and its reply sent. A connection freed
+ * meanwhile is dropped from the list (on_conn_gone). */
+static void serve_ready(struct agentd *d)
+{
+	struct agentd_create_req batch[AGENTD_CREATE_BATCH_MAX];
+	size_t idx[AGENTD_CREATE_BATCH_MAX], nbatch = 0, keep = 0;
+
+	for (size_t i = 0; i < nready; i++) {
+		struct agentd_conn *c = ready[i].c;
+		int r;
+
+		if (!c || ready[i].parsed)
+			continue;
+		r = agentd_conn_recv(d, c, &ready[i].m);
+		if (r > 0) {
+			ready[i].parsed = true;
+			continue;
+		}
+		ready[i].c = NULL; /* (on -1, c may be freed already) */
+		if (r == 0)
+			agentd_conn_done(d, c);
+	}
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < nready; i++) {
+			struct agentd_conn *c = ready[i].c;
+
+			if (!c || is_create(ready[i].m.type) || is_pam(ready[i].m.type) != !pass)
+				continue;
+			ready[i].c = NULL;
+			agentd_dispatch(d, c, &ready[i].m);
+			agentd_conn_done(d, c);
+		}
+	for (size_t i = 0; i < nready && nbatch < AGENTD_CREATE_BATCH_MAX; i++)
+		if (ready[i].c) {
+			idx[nbatch] = i;
+			batch[nbatch++] = (struct agentd_create_req){ ready[i].c, &ready[i].m };
+		}
+	if (nbatch) {
+		size_t taken = agentd_create_batch(d, batch, nbatch);
+
+		for (size_t k = 0; k < taken; k++) {
+			struct agentd_conn *c = ready[idx[k]].c;
+
+			if (!c)
+				continue;
+			ready[idx[k]].c = NULL;
+			agentd_conn_done(d, c);
+		}
+	}
+	for (size_t i = 0; i < nready; i++)
+		if (ready[i].c) {
+			if (keep != i)
+				ready[keep] = ready[i];
+			keep++;
+		}
+	nready = keep;
 }
 
 static void handle_signals(struct agentd *d)
@@ -185,6 +274,9 @@ static void run_loop(struct agentd *d)
 
 	while (!d->stop) {
 		int timeout = sweep_idle(d, &next_sweep, agent_audit_pump(&d->audit));
+
+		if (nready) /* creates left over: another turn at once */
+			timeout = 0;
 		int n = epoll_wait(d->epfd, ev, MAX_EVENTS, timeout);
 
 		if (n < 0 && errno == EINTR)
@@ -197,9 +289,17 @@ static void run_loop(struct agentd *d)
 			int kind = *(int *)ev[i].data.ptr;
 
 			switch (kind) {
-			case W_LISTEN:
-				agentd_accept(d);
+			case W_LISTEN: {
+				/* The new connections (the newest at the head of
+				 * the list) are read in this turn too: a client sends
+				 * its request right after connecting. */
+				unsigned k = agentd_accept(d);
+				struct agentd_conn *c = LIST_FIRST(&d->conns.list);
+
+				for (; k && c; k--, c = LIST_NEXT(c, link))
+					ready_add(c);
 				break;
+			}
 			case W_SIGNAL:
 				handle_signals(d);
 				break;
@@ -247,7 +347,7 @@ static void run_loop(struct agentd *d)
 					agentd_conn_flush(d, c);
 				} else if (ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
 					if (ev[i].events & EPOLLIN)
-						conn_request(d, c);
+						ready_add(c); /* served below */
 					else
 						agentd_conn_free(d, c);
 				}
@@ -257,6 +357,7 @@ static void run_loop(struct agentd *d)
 			}
 			}
 		}
+		serve_ready(d);
 		if (d->reload) {
 			d->reload = false;
 			agentd_reload_config(d);

@@ -664,6 +664,50 @@ int agent_store_insert(struct agent_store *s, const struct agent_identity *id)
 	return in_tx(s, insert_tx, id);
 }
 
+/* Group commit: every identity under its own savepoint, one COMMIT (one
+ * fsync) for all. A refused identity (-EEXIST, -EINVAL, a failed step) is
+ * rolled back alone; a failed COMMIT rolls back the whole batch, so that
+ * nothing of it is stored and every res[] carries the error. */
+int agent_store_insert_batch(struct agent_store *s, const struct agent_identity *const *ids,
+			     const char *const *ssh_keys, size_t n, int *res)
+{
+	size_t stored = 0;
+	int r;
+
+	if (s->in_tx)
+		return -EBUSY;
+	r = agent_store_begin(s);
+	if (r < 0) {
+		for (size_t i = 0; i < n; i++)
+			res[i] = r;
+		return r;
+	}
+	for (size_t i = 0; i < n; i++) {
+		r = exec(s, "SAVEPOINT batch_one");
+		if (r == 0) {
+			r = agent_store_insert(s, ids[i]);
+			if (r == 0 && ssh_keys && ssh_keys[i])
+				r = agent_store_set_ssh_key(s, ids[i]->name, ssh_keys[i]);
+			if (r < 0)
+				exec(s, "ROLLBACK TO batch_one");
+			if (exec(s, "RELEASE batch_one") < 0 && r == 0)
+				r = -EIO;
+		}
+		res[i] = r;
+		if (r == 0)
+			stored++;
+	}
+	r = stored ? agent_store_commit(s) : 0;
+	if (r < 0 || !stored) {
+		agent_store_rollback(s);
+		for (size_t i = 0; i < n; i++)
+			if (res[i] == 0)
+				res[i] = r;
+		return r;
+	}
+	return 0;
+}
+
 static int col_text(sqlite3_stmt *st, int col, char *dst, size_t cap)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);

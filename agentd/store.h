@@ -35,6 +35,15 @@ void agent_store_rollback(struct agent_store *st);
 
 /* -EEXIST if the name (ever used) or a live/unreaped uid clashes. */
 int agent_store_insert(struct agent_store *st, const struct agent_identity *id);
+/* Group commit: inserts n identities (with the ssh key bound to each,
+ * ssh_keys may be NULL or hold NULLs) in one transaction, each under its
+ * own savepoint, and commits once: one fsync for the batch. res[i] is 0 if
+ * ids[i] is stored, or why it was refused alone (-EEXIST, -EINVAL, ...).
+ * 0 once committed; -errno if the transaction could not be opened or
+ * committed: then nothing of the batch is stored and every res[i] is that
+ * error (a caller must acknowledge none of them). */
+int agent_store_insert_batch(struct agent_store *st, const struct agent_identity *const *ids,
+			     const char *const *ssh_keys, size_t n, int *res);
 int agent_store_get(struct agent_store *st, const char *name, struct agent_identity *out); /* -ENOENT */
 /* The live identity with this uid. -ENOENT if none. */
 int agent_store_get_live_uid(struct agent_store *st, uint32_t uid, struct agent_identity *out);

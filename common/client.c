@@ -197,6 +197,10 @@ int agent_client_call(const char *path, const struct agent_wbuf *w, const int *f
 		left = deadline - mono_ms();
 		if (r == 0)
 			r = left > 0 ? agent_client_recv(fd, buf, m, (int)left) : -ETIMEDOUT;
+		/* agentd closed with our request unread: Linux reports
+		 * ECONNRESET once, before the reply still queued. */
+		if (r == -ECONNRESET)
+			r = agent_client_recv(fd, buf, m, 0);
 		if (r < 0 || !refused_busy(m))
 			goto done;
 		close(fd);

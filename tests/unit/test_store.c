@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -750,6 +752,85 @@ static void test_created_only_on_first_start(void **state)
 	assert_false(exists(sub, "agentd.db.new"));
 }
 
+/* Group commit: one transaction for a batch; a refused member alone is
+ * rolled back; a failed COMMIT stores nothing and reports every member
+ * failed, so that the daemon acknowledges none of them. */
+static void test_batch(void **state)
+{
+	char bdir[] = "/tmp/agentd-batch.XXXXXX";
+	struct agent_identity v[6], got;
+	const struct agent_identity *p[6];
+	const char *keys[6] = { NULL };
+	struct agent_store *s = NULL;
+	int res[6];
+
+	(void)state;
+	assert_int_equal(tmpdir_make(bdir), 0);
+	assert_int_equal(agent_store_open(bdir, AGENT_STORE_INIT, &s, err_, sizeof(err_)), 0);
+	for (int i = 0; i < 6; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "agent-b%d", i);
+		v[i] = ident(name, 1879048300u + (uint32_t)i, NULL);
+		p[i] = &v[i];
+	}
+	/* One member clashes (its name is a batch-mate's): refused alone. */
+	snprintf(v[2].name, sizeof(v[2].name), "agent-b1");
+	keys[0] = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBatchKeyBatchKeyBatchKeyBatchKeyBatchKey00 k";
+	assert_int_equal(agent_store_insert_batch(s, p, keys, 3, res), 0);
+	assert_int_equal(res[0], 0);
+	assert_int_equal(res[1], 0);
+	assert_int_equal(res[2], -EEXIST);
+	assert_int_equal(agent_store_get(s, "agent-b0", &got), 0);
+	assert_int_equal(got.uid, 1879048300u);
+	assert_int_equal(agent_store_get(s, "agent-b1", &got), 0);
+	assert_int_equal(got.uid, 1879048301u);
+	{
+		char key[256];
+
+		assert_int_equal(agent_store_get_ssh_key(s, "agent-b0", key, sizeof(key)), 0);
+		assert_string_equal(key, keys[0]);
+	}
+
+	/* A COMMIT that cannot be written (no room in the file system: here
+	 * RLIMIT_FSIZE, so nothing of the WAL can be appended): nothing of
+	 * the batch is stored and every member reports the error. */
+	agent_store_close(s);
+	assert_int_equal(agent_store_open(bdir, 0, &s, err_, sizeof(err_)), 0);
+	{
+		struct rlimit old, tiny = { 1, 1 };
+		int r;
+
+		assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+		tiny.rlim_max = old.rlim_max;
+		signal(SIGXFSZ, SIG_IGN);
+		assert_int_equal(setrlimit(RLIMIT_FSIZE, &tiny), 0);
+		r = agent_store_insert_batch(s, p + 3, NULL, 3, res);
+		assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+		assert_true(r < 0);
+		for (int i = 0; i < 3; i++)
+			assert_int_equal(res[i], r);
+	}
+	for (int i = 3; i < 6; i++)
+		assert_int_equal(agent_store_get(s, v[i].name, &got), -ENOENT);
+	/* and still nothing after a restart */
+	agent_store_close(s);
+	assert_int_equal(agent_store_open(bdir, 0, &s, err_, sizeof(err_)), 0);
+	for (int i = 3; i < 6; i++)
+		assert_int_equal(agent_store_get(s, v[i].name, &got), -ENOENT);
+	assert_int_equal(agent_store_get(s, "agent-b1", &got), 0);
+	/* The store works again once there is room. */
+	assert_int_equal(agent_store_insert_batch(s, p + 3, NULL, 3, res), 0);
+	for (int i = 3; i < 6; i++)
+		assert_int_equal(res[i - 3], 0);
+	/* Not inside an open transaction. */
+	assert_int_equal(agent_store_begin(s), 0);
+	assert_int_equal(agent_store_insert_batch(s, p, NULL, 1, res), -EBUSY);
+	agent_store_rollback(s);
+	agent_store_close(s);
+	assert_int_equal(tmpdir_remove(bdir), 0);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -777,6 +858,7 @@ int main(void)
 		cmocka_unit_test(test_schema_newer_refused),
 		cmocka_unit_test(test_refuses_empty_or_damaged),
 		cmocka_unit_test(test_created_only_on_first_start),
+		cmocka_unit_test(test_batch),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

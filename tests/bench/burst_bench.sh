@@ -1,0 +1,93 @@
+#!/bin/bash
+# Bursts (issue 14): durable creates/s with 1 client and with 32 concurrent
+# clients, beside the disk's own time for a 4 KiB write + fsync (the floor
+# of one durable commit) measured on the same file system in the same run;
+# then 200 concurrent `agentctl run --ttl 1m -- sleep 1` started at once:
+# how many succeed and p50/p99 from launch to the command's start; then the
+# useradd + userdel anchor. Inside the test sandbox (private mount, pid and
+# IPC namespaces; the uid allocator scans this namespace's /proc). Root;
+# `make bench`, or directly: top_builddir=$PWD tests/bench/burst_bench.sh
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+top_builddir=${top_builddir:-$PWD}
+export top_srcdir top_builddir
+. "$top_srcdir/tests/integration/lib.sh"
+require_root
+enter_sandbox "$@"
+if ! why=$(install_nss_module); then
+	echo "burst bench: $why" >&2
+	exit 1
+fi
+RUNDIR=/run/agentd
+install_pam_service agentd "$top_srcdir/examples/pam.d/agentd"
+sed -i "s/uid_max = $UID_MAX;/uid_max = $((UID_MIN + 65535));/" "$T/agentd.conf"
+start_agentd
+PY=/usr/bin/python3
+B() { "$top_builddir/tests/bench/bench_create" -S "$RUNDIR/agentd.sock" -p ci "$@"; }
+ms() { echo $(($(date +%s%N) / 1000000)); }
+
+echo "== burst bench on $(nproc) cores, state on $(df --output=fstype "$T" | tail -1) ($(df --output=source "$T" | tail -1))"
+fsync_us=$("$PY" - "$T/fsync.probe" <<'PY'
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o600)
+buf = b"\0" * 4096
+n = 200
+t = time.perf_counter()
+for i in range(n):
+    os.pwrite(fd, buf, (i % 16) * 4096)
+    os.fsync(fd)
+print("%.0f" % ((time.perf_counter() - t) / n * 1e6))
+PY
+)
+echo "disk: 4 KiB write + fsync: $fsync_us us  (at most $((1000000 / fsync_us)) serial durable commits/s)"
+echo "1 client, 1 request in flight: $(B -n 1000)"
+C=32 PER=${PER:-100}
+t0=$(ms)
+pids=()
+for i in $(seq $C); do B -n $PER >"$T/b.$i" 2>&1 & pids+=($!); done
+for p in "${pids[@]}"; do wait "$p" || true; done
+t1=$(ms)
+fails=$(grep -L "per_sec" "$T"/b.* | wc -l)
+echo "$C concurrent clients x $PER creates: $((C * PER * 1000 / (t1 - t0))) creates/s ($((t1 - t0)) ms wall, $fails client(s) failed)"
+
+# 200 concurrent runs at once, default max_connections (64): the rest wait
+# in the listen backlog.
+N=200
+mkdir -m 0777 "$T/r"
+mkfifo "$T/gate"
+pids=()
+for i in $(seq $N); do
+	(
+		read -r _ <"$T/gate" || true
+		t=$(date +%s%N)
+		rc=0
+		ctl --timeout 120 run --purpose ci --ttl 1m -- sh -c "date +%s%N >$T/r/s.$i; sleep 1" \
+			>/dev/null 2>"$T/r/e.$i" || rc=$?
+		echo "$t $rc" >"$T/r/l.$i"
+	) &
+	pids+=($!)
+done
+sleep 1
+exec 8>"$T/gate"
+exec 8>&-
+for p in "${pids[@]}"; do wait "$p" || true; done
+ok=0
+: >"$T/lat"
+for i in $(seq $N); do
+	read -r t rc <"$T/r/l.$i"
+	if [ "$rc" = 0 ] && [ -s "$T/r/s.$i" ]; then
+		ok=$((ok + 1))
+		echo $((($(cat "$T/r/s.$i") - t) / 1000)) >>"$T/lat"
+	fi
+done
+sort -n "$T/lat" | awk -v ok="$ok" -v n="$N" '{ v[NR] = $1 } END {
+	printf "%d concurrent `agentctl run --ttl 1m -- sleep 1`: %d/%d succeeded; launch to command start p50 %.0f ms, p99 %.0f ms\n",
+		n, ok, n, v[int(NR * 0.5) + 1] / 1000, v[int(NR * 0.99) + (NR * 0.99 > int(NR * 0.99))] / 1000 }'
+[ "$ok" = "$N" ] || { echo "failures:"; cat "$T"/r/e.* | sort | uniq -c | head -5; }
+
+echo "-- anchor: useradd + userdel on a scratch copy of /etc (50 accounts)"
+cp -a /etc "$T/etcc"
+mount --bind "$T/etcc" /etc
+t0=$(ms)
+for i in $(seq 20); do useradd -M -N -s /usr/sbin/nologin "benchu$i" && userdel "benchu$i"; done
+echo "useradd+userdel: $((($(ms) - t0) / 20)) ms per identity"
+exit 0
