@@ -87,12 +87,14 @@ fi
 
 # A reload removes the purpose while an identity of it runs a command in a
 # PAM session: the identity retires, the command is killed, agentctl returns.
+ctl list --json | jq -r '.[] | select(.purpose == "ci") | .name' | sort >"$T/ci.before"
 (cd "$T/work" && setpriv --reuid="$(uid_of bob)" --regid="$(uid_of bob)" --init-groups \
 	"$AGENTCTL" -S "$RUNDIR/agentd.sock" run --purpose ci --ttl 10m -- sleep 300) >"$T/run.out" 2>"$T/run.err" &
 rp=$!
-running() { ctl list --json | jq -e '.[] | select(.purpose == "ci" and .name != "'"$b"'")' >/dev/null; }
+new_names() { ctl list --json | jq -r '.[] | select(.purpose == "ci") | .name' | sort | comm -13 "$T/ci.before" -; }
+running() { [ -n "$(new_names)" ]; }
 check "the command runs" wait_for 10 running
-run_name=$(ctl list --json | jq -r '.[] | select(.purpose == "ci" and .name != "'"$b"'") | .name')
+run_name=$(new_names | head -n1)
 check "its session is open" wait_for 5 grep -q "event=\"session-open\" decision=\"allow\" identity=\"$run_name\"" "$T/agentd.log"
 reload_config 's|{ name = "ci";|{ name = "ci-renamed";|; s|purposes = \[ "ci" \]|purposes = [ "ci-renamed" ]|; s|delegate = \[ "ci" \]|delegate = [ "ci-renamed" ]|'
 rc=0
