@@ -355,28 +355,44 @@ static unsigned left_of(uid_t uid)
  * kill(-1) finds nothing (ESRCH). Zombies still answer kill(): when they
  * are all that is left (one /proc check every 100 ms) the loop ends too.
  * Bounded by grace_ms + bound_ms. 0 when none is left, -EBUSY. */
+/* kill(-1) answers for zombies too: when it keeps answering, a /proc
+ * check (10 ms in, then every 100 ms) tells whether only zombies are left,
+ * waiting for their parents. */
+struct zcheck {
+	int64_t next, step;
+};
+
+static bool only_zombies(uid_t uid, struct zcheck *z)
+{
+	int64_t now = mono_ms();
+
+	if (now < z->next)
+		return false;
+	z->next = now + z->step;
+	z->step = 100;
+	return left_of(uid) == 0;
+}
+
 static int kill_all_as_uid(uid_t uid, unsigned grace_ms, unsigned bound_ms)
 {
-	int64_t start = mono_ms(), last_check = start;
+	int64_t start = mono_ms();
+	struct zcheck z = { start + 10, 100 };
 
 	if (kill(-1, SIGTERM) < 0 && errno == ESRCH)
 		return 0;
 	kill(-1, SIGCONT);
 	while (grace_ms && mono_ms() - start < grace_ms) {
-		if (kill(-1, 0) < 0 && errno == ESRCH)
+		if ((kill(-1, 0) < 0 && errno == ESRCH) || only_zombies(uid, &z))
 			return 0;
-		sleep_ms(5);
+		sleep_ms(2);
 	}
 	start = mono_ms();
 	for (;;) {
 		if (kill(-1, SIGKILL) < 0 && errno == ESRCH)
 			return 0;
 		kill(-1, SIGCONT);
-		if (mono_ms() - last_check >= 100) {
-			last_check = mono_ms();
-			if (left_of(uid) == 0)
-				return 0;
-		}
+		if (only_zombies(uid, &z))
+			return 0;
 		if (mono_ms() - start > bound_ms)
 			return -EBUSY;
 		sleep_ms(1);
@@ -499,6 +515,10 @@ static void count_batch(const struct agent_reap_req *q, size_t n, uint32_t *foun
 	memset(found, 0, n * sizeof(*found));
 	if (!d)
 		return;
+	if (!n) {
+		closedir(d);
+		return;
+	}
 	while ((de = readdir(d))) {
 		char path[64], buf[4096], *u, *st;
 		unsigned long long r, e, s;
@@ -531,11 +551,15 @@ static void count_batch(const struct agent_reap_req *q, size_t n, uint32_t *foun
 }
 
 #define HELPER_MAX_WORKERS 64
+#define HELPER_PENDING 1024
 
 _Noreturn void agent_reap_helper_run(int sock)
 {
-	struct agent_reap_req batch[HELPER_MAX_WORKERS];
-	uint32_t found[HELPER_MAX_WORKERS];
+	/* Requests read but not started yet (a ring), counted on arrival:
+	 * one /proc scan for everything one read brought. */
+	static struct agent_reap_req pend[HELPER_PENDING];
+	static uint32_t found[HELPER_PENDING];
+	size_t head = 0, npend = 0;
 	unsigned running = 0;
 	bool eof = false;
 	sigset_t none;
@@ -553,22 +577,40 @@ _Noreturn void agent_reap_helper_run(int sock)
 	close_range((unsigned)sock + 1, ~0U, 0);
 	for (;;) {
 		struct pollfd pfd = { .fd = sock, .events = POLLIN };
+		struct agent_reap_req in[64];
+		uint32_t cnt[64];
 		size_t n = 0;
 
 		while (running && waitpid(-1, NULL, WNOHANG) > 0)
 			running--;
-		if (eof && !running)
+		/* Start what is pending, up to the worker limit. */
+		while (npend && running < HELPER_MAX_WORKERS) {
+			pid_t p = fork();
+
+			if (p == 0)
+				reap_worker(sock, &pend[head], found[head]);
+			if (p > 0) {
+				running++;
+			} else {
+				struct agent_reap_res res = { .uid = pend[head].uid, .rc = -errno };
+
+				send(sock, &res, sizeof(res), MSG_NOSIGNAL);
+			}
+			head = (head + 1) % HELPER_PENDING;
+			npend--;
+		}
+		if (eof && !running && !npend)
 			_exit(0);
-		if (eof || running >= HELPER_MAX_WORKERS) {
+		if (eof || npend == HELPER_PENDING) {
 			/* Workers bound themselves; this wait is short. */
 			if (waitpid(-1, NULL, 0) > 0)
 				running--;
 			continue;
 		}
-		if (poll(&pfd, 1, running ? 50 : 1000) <= 0)
+		if (poll(&pfd, 1, running ? 20 : 1000) <= 0)
 			continue;
-		while (running + n < HELPER_MAX_WORKERS) {
-			ssize_t k = recv(sock, &batch[n], sizeof(batch[n]), MSG_DONTWAIT);
+		while (npend + n < HELPER_PENDING && n < sizeof(in) / sizeof(in[0])) {
+			ssize_t k = recv(sock, &in[n], sizeof(in[n]), MSG_DONTWAIT);
 
 			if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR)) {
 				eof = true; /* agentd is gone: finish the workers, exit */
@@ -576,24 +618,18 @@ _Noreturn void agent_reap_helper_run(int sock)
 			}
 			if (k < 0)
 				break;
-			if (k != (ssize_t)sizeof(batch[n]) || batch[n].uid == 0)
+			if (k != (ssize_t)sizeof(in[n]) || in[n].uid == 0)
 				continue;
-			batch[n].home[sizeof(batch[n].home) - 1] = '\0';
+			in[n].home[sizeof(in[n].home) - 1] = '\0';
 			n++;
 		}
-		count_batch(batch, n, found);
+		count_batch(in, n, cnt);
 		for (size_t i = 0; i < n; i++) {
-			pid_t p = fork();
+			size_t t = (head + npend) % HELPER_PENDING;
 
-			if (p == 0)
-				reap_worker(sock, &batch[i], found[i]);
-			if (p > 0) {
-				running++;
-			} else {
-				struct agent_reap_res res = { .uid = batch[i].uid, .rc = -errno };
-
-				send(sock, &res, sizeof(res), MSG_NOSIGNAL);
-			}
+			pend[t] = in[i];
+			found[t] = cnt[i];
+			npend++;
 		}
 	}
 }

@@ -193,17 +193,17 @@ static void record(struct agentd *d, struct agentd_reaper *j, const struct agent
 	} else {
 		agent_audit_emit(&d->audit, &kv, LOG_NOTICE);
 		/* Through the queue: after its retirement record, whatever the
-		 * store does (deferred.c). */
-		if (j->name[0] && (agentd_deferred_reaped(d, j->name, time(NULL), res->killed) < 0 ||
-				   agentd_deferred_flush(d) == -ENOMEM))
+		 * store does (deferred.c); written with the rest of this read. */
+		if (j->name[0] && agentd_deferred_reaped(d, j->name, time(NULL), res->killed) < 0)
 			syslog(LOG_AUTHPRIV | LOG_ERR, "store: cannot mark %s reaped", j->name);
 	}
 	if (!j->orphan && d->hooks.reaped)
 		d->hooks.reaped(d, j->uid);
 }
 
-/* Reads every result waiting; false if the helper is gone. */
-static bool read_results(struct agentd *d)
+/* Reads every result waiting, then writes their records in one
+ * transaction; false if the helper is gone. */
+static bool read_some(struct agentd *d)
 {
 	for (;;) {
 		struct agent_reap_res res;
@@ -226,6 +226,14 @@ static bool read_results(struct agentd *d)
 		record(d, j, &res);
 		free(j);
 	}
+}
+
+static bool read_results(struct agentd *d)
+{
+	bool ok = read_some(d);
+
+	agentd_deferred_flush(d);
+	return ok;
 }
 
 void agentd_reaper_readable(struct agentd *d)

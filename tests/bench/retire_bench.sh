@@ -64,7 +64,7 @@ mkdir -p "$T/home"
 
 start_agentd() {
 	rm -rf "$T/state" "$T/run"
-	"$builddir/agentd/agentd" -c "$T/agentd.conf" --state-dir "$T/state" --init-state \
+	"$builddir/agentd/agentd" -f -c "$T/agentd.conf" --state-dir "$T/state" --init-state \
 		--runtime-dir "$T/run" 2>"$T/agentd.err" &
 	agentd_pid=$!
 	for _ in $(seq 100); do [ -S "$T/run/agentd.sock" ] && return 0; sleep 0.1; done
@@ -135,6 +135,7 @@ for n in "${sizes[@]}"; do
 	fi
 	t_gone=$(wait_none)
 	expiry=$((t_gone - deadline * 1000))
+	[ -z "${KEEP:-}" ] || cp "$T/agentd.err" "$KEEP.expiry.log"
 	stop_agentd
 
 	# ---- revoke: N revokes on one connection
