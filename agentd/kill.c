@@ -356,8 +356,9 @@ static unsigned left_of(uid_t uid)
  * are all that is left (one /proc check every 100 ms) the loop ends too.
  * Bounded by grace_ms + bound_ms. 0 when none is left, -EBUSY. */
 /* kill(-1) answers for zombies too: when it keeps answering, a /proc
- * check (10 ms in, then every 100 ms) tells whether only zombies are left,
- * waiting for their parents. */
+ * check (50 ms in, then every 100 ms) tells whether only zombies are left,
+ * waiting for parents that have not reaped them (init usually has by then,
+ * and kill(-1) says ESRCH without any scan). */
 struct zcheck {
 	int64_t next, step;
 };
@@ -376,7 +377,7 @@ static bool only_zombies(uid_t uid, struct zcheck *z)
 static int kill_all_as_uid(uid_t uid, unsigned grace_ms, unsigned bound_ms)
 {
 	int64_t start = mono_ms();
-	struct zcheck z = { start + 10, 100 };
+	struct zcheck z = { start + 50, 100 };
 
 	if (kill(-1, SIGTERM) < 0 && errno == ESRCH)
 		return 0;
