@@ -11,7 +11,7 @@
  *   reload.c, reconcile.c   configuration reload, start-up reconciliation
  *   expiry.c                TTL enforcement (retires what is due)
  *   retire.c                retirement
- *   reaper.c                reaper children (kill.c runs in them)
+ *   reaper.c                the reaper helper (kill.c runs in it)
  *   deferred.c              store writes that wait (retirement records)
  *   leftovers.c             the leftovers sweep of released uids
  *   conn.c, caller.c, livetable.c, publish.c, homes.c, uidalloc.c, session.c,
@@ -104,8 +104,12 @@ struct agentd_live_table {
 	int64_t armed_boot, armed_real; /* 0 = disarmed */
 };
 
-/* reaper.c: reaper children, queued (FIFO) and running. */
+/* reaper.c: the reaper helper and the uids queued (FIFO) and sent to it. */
 struct agentd_reapers {
+	int kind;  /* W_REAPER: first member, epoll data points here */
+	int sock;  /* agentd's end of the helper's socketpair, -1 if none */
+	pid_t pid; /* the helper, 0 if none */
+	bool watched;
 	TAILQ_HEAD(agentd_reaper_queue, agentd_reaper) queue, running;
 	unsigned nrunning;
 	int64_t last_purge; /* CLOCK_BOOTTIME seconds of the last retention purge */

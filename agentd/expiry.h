@@ -9,8 +9,23 @@
  * Readers (nss_agent, pam_agent) apply the same rule themselves, so an
  * identity stops resolving at its deadline even if agentd is late. */
 #pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "common/limits.h"
 
 struct agentd;
+struct agentd_live;
+struct agent_now;
 
-/* A timer fired: retires every identity past a deadline, then re-arms. */
+/* At most this many identities retire in one turn of the loop. */
+#define AGENTD_EXPIRE_BATCH 1000
+
+/* A timer fired: retires up to AGENTD_EXPIRE_BATCH identities past a
+ * deadline in one batch, then re-arms (at once if more are due). */
 void agentd_expire_due(struct agentd *d);
+/* The batch: the names and uids of up to max entries of v[0..n) past a
+ * deadline at now, in table order; *more if others are due too. */
+size_t agentd_expiry_collect(const struct agentd_live *v, size_t n, const struct agent_now *now,
+			     char (*out)[AGENT_NAME_MAX + 1], uint32_t *uids, size_t max,
+			     bool *more);

@@ -1,9 +1,33 @@
 /* Retirement's dirty work: kill every process of a uid, remove its
- * ephemeral home and its IPC objects. Runs in a child process of agentd so
- * the event loop never waits for a grace period. */
+ * ephemeral home and its IPC objects. Runs in the reaper helper, one
+ * long-lived process started early (reaper.c), so the event loop never
+ * waits for a grace period and agentd is never forked per uid. */
 #pragma once
 #include <stdint.h>
 #include <sys/types.h>
+#include "common/limits.h"
+
+/* The helper's protocol: one SOCK_SEQPACKET datagram a uid each way. */
+struct agent_reap_req {
+	uint32_t uid;
+	uint32_t grace_ms; /* SIGTERM, then up to this long before SIGKILL */
+	uint32_t bound_ms; /* then SIGKILL until none is left, at most this long */
+	char home[AGENT_PATH_MAX + AGENT_NAME_MAX + 2]; /* "" for none */
+};
+struct agent_reap_res {
+	uint32_t uid;
+	int32_t rc;        /* 0, -EBUSY (survivors), -errno */
+	uint32_t killed;   /* its processes found when the request arrived */
+	uint32_t survivors; /* still there at the bound */
+};
+
+/* The helper's main loop on sock (its end of the socketpair); never
+ * returns. Closes every other descriptor first. For each request, a worker
+ * (root) forks a child that drops to the uid (setgroups, setresgid,
+ * setresuid) and kill(-1)s until nothing of it is left (bounded), then
+ * removes the home and IPC objects and sends the result; at most 64 run at
+ * once. Exits once agentd closed its end and the workers finished. */
+_Noreturn void agent_reap_helper_run(int sock);
 
 struct agent_reap_opts {
 	uid_t uid;

@@ -312,7 +312,7 @@ static void run_loop(struct agentd *d)
 				agentd_deferred_tick(d);
 				break;
 			case W_REAPER:
-				agentd_reaper_done(d, ev[i].data.ptr);
+				agentd_reaper_readable(d);
 				break;
 			case W_RUN:
 				agentd_run_done(d, ev[i].data.ptr);
@@ -448,6 +448,7 @@ int agentd_main(const struct agentd_opts *opts)
 	LIST_INIT(&d.conns.list);
 	TAILQ_INIT(&d.reapers.queue);
 	TAILQ_INIT(&d.reapers.running);
+	d.reapers.sock = -1;
 	LIST_INIT(&d.sessions);
 	LIST_INIT(&d.runs);
 	LIST_INIT(&d.requests);
@@ -499,6 +500,12 @@ int agentd_main(const struct agentd_opts *opts)
 		     AGENT_SNAP_FILE) >= (int)sizeof(d.snap_path)) {
 		fprintf(stderr, "agentd: runtime directory path too long\n");
 		r = -ENAMETOOLONG;
+		goto out;
+	}
+	/* The reaper helper before the store and the sockets: it is forked
+	 * small and holds nothing but its socket (it closes the rest). */
+	if ((r = agentd_reaper_helper_start(&d)) < 0) {
+		fprintf(stderr, "agentd: cannot start the reaper helper: %s\n", strerror(-r));
 		goto out;
 	}
 	r = agent_store_open(opts->state_dir, opts->init_state ? AGENT_STORE_INIT : 0, &d.store, err,

@@ -1,10 +1,12 @@
-/* Reaper supervision (agentd/reaper.h): queues, forks and collects the
- * children that run the kill loop of kill.c for a retired uid.
+/* Reaper supervision (agentd/reaper.h): one long-lived helper process,
+ * started early, does the killing of kill.c for every retired uid; agentd
+ * talks to it over a SOCK_SEQPACKET socketpair and records the results.
  *
- * Invariants: a uid is marked reaped only on the reaper's success report;
- * at most AGENTD_MAX_REAPERS children run at once; a child holds no client
- * connection, listening socket or database, only its result pipe; every
- * wait for a child is bounded (the kill loop bounds itself to 10 s). */
+ * Invariants: a uid is marked reaped only on the helper's success report;
+ * at most AGENTD_REAPS_IN_FLIGHT uids are outstanding; the helper holds no
+ * client connection, listening socket or database, only its socket; if it
+ * dies it is started again and every outstanding uid is sent again; every
+ * wait for it is bounded (its workers bound themselves). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
@@ -23,6 +26,10 @@
 #include "agentd/reaper.h"
 #include "common/kv.h"
 
+/* The helper's worst case for one uid: grace, the kill bound, the home. */
+#define KILL_BOUND_MS 2000
+#define WAIT_MS 15000
+
 void agentd_reaper_queue(struct agentd *d, uint32_t uid, const char *name, bool orphan)
 {
 	struct agentd_reaper *j = calloc(1, sizeof(*j));
@@ -31,119 +38,125 @@ void agentd_reaper_queue(struct agentd *d, uint32_t uid, const char *name, bool 
 		syslog(LOG_AUTHPRIV | LOG_ERR, "out of memory queueing the reaper for uid %u", uid);
 		return;
 	}
-	j->kind = W_REAPER;
-	j->rfd = -1;
 	j->uid = uid;
 	j->orphan = orphan;
 	snprintf(j->name, sizeof(j->name), "%s", name ? name : "");
 	TAILQ_INSERT_TAIL(&d->reapers.queue, j, link);
 }
 
-struct reap_result {
-	int rc;
-	uint32_t killed;
-};
-
-/* If nscd runs, it may cache the retired identity for minutes: ask it to
- * drop its passwd and group caches. Bounded: a hung nscd is killed. */
-static void nscd_invalidate(void)
+int agentd_reaper_helper_start(struct agentd *d)
 {
-	static const char *const tables[] = { "passwd", "group" };
-	static const char *const paths[] = { "/usr/sbin/nscd", "/sbin/nscd" };
-	const char *nscd = NULL;
+	int sv[2];
+	pid_t p;
 
-	if (access("/run/nscd/socket", F_OK) != 0 && access("/var/run/nscd/socket", F_OK) != 0)
-		return;
-	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
-		if (access(paths[i], X_OK) == 0)
-			nscd = paths[i];
-	if (!nscd)
-		return;
-	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
-		char *const argv[] = { (char *)nscd, (char *)"-i", (char *)tables[i], NULL };
-		char *const envp[] = { NULL };
-		pid_t p = fork();
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	p = fork();
+	if (p < 0) {
+		int e = -errno;
 
-		if (p == 0) {
-			execve(nscd, argv, envp);
-			_exit(127);
-		}
-		for (int t = 0; p > 0 && t < 100; t++) {
-			if (waitpid(p, NULL, WNOHANG) == p) {
-				p = 0;
-				break;
+		close(sv[0]);
+		close(sv[1]);
+		return e;
+	}
+	if (p == 0) {
+		close(sv[0]);
+		agent_reap_helper_run(sv[1]);
+	}
+	close(sv[1]);
+	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
+		int e = -errno;
+
+		close(sv[0]);
+		kill(p, SIGKILL);
+		waitpid(p, NULL, 0);
+		return e;
+	}
+	d->reapers.kind = W_REAPER;
+	d->reapers.sock = sv[0];
+	d->reapers.pid = p;
+	d->reapers.watched = false;
+	return 0;
+}
+
+/* Bounded: the helper exits once its workers are done (each bounds
+ * itself); past the bound it is killed. */
+static void helper_stop(struct agentd *d, unsigned wait_ms)
+{
+	if (d->reapers.sock >= 0) {
+		if (d->reapers.watched)
+			epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->reapers.sock, NULL);
+		close(d->reapers.sock);
+		d->reapers.sock = -1;
+		d->reapers.watched = false;
+	}
+	if (d->reapers.pid > 0) {
+		for (unsigned t = 0; t < wait_ms / 10; t++) {
+			pid_t w = waitpid(d->reapers.pid, NULL, WNOHANG);
+
+			if (w == d->reapers.pid || (w < 0 && errno == ECHILD)) {
+				d->reapers.pid = 0;
+				return;
 			}
-			usleep(20000);
+			usleep(10000);
 		}
-		if (p > 0) {
-			kill(p, SIGKILL);
-			waitpid(p, NULL, 0);
-		}
+		kill(d->reapers.pid, SIGKILL);
+		while (waitpid(d->reapers.pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		d->reapers.pid = 0;
 	}
 }
 
-/* Runs in the forked child: no store, no sockets, just the kill loop. */
-static _Noreturn void reaper_child(struct agentd *d, const struct agentd_reaper *j, int wfd)
+/* The helper died (or hangs): a new one gets every outstanding uid. */
+static void helper_restart(struct agentd *d, const char *why)
 {
-	char home[AGENT_PATH_MAX * 2];
-	struct agent_reap_opts o = {
-		.uid = j->uid,
-		.grace_ms = (unsigned)d->cfg->kill_grace_ms,
-		.home = NULL,
-		.proc_root = "/proc",
-	};
-	struct reap_result res = { 0 };
-	unsigned killed = 0;
+	struct agentd_reaper *j;
+	int r;
 
-	sigset_t none;
-
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	/* Hold no client connection, listening socket or database open while
-	 * the kill loop runs: only the result pipe and the standard fds. */
-	if (wfd > 3)
-		close_range(3, (unsigned)wfd - 1, 0);
-	close_range((unsigned)wfd + 1, ~0U, 0);
-	if (j->name[0]) {
-		int n = snprintf(home, sizeof(home), "%s/%s", d->cfg->home_base, j->name);
-
-		if (n > 0 && (size_t)n < sizeof(home))
-			o.home = home;
+	syslog(LOG_AUTHPRIV | LOG_ERR, "reaper helper %s: starting a new one", why);
+	if (d->reapers.pid > 0)
+		kill(d->reapers.pid, SIGKILL);
+	helper_stop(d, 1000);
+	while ((j = TAILQ_LAST(&d->reapers.running, agentd_reaper_queue))) {
+		TAILQ_REMOVE(&d->reapers.running, j, link);
+		TAILQ_INSERT_HEAD(&d->reapers.queue, j, link);
 	}
-	if (j->name[0])
-		nscd_invalidate();
-	res.rc = agent_reap_uid(&o, &killed);
-	res.killed = killed;
-	if (write(wfd, &res, sizeof(res)) < 0)
-		_exit(2);
-	_exit(0);
+	d->reapers.nrunning = 0;
+	r = agentd_reaper_helper_start(d);
+	if (r < 0)
+		syslog(LOG_AUTHPRIV | LOG_ERR, "cannot start the reaper helper: %s", strerror(-r));
 }
 
 void agentd_reapers_start(struct agentd *d)
 {
-	while (!TAILQ_EMPTY(&d->reapers.queue) && d->reapers.nrunning < AGENTD_MAX_REAPERS) {
-		struct agentd_reaper *j = TAILQ_FIRST(&d->reapers.queue);
-		int p[2];
-
-		if (pipe2(p, O_CLOEXEC) < 0)
-			return;
-		j->pid = fork();
-		if (j->pid < 0) {
-			close(p[0]);
-			close(p[1]);
-			return;
-		}
-		if (j->pid == 0) {
-			close(p[0]);
-			reaper_child(d, j, p[1]);
-		}
-		close(p[1]);
-		j->rfd = p[0];
-		TAILQ_REMOVE(&d->reapers.queue, j, link);
-		TAILQ_INSERT_HEAD(&d->reapers.running, j, link);
-		d->reapers.nrunning++;
-		if (agentd_watch(d, j->rfd, EPOLLIN, j) < 0)
+	if (d->reapers.sock < 0 && agentd_reaper_helper_start(d) < 0)
+		return;
+	if (!d->reapers.watched && d->epfd >= 0) {
+		if (agentd_watch(d, d->reapers.sock, EPOLLIN, &d->reapers) < 0)
 			syslog(LOG_AUTHPRIV | LOG_ERR, "epoll: %m");
+		else
+			d->reapers.watched = true;
+	}
+	while (!TAILQ_EMPTY(&d->reapers.queue) && d->reapers.nrunning < AGENTD_REAPS_IN_FLIGHT) {
+		struct agentd_reaper *j = TAILQ_FIRST(&d->reapers.queue);
+		struct agent_reap_req q = {
+			.uid = j->uid,
+			.grace_ms = (uint32_t)d->cfg->kill_grace_ms,
+			.bound_ms = KILL_BOUND_MS,
+		};
+
+		if (j->name[0] && snprintf(q.home, sizeof(q.home), "%s/%s", d->cfg->home_base,
+					   j->name) >= (int)sizeof(q.home))
+			q.home[0] = '\0';
+		if (send(d->reapers.sock, &q, sizeof(q), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return; /* sent when results make room */
+			helper_restart(d, "is gone");
+			return;
+		}
+		TAILQ_REMOVE(&d->reapers.queue, j, link);
+		TAILQ_INSERT_TAIL(&d->reapers.running, j, link);
+		d->reapers.nrunning++;
 	}
 }
 
@@ -161,61 +174,101 @@ void agentd_purge_retired(struct agentd *d, bool force)
 		syslog(LOG_AUTHPRIV | LOG_ERR, "store: cannot purge old retired identities");
 }
 
-void agentd_reaper_done(struct agentd *d, struct agentd_reaper *j)
+static void record(struct agentd *d, struct agentd_reaper *j, const struct agent_reap_res *res)
 {
-	struct reap_result res = { .rc = -EIO };
 	struct agent_kv kv;
 	char buf[AGENT_AUDIT_LINE_MAX];
-	ssize_t n;
-
-	n = read(j->rfd, &res, sizeof(res));
-	if (n != (ssize_t)sizeof(res))
-		res.rc = -EIO;
-	epoll_ctl(d->epfd, EPOLL_CTL_DEL, j->rfd, NULL);
-	close(j->rfd);
-	while (waitpid(j->pid, NULL, 0) < 0 && errno == EINTR)
-		;
-	TAILQ_REMOVE(&d->reapers.running, j, link);
-	d->reapers.nrunning--;
 
 	agent_audit_begin(&d->audit, &kv, buf, sizeof(buf), j->orphan ? "orphan-kill" : "reap");
 	if (j->name[0])
 		agent_kv_str(&kv, "identity", j->name);
 	agent_kv_u64(&kv, "uid", j->uid);
-	agent_kv_u64(&kv, "killed", res.killed);
-	if (res.rc < 0) {
-		agent_kv_str(&kv, "error", strerror(-res.rc));
+	agent_kv_u64(&kv, "killed", res->killed);
+	if (res->survivors)
+		agent_kv_u64(&kv, "survivors", res->survivors);
+	if (res->rc < 0) {
+		agent_kv_str(&kv, "error", strerror(-res->rc));
 		agent_audit_emit(&d->audit, &kv, LOG_WARNING);
 		/* Not reaped: the uid stays out of circulation; retried at start. */
 	} else {
 		agent_audit_emit(&d->audit, &kv, LOG_NOTICE);
 		/* Through the queue: after its retirement record, whatever the
-		 * store does (deferred.c). */
-		if (j->name[0] && (agentd_deferred_reaped(d, j->name, time(NULL), res.killed) < 0 ||
-				   agentd_deferred_flush(d) == -ENOMEM))
+		 * store does (deferred.c); written with the rest of this read. */
+		if (j->name[0] && agentd_deferred_reaped(d, j->name, time(NULL), res->killed) < 0)
 			syslog(LOG_AUTHPRIV | LOG_ERR, "store: cannot mark %s reaped", j->name);
 	}
 	if (!j->orphan && d->hooks.reaped)
 		d->hooks.reaped(d, j->uid);
-	free(j);
+}
+
+/* Reads every result waiting, then writes their records in one
+ * transaction; false if the helper is gone. */
+static bool read_some(struct agentd *d)
+{
+	for (;;) {
+		struct agent_reap_res res;
+		struct agentd_reaper *j;
+		ssize_t n = recv(d->reapers.sock, &res, sizeof(res), MSG_DONTWAIT);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return true;
+		if (n <= 0)
+			return false;
+		if (n != (ssize_t)sizeof(res))
+			continue;
+		TAILQ_FOREACH(j, &d->reapers.running, link)
+			if (j->uid == res.uid)
+				break;
+		if (!j)
+			continue; /* a duplicate after a restart */
+		TAILQ_REMOVE(&d->reapers.running, j, link);
+		d->reapers.nrunning--;
+		record(d, j, &res);
+		free(j);
+	}
+}
+
+static bool read_results(struct agentd *d)
+{
+	bool ok = read_some(d);
+
+	agentd_deferred_flush(d);
+	return ok;
+}
+
+void agentd_reaper_readable(struct agentd *d)
+{
+	if (!read_results(d))
+		helper_restart(d, "is gone");
 	agentd_reapers_start(d);
 	agentd_purge_retired(d, false);
 }
 
+/* Waits (bounded) for one round of results; restarts a helper that went
+ * quiet for WAIT_MS with work outstanding. */
+static void wait_results(struct agentd *d)
+{
+	struct pollfd pfd = { .fd = d->reapers.sock, .events = POLLIN };
+	int n;
+
+	if (pfd.fd < 0)
+		return;
+	n = poll(&pfd, 1, WAIT_MS);
+	if (n < 0 && errno == EINTR)
+		return;
+	if (n <= 0)
+		helper_restart(d, "does not answer");
+	else if (!read_results(d))
+		helper_restart(d, "is gone");
+}
+
 void agentd_reapers_drain(struct agentd *d)
 {
-	agentd_reapers_start(d);
-	while (!TAILQ_EMPTY(&d->reapers.running)) {
-		struct agentd_reaper *j = TAILQ_FIRST(&d->reapers.running);
-		struct pollfd pfd;
-
-		pfd.fd = j->rfd;
-		pfd.events = POLLIN;
-		/* The kill loop bounds itself (10 s); allow a margin. */
-		if (poll(&pfd, 1, 15000) <= 0) {
-			kill(j->pid, SIGKILL);
-		}
-		agentd_reaper_done(d, j);
+	for (int rounds = 0; rounds < 100000; rounds++) {
+		agentd_reapers_start(d);
+		if (TAILQ_EMPTY(&d->reapers.running))
+			return;
+		wait_results(d);
 	}
 }
 
@@ -232,29 +285,28 @@ bool agentd_reap_pending(struct agentd *d, uint32_t uid)
 	return false;
 }
 
-static void reapers_drop_queued(struct agentd *d)
+void agentd_reapers_finish(struct agentd *d)
 {
 	struct agentd_reaper *j;
+	int64_t deadline = agentd_boot_seconds() + WAIT_MS / 1000;
 
 	while ((j = TAILQ_FIRST(&d->reapers.queue))) {
 		TAILQ_REMOVE(&d->reapers.queue, j, link);
 		free(j);
 	}
-}
+	/* Let the kills under way finish: stopping agentd must not leave a
+	 * retired identity's processes alive. */
+	while (!TAILQ_EMPTY(&d->reapers.running) && d->reapers.sock >= 0 &&
+	       agentd_boot_seconds() <= deadline) {
+		struct pollfd pfd = { .fd = d->reapers.sock, .events = POLLIN };
 
-void agentd_reapers_finish(struct agentd *d)
-{
-	reapers_drop_queued(d);
-	while (!TAILQ_EMPTY(&d->reapers.running)) {
-		struct agentd_reaper *j = TAILQ_FIRST(&d->reapers.running);
-
-		/* Let running reapers finish their kill loop: stopping agentd
-		 * must not leave a retired identity's processes alive. */
-		struct pollfd pfd = { .fd = j->rfd, .events = POLLIN };
-
-		if (poll(&pfd, 1, 15000) <= 0)
-			kill(j->pid, SIGKILL);
-		agentd_reaper_done(d, j);
-		reapers_drop_queued(d);
+		if (poll(&pfd, 1, WAIT_MS) <= 0 || !read_results(d))
+			break;
 	}
+	while ((j = TAILQ_FIRST(&d->reapers.running))) {
+		TAILQ_REMOVE(&d->reapers.running, j, link);
+		free(j);
+	}
+	d->reapers.nrunning = 0;
+	helper_stop(d, 3000);
 }

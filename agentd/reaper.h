@@ -1,12 +1,17 @@
-/* Reaper supervision: the child processes that kill a retired uid.
+/* Reaper supervision: the one helper process that kills retired uids.
  *
- * A retirement queues a reaper job; at most AGENTD_MAX_REAPERS children run
- * at once, each running the kill loop of kill.c and reporting on a pipe the
- * loop watches, so the loop never waits for a grace period. When a reaper
- * reports success the identity is marked reaped (reaped_at) and only then
- * does its uid start its quarantine; a failed reap leaves the uid out of
- * circulation until the next start retries it. Also: the retention purge
- * of long-reaped records. */
+ * The helper (kill.c: agent_reap_helper_run) is started once, early in
+ * start-up before the store and the sockets are opened, and talks to agentd
+ * over a SOCK_SEQPACKET socketpair: a request per uid, a result per uid.
+ * For each uid it forks a small worker that kills as the uid (kill(-1)
+ * until nothing is left, bounded), removes the home and IPC objects and
+ * reports killed and survivors. A retirement queues a uid; at most
+ * AGENTD_REAPS_IN_FLIGHT are outstanding, the rest wait in order. When the
+ * helper reports success the identity is marked reaped (reaped_at) and only
+ * then does its uid start its quarantine; a failed reap (survivors) is
+ * audited and leaves the uid out of circulation until the next start
+ * retries it. If the helper dies it is started again and every outstanding
+ * uid is sent again. Also: the retention purge of long-reaped records. */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
@@ -14,33 +19,35 @@
 #include <sys/types.h>
 #include "common/limits.h"
 
-#define AGENTD_MAX_REAPERS 8
+#define AGENTD_REAPS_IN_FLIGHT 256
 
 struct agentd;
 
 struct agentd_reaper {
-	int kind; /* W_REAPER: first member, epoll data points here */
-	pid_t pid;
-	int rfd; /* result pipe, -1 until started */
 	uint32_t uid;
 	bool orphan; /* no identity record: a stray process in the range */
 	char name[AGENT_NAME_MAX + 1];
 	TAILQ_ENTRY(agentd_reaper) link;
 };
 
-/* Queues a reaper for uid (name NULL for an orphan); start with
+/* Starts the helper (socketpair, fork). Call early: the child closes every
+ * descriptor but its socket anyway. 0 or -errno. */
+int agentd_reaper_helper_start(struct agentd *d);
+/* Queues a reap of uid (name NULL for an orphan); send with
  * agentd_reapers_start. */
 void agentd_reaper_queue(struct agentd *d, uint32_t uid, const char *name, bool orphan);
-/* Starts queued reapers up to the limit. */
+/* Sends queued uids to the helper, up to the in-flight limit (starts the
+ * helper if there is none). */
 void agentd_reapers_start(struct agentd *d);
-/* A reaper's pipe is readable: records the result (hooks.reaped), starts
- * the next. */
-void agentd_reaper_done(struct agentd *d, struct agentd_reaper *j);
-/* Waits for every queued and running reaper (start-up only). */
+/* The helper's socket is readable: records the results (hooks.reaped),
+ * sends more; restarts a helper that is gone. */
+void agentd_reaper_readable(struct agentd *d);
+/* Waits for every queued and outstanding reap (start-up only). */
 void agentd_reapers_drain(struct agentd *d);
-/* Shutdown: drops queued jobs, lets running ones finish (bounded). */
+/* Shutdown: drops queued uids, lets outstanding ones finish (bounded),
+ * stops the helper. */
 void agentd_reapers_finish(struct agentd *d);
-/* Is a reaper queued or running for uid? */
+/* Is a reap queued or outstanding for uid? */
 bool agentd_reap_pending(struct agentd *d, uint32_t uid);
 /* Forgets retired identities reaped longer than retired_retention ago; at
  * most once an hour (force: now). */

@@ -10,6 +10,7 @@
 
 #include "agentd/daemon.h"
 #include "agentd/deferred.h"
+#include "agentd/expiry.h"
 #include "agentd/livetable.h"
 #include "agentd/homes.h"
 #include "agentd/publish.h"
@@ -149,6 +150,10 @@ int agentd_reconcile(struct agentd *d)
 		agentd_snap_failed(d, r);
 		r = 0;
 	}
+	/* The plainly expired in batches (one transaction each); journalled
+	 * and orphaned ones one by one, each with its own reason. */
+	size_t nplain = 0;
+
 	for (size_t i = 0; i < b.nexpired; i++) {
 		struct agent_identity id;
 		const struct journalled *j = journalled(&b, b.expired[i]);
@@ -159,12 +164,16 @@ int agentd_reconcile(struct agentd *d)
 		if (j)
 			agentd_retire(d, b.expired[i], (enum agent_retire_reason)j->reason,
 				      j->text[0] ? j->text : NULL, NULL);
+		else if (lost)
+			agentd_retire(d, b.expired[i], AGENT_RETIRE_ORPHANED,
+				      "purpose or uid no longer in the configuration", NULL);
 		else
-			agentd_retire(d, b.expired[i],
-				      lost ? AGENT_RETIRE_ORPHANED : AGENT_RETIRE_EXPIRED,
-				      lost ? "purpose or uid no longer in the configuration" : NULL,
-				      NULL);
+			memmove(b.expired[nplain++], b.expired[i], sizeof(b.expired[i]));
 	}
+	for (size_t i = 0; i < nplain; i += AGENTD_EXPIRE_BATCH)
+		agentd_retire_many(d, b.expired + i,
+				   nplain - i < AGENTD_EXPIRE_BATCH ? nplain - i : AGENTD_EXPIRE_BATCH,
+				   AGENT_RETIRE_EXPIRED);
 	/* Retirements above queued their reapers; add interrupted ones. */
 	r = agent_store_foreach(d->store, AGENT_STORE_UNREAPED, unreaped_cb, d);
 	if (r < 0)

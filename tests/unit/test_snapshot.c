@@ -132,6 +132,44 @@ static void test_put_lookup_remove(void **state)
 	agent_snap_writer_destroy(w2, path);
 }
 
+/* A batch of removals: one write (the sequence counter moves once, by two),
+ * every removed entry gone, every other one still found. */
+static void test_remove_many(void **state)
+{
+	struct agent_snap_writer *w = make(256);
+	struct agent_snap_map m;
+	struct agent_snap_entry e, got;
+	const struct snap_header *h;
+	uint32_t uids[151], seq;
+	char name[AGENT_NAME_MAX + 1];
+	size_t k = 0;
+
+	(void)state;
+	assert_int_equal(agent_snap_open(path, geteuid(), &m), 0);
+	for (uint32_t i = 0; i < 200; i++) {
+		snprintf(name, sizeof(name), "agent-%06u", i);
+		e = entry(UMIN + i, name);
+		assert_int_equal(agent_snap_put(w, &e), 0);
+		if (i % 4 != 0)
+			uids[k++] = UMIN + i;
+	}
+	uids[k++] = UMIN + 250; /* absent: skipped */
+	h = (const struct snap_header *)m.base;
+	seq = __atomic_load_n(&h->seq, __ATOMIC_ACQUIRE);
+	assert_int_equal(agent_snap_remove_many(w, uids, k), 0);
+	assert_int_equal(__atomic_load_n(&h->seq, __ATOMIC_ACQUIRE), seq + 2);
+	assert_int_equal(agent_snap_count(w), 50);
+	for (uint32_t i = 0; i < 200; i++) {
+		snprintf(name, sizeof(name), "agent-%06u", i);
+		assert_int_equal(agent_snap_by_name(&m, name, &got), i % 4 == 0 ? 0 : -ENOENT);
+		assert_int_equal(agent_snap_by_uid(&m, UMIN + i, &got), i % 4 == 0 ? 0 : -ENOENT);
+	}
+	assert_int_equal(agent_snap_remove_many(w, uids, 0), 0);
+	assert_int_equal(agent_snap_remove_many(NULL, uids, k), 0);
+	agent_snap_close(&m);
+	agent_snap_writer_destroy(w, path);
+}
+
 /* A tiny table forces probe collisions; every removal order must leave
  * the others resolvable (backward-shift deletion). */
 static void test_collisions(void **state)
@@ -554,7 +592,8 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_put_lookup_remove), cmocka_unit_test(test_collisions),
+		cmocka_unit_test(test_put_lookup_remove),
+		cmocka_unit_test(test_remove_many), cmocka_unit_test(test_collisions),
 		cmocka_unit_test(test_corrupt),           cmocka_unit_test(test_file_checks),
 		cmocka_unit_test(test_file_states),       cmocka_unit_test(test_race),
 	};

@@ -1,0 +1,155 @@
+#!/bin/bash
+# Retirement at scale: N identities (default 500, then 2000; or the sizes
+# given as arguments), each with one process.
+#  - expiry: all with the same deadline; time from the deadline until the
+#    last of their processes is gone;
+#  - revoke: N revokes on one connection; time from the first revoke until
+#    every process is gone.
+# Anchor, same run, same poll: `kill -KILL` of N processes by pid, until
+# all are gone (the floor of "gone" as this script can see it).
+# Run as root from the build directory (`make bench`). Everything happens
+# in private mount, pid and IPC namespaces on scratch files: the host's
+# /etc, /run, users and processes are untouched.
+set -euo pipefail
+
+builddir=${top_builddir:-$PWD}
+if [ "$(id -u)" != 0 ]; then
+	echo "retire_bench: needs root (namespaces, agentd runs as root)" >&2
+	exit 1
+fi
+if [ -z "${AGENTD_BENCH_NS:-}" ]; then
+	exec env AGENTD_BENCH_NS=1 unshare --mount --pid --ipc --fork --mount-proc \
+		--propagation private "$0" "$@"
+fi
+sizes=("$@")
+[ ${#sizes[@]} -gt 0 ] || sizes=(500 2000)
+
+UID_MIN=1879048192
+UID_MAX=1879113727
+T=$(mktemp -d -p /var/tmp agentd-retire-bench.XXXXXX)
+agentd_pid=""
+cleanup() {
+	[ -n "$agentd_pid" ] && kill "$agentd_pid" 2>/dev/null && wait "$agentd_pid" 2>/dev/null
+	[ -n "${KEEP:-}" ] && cp "$T/agentd.err" /tmp/retire-bench-agentd.err
+	kill -KILL -1 2>/dev/null || true # only this pid namespace's processes
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+ms() { echo $(($(date +%s%N) / 1000000)); }
+B() { "$builddir/tests/bench/bench_create" -S "$T/run/agentd.sock" "$@"; }
+ctl() { "$builddir/agentctl/agentctl" -S "$T/run/agentd.sock" "$@"; }
+
+# Processes (not zombies) with a uid in the agent range, or of the anchor.
+alive() {
+	cat /proc/[0-9]*/status 2>/dev/null | awk -v lo="$UID_MIN" -v hi="$UID_MAX" '
+		/^Name:/ { st = "" }
+		/^State:/ { st = $2 }
+		/^Uid:/ { if (st != "Z" && st != "X" && $2 >= lo && $2 <= hi) n++ }
+		END { print n + 0 }'
+}
+wait_none() { # prints the time (ms) at which alive() first found none
+	while [ "$(alive)" != 0 ]; do sleep 0.02; done
+	ms
+}
+
+cat >"$T/agentd.conf" <<CONF
+uid_min = $UID_MIN; uid_max = $UID_MAX;
+default_ttl = "1h"; max_ttl = "8h"; home_base = "$T/home"; kill_grace = "1s";
+max_live = 20000; max_live_per_caller = 20000;
+purposes = ( { name = "bench"; home = "none"; } );
+CONF
+chmod 0644 "$T/agentd.conf"
+mkdir -p "$T/home"
+
+start_agentd() {
+	rm -rf "$T/state" "$T/run"
+	"$builddir/agentd/agentd" -f -c "$T/agentd.conf" --state-dir "$T/state" --init-state \
+		--runtime-dir "$T/run" 2>"$T/agentd.err" &
+	agentd_pid=$!
+	for _ in $(seq 100); do [ -S "$T/run/agentd.sock" ] && return 0; sleep 0.1; done
+	echo "retire_bench: agentd did not start:" >&2
+	cat "$T/agentd.err" >&2
+	exit 1
+}
+stop_agentd() {
+	kill "$agentd_pid" 2>/dev/null || true
+	wait "$agentd_pid" 2>/dev/null || true
+	agentd_pid=""
+}
+
+# One sleeping process per uid listed in $1 (real, effective and saved uid
+# and gid, no supplementary groups), forked by one perl: fast enough that
+# a loaded host still has them all running before the deadline.
+spawn_all() {
+	perl -e 'for my $u (@ARGV) {
+		my $p = fork;
+		die "fork: $!" unless defined $p;
+		next if $p;
+		$) = "$u $u"; $( = $u; $< = $> = $u;
+		die "setuid" unless $< == $u && $> == $u;
+		exec "sleep", "3600";
+	}' $(cat "$1")
+	local deadline=$((SECONDS + 120))
+	while [ "$(alive)" -lt "$(wc -l <"$1")" ]; do
+		[ $SECONDS -lt $deadline ] || { echo "retire_bench: processes did not start" >&2; exit 1; }
+		sleep 0.1
+	done
+}
+
+uids_of() { # names file -> uids file, through list --json
+	ctl list --json | jq -r --rawfile n "$1" \
+		'($n | split("\n") | map(select(. != "")) | map({(.): true}) | add) as $set
+		 | .[] | select($set[.name]) | .uid' >"$2"
+}
+
+for n in "${sizes[@]}"; do
+	echo "== N=$n"
+	# ---- anchor: kill -KILL of N pids
+	for _ in $(seq "$n"); do echo "$UID_MAX"; done >"$T/anchor"
+	spawn_all "$T/anchor"
+	mapfile -t pids < <(pgrep -u "$UID_MAX" sleep)
+	t0=$(ms)
+	kill -KILL "${pids[@]}"
+	t1=$(wait_none)
+	anchor=$((t1 - t0))
+
+	# ---- expiry: N identities, one deadline
+	start_agentd
+	lead=$((40 + n / 20))
+	D=$(($(date +%s) + lead))
+	: >"$T/names"
+	made=0
+	while [ "$made" -lt "$n" ]; do
+		k=$((n - made < 100 ? n - made : 100))
+		B -n "$k" -p bench -t $((D - $(date +%s))) --names "$T/names.part" >/dev/null
+		cat "$T/names.part" >>"$T/names"
+		made=$((made + k))
+	done
+	uids_of "$T/names" "$T/uids"
+	deadline=$(date -d "$(ctl list --json | jq -r '[.[].expires] | max')" +%s)
+	spawn_all "$T/uids"
+	if [ "$(date +%s)" -ge "$deadline" ]; then
+		echo "retire_bench: setting up took longer than the lead ($lead s); rerun" >&2
+		exit 1
+	fi
+	t_gone=$(wait_none)
+	expiry=$((t_gone - deadline * 1000))
+	[ -z "${KEEP:-}" ] || cp "$T/agentd.err" "$KEEP.expiry.log"
+	stop_agentd
+
+	# ---- revoke: N revokes on one connection
+	start_agentd
+	B -n "$n" -p bench -t 3600 --names "$T/names" >/dev/null
+	uids_of "$T/names" "$T/uids"
+	spawn_all "$T/uids"
+	t0=$(ms)
+	B --revoke-from "$T/names" >/dev/null
+	t1=$(ms)
+	t2=$(wait_none)
+	stop_agentd
+
+	printf 'expiry  N=%-5d last process gone %6d ms after the deadline (1 s clock granularity: -1000..0 is "at the deadline")\n' "$n" "$expiry"
+	printf 'revoke  N=%-5d revokes answered in %6d ms, every process gone %6d ms after the first revoke\n' "$n" $((t1 - t0)) $((t2 - t0))
+	printf 'anchor  N=%-5d kill -KILL of N pids: every process gone after %6d ms\n' "$n" "$anchor"
+done
