@@ -722,7 +722,7 @@ void agentd_stepup_expire(struct agentd *d)
 	uint64_t ticks;
 
 	if (read(d->tstepup_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
-		syslog(LOG_AUTHPRIV | LOG_ERR, "timerfd: %m");
+		agent_audit_log(&d->audit, LOG_ERR, "timerfd: %m");
 	agent_now(&now);
 	for (struct agentd_request *r = LIST_FIRST(&d->requests), *next; r; r = next) {
 		next = LIST_NEXT(r, link);

@@ -32,19 +32,29 @@ void agent_audit_open(struct agent_audit *a, int to_stderr)
 	a->to_stderr = to_stderr;
 	a->dirfd = -1;
 	agent_audit_out_init(&a->out, "/dev/log");
-	/* For agentd's other messages, which still use syslog(3). */
+	/* Only for messages before the audit queue exists (start-up errors)
+	 * and in children; the daemon's own messages go through the queue
+	 * (agent_audit_log), which never blocks. */
 	openlog("agentd", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
+}
+
+void agent_audit_vlog(struct agent_audit *a, int level, const char *fmt, va_list ap)
+{
+	char text[512];
+
+	vsnprintf(text, sizeof(text), fmt, ap);
+	agent_audit_out_push(&a->out, LOG_AUTHPRIV | level, text, agent_audit_now_ms());
+	if (a->to_stderr)
+		fprintf(stderr, "agentd: %s\n", text);
 }
 
 void agent_audit_log(struct agent_audit *a, int level, const char *fmt, ...)
 {
-	char text[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	agent_audit_vlog(a, level, fmt, ap);
 	va_end(ap);
-	agent_audit_out_push(&a->out, LOG_AUTHPRIV | level, text, agent_audit_now_ms());
 }
 
 struct state {

@@ -15,6 +15,7 @@
  * fits is followed by an "audit-lost" record naming the dropped range, so
  * `agentctl audit verify` reports the gap and the log says why. */
 #pragma once
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include "agentd/audit_out.h"
@@ -57,9 +58,12 @@ int agent_audit_pump(struct agent_audit *a);
 /* Same, with the clock given (CLOCK_MONOTONIC ms), for tests. */
 int agent_audit_pump_at(struct agent_audit *a, uint64_t now_ms);
 /* A diagnostic line (not a record) to syslog through the same queue:
- * "agentd[PID]: text", facility AUTHPRIV. */
+ * "agentd[PID]: text", facility AUTHPRIV (and to stderr with -f). Never
+ * blocks: agentd's main process logs only through here, never syslog(3). */
 void agent_audit_log(struct agent_audit *a, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+void agent_audit_vlog(struct agent_audit *a, int level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 /* Loads (or creates, 0600) DIR/audit.key and resumes the chain from
  * DIR/audit.state. 0, or -errno (-EBADMSG for an unreadable audit.state,
  * which is never overwritten: remove it to start a new chain). */

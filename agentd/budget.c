@@ -60,7 +60,7 @@ void agentd_budget_sudo_count(struct agentd *d, const char *name, pid_t pid)
 	if (agentd_budget_sudo_counted(name, pid))
 		return;
 	if (agent_store_sudo_used(d->store, name) < 0)
-		syslog(LOG_AUTHPRIV | LOG_ERR, "cannot count a sudo action of %s", name);
+		agent_audit_log(&d->audit, LOG_ERR, "cannot count a sudo action of %s", name);
 	agent_now(&now);
 	c = &counted[counted_next++ % COUNTED_MAX];
 	snprintf(c->name, sizeof(c->name), "%s", name);

@@ -396,15 +396,11 @@ int agent_cgroup_kill_dir(int dirfd, bool use_kill_file)
 __attribute__((format(printf, 3, 4))) static void note(struct agentd *d, int prio, const char *fmt,
 						       ...)
 {
-	char msg[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	agent_audit_vlog(&d->audit, prio, fmt, ap);
 	va_end(ap);
-	syslog(LOG_AUTHPRIV | prio, "%s", msg);
-	if (d->opts.foreground_log)
-		fprintf(stderr, "agentd: %s\n", msg);
 }
 
 static int read_path(const char *path, char **out)

@@ -381,7 +381,7 @@ static void undo(struct agentd *d, struct job *j, const char *what, int r)
 	char text[128];
 
 	snprintf(text, sizeof(text), "create undone: cannot %s: %s", what, strerror(-r));
-	syslog(LOG_AUTHPRIV | LOG_ERR, "%s: %s", j->id.name, text);
+	agent_audit_log(&d->audit, LOG_ERR, "%s: %s", j->id.name, text);
 	audit_create(d, j, NULL, "deny", text);
 	{
 		uint64_t saved = audit_enter(d, j);
@@ -400,7 +400,7 @@ static void finish(struct agentd *d, struct job *j)
 
 	if (agentd_purpose_has_home(d, j->id.purpose) &&
 	    agentd_home_create(d, j->id.name, j->id.uid) < 0)
-		syslog(LOG_AUTHPRIV | LOG_ERR, "cannot create the home of %s", j->id.name);
+		agent_audit_log(&d->audit, LOG_ERR, "cannot create the home of %s", j->id.name);
 	r = agentd_snap_put_identity(d, &j->id);
 	if (r < 0) {
 		undo(d, j, "publish it to the snapshot", r);

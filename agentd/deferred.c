@@ -24,21 +24,14 @@
 
 #define RETRY_SEC 1
 
-__attribute__((format(printf, 3, 4))) static void say(const struct agentd *d, int prio,
-							const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void say(struct agentd *d, int prio,
+						  const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsyslog(LOG_AUTHPRIV | prio, fmt, ap);
+	agent_audit_vlog(&d->audit, prio, fmt, ap);
 	va_end(ap);
-	if (d->opts.foreground_log) {
-		va_start(ap, fmt);
-		fputs("agentd: ", stderr);
-		vfprintf(stderr, fmt, ap);
-		fputc('\n', stderr);
-		va_end(ap);
-	}
 }
 
 int agentd_deferred_init(struct agentd *d)
@@ -101,7 +94,7 @@ static void journal_remove(struct agentd *d)
 	char path[512];
 
 	if (journal_path(d, path, sizeof(path), "") == 0 && unlink(path) < 0 && errno != ENOENT)
-		syslog(LOG_AUTHPRIV | LOG_ERR, "cannot remove %s: %m", path);
+		agent_audit_log(&d->audit, LOG_ERR, "cannot remove %s: %m", path);
 }
 
 int agentd_deferred_journal_read(struct agentd *d,
@@ -153,7 +146,7 @@ static struct agentd_deferred_rec *rec_new(struct agentd *d, enum agentd_deferre
 	struct agentd_deferred_rec *r = calloc(1, sizeof(*r));
 
 	if (!r) {
-		syslog(LOG_AUTHPRIV | LOG_ERR, "out of memory keeping the record of %s", name);
+		agent_audit_log(&d->audit, LOG_ERR, "out of memory keeping the record of %s", name);
 		return NULL;
 	}
 	r->what = what;
@@ -277,7 +270,7 @@ void agentd_deferred_tick(struct agentd *d)
 	uint64_t ticks;
 
 	if (read(d->deferred.tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
-		syslog(LOG_AUTHPRIV | LOG_ERR, "timerfd: %m");
+		agent_audit_log(&d->audit, LOG_ERR, "timerfd: %m");
 	if (TAILQ_EMPTY(&d->deferred.q)) {
 		/* Nothing waits; a create found the store unwritable: probe it again
 		 * by the next create, not here. */
@@ -321,7 +314,7 @@ void agentd_deferred_free(struct agentd *d)
 	struct agentd_deferred_rec *r;
 
 	if (!TAILQ_EMPTY(&d->deferred.q) && d->store && agentd_deferred_flush(d) < 0)
-		syslog(LOG_AUTHPRIV | LOG_ERR,
+		agent_audit_log(&d->audit, LOG_ERR,
 		       "stopping with %zu records the state database did not take; the journal "
 		       "keeps the retirements for the next start", d->deferred.n);
 	while ((r = TAILQ_FIRST(&d->deferred.q))) {

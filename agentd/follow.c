@@ -141,7 +141,7 @@ void agentd_follow_policy(struct agentd *d, const char *trigger, bool rebuild)
 	int r;
 
 	if (agent_store_foreach(d->store, AGENT_STORE_LIVE, recheck_cb, &c) < 0)
-		syslog(LOG_AUTHPRIV | LOG_ERR, "policy check (%s): cannot read the store", trigger);
+		agent_audit_log(&d->audit, LOG_ERR, "policy check (%s): cannot read the store", trigger);
 	agent_now(&now);
 	for (size_t i = 0; i < c.n; i++) {
 		struct change *ch = &c.v[i];
@@ -157,7 +157,7 @@ void agentd_follow_policy(struct agentd *d, const char *trigger, bool rebuild)
 		r = agent_store_set_expires(d->store, ch->id.name, ch->id.expires,
 					    ch->id.expires_boot_ns);
 		if (r < 0) {
-			syslog(LOG_AUTHPRIV | LOG_ERR, "cannot shorten %s: %s", ch->id.name,
+			agent_audit_log(&d->audit, LOG_ERR, "cannot shorten %s: %s", ch->id.name,
 			       strerror(-r));
 			continue;
 		}
@@ -208,6 +208,6 @@ void agentd_follow_tick(struct agentd *d)
 	uint64_t ticks;
 
 	if (read(d->follow.fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
-		syslog(LOG_AUTHPRIV | LOG_ERR, "timerfd: %m");
+		agent_audit_log(&d->audit, LOG_ERR, "timerfd: %m");
 	agentd_follow_policy(d, "interval", true);
 }

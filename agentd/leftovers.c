@@ -413,7 +413,7 @@ static void kick(struct agentd *d)
 	l->rfd = p[0];
 	l->outlen = 0;
 	if (agentd_watch(d, l->rfd, EPOLLIN, &l->kind_pipe) < 0)
-		syslog(LOG_AUTHPRIV | LOG_ERR, "epoll: %m");
+		agent_audit_log(&d->audit, LOG_ERR, "epoll: %m");
 	arm(l, AGENTD_SWEEP_BOUND_MS);
 }
 
@@ -424,11 +424,11 @@ void agentd_leftovers_released(struct agentd *d, uint32_t uid)
 	/* Held from now until a sweep finds nothing of it (even if the queue
 	 * below fails: then the start-up or hourly sweep frees it). */
 	if (agent_store_uid_release(d->store, uid, time(NULL), 1) < 0)
-		syslog(LOG_AUTHPRIV | LOG_ERR, "store: cannot record the release of uid %u", uid);
+		agent_audit_log(&d->audit, LOG_ERR, "store: cannot record the release of uid %u", uid);
 	if (l && uidvec_has(&l->flight, uid))
 		return; /* cannot happen while held; never sweep one uid twice at once */
 	if (!l || uidvec_add(&l->queue, uid) < 0) {
-		syslog(LOG_AUTHPRIV | LOG_ERR, "cannot queue the leftovers sweep of uid %u", uid);
+		agent_audit_log(&d->audit, LOG_ERR, "cannot queue the leftovers sweep of uid %u", uid);
 		return;
 	}
 	kick(d);
@@ -543,7 +543,7 @@ static void sweep_ended(struct agentd *d, bool killed)
 		if (complete && nk)
 			held = 2;
 		if (agent_store_uid_hold(d->store, uid, held) < 0 && held == 0)
-			syslog(LOG_AUTHPRIV | LOG_ERR, "store: cannot free uid %u after its sweep",
+			agent_audit_log(&d->audit, LOG_ERR, "store: cannot free uid %u after its sweep",
 			       uid);
 		agent_audit_begin(&d->audit, &kv, buf, sizeof(buf), "leftovers");
 		agent_kv_u64(&kv, "uid", uid);
@@ -606,7 +606,7 @@ void agentd_leftovers_timer(struct agentd *d)
 	if (!l)
 		return;
 	if (read(l->tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
-		syslog(LOG_AUTHPRIV | LOG_ERR, "timerfd: %m");
+		agent_audit_log(&d->audit, LOG_ERR, "timerfd: %m");
 	if (l->pid > 0) {
 		kill(l->pid, SIGKILL); /* not yet waited for: the pid is still its */
 		sweep_ended(d, true);

@@ -200,13 +200,13 @@ static void handle_signals(struct agentd *d)
 	}
 }
 
-static void drain_timer(int fd)
+static void drain_timer(struct agentd *d, int fd)
 {
 	uint64_t ticks;
 
 	/* ECANCELED on the real-time timer means the clock was set. */
 	if (read(fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN && errno != ECANCELED)
-		syslog(LOG_AUTHPRIV | LOG_ERR, "timerfd: %m");
+		agent_audit_log(&d->audit, LOG_ERR, "timerfd: %m");
 }
 
 static int setup_fds(struct agentd *d)
@@ -282,7 +282,7 @@ static void run_loop(struct agentd *d)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			syslog(LOG_AUTHPRIV | LOG_ERR, "epoll_wait: %m");
+			agent_audit_log(&d->audit, LOG_ERR, "epoll_wait: %m");
 			break;
 		}
 		for (int i = 0; i < n; i++) {
@@ -305,7 +305,7 @@ static void run_loop(struct agentd *d)
 				break;
 			case W_TIMER_BOOT:
 			case W_TIMER_REAL:
-				drain_timer(kind == W_TIMER_BOOT ? d->tboot_fd : d->treal_fd);
+				drain_timer(d, kind == W_TIMER_BOOT ? d->tboot_fd : d->treal_fd);
 				agentd_expire_due(d);
 				break;
 			case W_DEFERRED:
@@ -471,8 +471,8 @@ int agentd_main(const struct agentd_opts *opts)
 		fprintf(stderr, "agentd: cannot open the audit chain in %s: %s%s\n", opts->state_dir,
 			strerror(-r), r == -EBADMSG ? " (" AGENT_AUDIT_STATE_FILE " is damaged; "
 						      "remove it to start a new chain)" : "");
-		syslog(LOG_AUTHPRIV | LOG_ERR, "cannot open the audit chain in %s: %s",
-		       opts->state_dir, strerror(-r));
+		agent_audit_log(&d.audit, LOG_ERR, "cannot open the audit chain in %s: %s",
+				opts->state_dir, strerror(-r));
 		goto out;
 	}
 	audit_start(&d);

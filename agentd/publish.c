@@ -18,15 +18,12 @@
  * and publishes again at the next change. */
 static bool snap_unpublished;
 
-void agentd_snap_failed(const struct agentd *d, int r)
+void agentd_snap_failed(struct agentd *d, int r)
 {
-	if (!snap_unpublished) {
-		syslog(LOG_AUTHPRIV | LOG_ERR,
-		       "cannot publish the NSS snapshot (%s): the previous one stays", strerror(-r));
-		if (d->opts.foreground_log)
-			fprintf(stderr, "agentd: cannot publish the NSS snapshot (%s): the previous one stays\n",
+	if (!snap_unpublished)
+		agent_audit_log(&d->audit, LOG_ERR,
+				"cannot publish the NSS snapshot (%s): the previous one stays",
 				strerror(-r));
-	}
 	snap_unpublished = true;
 }
 

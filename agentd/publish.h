@@ -17,4 +17,4 @@ int agentd_snap_put_identity(struct agentd *d, const struct agent_identity *id);
 int agentd_snapshot_rebuild(struct agentd *d);
 /* Logs, once until the next successful rebuild, that the snapshot could
  * not be published (the previous one stays, agentd runs on). */
-void agentd_snap_failed(const struct agentd *d, int r);
+void agentd_snap_failed(struct agentd *d, int r);

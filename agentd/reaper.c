@@ -35,7 +35,7 @@ void agentd_reaper_queue(struct agentd *d, uint32_t uid, const char *name, bool 
 	struct agentd_reaper *j = calloc(1, sizeof(*j));
 
 	if (!j) {
-		syslog(LOG_AUTHPRIV | LOG_ERR, "out of memory queueing the reaper for uid %u", uid);
+		agent_audit_log(&d->audit, LOG_ERR, "out of memory queueing the reaper for uid %u", uid);
 		return;
 	}
 	j->uid = uid;
@@ -113,7 +113,7 @@ static void helper_restart(struct agentd *d, const char *why)
 	struct agentd_reaper *j;
 	int r;
 
-	syslog(LOG_AUTHPRIV | LOG_ERR, "reaper helper %s: starting a new one", why);
+	agent_audit_log(&d->audit, LOG_ERR, "reaper helper %s: starting a new one", why);
 	if (d->reapers.pid > 0)
 		kill(d->reapers.pid, SIGKILL);
 	helper_stop(d, 1000);
@@ -124,7 +124,7 @@ static void helper_restart(struct agentd *d, const char *why)
 	d->reapers.nrunning = 0;
 	r = agentd_reaper_helper_start(d);
 	if (r < 0)
-		syslog(LOG_AUTHPRIV | LOG_ERR, "cannot start the reaper helper: %s", strerror(-r));
+		agent_audit_log(&d->audit, LOG_ERR, "cannot start the reaper helper: %s", strerror(-r));
 }
 
 void agentd_reapers_start(struct agentd *d)
@@ -133,7 +133,7 @@ void agentd_reapers_start(struct agentd *d)
 		return;
 	if (!d->reapers.watched && d->epfd >= 0) {
 		if (agentd_watch(d, d->reapers.sock, EPOLLIN, &d->reapers) < 0)
-			syslog(LOG_AUTHPRIV | LOG_ERR, "epoll: %m");
+			agent_audit_log(&d->audit, LOG_ERR, "epoll: %m");
 		else
 			d->reapers.watched = true;
 	}
@@ -171,7 +171,7 @@ void agentd_purge_retired(struct agentd *d, bool force)
 		return; /* the store refuses writes: next time */
 	d->reapers.last_purge = now;
 	if (agent_store_purge(d->store, time(NULL) - (int64_t)d->cfg->retired_retention) < 0)
-		syslog(LOG_AUTHPRIV | LOG_ERR, "store: cannot purge old retired identities");
+		agent_audit_log(&d->audit, LOG_ERR, "store: cannot purge old retired identities");
 }
 
 static void record(struct agentd *d, struct agentd_reaper *j, const struct agent_reap_res *res)
@@ -195,7 +195,7 @@ static void record(struct agentd *d, struct agentd_reaper *j, const struct agent
 		/* Through the queue: after its retirement record, whatever the
 		 * store does (deferred.c); written with the rest of this read. */
 		if (j->name[0] && agentd_deferred_reaped(d, j->name, time(NULL), res->killed) < 0)
-			syslog(LOG_AUTHPRIV | LOG_ERR, "store: cannot mark %s reaped", j->name);
+			agent_audit_log(&d->audit, LOG_ERR, "store: cannot mark %s reaped", j->name);
 	}
 	if (!j->orphan && d->hooks.reaped)
 		d->hooks.reaped(d, j->uid);

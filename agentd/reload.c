@@ -49,7 +49,7 @@ void agentd_reload_config(struct agentd *d)
 	}
 	d->cfg = n;
 	if (strcmp(n->home_base, old->home_base) != 0 && agentd_home_base_open(d) < 0)
-		syslog(LOG_AUTHPRIV | LOG_ERR, "cannot use home_base %s", n->home_base);
+		agent_audit_log(&d->audit, LOG_ERR, "cannot use home_base %s", n->home_base);
 	/* Live identities follow the new policy: retired (purpose gone, no
 	 * rule lets them be any more) or shortened (agentd/follow.c). */
 	agentd_follow_policy(d, "reload", false); /* the snapshot is rebuilt below */

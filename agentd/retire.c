@@ -97,7 +97,7 @@ static int find_live(struct agentd *d, const char *name, struct agent_identity *
 			id->expires = d->live.v[i].expires;
 			id->expires_boot_ns = d->live.v[i].expires_boot_ns;
 			id->state = AGENT_STATE_LIVE;
-			syslog(LOG_AUTHPRIV | LOG_ERR, "store: cannot read %s (%s); retiring it from "
+			agent_audit_log(&d->audit, LOG_ERR, "store: cannot read %s (%s); retiring it from "
 			       "the live table", name, strerror(-r));
 			return 0;
 		}
@@ -128,7 +128,7 @@ static int collect(struct retire_set *s, const char *name, enum agent_retire_rea
 		if (r == -ENOMEM)
 			return r;
 		if (r < 0)
-			syslog(LOG_AUTHPRIV | LOG_ERR, "store: cannot read the children of %s (%s)",
+			agent_audit_log(&s->d->audit, LOG_ERR, "store: cannot read the children of %s (%s)",
 			       parent, strerror(-r));
 	}
 	return 0;

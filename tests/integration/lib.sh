@@ -190,6 +190,16 @@ RUNDIR=""
 AGENTD_PID=""
 start_agentd() {
 	: "${RUNDIR:=$T/run}"
+	# A test that writes its own configuration still gets its own cgroup
+	# subtree and sweep directories, never the host's.
+	if [ -f "$T/agentd.conf" ]; then
+		grep -q '^[[:space:]]*cgroup_root' "$T/agentd.conf" ||
+			echo "cgroup_root = \"${CGROUP_ROOT:-none}\";" >>"$T/agentd.conf"
+		if ! grep -q '^[[:space:]]*sweep_dirs' "$T/agentd.conf"; then
+			mkdir -p -m 1777 "$T/sweep"
+			echo "sweep_dirs = [ \"$T/sweep\" ];" >>"$T/agentd.conf"
+		fi
+	fi
 	# AGENTD_WRAP: a command prefix (e.g. setpriv with a unit's capability
 	# bounding set) that agentd runs under.
 	${AGENTD_WRAP:-} "$AGENTD" -f -c "$T/agentd.conf" --state-dir "$T/state" --runtime-dir "$RUNDIR" \
