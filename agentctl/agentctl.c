@@ -32,7 +32,6 @@
 #define PACKAGE_VERSION "0.1.0"
 #endif
 
-
 int usage_error(const char *fmt, ...)
 {
 	va_list ap;
@@ -78,7 +77,8 @@ static const struct cmd_help {
 	{ "revoke", "revoke NAME [--reason TEXT] [--json]\n"
 		    "Retire an identity and its descendants now; their processes are killed.\n" },
 	{ "status", "status [--json]\nagentd's version, uptime and counts.\n" },
-	{ "pending", "pending [--json]\nThe step-up requests (sudo, approve services) you may decide.\n" },
+	{ "pending",
+	  "pending [--json]\nThe step-up requests (sudo, approve services) you may decide.\n" },
 	{ "approve", "approve ID [--reason TEXT] [--json]\n"
 		     "Approve a pending request; agentd re-authenticates you (PAM service\n"
 		     "agentd-approve) first.\n" },
@@ -86,10 +86,11 @@ static const struct cmd_help {
 	{ "authorized-keys", "authorized-keys USER [--json]\n"
 			     "The SSH key bound to the live identity USER, for sshd's\n"
 			     "AuthorizedKeysCommand; nothing for anyone else.\n" },
-	{ "audit", "audit verify [--key FILE | --key-dir DIR] [--json] [FILE...]\n"
-		   "audit trace NAME [--key FILE | --key-dir DIR] [--host HOST] [--json] [FILE...]\n"
-		   "verify: check the chain of agentd's audit records in syslog files (or\n"
-		   "stdin) with the audit key; trace: one identity's story from them.\n" },
+	{ "audit",
+	  "audit verify [--key FILE | --key-dir DIR] [--json] [FILE...]\n"
+	  "audit trace NAME [--key FILE | --key-dir DIR] [--host HOST] [--json] [FILE...]\n"
+	  "verify: check the chain of agentd's audit records in syslog files (or\n"
+	  "stdin) with the audit key; trace: one identity's story from them.\n" },
 };
 
 /* Whether argv (a command's arguments) asks for help: -h or --help before
@@ -123,7 +124,8 @@ static int cmd_help(const char *cmd)
 		if (strcmp(cmd_helps[i].name, cmd) == 0) {
 			printf("Usage: agentctl [OPTIONS] %s", cmd_helps[i].text);
 			if (strcmp(cmd, "create") == 0 || strcmp(cmd, "run") == 0)
-				fputs("DURATION: 90s, 15m, 2h, 1d, or combined as 1h30m.\n", stdout);
+				fputs("DURATION: 90s, 15m, 2h, 1d, or combined as 1h30m.\n",
+				      stdout);
 			fputs("See agentctl(1).\n", stdout);
 			return 0;
 		}
@@ -236,8 +238,7 @@ static void chain_text(const struct agent_identity *id, char *buf, size_t len)
 	}
 }
 
-static void json_identity(struct agent_json *j, const struct agent_identity *id,
-			  const char *token)
+static void json_identity(struct agent_json *j, const struct agent_identity *id, const char *token)
 {
 	char t[32];
 
@@ -347,7 +348,8 @@ static int read_ssh_key(const char *path, char *out, size_t cap)
 		fclose(f);
 	if (!found || !agent_valid_ssh_key(line) || strlen(line) >= cap)
 		return usage_error("%s: not an OpenSSH public key line (TYPE BASE64 [COMMENT], "
-				   "no options)", path);
+				   "no options)",
+				   path);
 	memcpy(out, line, strlen(line) + 1);
 	return 0;
 }
@@ -365,10 +367,14 @@ struct create_args {
 static int parse_create_args(int argc, char **argv, bool run, struct create_args *a)
 {
 	static const struct option opts[] = {
-		{ "purpose", required_argument, NULL, 'p' }, { "ttl", required_argument, NULL, 'T' },
-		{ "actor", required_argument, NULL, 'a' },   { "task", required_argument, NULL, 'k' },
-		{ "for", required_argument, NULL, 'f' },     { "json", no_argument, NULL, 'j' },
-		{ "ssh-key", required_argument, NULL, 's' }, { "risk", required_argument, NULL, 'r' },
+		{ "purpose", required_argument, NULL, 'p' },
+		{ "ttl", required_argument, NULL, 'T' },
+		{ "actor", required_argument, NULL, 'a' },
+		{ "task", required_argument, NULL, 'k' },
+		{ "for", required_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "ssh-key", required_argument, NULL, 's' },
+		{ "risk", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = run ? "run" : "create";
@@ -379,19 +385,32 @@ static int parse_create_args(int argc, char **argv, bool run, struct create_args
 		if (run && o == 's')
 			return usage_error("run: --ssh-key is an option of create");
 		switch (o) {
-		case 'p': a->purpose = optarg; break;
-		case 'a': a->actor = optarg; break;
-		case 'k': a->task = optarg; break;
-		case 'f': a->for_user = optarg; break;
-		case 'r': a->risk = optarg; break;
-		case 'j': a->json = true; break;
+		case 'p':
+			a->purpose = optarg;
+			break;
+		case 'a':
+			a->actor = optarg;
+			break;
+		case 'k':
+			a->task = optarg;
+			break;
+		case 'f':
+			a->for_user = optarg;
+			break;
+		case 'r':
+			a->risk = optarg;
+			break;
+		case 'j':
+			a->json = true;
+			break;
 		case 's':
 			if ((r = read_ssh_key(optarg, a->ssh_key, sizeof(a->ssh_key))) != 0)
 				return r;
 			break;
 		case 'T':
 			if (agent_duration_parse(optarg, &a->ttl) < 0 || a->ttl == 0)
-				return usage_error("invalid --ttl '%s' (use e.g. 90s, 15m, 2h)", optarg);
+				return usage_error("invalid --ttl '%s' (use e.g. 90s, 15m, 2h)",
+						   optarg);
 			break;
 		default:
 			return bad_option(cmd, argv);
@@ -400,7 +419,8 @@ static int parse_create_args(int argc, char **argv, bool run, struct create_args
 	if (!run && optind < argc)
 		return usage_error("create: unexpected argument '%s'", argv[optind]);
 	if (run && optind >= argc)
-		return usage_error("run: a command is required (agentctl run [OPTIONS] -- CMD [ARG...])");
+		return usage_error(
+			"run: a command is required (agentctl run [OPTIONS] -- CMD [ARG...])");
 	if (!a->purpose)
 		return usage_error("%s: --purpose is required", cmd);
 	if (!agent_valid_purpose(a->purpose))
@@ -408,7 +428,8 @@ static int parse_create_args(int argc, char **argv, bool run, struct create_args
 	if (a->for_user && !agent_valid_username(a->for_user))
 		return usage_error("invalid user name for --for");
 	if (a->risk && agent_risk_parse(a->risk, &(enum agent_risk){ 0 }) < 0)
-		return usage_error("invalid --risk '%s' (use low, medium, high or critical)", a->risk);
+		return usage_error("invalid --risk '%s' (use low, medium, high or critical)",
+				   a->risk);
 	if (a->actor && !agent_valid_text(a->actor, AGENT_ACTOR_MAX))
 		return usage_error("--actor must be at most %d bytes of printable UTF-8",
 				   AGENT_ACTOR_MAX);
@@ -617,7 +638,8 @@ static int next_entry(struct ctl *c, const char *what)
 static int cmd_list(struct ctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "all", no_argument, NULL, 'a' }, { "json", no_argument, NULL, 'j' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct agent_json j;
@@ -962,7 +984,8 @@ static int decide_request(struct ctl *c, int argc, char **argv, bool approve)
 				fprintf(stderr, "%s\n", text);
 			r = agent_client_recv(c->fd, c->buf, &c->m, c->timeout_ms + 120000);
 			if (r < 0) {
-				fprintf(stderr, "agentctl: agentd did not answer: %s\n", strerror(-r));
+				fprintf(stderr, "agentctl: agentd did not answer: %s\n",
+					strerror(-r));
 				return EXIT_UNREACHABLE;
 			}
 		}
@@ -980,8 +1003,9 @@ static int decide_request(struct ctl *c, int argc, char **argv, bool approve)
 		agent_json_str(&j, "request", argv[optind]);
 		/* The first of two approvals (a critical action) leaves it pending. */
 		agent_json_str(&j, "decision",
-			       !approve ? "denied" :
-			       msg && strncmp(msg, "approval ", 9) == 0 ? "partial" : "approved");
+			       !approve                                   ? "denied"
+			       : msg && strncmp(msg, "approval ", 9) == 0 ? "partial"
+									  : "approved");
 		agent_json_str(&j, "reason", reason);
 		agent_json_str(&j, "message", msg);
 		agent_json_end_object(&j);
@@ -1068,7 +1092,8 @@ static int cmd_authorized_keys(struct ctl *c, int argc, char **argv)
 	if (r == 0) {
 		key = agent_msg_str(&c->m, AGENT_A_SSH_KEY);
 		if (c->m.type != AGENT_MSG_OK || !key || !agent_valid_ssh_key(key) ||
-		    !agent_msg_u64(&c->m, AGENT_A_EXPIRES, &expires) || expires > INT32_MAX * 4ULL) {
+		    !agent_msg_u64(&c->m, AGENT_A_EXPIRES, &expires) ||
+		    expires > INT32_MAX * 4ULL) {
 			fprintf(stderr, "agentctl: protocol error: unexpected reply from agentd\n");
 			return EXIT_REFUSED;
 		}
@@ -1156,21 +1181,31 @@ static const struct {
 	const char *name;
 	int (*fn)(struct ctl *, int, char **);
 } commands[] = {
-	{ "create", cmd_create }, { "list", cmd_list },     { "show", cmd_show },
-	{ "revoke", cmd_revoke }, { "status", cmd_status },
-	{ "run", cmd_run },       { "authorized-keys", cmd_authorized_keys },
-	{ "pending", cmd_pending }, { "approve", cmd_approve }, { "deny", cmd_deny },
+	{ "create", cmd_create },
+	{ "list", cmd_list },
+	{ "show", cmd_show },
+	{ "revoke", cmd_revoke },
+	{ "status", cmd_status },
+	{ "run", cmd_run },
+	{ "authorized-keys", cmd_authorized_keys },
+	{ "pending", cmd_pending },
+	{ "approve", cmd_approve },
+	{ "deny", cmd_deny },
 	{ "audit", cmd_audit },
 };
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 'S' }, { "timeout", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },         { "version", no_argument, NULL, 'V' },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static struct ctl c = { .socket = AGENT_RUNDIR "/agentd.sock", .timeout_ms = 10000, .fd = -1 };
+	static struct ctl c = { .socket = AGENT_RUNDIR "/agentd.sock",
+				.timeout_ms = 10000,
+				.fd = -1 };
 	int o, r;
 
 	opterr = 0; /* one line per usage error, ours */

@@ -20,7 +20,6 @@
 #define AGENT_STATEDIR "/var/lib/agentd"
 #endif
 
-
 /* Feeds each line of the files, in order, to cb: 0, or -errno said once. */
 static int read_files(char **files, int nfiles,
 		      int (*cb)(const char *file, unsigned long n, const char *line, void *arg),
@@ -199,7 +198,8 @@ static int audit_verify_fleet(struct agent_audit_keyring *kr, bool json, char **
 		agent_json_begin_array(&o.j, "hosts");
 	}
 	if (r == 0)
-		r = agent_audit_fleet_finish(f, print_host_finding, print_host_summary, &o, &nhosts);
+		r = agent_audit_fleet_finish(f, print_host_finding, print_host_summary, &o,
+					     &nhosts);
 	agent_audit_fleet_free(f);
 	if (r < 0)
 		return EXIT_REFUSED;
@@ -279,9 +279,11 @@ static int audit_verify(const uint8_t key[AGENT_AUDIT_KEY_BYTES], bool json, cha
 		verify_json_tail(&o, &in, &st);
 	else if (in.host[1][0])
 		printf("the input holds records of several hosts (%s, %s...): each has its own "
-		       "chain and key; use --key-dir DIR\n", in.host[0], in.host[1]);
+		       "chain and key; use --key-dir DIR\n",
+		       in.host[0], in.host[1]);
 	if (!json && st.verified == 0)
-		printf("no authentic agentd record in %llu line(s)\n", (unsigned long long)st.lines);
+		printf("no authentic agentd record in %llu line(s)\n",
+		       (unsigned long long)st.lines);
 	else if (!json)
 		printf("%llu record(s) verified, seq %llu-%llu; %u finding(s), %u note(s)\n",
 		       (unsigned long long)st.verified, (unsigned long long)st.first_seq,
@@ -366,4 +368,3 @@ int cmd_audit(struct ctl *c, int argc, char **argv)
 	explicit_bzero(key, sizeof(key));
 	return r;
 }
-

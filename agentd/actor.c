@@ -136,7 +136,8 @@ void agentd_actor_identify(const struct agent_config *cfg, const struct agent_cf
 	}
 	pidfd = peer_pidfd(sock, cred->pid);
 	if (pidfd < 0) {
-		snprintf(out->why, sizeof(out->why), "no pidfd for the client: %s", strerror(errno));
+		snprintf(out->why, sizeof(out->why), "no pidfd for the client: %s",
+			 strerror(errno));
 		return;
 	}
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)cred->pid);
@@ -160,7 +161,8 @@ void agentd_actor_identify(const struct agent_config *cfg, const struct agent_cf
 				snprintf(out->name, sizeof(out->name), "%s", lists[l][i].name);
 			}
 	if (!out->verified)
-		snprintf(out->why, sizeof(out->why), "the client's executable is no verified actor");
+		snprintf(out->why, sizeof(out->why),
+			 "the client's executable is no verified actor");
 out:
 	close(exe);
 	close(pidfd);

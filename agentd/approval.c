@@ -81,8 +81,8 @@ static bool same(const char *a, const char *b)
 	return strcmp(a, b ? b : "") == 0;
 }
 
-bool agentd_stepup_granted(struct agentd *d, const char *id, const char *name,
-			   const char *service, const char *command, const char *runas, pid_t pid)
+bool agentd_stepup_granted(struct agentd *d, const char *id, const char *name, const char *service,
+			   const char *command, const char *runas, pid_t pid)
 {
 	struct agent_now now;
 
@@ -104,8 +104,8 @@ static struct agentd_request *request_find(struct agentd *d, const char *id)
 	struct agentd_request *r;
 
 	LIST_FOREACH(r, &d->requests, link)
-		if (strcmp(r->id, id) == 0)
-			return r;
+	if (strcmp(r->id, id) == 0)
+		return r;
 	return NULL;
 }
 
@@ -128,8 +128,8 @@ static void arm_timer(struct agentd *d)
 	int64_t first = 0;
 
 	LIST_FOREACH(r, &d->requests, link)
-		if (!first || r->deadline_boot_ns < first)
-			first = r->deadline_boot_ns;
+	if (!first || r->deadline_boot_ns < first)
+		first = r->deadline_boot_ns;
 	if (first) {
 		t.it_value.tv_sec = first / 1000000000LL;
 		t.it_value.tv_nsec = first % 1000000000LL;
@@ -228,10 +228,10 @@ static void notify(struct agentd *d, const struct agentd_request *r)
 		sigset_t none;
 		pid_t p;
 
-#define ENV(k, v)                                                                   \
-	do {                                                                        \
-		if ((v)[0] && asprintf(&envp[n], "AGENTD_%s=%s", k, v) >= 0)        \
-			n++;                                                        \
+#define ENV(k, v)                                                                                  \
+	do {                                                                                       \
+		if ((v)[0] && asprintf(&envp[n], "AGENTD_%s=%s", k, v) >= 0)                       \
+			n++;                                                                       \
 	} while (0)
 		ENV("REQUEST_ID", r->id);
 		ENV("IDENTITY", r->ident.name);
@@ -299,7 +299,7 @@ void agentd_stepup_begin(struct agentd *d, struct agentd_conn *c, const struct a
 	char msg[AGENT_MESSAGE_MAX], when[32];
 
 	LIST_FOREACH(q, &d->requests, link)
-		mine += strcmp(q->ident.name, id->name) == 0;
+	mine += strcmp(q->ident.name, id->name) == 0;
 	if (d->nrequests >= d->cfg->max_pending || mine >= MAX_PENDING_PER_IDENTITY || c->request) {
 		agentd_reply_error(d, c, EAGAIN, "too many pending approval requests");
 		return;
@@ -358,7 +358,7 @@ static bool may_approve(struct agentd *d, const struct caller_ctx *cc,
 			const struct agentd_request *r, char *why, size_t whylen)
 {
 	return agent_policy_may_approve_risk(d->cfg, &cc->c, &r->ident, r->risk,
-					     (const char(*)[AGENT_NAME_MAX + 1])r->approved_by,
+					     (const char(*)[AGENT_NAME_MAX + 1]) r->approved_by,
 					     r->napproved, why, whylen);
 }
 
@@ -380,8 +380,8 @@ static bool may_decide(struct agentd *d, struct agentd_conn *c, const struct age
 		ok = may_approve(d, cc, r, why, sizeof(why));
 	}
 	if (!ok) {
-		audit_request(d, "stepup-refused", r, "deny", agentd_caller_label(cc, lbl, sizeof(lbl)),
-			      why);
+		audit_request(d, "stepup-refused", r, "deny",
+			      agentd_caller_label(cc, lbl, sizeof(lbl)), why);
 		agentd_reply_error(d, c, EPERM, "cannot %s %s: %s", action, r->id, why);
 	}
 	return ok;
@@ -431,9 +431,11 @@ void agentd_h_pending(struct agentd *d, struct agentd_conn *c, const struct agen
 	agentd_caller_resolve(d, &c->cred, &cc);
 	if (cc.c.uid == 0 && !cc.c.user[0])
 		snprintf(cc.c.user, sizeof(cc.c.user), "root");
-	LIST_FOREACH(r, &d->requests, link) {
+	LIST_FOREACH(r, &d->requests, link)
+	{
 		/* Root sees every request; an approver those it may decide. */
-		if (cc.c.uid != 0 && (cc.retired_agent || !may_approve(d, &cc, r, why, sizeof(why))))
+		if (cc.c.uid != 0 &&
+		    (cc.retired_agent || !may_approve(d, &cc, r, why, sizeof(why))))
 			continue;
 		put_request(&w, r);
 		if (agent_wire_finish(&w) == 0)
@@ -557,7 +559,8 @@ static _Noreturn void job_child(const char *approver, int cfd, int wfd)
 	 * to a descriptor that later reuses its number (see agentd/run.c). */
 	closelog();
 	{
-		unsigned lo = (unsigned)(cfd < wfd ? cfd : wfd), hi = (unsigned)(cfd < wfd ? wfd : cfd);
+		unsigned lo = (unsigned)(cfd < wfd ? cfd : wfd),
+			 hi = (unsigned)(cfd < wfd ? wfd : cfd);
 
 		if (lo > 3)
 			close_range(3, lo - 1, 0);
@@ -682,15 +685,18 @@ void agentd_approval_job_done(struct agentd *d, struct agentd_approval_job *j)
 			audit_request(d, "stepup-refused", r, "deny", j->approver,
 				      c ? why : "agentctl went away");
 			if (c)
-				agentd_reply_error(d, c, EPERM, "cannot approve %s: %s", r->id, why);
+				agentd_reply_error(d, c, EPERM, "cannot approve %s: %s", r->id,
+						   why);
 		} else if (r->napproved + 1 < r->approvals) {
 			/* The first of two: recorded, still pending. */
 			snprintf(r->approved_by[r->napproved], sizeof(r->approved_by[0]), "%s",
 				 j->approver);
 			r->napproved++;
 			audit_request(d, "stepup-approve", r, "partial", j->approver, j->reason);
-			snprintf(msg, sizeof(msg), "approval %u of %u recorded for request %s; it "
-				 "needs another approver", r->napproved, r->approvals, r->id);
+			snprintf(msg, sizeof(msg),
+				 "approval %u of %u recorded for request %s; it "
+				 "needs another approver",
+				 r->napproved, r->approvals, r->id);
 			agent_wire_begin(&w, AGENT_MSG_OK);
 			agent_wire_str(&w, AGENT_A_MESSAGE, msg);
 			if (agent_wire_finish(&w) == 0)
@@ -728,7 +734,8 @@ void agentd_stepup_expire(struct agentd *d)
 		next = LIST_NEXT(r, link);
 		if (r->deadline_boot_ns > now.boot_ns && r->expires > now.real)
 			continue;
-		audit_request(d, "stepup-timeout", r, "deny", NULL, "no decision before the deadline");
+		audit_request(d, "stepup-timeout", r, "deny", NULL,
+			      "no decision before the deadline");
 		request_end(d, r, ETIMEDOUT, "no approval before the deadline");
 	}
 	arm_timer(d);

@@ -45,14 +45,14 @@ struct agentd_request {
 	char ruser[AGENT_RUSER_MAX + 1];
 	char runas[AGENT_NAME_MAX + 1]; /* sudo's run-as user; "" = unknown or not sudo */
 	char rule[AGENT_RULE_TEXT_MAX + 1];
-	enum agent_risk risk;    /* of the action (agent_policy_sudo) */
-	unsigned approvals;      /* approvers needed: 1, or 2 for a critical action */
+	enum agent_risk risk; /* of the action (agent_policy_sudo) */
+	unsigned approvals;   /* approvers needed: 1, or 2 for a critical action */
 	char approved_by[2][AGENT_NAME_MAX + 1]; /* distinct approvers so far */
 	unsigned napproved;
-	pid_t pid;               /* of the PAM application */
+	pid_t pid;                /* of the PAM application */
 	int64_t created, expires; /* unix seconds */
 	int64_t deadline_boot_ns;
-	bool deciding;           /* an approver is re-authenticating */
+	bool deciding; /* an approver is re-authenticating */
 	LIST_ENTRY(agentd_request) link;
 };
 
@@ -79,8 +79,8 @@ struct agentd_stepup_items {
  * user, for the PAM application pid, and is it still within its deadline?
  * A later stage of the same PAM transaction (the same sudo) reuses the
  * approval its first stage got, so a human is asked once per action. */
-bool agentd_stepup_granted(struct agentd *d, const char *id, const char *name,
-			   const char *service, const char *command, const char *runas, pid_t pid);
+bool agentd_stepup_granted(struct agentd *d, const char *id, const char *name, const char *service,
+			   const char *command, const char *runas, pid_t pid);
 
 /* Makes c a pending request for identity id and answers STEPUP on it; or
  * answers ERROR (too many pending). */

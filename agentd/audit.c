@@ -226,7 +226,8 @@ void agent_audit_close(struct agent_audit *a)
 	lost = agent_audit_out_close(&a->out, agent_audit_now_ms());
 	if (lost || a->drop_from)
 		fprintf(stderr, "agentd: %zu audit message(s) could be kept nowhere at stop%s\n",
-			lost, a->drop_from ? ", and an undeclared range of records was dropped" : "");
+			lost,
+			a->drop_from ? ", and an undeclared range of records was dropped" : "");
 	if (a->dirfd >= 0)
 		close(a->dirfd);
 	a->dirfd = -1;

@@ -29,9 +29,9 @@
 #define AGENT_AUDIT_CHECKPOINT_EVERY 64
 
 struct agent_audit {
-	uint64_t seq;   /* of the last record emitted */
-	int to_stderr;  /* also print records on stderr (foreground mode) */
-	bool chained;   /* agent_audit_chain_open succeeded */
+	uint64_t seq;  /* of the last record emitted */
+	int to_stderr; /* also print records on stderr (foreground mode) */
+	bool chained;  /* agent_audit_chain_open succeeded */
 	uint8_t key[AGENT_AUDIT_KEY_BYTES];
 	char prev[AGENT_AUDIT_MAC_HEX + 1]; /* MAC of record seq */
 	int dirfd;                          /* the state directory, -1 if none */

@@ -24,10 +24,10 @@
 #include <stdint.h>
 
 #define AGENT_AUDIT_SPILL_FILE "audit.spill"
-#define AGENT_AUDIT_HOLD 32                  /* records in memory before spilling */
-#define AGENT_AUDIT_SPILL_MAX (32ull << 20)  /* bytes in the spill file */
-#define AGENT_AUDIT_MEM_MAX (4u << 20)       /* bytes in memory when the spill fails */
-#define AGENT_AUDIT_PUMP_BATCH 256           /* records sent per pump call */
+#define AGENT_AUDIT_HOLD 32                 /* records in memory before spilling */
+#define AGENT_AUDIT_SPILL_MAX (32ull << 20) /* bytes in the spill file */
+#define AGENT_AUDIT_MEM_MAX (4u << 20)      /* bytes in memory when the spill fails */
+#define AGENT_AUDIT_PUMP_BATCH 256          /* records sent per pump call */
 #define AGENT_AUDIT_RETRY_MIN_MS 20
 #define AGENT_AUDIT_RETRY_MAX_MS 500
 /* One datagram: the record, its header and the spill line's status byte. */

@@ -28,7 +28,8 @@ void agentd_caller_resolve(struct agentd *d, const struct ucred *cred, struct ca
 			struct agent_now now;
 
 			agent_now(&now);
-			if (agent_is_live(false, cc->agent.expires, cc->agent.expires_boot_ns, &now)) {
+			if (agent_is_live(false, cc->agent.expires, cc->agent.expires_boot_ns,
+					  &now)) {
 				cc->c.agent = &cc->agent;
 				snprintf(cc->c.user, sizeof(cc->c.user), "%s", cc->agent.name);
 				return;

@@ -259,7 +259,7 @@ static int write_at(int dirfd, const char *name, const char *s)
 
 static void nap_ms(long ms)
 {
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
@@ -471,7 +471,7 @@ static int move_self(const char *root)
 static int auto_root(char *root, size_t rootlen, const char **why)
 {
 	char self[CG_PATH_MAX], dir[CG_PATH_MAX], mnt[CG_PATH_MAX], mroot[CG_PATH_MAX],
-	    *text = NULL;
+		*text = NULL;
 	bool systemd;
 	int r;
 
@@ -766,7 +766,7 @@ static void pending_add(struct agentd *d, uint32_t uid, const char *name)
 	wd = inotify_add_watch(cg->ifd, path, IN_MODIFY);
 	if (wd < 0)
 		goto fail;
-	cg->pending[cg->npending++] = (struct cg_pending){uid, wd, 0};
+	cg->pending[cg->npending++] = (struct cg_pending){ uid, wd, 0 };
 	/* It may have emptied before the watch existed. */
 	if (unlinkat(cg->root_fd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
 		pending_drop(cg, cg->npending - 1);

@@ -29,13 +29,13 @@
 #define CONFIG_MAX_BYTES (1 << 20) /* agentd.conf itself */
 #define MAX_PURPOSES 64            /* purposes, and a purpose's delegate list */
 #define MAX_DELEGATORS 64
-#define MAX_WHO 64                 /* who = [...] of one delegator */
-#define MAX_SERVICES 64            /* services = {...} of one purpose */
-#define MAX_CMD_RULES 64           /* each list of sudo_commands */
+#define MAX_WHO 64       /* who = [...] of one delegator */
+#define MAX_SERVICES 64  /* services = {...} of one purpose */
+#define MAX_CMD_RULES 64 /* each list of sudo_commands */
 #define MAX_APPROVERS 64
 #define MAX_SWEEP_DIRS 16
-#define MAX_BUDGET 1000000         /* max_sudo, max_delegations, creates_per_minute */
-#define MAX_ACTORS 64              /* verified_actors, global or of one purpose */
+#define MAX_BUDGET 1000000          /* max_sudo, max_delegations, creates_per_minute */
+#define MAX_ACTORS 64               /* verified_actors, global or of one purpose */
 #define DEFAULT_UID_MIN 1879048192u /* 0x70000000: above systemd's container range */
 #define DEFAULT_UID_MAX 1879113727u /* 65,536 uids */
 #define MAX_RANGE 1048576u          /* uids in the agent range at most */
@@ -46,8 +46,8 @@
 #define DEFAULT_MAX_CONNECTIONS_PER_UID 16
 #define DEFAULT_MAX_PENDING 256
 #define MAX_PENDING 4096
-#define MAX_PROCESSES 4194304      /* max_processes: the kernel's pid_max limit */
-#define GRACE_UNIT_MS 1000 /* kill_grace is stored in milliseconds */
+#define MAX_PROCESSES 4194304 /* max_processes: the kernel's pid_max limit */
+#define GRACE_UNIT_MS 1000    /* kill_grace is stored in milliseconds */
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
@@ -218,11 +218,11 @@ enum opt_type {
 	OPT_INT,      /* integer in min..max; stored in 4 or 8 bytes */
 	OPT_DURATION, /* duration string; seconds (times unit) in a uint64_t */
 	OPT_BOOL,
-	OPT_STRING,   /* stored in char[size], checked by check() */
-	OPT_ENUM,     /* one of choices, stored as an enum */
-	OPT_STRINGS,  /* array of strings, each checked by valid(), into a calloc'd
+	OPT_STRING,  /* stored in char[size], checked by check() */
+	OPT_ENUM,    /* one of choices, stored as an enum */
+	OPT_STRINGS, /* array of strings, each checked by valid(), into a calloc'd
 		       * char[n][size] at off, n at count_off */
-	OPT_SECTION,  /* read by its own function, parse() */
+	OPT_SECTION, /* read by its own function, parse() */
 };
 
 struct choice {
@@ -233,7 +233,7 @@ struct choice {
 struct opt {
 	const char *name;
 	enum opt_type type;
-	size_t off, size;  /* where the value is stored, and how wide it is */
+	size_t off, size; /* where the value is stored, and how wide it is */
 	bool required;
 	long long def;     /* INT, BOOL, ENUM */
 	const char *sdef;  /* STRING; DURATION as written ("15m"), NULL = 0 */
@@ -244,8 +244,8 @@ struct opt {
 	const char *label; /* STRING: how messages name the key, if not by name */
 	const char *(*check)(const char *v);
 	bool (*valid)(const char *v);
-	const char *what;  /* STRINGS: "... is not a valid WHAT" */
-	size_t count_off;  /* STRINGS */
+	const char *what;             /* STRINGS: "... is not a valid WHAT" */
+	size_t count_off;             /* STRINGS */
 	const struct choice *choices; /* ENUM, NULL-terminated */
 	int (*parse)(struct ctx *c, const config_setting_t *s, void *base); /* SECTION */
 	const char *doc;
@@ -268,16 +268,23 @@ static int parse_actors(struct ctx *c, const config_setting_t *s, void *base);
 static int parse_purpose_actors(struct ctx *c, const config_setting_t *s, void *base);
 
 static const struct choice risk_choices[] = {
-	{ "low", AGENT_RISK_LOW }, { "medium", AGENT_RISK_MEDIUM }, { "high", AGENT_RISK_HIGH },
-	{ "critical", AGENT_RISK_CRITICAL }, { NULL, 0 },
+	{ "low", AGENT_RISK_LOW },
+	{ "medium", AGENT_RISK_MEDIUM },
+	{ "high", AGENT_RISK_HIGH },
+	{ "critical", AGENT_RISK_CRITICAL },
+	{ NULL, 0 },
 };
 
 static const struct choice budget_choices[] = {
-	{ "deny", AGENT_RULE_DENY }, { "approve", AGENT_RULE_APPROVE }, { NULL, 0 },
+	{ "deny", AGENT_RULE_DENY },
+	{ "approve", AGENT_RULE_APPROVE },
+	{ NULL, 0 },
 };
 
 static const struct choice home_choices[] = {
-	{ "none", AGENT_HOME_NONE }, { "ephemeral", AGENT_HOME_EPHEMERAL }, { NULL, 0 },
+	{ "none", AGENT_HOME_NONE },
+	{ "ephemeral", AGENT_HOME_EPHEMERAL },
+	{ NULL, 0 },
 };
 
 /* The top level, in the order errors are looked for. */
@@ -298,24 +305,24 @@ static const struct opt root_opts[] = {
 	  .unit = GRACE_UNIT_MS, .doc = "SIGTERM to the first SIGKILL at retirement" },
 	{ "retired_retention", OPT_DURATION, CFG(retired_retention), .sdef = "30d",
 	  .doc = "how long retired records are kept" },
-	{ "home_base", OPT_STRING, CFG(home_base), .sdef = "/home/agents",
-	  .check = check_home_base, .doc = "where ephemeral homes are created" },
+	{ "home_base", OPT_STRING, CFG(home_base), .sdef = "/home/agents", .check = check_home_base,
+	  .doc = "where ephemeral homes are created" },
 	{ "agents_group", OPT_STRING, CFG(agents_group), .sdef = "", .check = check_group_name,
 	  .doc = "a group of all live agents (needs agents_gid)" },
 	{ "agents_gid", OPT_INT, CFG(agents_gid), .def = 0, .min = 1, .max = MAX_ID,
 	  .doc = "the gid of agents_group" },
 	{ "max_live", OPT_INT, CFG(max_live), .def = 0, .min = 0, .max = MAX_RANGE,
 	  .doc = "live identities at most, 1 to the size of the uid range (check_rules)" },
-	{ "max_live_per_caller", OPT_INT, CFG(max_live_per_caller),
-	  .def = DEFAULT_MAX_PER_CALLER, .min = 1, .max = MAX_RANGE,
-	  .doc = "live identities at most per creating uid" },
+	{ "max_live_per_caller", OPT_INT, CFG(max_live_per_caller), .def = DEFAULT_MAX_PER_CALLER,
+	  .min = 1, .max = MAX_RANGE, .doc = "live identities at most per creating uid" },
 	{ "max_connections", OPT_INT, CFG(max_connections), .def = DEFAULT_MAX_CONNECTIONS,
 	  .min = 1, .max = MAX_CONNECTIONS, .doc = "concurrent client connections at most" },
 	{ "max_connections_per_uid", OPT_INT, CFG(max_connections_per_uid),
 	  .def = DEFAULT_MAX_CONNECTIONS_PER_UID, .min = 1, .max = MAX_CONNECTIONS,
 	  .doc = "concurrent client connections at most per non-root uid" },
 	{ "connection_idle_timeout", OPT_DURATION, CFG(connection_idle_timeout), .sdef = "30s",
-	  .min = 1, .dmax = "1h", .doc = "a connection with no request in progress is closed after this" },
+	  .min = 1, .dmax = "1h",
+	  .doc = "a connection with no request in progress is closed after this" },
 	{ "approvers", OPT_STRINGS,
 	  LIST(struct agent_config, approvers, napprovers, AGENT_NAME_MAX + 2),
 	  .max = MAX_APPROVERS, .valid = valid_approver,
@@ -341,7 +348,8 @@ static const struct opt root_opts[] = {
 	{ "verified_actors", OPT_SECTION, .parse = parse_actors,
 	  .doc = "programs recognised as creating clients, for every purpose" },
 	{ "policy_check_interval", OPT_DURATION, CFG(policy_check_interval), .sdef = "60s",
-	  .min = 1, .dmax = "1d", .doc = "how often live identities are re-checked against the policy" },
+	  .min = 1, .dmax = "1d",
+	  .doc = "how often live identities are re-checked against the policy" },
 	/* Purposes first: delegators refer to them. */
 	{ "purposes", OPT_SECTION, .parse = parse_purposes, .doc = "the purposes" },
 	{ "delegators", OPT_SECTION, .parse = parse_delegators, .doc = "who may create what" },
@@ -377,14 +385,14 @@ static const struct opt purpose_opts[] = {
 	  .choices = budget_choices, .doc = "beyond max_sudo: deny, or approve (a human decides)" },
 	{ "delegate", OPT_STRINGS,
 	  LIST(struct agent_cfg_purpose, delegate, ndelegate, AGENT_PURPOSE_MAX + 1),
-	  .max = MAX_PURPOSES, .valid = valid_purpose_name,
-	  .what = "purpose name", .doc = "purposes an identity may create" },
+	  .max = MAX_PURPOSES, .valid = valid_purpose_name, .what = "purpose name",
+	  .doc = "purposes an identity may create" },
 	{ "max_depth", OPT_INT, PUR(max_depth), .def = 1, .min = 1, .max = AGENT_CHAIN_MAX,
 	  .doc = "how deep in a delegation an identity may sit" },
 	{ "max_ttl", OPT_DURATION, PUR(max_ttl), .min = 1,
 	  .doc = "longest TTL of the purpose (unset: the global max_ttl)" },
-	{ "max_processes", OPT_INT, PUR(max_processes), .def = 0, .min = 0,
-	  .max = MAX_PROCESSES, .doc = "pids.max of an identity's cgroup (0: no limit)" },
+	{ "max_processes", OPT_INT, PUR(max_processes), .def = 0, .min = 0, .max = MAX_PROCESSES,
+	  .doc = "pids.max of an identity's cgroup (0: no limit)" },
 };
 
 static const char *check_sha256(const char *s)
@@ -416,13 +424,12 @@ static const struct opt actor_opts[] = {
 /* One element of delegators = ( ... ). */
 static const struct opt delegator_opts[] = {
 	{ "who", OPT_STRINGS, LIST(struct agent_cfg_delegator, who, nwho, AGENT_NAME_MAX + 2),
-	  .required = true, .max = MAX_WHO, .valid = valid_who,
-	  .what = "user, %group or \"*\"", .doc = "callers the rule applies to" },
+	  .required = true, .max = MAX_WHO, .valid = valid_who, .what = "user, %group or \"*\"",
+	  .doc = "callers the rule applies to" },
 	{ "purposes", OPT_STRINGS,
 	  LIST(struct agent_cfg_delegator, purposes, npurposes, AGENT_PURPOSE_MAX + 1),
-	  .required = true, .max = MAX_PURPOSES,
-	  .valid = valid_purpose_or_star, .what = "purpose name or \"*\"",
-	  .doc = "purposes they may create" },
+	  .required = true, .max = MAX_PURPOSES, .valid = valid_purpose_or_star,
+	  .what = "purpose name or \"*\"", .doc = "purposes they may create" },
 	{ "max_ttl", OPT_DURATION, DEL(max_ttl), .min = 1, .doc = "longest TTL the rule grants" },
 	{ "may_act_for", OPT_BOOL, DEL(may_act_for), .def = false,
 	  .doc = "whether they may name another subject" },
@@ -513,13 +520,13 @@ static int read_int(struct ctx *c, const config_setting_t *s, const struct opt *
 	else
 		return fail(c, s, "'%s' must be an integer", o->name);
 	if (v < o->min || v > o->max)
-		return fail(c, s, "'%s' = %lld is out of range %lld..%lld", o->name, v, o->min, o->max);
+		return fail(c, s, "'%s' = %lld is out of range %lld..%lld", o->name, v, o->min,
+			    o->max);
 	store_u(base, o, (uint64_t)v);
 	return 0;
 }
 
-static int read_duration(struct ctx *c, const config_setting_t *s, const struct opt *o,
-			 void *base)
+static int read_duration(struct ctx *c, const config_setting_t *s, const struct opt *o, void *base)
 {
 	const char *v;
 	uint64_t sec;
@@ -559,7 +566,10 @@ static int read_string(struct ctx *c, const config_setting_t *s, const struct op
 			}
 		for (const struct choice *ch = o->choices; ch->name; ch++)
 			snprintf(use + strlen(use), sizeof(use) - strlen(use), "%s\"%s\"",
-				 ch == o->choices ? "" : ch[1].name ? ", " : " or ", ch->name);
+				 ch == o->choices ? ""
+				 : ch[1].name     ? ", "
+						  : " or ",
+				 ch->name);
 		return fail(c, s, "%s = \"%s\": use %s", o->name, v, use);
 	}
 	why = o->check ? o->check(v) : NULL;
@@ -581,7 +591,8 @@ static int get_strings(struct ctx *c, const config_setting_t *s, const char *key
 
 	*n = 0;
 	*out = NULL;
-	if (config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST)
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST)
 		return fail(c, s, "'%s' must be an array of strings", key);
 	len = config_setting_length(s);
 	if (required && len == 0)
@@ -606,8 +617,10 @@ static int get_strings(struct ctx *c, const config_setting_t *s, const char *key
 				printable &= *p >= 0x20 && *p != 0x7f;
 			free(arr);
 			if (!printable)
-				return fail(c, s, "'%s': an entry with control characters is not a valid %s",
-					    key, what);
+				return fail(
+					c, s,
+					"'%s': an entry with control characters is not a valid %s",
+					key, what);
 			return fail(c, s, "'%s': \"%s\" is not a valid %s", key, v, what);
 		}
 		memcpy(arr + (size_t)i * width, v, strlen(v) + 1);
@@ -630,8 +643,7 @@ static int read_strings(struct ctx *c, const config_setting_t *s, const struct o
 	return r;
 }
 
-static int parse_opt(struct ctx *c, const config_setting_t *parent, const struct opt *o,
-		     void *base)
+static int parse_opt(struct ctx *c, const config_setting_t *parent, const struct opt *o, void *base)
 {
 	const config_setting_t *s = config_setting_get_member(parent, o->name);
 
@@ -659,8 +671,8 @@ static int parse_opt(struct ctx *c, const config_setting_t *parent, const struct
 }
 
 /* Unknown keys first, then every row in order; the first error wins. */
-static int parse_table(struct ctx *c, const config_setting_t *group, const struct opt *t,
-		       size_t n, void *base)
+static int parse_table(struct ctx *c, const config_setting_t *group, const struct opt *t, size_t n,
+		       void *base)
 {
 	int r = only_known(c, group, t, n);
 
@@ -714,8 +726,10 @@ static int parse_groups(struct ctx *c, const config_setting_t *s, void *base)
 }
 
 static const struct choice rule_choices[] = {
-	{ "allow", AGENT_RULE_ALLOW }, { "approve", AGENT_RULE_APPROVE },
-	{ "deny", AGENT_RULE_DENY }, { NULL, 0 },
+	{ "allow", AGENT_RULE_ALLOW },
+	{ "approve", AGENT_RULE_APPROVE },
+	{ "deny", AGENT_RULE_DENY },
+	{ NULL, 0 },
 };
 
 /* services = { sshd = "allow"; sudo = "approve"; } */
@@ -739,14 +753,16 @@ static int parse_services(struct ctx *c, const config_setting_t *s, void *base)
 		const struct choice *ch = rule_choices;
 
 		if (!name || !agent_valid_username(name))
-			return fail(c, e, "'%s' is not a valid PAM service name", name ? name : "?");
+			return fail(c, e, "'%s' is not a valid PAM service name",
+				    name ? name : "?");
 		if (!v)
 			return fail(c, e, "service '%s' must be \"allow\", \"approve\" or \"deny\"",
 				    name);
 		while (ch->name && strcmp(v, ch->name) != 0)
 			ch++;
 		if (!ch->name)
-			return fail(c, e, "service '%s' = \"%s\": use \"allow\", \"approve\" or \"deny\"",
+			return fail(c, e,
+				    "service '%s' = \"%s\": use \"allow\", \"approve\" or \"deny\"",
 				    name, v);
 		sv->rule = (enum agent_rule)ch->value;
 		snprintf(sv->name, sizeof(sv->name), "%s", name);
@@ -760,14 +776,18 @@ static int parse_services(struct ctx *c, const config_setting_t *s, void *base)
 static int parse_cmd_risk(struct ctx *c, const config_setting_t *s, struct agent_cfg_purpose *p)
 {
 	static const struct opt levels[] = {
-		{ .name = "medium" }, { .name = "high" }, { .name = "critical" },
+		{ .name = "medium" },
+		{ .name = "high" },
+		{ .name = "critical" },
 	};
 	int r;
 
 	if (!s)
 		return 0;
 	if (config_setting_type(s) != CONFIG_TYPE_GROUP)
-		return fail(c, s, "'risk' must be a group such as { high = [ \"/usr/bin/systemctl\" ]; }");
+		return fail(
+			c, s,
+			"'risk' must be a group such as { high = [ \"/usr/bin/systemctl\" ]; }");
 	if ((r = only_known(c, s, levels, NOPTS(levels))) < 0)
 		return r;
 	for (const struct choice *ch = risk_choices + 1; ch->name; ch++) {
@@ -778,11 +798,11 @@ static int parse_cmd_risk(struct ctx *c, const config_setting_t *s, struct agent
 		if (!l)
 			continue;
 		r = get_strings(c, l, ch->name, false, MAX_CMD_RULES, AGENT_CMD_RULE_MAX + 1,
-				valid_cmd_rule, "command rule (\"/abs/path\" or \"/abs/path ARGS\")",
-				&arr, &cl->n);
+				valid_cmd_rule,
+				"command rule (\"/abs/path\" or \"/abs/path ARGS\")", &arr, &cl->n);
 		if (r < 0)
 			return r;
-		cl->rules = (char(*)[AGENT_CMD_RULE_MAX + 1])arr;
+		cl->rules = (char(*)[AGENT_CMD_RULE_MAX + 1]) arr;
 	}
 	return 0;
 }
@@ -803,12 +823,15 @@ static int parse_service_risk(struct ctx *c, const config_setting_t *s, void *ba
 		while (name && k < p->nservices && strcmp(p->services[k].name, name) != 0)
 			k++;
 		if (!name || k == p->nservices)
-			return fail(c, e, "service_risk: '%s' is not in services", name ? name : "?");
+			return fail(c, e, "service_risk: '%s' is not in services",
+				    name ? name : "?");
 		while (v && ch->name && strcmp(v, ch->name) != 0)
 			ch++;
 		if (!v || !ch->name)
-			return fail(c, e, "service_risk '%s': use \"low\", \"medium\", \"high\" or "
-				    "\"critical\"", name);
+			return fail(c, e,
+				    "service_risk '%s': use \"low\", \"medium\", \"high\" or "
+				    "\"critical\"",
+				    name);
 		p->services[k].risk = (enum agent_risk)ch->value;
 	}
 	return 0;
@@ -818,14 +841,18 @@ static int parse_service_risk(struct ctx *c, const config_setting_t *s, void *ba
 static int parse_sudo_commands(struct ctx *c, const config_setting_t *s, void *base)
 {
 	static const struct opt lists[] = {
-		{ .name = "allow" }, { .name = "approve" }, { .name = "deny" }, { .name = "risk" },
+		{ .name = "allow" },
+		{ .name = "approve" },
+		{ .name = "deny" },
+		{ .name = "risk" },
 	};
 	struct agent_cfg_purpose *p = base;
 	int r;
 
 	if (config_setting_type(s) != CONFIG_TYPE_GROUP)
-		return fail(c, s, "'sudo_commands' must be a group such as "
-				  "{ allow = [ \"/usr/bin/id\" ]; }");
+		return fail(c, s,
+			    "'sudo_commands' must be a group such as "
+			    "{ allow = [ \"/usr/bin/id\" ]; }");
 	if ((r = only_known(c, s, lists, NOPTS(lists))) < 0)
 		return r;
 	p->has_sudo_commands = true;
@@ -837,11 +864,11 @@ static int parse_sudo_commands(struct ctx *c, const config_setting_t *s, void *b
 		if (!l)
 			continue;
 		r = get_strings(c, l, ch->name, false, MAX_CMD_RULES, AGENT_CMD_RULE_MAX + 1,
-				valid_cmd_rule, "command rule (\"/abs/path\" or \"/abs/path ARGS\")",
-				&arr, &cl->n);
+				valid_cmd_rule,
+				"command rule (\"/abs/path\" or \"/abs/path ARGS\")", &arr, &cl->n);
 		if (r < 0)
 			return r;
-		cl->rules = (char(*)[AGENT_CMD_RULE_MAX + 1])arr;
+		cl->rules = (char(*)[AGENT_CMD_RULE_MAX + 1]) arr;
 	}
 	return parse_cmd_risk(c, config_setting_get_member(s, "risk"), p);
 }
@@ -849,13 +876,13 @@ static int parse_sudo_commands(struct ctx *c, const config_setting_t *s, void *b
 /* A list of groups, each read through its table into an array of items;
  * shape is the message for an entry that is not a group. */
 static int parse_items(struct ctx *c, const config_setting_t *s, const struct opt *t, size_t n,
-		       const char *shape, size_t max, size_t item_size, void **items,
-		       size_t *count)
+		       const char *shape, size_t max, size_t item_size, void **items, size_t *count)
 {
 	int len = config_setting_length(s);
 
 	if (config_setting_type(s) != CONFIG_TYPE_LIST)
-		return fail(c, s, "'%s' must be a list ( { ... }, { ... } )", config_setting_name(s));
+		return fail(c, s, "'%s' must be a list ( { ... }, { ... } )",
+			    config_setting_name(s));
 	if ((size_t)len > max)
 		return fail(c, s, "'%s' has more than %zu entries", config_setting_name(s), max);
 	*items = calloc((size_t)len + 1, item_size);
@@ -888,9 +915,8 @@ static int actors_into(struct ctx *c, const config_setting_t *s, struct agent_cf
 	for (size_t i = 0; r == 0 && i < *n; i++) {
 		struct agent_cfg_actor *a = &(*out)[i];
 
-		if (a->sha256_hex[0] &&
-		    sodium_hex2bin(a->sha256, sizeof(a->sha256), a->sha256_hex, 64, NULL, NULL,
-				   NULL) != 0)
+		if (a->sha256_hex[0] && sodium_hex2bin(a->sha256, sizeof(a->sha256), a->sha256_hex,
+						       64, NULL, NULL, NULL) != 0)
 			r = fail(c, config_setting_get_elem(s, (unsigned)i), "bad sha256");
 		for (size_t k = 0; r == 0 && k < i; k++)
 			if (strcmp((*out)[k].name, a->name) == 0)
@@ -936,8 +962,7 @@ static int parse_delegators(struct ctx *c, const config_setting_t *s, void *base
 
 	cfg->delegators = items;
 	for (size_t i = 0; i < cfg->ndelegators; i++)
-		cfg->delegators[i].line = src_line(
-			config_setting_get_elem(s, (unsigned)i));
+		cfg->delegators[i].line = src_line(config_setting_get_elem(s, (unsigned)i));
 	return r;
 }
 
@@ -964,7 +989,8 @@ static int check_purpose_rules(struct ctx *c, const config_setting_t *root,
 			return fail(c, e, "purpose \"%s\" is defined twice", p->name);
 		if (p->max_ttl > cfg->max_ttl)
 			return fail(c, config_setting_get_member(e, "max_ttl"),
-				    "max_ttl of purpose \"%s\" exceeds the global max_ttl", p->name);
+				    "max_ttl of purpose \"%s\" exceeds the global max_ttl",
+				    p->name);
 		for (size_t k = 0; k < p->ndelegate; k++)
 			if (!have_purpose(cfg, p->delegate[k], cfg->npurposes))
 				return fail(c, config_setting_get_member(e, "delegate"),
@@ -1004,10 +1030,11 @@ static int check_rules(struct ctx *c, const config_setting_t *root, struct agent
 	cfg->line.uid_min = src_line(AT_KEY("uid_min"));
 	cfg->line.uid_max = src_line(AT_KEY("uid_max"));
 	if (cfg->uid_min > cfg->uid_max)
-		return fail(c, AT_KEY("uid_max"), "uid_max (%u) is below uid_min (%u)", cfg->uid_max,
-			    cfg->uid_min);
+		return fail(c, AT_KEY("uid_max"), "uid_max (%u) is below uid_min (%u)",
+			    cfg->uid_max, cfg->uid_min);
 	if (range > MAX_RANGE)
-		return fail(c, AT_KEY("uid_max"), "the uid range holds more than %u uids", MAX_RANGE);
+		return fail(c, AT_KEY("uid_max"), "the uid range holds more than %u uids",
+			    MAX_RANGE);
 	if (cfg->default_ttl > cfg->max_ttl)
 		return fail(c, AT_KEY("default_ttl"), "default_ttl is longer than max_ttl");
 	if (cfg->agents_group[0] && !AT_KEY("agents_gid"))
@@ -1016,7 +1043,8 @@ static int check_rules(struct ctx *c, const config_setting_t *root, struct agent
 		return fail(c, AT_KEY("agents_gid"), "agents_gid without agents_group");
 	if (cfg->agents_group[0] && cfg->agents_gid >= cfg->uid_min &&
 	    cfg->agents_gid <= cfg->uid_max)
-		return fail(c, AT_KEY("agents_gid"), "agents_gid %u lies inside the agent uid range",
+		return fail(c, AT_KEY("agents_gid"),
+			    "agents_gid %u lies inside the agent uid range",
 			    (unsigned)cfg->agents_gid);
 	cfg->line.agents_group = src_line(AT_KEY("agents_group"));
 	cfg->line.agents_gid = src_line(AT_KEY("agents_gid"));
@@ -1106,7 +1134,8 @@ static int refuse_include(struct ctx *c, const char *text)
 		while (*q == ' ' || *q == '\t')
 			q++;
 		if (strncmp(q, "@include", 8) == 0) {
-			snprintf(c->err, c->errlen, "%s:%d: @include is not supported", c->name, line);
+			snprintf(c->err, c->errlen, "%s:%d: @include is not supported", c->name,
+				 line);
 			return -EINVAL;
 		}
 		p = strchr(p, '\n');
@@ -1184,7 +1213,8 @@ int agent_config_load(const char *path, struct agent_config **out, char *err, si
 	}
 	text = calloc(1, (size_t)st.st_size + 1);
 	if (!text || fread(text, 1, (size_t)st.st_size + 1, f) != (size_t)st.st_size) {
-		snprintf(err, errlen, "%s: %s", path, text ? "changed while being read" : "out of memory");
+		snprintf(err, errlen, "%s: %s", path,
+			 text ? "changed while being read" : "out of memory");
 		free(text);
 		fclose(f);
 		return text ? -EIO : -ENOMEM;

@@ -52,25 +52,25 @@ struct agent_cfg_purpose {
 	char groups[AGENT_GROUPS_MAX][AGENT_NAME_MAX + 1]; /* as written */
 	gid_t gids[AGENT_GROUPS_MAX];                      /* resolved at load */
 	size_t ngroups;
-	char shell[AGENT_PATH_MAX + 1]; /* default /bin/sh */
-	enum agent_home home;           /* default none */
+	char shell[AGENT_PATH_MAX + 1];     /* default /bin/sh */
+	enum agent_home home;               /* default none */
 	struct agent_cfg_service *services; /* unlisted services are denied */
 	size_t nservices;
 	char (*delegate)[AGENT_PURPOSE_MAX + 1]; /* purposes this one may create */
 	size_t ndelegate;
-	unsigned max_depth; /* default 1: no sub-delegation */
-	uint64_t max_ttl;   /* seconds; 0 = the global max_ttl */
-	unsigned max_processes; /* pids.max of an identity's cgroup; 0 = no limit */
-	int groups_line;                     /* of groups = [...], 0 if none */
-	bool has_sudo_commands;              /* a sudo_commands group was given */
+	unsigned max_depth;                    /* default 1: no sub-delegation */
+	uint64_t max_ttl;                      /* seconds; 0 = the global max_ttl */
+	unsigned max_processes;                /* pids.max of an identity's cgroup; 0 = no limit */
+	int groups_line;                       /* of groups = [...], 0 if none */
+	bool has_sudo_commands;                /* a sudo_commands group was given */
 	struct agent_cfg_cmdlist sudo_cmds[3]; /* indexed by enum agent_rule */
 	enum agent_risk risk;                  /* default low */
 	struct agent_cfg_cmdlist sudo_risk[4]; /* sudo_commands.risk, indexed by enum agent_risk */
 	struct agent_cfg_actor *actors;        /* verified_actors of this purpose */
 	size_t nactors;
-	bool require_verified_actor;           /* default false */
-	unsigned max_sudo;        /* sudo actions per identity, 0 = no budget */
-	unsigned max_delegations; /* sub-identities per identity, 0 = no budget */
+	bool require_verified_actor; /* default false */
+	unsigned max_sudo;           /* sudo actions per identity, 0 = no budget */
+	unsigned max_delegations;    /* sub-identities per identity, 0 = no budget */
 	enum agent_rule over_budget; /* beyond max_sudo: deny (default) or approve */
 };
 
@@ -80,43 +80,43 @@ struct agent_cfg_delegator {
 	size_t nwho;
 	char (*purposes)[AGENT_PURPOSE_MAX + 1]; /* "*" = every purpose */
 	size_t npurposes;
-	uint64_t max_ttl;  /* seconds; 0 = the global max_ttl */
-	bool may_act_for;  /* may name another subject with --for */
+	uint64_t max_ttl;            /* seconds; 0 = the global max_ttl */
+	bool may_act_for;            /* may name another subject with --for */
 	unsigned creates_per_minute; /* creates per caller in any 60 s, 0 = no budget */
-	int line;          /* for messages */
+	int line;                    /* for messages */
 };
 
 struct agent_config {
 	char path[AGENT_PATH_MAX + 1];
-	uint32_t uid_min, uid_max;             /* inclusive; at most 1,048,576 uids */
+	uint32_t uid_min, uid_max;              /* inclusive; at most 1,048,576 uids */
 	char name_prefix[AGENT_PREFIX_MAX + 1]; /* default "agent-" */
-	uint64_t default_ttl;                  /* default 15m */
-	uint64_t max_ttl;                      /* default 8h */
-	uint64_t uid_quarantine;               /* default 24h */
-	uint64_t kill_grace_ms;                /* TERM -> KILL, default 2000 */
-	char home_base[AGENT_PATH_MAX + 1];    /* default /home/agents */
-	char agents_group[AGENT_NAME_MAX + 1]; /* group of all live agents, "" = none */
-	gid_t agents_gid;                      /* its gid, required with agents_group */
-	unsigned max_live;                     /* default: the size of the uid range */
-	unsigned max_live_per_caller;          /* default 1000 */
-	unsigned max_connections;              /* default 64 */
-	unsigned max_connections_per_uid;      /* default 16; root is not limited */
-	uint64_t connection_idle_timeout;      /* seconds, default 30s */
-	uint64_t retired_retention;            /* keep retired records, default 30d */
+	uint64_t default_ttl;                   /* default 15m */
+	uint64_t max_ttl;                       /* default 8h */
+	uint64_t uid_quarantine;                /* default 24h */
+	uint64_t kill_grace_ms;                 /* TERM -> KILL, default 2000 */
+	char home_base[AGENT_PATH_MAX + 1];     /* default /home/agents */
+	char agents_group[AGENT_NAME_MAX + 1];  /* group of all live agents, "" = none */
+	gid_t agents_gid;                       /* its gid, required with agents_group */
+	unsigned max_live;                      /* default: the size of the uid range */
+	unsigned max_live_per_caller;           /* default 1000 */
+	unsigned max_connections;               /* default 64 */
+	unsigned max_connections_per_uid;       /* default 16; root is not limited */
+	uint64_t connection_idle_timeout;       /* seconds, default 30s */
+	uint64_t retired_retention;             /* keep retired records, default 30d */
 	char (*approvers)[AGENT_NAME_MAX + 2];  /* "user" or "%group"; none by default */
 	size_t napprovers;
 	char (*sweep_dirs)[AGENT_PATH_MAX + 1]; /* leftovers sweep; default /tmp /var/tmp
 						  * /dev/shm /dev/mqueue */
 	size_t nsweep_dirs;
-	uint64_t approval_timeout;             /* seconds, default 5m, at most 1h */
+	uint64_t approval_timeout;               /* seconds, default 5m, at most 1h */
 	char notify_command[AGENT_PATH_MAX + 1]; /* "" = none */
-	bool subject_may_approve;              /* default true */
-	unsigned max_pending;                  /* pending step-up requests, default 256 */
-	enum agent_risk approve_risk;          /* actions at or above need approval; default high */
-	char cgroup_root[AGENT_PATH_MAX + 1];  /* "auto" (default), "none" or a path */
-	struct agent_cfg_actor *actors;        /* verified_actors (global) */
+	bool subject_may_approve;                /* default true */
+	unsigned max_pending;                    /* pending step-up requests, default 256 */
+	enum agent_risk approve_risk;         /* actions at or above need approval; default high */
+	char cgroup_root[AGENT_PATH_MAX + 1]; /* "auto" (default), "none" or a path */
+	struct agent_cfg_actor *actors;       /* verified_actors (global) */
 	size_t nactors;
-	uint64_t policy_check_interval;        /* seconds, default 60s: live identities re-checked */
+	uint64_t policy_check_interval; /* seconds, default 60s: live identities re-checked */
 	struct agent_cfg_delegator *delegators;
 	size_t ndelegators;
 	struct agent_cfg_purpose *purposes;

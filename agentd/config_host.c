@@ -38,8 +38,8 @@ const struct agent_host_files agent_host_files_system = {
  * give root to their group (docker, lxd, incus-admin, libvirt). Documented
  * in agentd.conf(5). */
 static const char *const privileged_groups[] = {
-	"root", "wheel", "sudo", "admin", "lpadmin", "adm", "systemd-journal", "shadow", "disk",
-	"kmem", "tty", "sys", "staff", "docker", "lxd", "incus-admin", "libvirt", NULL,
+	"root", "wheel", "sudo", "admin", "lpadmin", "adm", "systemd-journal", "shadow",  "disk",
+	"kmem", "tty",   "sys",  "staff", "docker",  "lxd", "incus-admin",     "libvirt", NULL,
 };
 
 bool agent_group_is_privileged(const char *name, gid_t gid)
@@ -176,21 +176,23 @@ static int check_group(struct host_ctx *h)
 
 	where(cfg, h->line, at, sizeof(at));
 	if (agent_group_is_privileged(h->name, h->gid)) {
-		snprintf(h->err, h->errlen,
-			 "%s: %s \"%s\" (gid %u) is a privileged group; agents must not get its rights",
-			 at, h->key, h->name ? h->name : "", h->gid);
+		snprintf(
+			h->err, h->errlen,
+			"%s: %s \"%s\" (gid %u) is a privileged group; agents must not get its rights",
+			at, h->key, h->name ? h->name : "", h->gid);
 		return -EINVAL;
 	}
 	if (h->gid >= cfg->uid_min && h->gid <= cfg->uid_max) {
-		snprintf(h->err, h->errlen, "%s: %s \"%s\" (gid %u) lies inside the agent uid range",
-			 at, h->key, h->name ? h->name : "", h->gid);
+		snprintf(h->err, h->errlen,
+			 "%s: %s \"%s\" (gid %u) lies inside the agent uid range", at, h->key,
+			 h->name ? h->name : "", h->gid);
 		return -EINVAL;
 	}
 	return each_entry(h->f->group, false, group_cb, h, h->err, h->errlen);
 }
 
-static int check_groups(const struct agent_config *cfg, const struct agent_host_files *f,
-			char *err, size_t errlen)
+static int check_groups(const struct agent_config *cfg, const struct agent_host_files *f, char *err,
+			size_t errlen)
 {
 	struct host_ctx h = { .cfg = cfg, .f = f, .err = err, .errlen = errlen };
 	char key[AGENT_PURPOSE_MAX + 32];
@@ -237,8 +239,10 @@ static int range_cb(const struct entry *e, void *arg)
 		 "range (uid_min, uid_max) or that %s",
 		 where(cfg, h->line, at, sizeof(at)), cfg->uid_min, cfg->uid_max,
 		 passwd ? "user" : "group", e->name,
-		 !passwd ? "gid" : id == e->id ? "uid" : "primary gid", id,
-		 passwd ? h->f->passwd : h->f->group, e->line, passwd ? "user" : "group");
+		 !passwd       ? "gid"
+		 : id == e->id ? "uid"
+			       : "primary gid",
+		 id, passwd ? h->f->passwd : h->f->group, e->line, passwd ? "user" : "group");
 	return -EINVAL;
 }
 
@@ -246,7 +250,9 @@ int agent_config_check_host(const struct agent_config *cfg, const struct agent_h
 			    char *err, size_t errlen)
 {
 	struct agent_range_sources src = {
-		.login_defs = f->login_defs, .subuid = f->subuid, .subgid = f->subgid,
+		.login_defs = f->login_defs,
+		.subuid = f->subuid,
+		.subgid = f->subgid,
 	};
 	struct host_ctx h = { .cfg = cfg, .f = f, .err = err, .errlen = errlen };
 	char at[AGENT_PATH_MAX + 16], msg[384];

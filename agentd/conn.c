@@ -139,7 +139,8 @@ static bool conn_admit(const struct agentd *d, uid_t uid, char *why, size_t len)
 
 	if (uid == 0)
 		return true;
-	LIST_FOREACH(c, &d->conns.list, link) {
+	LIST_FOREACH(c, &d->conns.list, link)
+	{
 		if (agentd_conn_waiting(c) || c->cred.uid == 0)
 			continue;
 		nonroot++;
@@ -147,12 +148,15 @@ static bool conn_admit(const struct agentd *d, uid_t uid, char *why, size_t len)
 			same++;
 	}
 	if (same >= d->cfg->max_connections_per_uid) {
-		snprintf(why, len, "agentd is busy: uid %u holds %u connections "
-			 "(max_connections_per_uid); try again", (unsigned)uid, same);
+		snprintf(why, len,
+			 "agentd is busy: uid %u holds %u connections "
+			 "(max_connections_per_uid); try again",
+			 (unsigned)uid, same);
 		return false;
 	}
 	if (nonroot + root_reserve(d) >= d->cfg->max_connections) {
-		snprintf(why, len, "agentd is busy: every connection open to non-root "
+		snprintf(why, len,
+			 "agentd is busy: every connection open to non-root "
 			 "callers is in use (max_connections); try again");
 		return false;
 	}
@@ -287,7 +291,8 @@ bool agentd_conn_flush(struct agentd *d, struct agentd_conn *c)
 		agentd_conn_free(d, c);
 		return false;
 	}
-	struct epoll_event ev = { .events = !STAILQ_EMPTY(&c->out) ? EPOLLOUT : EPOLLIN, .data.ptr = c };
+	struct epoll_event ev = { .events = !STAILQ_EMPTY(&c->out) ? EPOLLOUT : EPOLLIN,
+				  .data.ptr = c };
 
 	epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 	return true;
@@ -369,7 +374,9 @@ int agentd_conn_recv(struct agentd *d, struct agentd_conn *c, struct agent_msg *
 		char buf[CMSG_SPACE(sizeof(int) * 3)];
 	} ctl;
 	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(rbuf) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = ctl.buf,
 			     .msg_controllen = sizeof(ctl.buf) };
 	bool fds_ok;
 	ssize_t n;

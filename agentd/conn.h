@@ -38,10 +38,10 @@ struct agentd_conn {
 	 * a handler that keeps one sets its slot to -1, the rest are closed. */
 	int fds[3];
 	unsigned nfds;
-	struct agentd_run *run; /* the `agentctl run` this client waits for */
-	struct agentd_request *request;   /* pam_agent waiting for a step-up decision */
-	struct agentd_approval_job *job;  /* an approver re-authenticating over it */
-	int64_t last_ms; /* CLOCK_BOOTTIME ms of the last request or reply sent */
+	struct agentd_run *run;          /* the `agentctl run` this client waits for */
+	struct agentd_request *request;  /* pam_agent waiting for a step-up decision */
+	struct agentd_approval_job *job; /* an approver re-authenticating over it */
+	int64_t last_ms;                 /* CLOCK_BOOTTIME ms of the last request or reply sent */
 	/* The request being handled (its own copy, so that a turn of the loop
 	 * can hold many), wiped at agentd_conn_done. */
 	uint8_t *req;

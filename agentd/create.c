@@ -46,8 +46,8 @@ struct job {
 	struct agentd_conn *c;
 	const struct agent_msg *m;
 	bool run;
-	bool ok;          /* still going: decided, then committed */
-	uint64_t nreq;    /* its audit request number */
+	bool ok;       /* still going: decided, then committed */
+	uint64_t nreq; /* its audit request number */
 	struct caller_ctx cc;
 	struct agent_create_req req;
 	struct agent_create_decision dec;
@@ -295,8 +295,10 @@ static bool decide(struct agentd *d, size_t k, unsigned *admitted)
 		char msg[96];
 
 		audit_create(d, j, NULL, "deny", "max_live_per_caller reached");
-		snprintf(msg, sizeof(msg), "too many live identities for this caller "
-			 "(max_live_per_caller %u)", d->cfg->max_live_per_caller);
+		snprintf(msg, sizeof(msg),
+			 "too many live identities for this caller "
+			 "(max_live_per_caller %u)",
+			 d->cfg->max_live_per_caller);
 		refuse(d, j, EAGAIN, msg);
 		return false;
 	}
@@ -434,7 +436,8 @@ static void finish(struct agentd *d, struct job *j)
 
 	sodium_memzero(j->token, sizeof(j->token));
 	if (p && p->home == AGENT_HOME_EPHEMERAL &&
-	    snprintf(home, sizeof(home), "%s/%s", d->cfg->home_base, j->id.name) < (int)sizeof(home))
+	    snprintf(home, sizeof(home), "%s/%s", d->cfg->home_base, j->id.name) <
+		    (int)sizeof(home))
 		s.home = home;
 	else
 		s.home = "/";

@@ -70,8 +70,20 @@ struct agentd_opts {
 /* What epoll's data points at: every watched object starts with an int
  * holding one of these, and the loop dispatches on it. */
 enum agentd_watch_kind {
-	W_LISTEN = 1, W_SIGNAL, W_TIMER_BOOT, W_TIMER_REAL, W_TIMER_STEPUP, W_CONN, W_REAPER,
-	W_SESSION, W_RUN, W_APPROVER, W_DEFERRED, W_SWEEP, W_SWEEP_TIMER, W_CGROUP,
+	W_LISTEN = 1,
+	W_SIGNAL,
+	W_TIMER_BOOT,
+	W_TIMER_REAL,
+	W_TIMER_STEPUP,
+	W_CONN,
+	W_REAPER,
+	W_SESSION,
+	W_RUN,
+	W_APPROVER,
+	W_DEFERRED,
+	W_SWEEP,
+	W_SWEEP_TIMER,
+	W_CGROUP,
 	W_TIMER_POLICY
 };
 
@@ -91,7 +103,7 @@ struct agentd_hooks {
 struct agentd_conns {
 	LIST_HEAD(agentd_conn_list, agentd_conn) list;
 	unsigned n;
-	bool paused; /* at max_connections: the listening socket is not watched */
+	bool paused;      /* at max_connections: the listening socket is not watched */
 	unsigned nqueued; /* connections holding a read request (conn.c: c->req) */
 };
 
@@ -100,7 +112,7 @@ struct agentd_conns {
 struct agentd_live_table {
 	struct agentd_live *v;
 	size_t n, cap;
-	uint32_t *idx;  /* by uid - uid_min: index into v + 1, 0 = none */
+	uint32_t *idx;                  /* by uid - uid_min: index into v + 1, 0 = none */
 	int64_t armed_boot, armed_real; /* 0 = disarmed */
 };
 
@@ -121,16 +133,16 @@ struct agentd_deferred {
 	int tfd;  /* retry timer, armed while the store refuses writes */
 	TAILQ_HEAD(agentd_deferred_list, agentd_deferred_rec) q;
 	size_t n;
-	int err; /* the store's last refusal (-errno), 0 while it takes writes */
+	int err;      /* the store's last refusal (-errno), 0 while it takes writes */
 	bool journal; /* the runtime directory may hold a journal to remove */
 };
 
 struct agentd {
 	struct agentd_opts opts;
-	struct agentd_hooks hooks;        /* loop.c */
-	struct agent_config *cfg;         /* loop.c, reload.c */
+	struct agentd_hooks hooks; /* loop.c */
+	struct agent_config *cfg;  /* loop.c, reload.c */
 	struct agent_store *store;
-	struct agent_snap_writer *snap;   /* publish.c, reload.c */
+	struct agent_snap_writer *snap; /* publish.c, reload.c */
 	struct agent_token_key tkey;
 	struct agent_audit audit;
 	char sock_path[256];
@@ -144,23 +156,23 @@ struct agentd {
 		int kind; /* W_TIMER_POLICY */
 		int fd;
 	} follow;
-	struct agentd_conns conns;        /* conn.c */
-	struct agentd_live_table live;    /* livetable.c */
-	struct agentd_reapers reapers;    /* reaper.c */
-	struct agentd_deferred deferred;  /* deferred.c */
+	struct agentd_conns conns;            /* conn.c */
+	struct agentd_live_table live;        /* livetable.c */
+	struct agentd_reapers reapers;        /* reaper.c */
+	struct agentd_deferred deferred;      /* deferred.c */
 	LIST_HEAD(, agentd_session) sessions; /* session.c */
 	unsigned nsessions;
-	LIST_HEAD(, agentd_run) runs;     /* run.c */
+	LIST_HEAD(, agentd_run) runs; /* run.c */
 	unsigned nruns;
 	LIST_HEAD(, agentd_request) requests; /* approval.c: pending step-up requests */
 	unsigned nrequests;
 	LIST_HEAD(, agentd_approval_job) jobs; /* approval.c */
-	struct agentd_uidalloc *uidalloc; /* uidalloc.c: its caches */
-	struct agentd_leftovers *leftovers; /* leftovers.c: the sweeper */
+	struct agentd_uidalloc *uidalloc;      /* uidalloc.c: its caches */
+	struct agentd_leftovers *leftovers;    /* leftovers.c: the sweeper */
 	struct agentd_cgroup *cg; /* cgroup.c: NULL = no containment (uid sweep only) */
-	int64_t started;    /* CLOCK_BOOTTIME seconds */
-	bool stop;          /* loop.c */
-	bool reload;        /* loop.c */
+	int64_t started;          /* CLOCK_BOOTTIME seconds */
+	bool stop;                /* loop.c */
+	bool reload;              /* loop.c */
 };
 
 /* CLOCK_BOOTTIME in seconds. */

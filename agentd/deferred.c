@@ -24,8 +24,8 @@
 
 #define RETRY_SEC 1
 
-__attribute__((format(printf, 3, 4))) static void say(struct agentd *d, int prio,
-						  const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void say(struct agentd *d, int prio, const char *fmt,
+						      ...)
 {
 	va_list ap;
 
@@ -74,8 +74,8 @@ static int journal_write(struct agentd *d)
 		return e;
 	}
 	TAILQ_FOREACH(r, &d->deferred.q, link)
-		if (r->what == AGENTD_DEFER_RETIRE)
-			fprintf(f, "%s\t%d\t%" PRId64 "\t%s\n", r->name, r->reason, r->when, r->text);
+	if (r->what == AGENTD_DEFER_RETIRE)
+		fprintf(f, "%s\t%d\t%" PRId64 "\t%s\n", r->name, r->reason, r->when, r->text);
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
 		e = -errno;
 	if (fclose(f) != 0 && e == 0)
@@ -199,10 +199,12 @@ static int write_all(struct agentd *d)
 
 	if (e < 0)
 		return e;
-	TAILQ_FOREACH(r, &d->deferred.q, link) {
+	TAILQ_FOREACH(r, &d->deferred.q, link)
+	{
 		if (r->what == AGENTD_DEFER_RETIRE)
-			e = agent_store_retire(d->store, r->name, (enum agent_retire_reason)r->reason,
-					       r->when, r->text[0] ? r->text : NULL);
+			e = agent_store_retire(d->store, r->name,
+					       (enum agent_retire_reason)r->reason, r->when,
+					       r->text[0] ? r->text : NULL);
 		else
 			e = agent_store_set_reaped(d->store, r->name, r->when, r->killed);
 		if (e == -EALREADY || e == -ENOENT || e == -EINVAL)
@@ -241,7 +243,8 @@ int agentd_deferred_flush(struct agentd *d)
 				say(d, LOG_ERR,
 				    "cannot write the retirement journal in %s (%s): a restart before the "
 				    "store recovers would bring back revoked identities whose deadline "
-				    "has not passed", d->opts.runtime_dir, strerror(-j));
+				    "has not passed",
+				    d->opts.runtime_dir, strerror(-j));
 			arm(d, true);
 		}
 		d->deferred.err = e;
@@ -253,8 +256,8 @@ int agentd_deferred_flush(struct agentd *d)
 	}
 	d->deferred.n = 0;
 	if (d->deferred.err) {
-		say(d, LOG_NOTICE, "the state database takes writes again: %zu deferred records written",
-		    n);
+		say(d, LOG_NOTICE,
+		    "the state database takes writes again: %zu deferred records written", n);
 		d->deferred.err = 0;
 		arm(d, false);
 	}
@@ -296,10 +299,10 @@ bool agentd_deferred_overlay(const struct agentd *d, struct agent_identity *id)
 	    agentd_live_has(d, id->uid, id->name))
 		return false;
 	TAILQ_FOREACH(r, &d->deferred.q, link)
-		if (r->what == AGENTD_DEFER_RETIRE && strcmp(r->name, id->name) == 0) {
-			hit = r;
-			break;
-		}
+	if (r->what == AGENTD_DEFER_RETIRE && strcmp(r->name, id->name) == 0) {
+		hit = r;
+		break;
+	}
 	if (!hit)
 		return false;
 	id->state = AGENT_STATE_RETIRED;
@@ -314,9 +317,11 @@ void agentd_deferred_free(struct agentd *d)
 	struct agentd_deferred_rec *r;
 
 	if (!TAILQ_EMPTY(&d->deferred.q) && d->store && agentd_deferred_flush(d) < 0)
-		agent_audit_log(&d->audit, LOG_ERR,
-		       "stopping with %zu records the state database did not take; the journal "
-		       "keeps the retirements for the next start", d->deferred.n);
+		agent_audit_log(
+			&d->audit, LOG_ERR,
+			"stopping with %zu records the state database did not take; the journal "
+			"keeps the retirements for the next start",
+			d->deferred.n);
 	while ((r = TAILQ_FIRST(&d->deferred.q))) {
 		TAILQ_REMOVE(&d->deferred.q, r, link);
 		free(r);

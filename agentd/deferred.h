@@ -39,8 +39,8 @@ enum agentd_deferred_what { AGENTD_DEFER_RETIRE = 1, AGENTD_DEFER_REAPED };
 struct agentd_deferred_rec {
 	enum agentd_deferred_what what;
 	uint32_t uid;
-	int reason;     /* enum agent_retire_reason (RETIRE) */
-	int64_t when;   /* retired_at or reaped_at */
+	int reason;      /* enum agent_retire_reason (RETIRE) */
+	int64_t when;    /* retired_at or reaped_at */
 	uint32_t killed; /* REAPED */
 	char name[AGENT_NAME_MAX + 1];
 	char text[AGENT_REASON_MAX + 1];

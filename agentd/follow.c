@@ -110,7 +110,8 @@ static void end_denied_sessions(struct agentd *d, const char *trigger)
 	char buf[AGENT_AUDIT_LINE_MAX], sid[24];
 
 	agent_now(&now);
-	LIST_FOREACH(s, &d->sessions, link) {
+	LIST_FOREACH(s, &d->sessions, link)
+	{
 		if (agent_store_get(d->store, s->name, &id) < 0 || id.state != AGENT_STATE_LIVE)
 			continue;
 		agent_policy_service(d->cfg, &id, s->service, NULL, &now, &dec);
@@ -141,7 +142,8 @@ void agentd_follow_policy(struct agentd *d, const char *trigger, bool rebuild)
 	int r;
 
 	if (agent_store_foreach(d->store, AGENT_STORE_LIVE, recheck_cb, &c) < 0)
-		agent_audit_log(&d->audit, LOG_ERR, "policy check (%s): cannot read the store", trigger);
+		agent_audit_log(&d->audit, LOG_ERR, "policy check (%s): cannot read the store",
+				trigger);
 	agent_now(&now);
 	for (size_t i = 0; i < c.n; i++) {
 		struct change *ch = &c.v[i];
@@ -158,7 +160,7 @@ void agentd_follow_policy(struct agentd *d, const char *trigger, bool rebuild)
 					    ch->id.expires_boot_ns);
 		if (r < 0) {
 			agent_audit_log(&d->audit, LOG_ERR, "cannot shorten %s: %s", ch->id.name,
-			       strerror(-r));
+					strerror(-r));
 			continue;
 		}
 		agentd_live_add(d, &ch->id);

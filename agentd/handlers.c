@@ -115,7 +115,8 @@ static void h_revoke(struct agentd *d, struct agentd_conn *c, const struct agent
 	char lbl[32];
 	int r;
 
-	if (!agent_valid_username(name) || (reason && !agent_valid_text(reason, AGENT_REASON_MAX))) {
+	if (!agent_valid_username(name) ||
+	    (reason && !agent_valid_text(reason, AGENT_REASON_MAX))) {
 		agentd_reply_error(d, c, EINVAL, "invalid revoke request");
 		return;
 	}
@@ -139,7 +140,8 @@ static void h_revoke(struct agentd *d, struct agentd_conn *c, const struct agent
 		agentd_reply_error(d, c, EPERM, "not allowed to revoke %s", name);
 		return;
 	}
-	r = agentd_retire(d, name, AGENT_RETIRE_REVOKED, reason, agentd_caller_label(&cc, lbl, sizeof(lbl)));
+	r = agentd_retire(d, name, AGENT_RETIRE_REVOKED, reason,
+			  agentd_caller_label(&cc, lbl, sizeof(lbl)));
 	if (r == -EALREADY) {
 		agentd_reply_error(d, c, EALREADY, "%s is already retired", name);
 		return;
@@ -207,18 +209,18 @@ static const struct {
 	enum agent_msg_type type;
 	void (*fn)(struct agentd *, struct agentd_conn *, const struct agent_msg *);
 } handlers[] = {
-	{ AGENT_MSG_CREATE, agentd_h_create }, /* anyone; policy decides (create.c) */
-	{ AGENT_MSG_LIST, h_list },     /* anyone; filtered by may_see */
-	{ AGENT_MSG_SHOW, h_show },     /* anyone; filtered by may_see */
-	{ AGENT_MSG_REVOKE, h_revoke }, /* root, the chain, the identity itself */
-	{ AGENT_MSG_STATUS, h_status }, /* anyone */
-	{ AGENT_MSG_RUN, agentd_h_run },       /* as create; the caller's fds 0-2 attached */
-	{ AGENT_MSG_AUTH, agentd_h_auth },                   /* root only */
-	{ AGENT_MSG_ACCOUNT, agentd_h_account },             /* root only */
-	{ AGENT_MSG_SESSION_OPEN, agentd_h_session_open },   /* root only */
-	{ AGENT_MSG_SESSION_CLOSE, agentd_h_session_close }, /* root only */
+	{ AGENT_MSG_CREATE, agentd_h_create },   /* anyone; policy decides (create.c) */
+	{ AGENT_MSG_LIST, h_list },              /* anyone; filtered by may_see */
+	{ AGENT_MSG_SHOW, h_show },              /* anyone; filtered by may_see */
+	{ AGENT_MSG_REVOKE, h_revoke },          /* root, the chain, the identity itself */
+	{ AGENT_MSG_STATUS, h_status },          /* anyone */
+	{ AGENT_MSG_RUN, agentd_h_run },         /* as create; the caller's fds 0-2 attached */
+	{ AGENT_MSG_AUTH, agentd_h_auth },       /* root only */
+	{ AGENT_MSG_ACCOUNT, agentd_h_account }, /* root only */
+	{ AGENT_MSG_SESSION_OPEN, agentd_h_session_open },       /* root only */
+	{ AGENT_MSG_SESSION_CLOSE, agentd_h_session_close },     /* root only */
 	{ AGENT_MSG_AUTHORIZED_KEYS, agentd_h_authorized_keys }, /* anyone; live only */
-	{ AGENT_MSG_PENDING, agentd_h_pending }, /* root: all; approvers: theirs */
+	{ AGENT_MSG_PENDING, agentd_h_pending },                 /* root: all; approvers: theirs */
 	{ AGENT_MSG_APPROVE, agentd_h_approve }, /* approvers, re-authenticated by PAM */
 	{ AGENT_MSG_DENY, agentd_h_deny },       /* approvers */
 };

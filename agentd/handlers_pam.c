@@ -109,8 +109,7 @@ static void audit_pam(struct agentd *d, struct agentd_conn *c, const char *event
 	audit_pam_risk(d, c, event, r, allowed, reason, rule, s, NULL);
 }
 
-void agentd_audit_session_end(struct agentd *d, const struct agentd_session *s,
-			      const char *reason)
+void agentd_audit_session_end(struct agentd *d, const struct agentd_session *s, const char *reason)
 {
 	struct agent_kv kv;
 	char buf[AGENT_AUDIT_LINE_MAX], sid[24];
@@ -168,21 +167,23 @@ static bool decide_stage(struct agentd *d, struct agentd_conn *c, const char *ev
 	}
 	if (dec->approve) {
 		/* Not yet: a human decides (approval.c), the module waits. */
-		struct agentd_stepup_items it = { r->service, r->command, r->tty, r->rhost,
-						  r->ruser, dec->rule, r->runas, dec->risk,
-						  dec->approvals };
+		struct agentd_stepup_items it = { r->service, r->command, r->tty,
+						  r->rhost,   r->ruser,   dec->rule,
+						  r->runas,   dec->risk,  dec->approvals };
 
 		audit_pam_risk(d, c, event, r, false, "step-up approval required", dec->rule, NULL,
 			       dec);
 		if (dec->over_budget)
-			agentd_budget_audit(d, &r->id, NULL, r->id.purpose, "max_sudo", dec->reason);
+			agentd_budget_audit(d, &r->id, NULL, r->id.purpose, "max_sudo",
+					    dec->reason);
 		agentd_stepup_begin(d, c, &r->id, &it);
 		return false;
 	}
 	if (!dec->allowed) {
 		audit_pam_risk(d, c, event, r, false, dec->reason, dec->rule, NULL, dec);
 		if (dec->over_budget)
-			agentd_budget_audit(d, &r->id, NULL, r->id.purpose, "max_sudo", dec->reason);
+			agentd_budget_audit(d, &r->id, NULL, r->id.purpose, "max_sudo",
+					    dec->reason);
 		agentd_reply_error(d, c, dec->err, "%s", dec->reason);
 		return false;
 	}
@@ -254,7 +255,8 @@ void agentd_h_session_open(struct agentd *d, struct agentd_conn *c, const struct
 	    (e = agentd_cgroup_place(d, &r.id, c->cred.pid)) < 0) {
 		audit_pam(d, c, "session-open", &r, false, "cannot place the session in its cgroup",
 			  dec.rule, NULL);
-		agentd_reply_error(d, c, EACCES, "cannot open a session: cannot place it in %s/agent-%u: %s",
+		agentd_reply_error(d, c, EACCES,
+				   "cannot open a session: cannot place it in %s/agent-%u: %s",
 				   agentd_cgroup_root(d), (unsigned)r.id.uid, strerror(-e));
 		return;
 	}

@@ -14,5 +14,4 @@ void agentd_h_session_open(struct agentd *d, struct agentd_conn *c, const struct
 void agentd_h_session_close(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m);
 void agentd_h_authorized_keys(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m);
 /* The session-close record (closed by pam_agent, or its process exited). */
-void agentd_audit_session_end(struct agentd *d, const struct agentd_session *s,
-			      const char *reason);
+void agentd_audit_session_end(struct agentd *d, const struct agentd_session *s, const char *reason);

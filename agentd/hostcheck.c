@@ -37,7 +37,7 @@ struct hc {
 };
 
 __attribute__((format(printf, 4, 5))) static void finding(struct hc *h, const char *file, int line,
-							   const char *fmt, ...)
+							  const char *fmt, ...)
 {
 	va_list ap;
 
@@ -119,8 +119,8 @@ static bool has_word(const char *list, const char *word)
 	size_t wl = strlen(word);
 
 	for (const char *p = list; (p = strstr(p, word)); p += wl)
-		if ((p == list || !isalnum((unsigned char)p[-1])) && !isalnum((unsigned char)p[wl]) &&
-		    p[wl] != '_')
+		if ((p == list || !isalnum((unsigned char)p[-1])) &&
+		    !isalnum((unsigned char)p[wl]) && p[wl] != '_')
 			return true;
 	return false;
 }
@@ -475,7 +475,8 @@ static void check_nsswitch(struct hc *h)
 			known |= strcmp(l, dbs[i]) == 0;
 		if (!known)
 			continue;
-		for (tok = strtok_r(l + k + 1, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+		for (tok = strtok_r(l + k + 1, " \t", &save); tok;
+		     tok = strtok_r(NULL, " \t", &save)) {
 			if (tok[0] == '[')
 				continue;
 			if (strcmp(tok, "files") == 0 && files < 0)

@@ -281,7 +281,8 @@ static void remove_sysv(const char *file, uid_t uid, int kind)
 	if (fgets(line, sizeof(line), f)) {
 		int i = 0;
 
-		for (tok = strtok_r(line, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save), i++) {
+		for (tok = strtok_r(line, " \t\n", &save); tok;
+		     tok = strtok_r(NULL, " \t\n", &save), i++) {
 			if (strcmp(tok, kind == 0 ? "shmid" : kind == 1 ? "semid" : "msqid") == 0)
 				col_id = i;
 			else if (strcmp(tok, "uid") == 0)
@@ -294,7 +295,8 @@ static void remove_sysv(const char *file, uid_t uid, int kind)
 		long long id = -1, u = -1, cu = -1;
 		int i = 0;
 
-		for (tok = strtok_r(line, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save), i++) {
+		for (tok = strtok_r(line, " \t\n", &save); tok;
+		     tok = strtok_r(NULL, " \t\n", &save), i++) {
 			if (i == col_id)
 				id = atoll(tok);
 			else if (i == col_uid)

@@ -16,8 +16,8 @@ struct agent_reap_req {
 };
 struct agent_reap_res {
 	uint32_t uid;
-	int32_t rc;        /* 0, -EBUSY (survivors), -errno */
-	uint32_t killed;   /* its processes found when the request arrived */
+	int32_t rc;         /* 0, -EBUSY (survivors), -errno */
+	uint32_t killed;    /* its processes found when the request arrived */
 	uint32_t survivors; /* still there at the bound */
 };
 
@@ -31,8 +31,8 @@ _Noreturn void agent_reap_helper_run(int sock);
 
 struct agent_reap_opts {
 	uid_t uid;
-	unsigned grace_ms;   /* between SIGTERM and the first SIGKILL */
-	const char *home;    /* directory to remove, or NULL */
+	unsigned grace_ms;     /* between SIGTERM and the first SIGKILL */
+	const char *home;      /* directory to remove, or NULL */
 	const char *proc_root; /* "/proc" */
 };
 

@@ -27,7 +27,7 @@
 
 #define MAX_DEPTH 256
 #define REPORT_MAX (1u << 20) /* bytes of the child's report kept */
-#define NAMES_MAX 8	      /* file names per audit field */
+#define NAMES_MAX 8           /* file names per audit field */
 #define NAME_SHOWN_MAX 160    /* bytes of one name in a record */
 
 /* ------------------------------------------------------------ the walk */
@@ -122,8 +122,8 @@ static void walk_entry(struct walk *w, int dfd, const char *name, uint64_t mnt, 
 		own = owner;
 	if (S_ISDIR(sx.stx_mode)) {
 		struct statx dx;
-		int sub =
-		    openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		int sub = openat(dfd, name,
+				 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 
 		if (sub < 0) {
 			if (own >= 0 && errno != ENOENT)
@@ -260,7 +260,7 @@ static _Noreturn void sweeper_child(struct agentd *d, const uint32_t *uids, size
 {
 	const char *dirs[64];
 	size_t nd = 0;
-	struct agent_sweep_report rep = {child_cb, &wfd};
+	struct agent_sweep_report rep = { child_cb, &wfd };
 	sigset_t none;
 
 	sigemptyset(&none);
@@ -289,7 +289,7 @@ struct uidvec {
 };
 
 struct agentd_leftovers {
-	int kind_pipe;	/* W_SWEEP: epoll data of rfd */
+	int kind_pipe;  /* W_SWEEP: epoll data of rfd */
 	int kind_timer; /* W_SWEEP_TIMER: epoll data of tfd */
 	int tfd, rfd;
 	pid_t pid; /* running sweeper, 0 if none */
@@ -333,7 +333,7 @@ static int cmp_u32(const void *a, const void *b)
 
 static void arm(struct agentd_leftovers *l, int64_t ms)
 {
-	struct itimerspec its = {0};
+	struct itimerspec its = { 0 };
 
 	its.it_value.tv_sec = ms / 1000;
 	its.it_value.tv_nsec = (ms % 1000) * 1000000L;
@@ -379,7 +379,7 @@ static void kick(struct agentd *d)
 	 * never swept again. Sorted for the child's lookups. */
 	free(l->flight.v);
 	l->flight = l->queue;
-	l->queue = (struct uidvec){0};
+	l->queue = (struct uidvec){ 0 };
 	for (size_t i = 0; i < l->flight.n;) {
 		int held = 0;
 
@@ -400,7 +400,7 @@ static void kick(struct agentd *d)
 		close(p[0]);
 		close(p[1]);
 		l->queue = l->flight; /* retried at the next release or tick */
-		l->flight = (struct uidvec){0};
+		l->flight = (struct uidvec){ 0 };
 		arm(l, 60000);
 		return;
 	}
@@ -424,11 +424,13 @@ void agentd_leftovers_released(struct agentd *d, uint32_t uid)
 	/* Held from now until a sweep finds nothing of it (even if the queue
 	 * below fails: then the start-up or hourly sweep frees it). */
 	if (agent_store_uid_release(d->store, uid, time(NULL), 1) < 0)
-		agent_audit_log(&d->audit, LOG_ERR, "store: cannot record the release of uid %u", uid);
+		agent_audit_log(&d->audit, LOG_ERR, "store: cannot record the release of uid %u",
+				uid);
 	if (l && uidvec_has(&l->flight, uid))
 		return; /* cannot happen while held; never sweep one uid twice at once */
 	if (!l || uidvec_add(&l->queue, uid) < 0) {
-		agent_audit_log(&d->audit, LOG_ERR, "cannot queue the leftovers sweep of uid %u", uid);
+		agent_audit_log(&d->audit, LOG_ERR, "cannot queue the leftovers sweep of uid %u",
+				uid);
 		return;
 	}
 	kick(d);
@@ -543,8 +545,8 @@ static void sweep_ended(struct agentd *d, bool killed)
 		if (complete && nk)
 			held = 2;
 		if (agent_store_uid_hold(d->store, uid, held) < 0 && held == 0)
-			agent_audit_log(&d->audit, LOG_ERR, "store: cannot free uid %u after its sweep",
-			       uid);
+			agent_audit_log(&d->audit, LOG_ERR,
+					"store: cannot free uid %u after its sweep", uid);
 		agent_audit_begin(&d->audit, &kv, buf, sizeof(buf), "leftovers");
 		agent_kv_u64(&kv, "uid", uid);
 		agent_kv_u64(&kv, "removed", nr);

@@ -109,9 +109,13 @@ int agentd_live_add(struct agentd *d, const struct agent_identity *id)
 	snprintf(e->name, sizeof(e->name), "%s", id->name);
 	d->live.idx[id->uid - d->cfg->uid_min] = (uint32_t)d->live.n;
 	/* Only an earlier deadline moves the timers: no scan per create. */
-	if (!d->live.armed_boot || e->expires_boot_ns < d->live.armed_boot || e->expires < d->live.armed_real)
-		arm(d, !d->live.armed_boot || e->expires_boot_ns < d->live.armed_boot ? e->expires_boot_ns :
-									       d->live.armed_boot,
-		    !d->live.armed_real || e->expires < d->live.armed_real ? e->expires : d->live.armed_real);
+	if (!d->live.armed_boot || e->expires_boot_ns < d->live.armed_boot ||
+	    e->expires < d->live.armed_real)
+		arm(d,
+		    !d->live.armed_boot || e->expires_boot_ns < d->live.armed_boot
+			    ? e->expires_boot_ns
+			    : d->live.armed_boot,
+		    !d->live.armed_real || e->expires < d->live.armed_real ? e->expires
+									   : d->live.armed_real);
 	return 0;
 }

@@ -429,8 +429,8 @@ static void cleanup(struct agentd *d)
 	agent_config_free(d->cfg);
 	agentd_live_free(d);
 	agentd_uidalloc_free(d);
-	int fds[] = { d->epfd, d->signal_fd, d->tboot_fd, d->treal_fd, d->tstepup_fd, d->home_fd,
-		      d->follow.fd };
+	int fds[] = { d->epfd,       d->signal_fd, d->tboot_fd, d->treal_fd,
+		      d->tstepup_fd, d->home_fd,   d->follow.fd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
@@ -456,7 +456,8 @@ int agentd_main(const struct agentd_opts *opts)
 	d.hooks = loop_hooks;
 	TAILQ_INIT(&d.deferred.q);
 	d.deferred.tfd = -1;
-	d.epfd = d.listen_fd = d.signal_fd = d.tboot_fd = d.treal_fd = d.tstepup_fd = d.home_fd = -1;
+	d.epfd = d.listen_fd = d.signal_fd = d.tboot_fd = d.treal_fd = d.tstepup_fd = d.home_fd =
+		-1;
 	d.follow.fd = -1;
 	d.started = agentd_boot_seconds();
 	agent_audit_open(&d.audit, opts->foreground_log);
@@ -468,9 +469,11 @@ int agentd_main(const struct agentd_opts *opts)
 	/* The audit chain first, so that every record of the run is in it. */
 	if ((r = make_dir(opts->state_dir, 0700)) < 0 ||
 	    (r = agent_audit_chain_open(&d.audit, opts->state_dir)) < 0) {
-		fprintf(stderr, "agentd: cannot open the audit chain in %s: %s%s\n", opts->state_dir,
-			strerror(-r), r == -EBADMSG ? " (" AGENT_AUDIT_STATE_FILE " is damaged; "
-						      "remove it to start a new chain)" : "");
+		fprintf(stderr, "agentd: cannot open the audit chain in %s: %s%s\n",
+			opts->state_dir, strerror(-r),
+			r == -EBADMSG ? " (" AGENT_AUDIT_STATE_FILE " is damaged; "
+					"remove it to start a new chain)"
+				      : "");
 		agent_audit_log(&d.audit, LOG_ERR, "cannot open the audit chain in %s: %s",
 				opts->state_dir, strerror(-r));
 		goto out;
@@ -508,8 +511,8 @@ int agentd_main(const struct agentd_opts *opts)
 		fprintf(stderr, "agentd: cannot start the reaper helper: %s\n", strerror(-r));
 		goto out;
 	}
-	r = agent_store_open(opts->state_dir, opts->init_state ? AGENT_STORE_INIT : 0, &d.store, err,
-			     sizeof(err));
+	r = agent_store_open(opts->state_dir, opts->init_state ? AGENT_STORE_INIT : 0, &d.store,
+			     err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "agentd: %s\n", err);
 		goto out;
@@ -522,8 +525,10 @@ int agentd_main(const struct agentd_opts *opts)
 	}
 	r = agentd_home_base_open(&d);
 	if (r < 0) {
-		fprintf(stderr, "agentd: home_base %s must be a directory owned by root and not "
-				"writable by group or others: %s\n", d.cfg->home_base, strerror(-r));
+		fprintf(stderr,
+			"agentd: home_base %s must be a directory owned by root and not "
+			"writable by group or others: %s\n",
+			d.cfg->home_base, strerror(-r));
 		goto out;
 	}
 	if ((r = setup_fds(&d)) < 0 || (r = agentd_follow_init(&d)) < 0) {

@@ -102,8 +102,15 @@ static int check_host(const char *config_path, const char *root)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_CHECK = 256, OPT_STATE, OPT_RUNTIME, OPT_VERSION, OPT_INIT_STATE, OPT_HOST,
-	       OPT_ROOT };
+	enum {
+		OPT_CHECK = 256,
+		OPT_STATE,
+		OPT_RUNTIME,
+		OPT_VERSION,
+		OPT_INIT_STATE,
+		OPT_HOST,
+		OPT_ROOT
+	};
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, OPT_CHECK },

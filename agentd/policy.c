@@ -51,7 +51,7 @@ static bool purpose_listed(const struct agent_cfg_delegator *d, const char *purp
 }
 
 __attribute__((format(printf, 2, 3))) static void deny(struct agent_create_decision *out,
-							const char *fmt, ...)
+						       const char *fmt, ...)
 {
 	va_list ap;
 
@@ -63,8 +63,8 @@ __attribute__((format(printf, 2, 3))) static void deny(struct agent_create_decis
 
 /* Grants a TTL: a requested one above max is refused, a default one is
  * clamped; both are clamped to the parent's end for sub-delegations. */
-static bool grant_ttl(const struct agent_config *cfg, uint64_t requested, uint64_t max,
-		      int64_t now, int64_t parent_expires, struct agent_create_decision *out)
+static bool grant_ttl(const struct agent_config *cfg, uint64_t requested, uint64_t max, int64_t now,
+		      int64_t parent_expires, struct agent_create_decision *out)
 {
 	char m[32];
 	uint64_t ttl = requested ? requested : cfg->default_ttl;
@@ -105,8 +105,10 @@ static bool grant_risk(const struct agent_create_req *req, struct agent_create_d
 	if (!req->has_risk)
 		return true;
 	if (req->risk < out->risk) {
-		deny(out, "risk %s is below the least risk %s of this identity (its purpose or "
-			  "parent)", agent_risk_str(req->risk), agent_risk_str(out->risk));
+		deny(out,
+		     "risk %s is below the least risk %s of this identity (its purpose or "
+		     "parent)",
+		     agent_risk_str(req->risk), agent_risk_str(out->risk));
 		return false;
 	}
 	out->risk = req->risk;
@@ -134,9 +136,11 @@ static void create_sub(const struct agent_config *cfg, const struct agent_caller
 		return;
 	}
 	if (pp->max_delegations && req->parent_children >= pp->max_delegations) {
-		deny(out, "over budget: %s has created %llu sub-identities, max_delegations of "
-			  "purpose %s is %u", parent->name, (unsigned long long)req->parent_children,
-		     pp->name, pp->max_delegations);
+		deny(out,
+		     "over budget: %s has created %llu sub-identities, max_delegations of "
+		     "purpose %s is %u",
+		     parent->name, (unsigned long long)req->parent_children, pp->name,
+		     pp->max_delegations);
 		out->over_budget = "max_delegations";
 		return;
 	}
@@ -192,14 +196,17 @@ void agent_policy_create(const struct agent_config *cfg, const struct agent_call
 			return;
 		}
 		if (req->for_user && !d->may_act_for) {
-			deny(out, "the delegator rule at line %d does not allow acting for another "
-				  "subject", d->line);
+			deny(out,
+			     "the delegator rule at line %d does not allow acting for another "
+			     "subject",
+			     d->line);
 			return;
 		}
 		max = min_nonzero(max, d->max_ttl);
 		if (d->creates_per_minute && req->recent_creates >= d->creates_per_minute) {
-			deny(out, "over budget: %s created %llu identities in the last minute, "
-				  "creates_per_minute of the delegator rule at line %d is %u",
+			deny(out,
+			     "over budget: %s created %llu identities in the last minute, "
+			     "creates_per_minute of the delegator rule at line %d is %u",
 			     caller->user, (unsigned long long)req->recent_creates, d->line,
 			     d->creates_per_minute);
 			out->over_budget = "creates_per_minute";
@@ -266,7 +273,8 @@ __attribute__((format(printf, 3, 4))) static void svc_deny(struct agent_service_
 /* The longest rule text, "purpose P: sudo_commands approve \"RULE\"", fits
  * in what the wire carries (REQUEST's RULE). */
 _Static_assert(sizeof("purpose : sudo_commands approve \"\"") - 1 + AGENT_PURPOSE_MAX +
-		       AGENT_CMD_RULE_MAX <= AGENT_RULE_TEXT_MAX,
+			       AGENT_CMD_RULE_MAX <=
+		       AGENT_RULE_TEXT_MAX,
 	       "a sudo_commands rule text must fit in AGENT_A_RULE");
 
 static const char *rule_word(enum agent_rule r)
@@ -351,8 +359,8 @@ static enum agent_rule command_outcome(const struct agent_cfg_purpose *p, const 
 
 		for (size_t k = 0; k < l->n; k++)
 			if (agent_policy_rule_matches(l->rules[k], command, runas)) {
-				snprintf(rule, rulelen, "purpose %s: sudo_commands %s \"%s\"", p->name,
-					 rule_word(order[i]), l->rules[k]);
+				snprintf(rule, rulelen, "purpose %s: sudo_commands %s \"%s\"",
+					 p->name, rule_word(order[i]), l->rules[k]);
 				*named = true;
 				return order[i];
 			}
@@ -547,15 +555,19 @@ bool agent_policy_may_approve_risk(const struct agent_config *cfg,
 		return false;
 	for (unsigned i = 0; i < nprior; i++)
 		if (strcmp(prior[i], caller->user) == 0) {
-			snprintf(why, whylen, "%s has approved this request already; it needs "
-				 "another approver", caller->user);
+			snprintf(why, whylen,
+				 "%s has approved this request already; it needs "
+				 "another approver",
+				 caller->user);
 			return false;
 		}
 	if (risk < AGENT_RISK_CRITICAL)
 		return true;
 	if (strcmp(caller->user, id->subject) == 0 || in_chain(id, caller->user)) {
-		snprintf(why, whylen, "%s is in the delegation chain of %s and the action is "
-			 "critical", caller->user, id->name);
+		snprintf(why, whylen,
+			 "%s is in the delegation chain of %s and the action is "
+			 "critical",
+			 caller->user, id->name);
 		return false;
 	}
 	return true;
@@ -577,17 +589,18 @@ bool agent_policy_actor(const struct agent_cfg_purpose *p, const char *claimed,
 	if (!p || !p->require_verified_actor || match)
 		return true;
 	if (verified && verified[0])
-		snprintf(reason, reasonlen, "actor \"%s\" claimed, but the client is verified "
-			 "actor %s (purpose %s requires a verified actor)", claimed, verified,
-			 p->name);
+		snprintf(reason, reasonlen,
+			 "actor \"%s\" claimed, but the client is verified "
+			 "actor %s (purpose %s requires a verified actor)",
+			 claimed, verified, p->name);
 	else
 		snprintf(reason, reasonlen, "purpose %s requires a verified actor: %s", p->name,
 			 why && why[0] ? why : "none matched");
 	return false;
 }
 
-__attribute__((format(printf, 2, 3))) static void recheck_retire(
-	struct agent_recheck_decision *out, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void recheck_retire(struct agent_recheck_decision *out,
+								 const char *fmt, ...)
 {
 	va_list ap;
 
@@ -641,8 +654,10 @@ void agent_policy_recheck(const struct agent_config *cfg, const struct agent_ide
 			return;
 		}
 		if (strcmp(id->subject, creator->user) != 0 && !d->may_act_for) {
-			recheck_retire(out, "the delegator rule at line %d no longer lets %s act "
-				       "for %s", d->line, creator->user, id->subject);
+			recheck_retire(out,
+				       "the delegator rule at line %d no longer lets %s act "
+				       "for %s",
+				       d->line, creator->user, id->subject);
 			return;
 		}
 		max = min_nonzero(max, d->max_ttl);
@@ -660,8 +675,7 @@ void agent_policy_recheck(const struct agent_config *cfg, const struct agent_ide
 }
 
 void agent_policy_sudo_budget(const struct agent_config *cfg, const struct agent_identity *id,
-			      const char *service, bool counted,
-			      struct agent_service_decision *out)
+			      const char *service, bool counted, struct agent_service_decision *out)
 {
 	const struct agent_cfg_purpose *p;
 	size_t n;
@@ -680,8 +694,10 @@ void agent_policy_sudo_budget(const struct agent_config *cfg, const struct agent
 			out->approve = true;
 			out->approvals = out->risk == AGENT_RISK_CRITICAL ? 2 : 1;
 		}
-		svc_deny(out, EACCES, "over budget: %u of max_sudo %u sudo actions used; needs "
-			 "step-up approval", id->sudo_used, p->max_sudo);
+		svc_deny(out, EACCES,
+			 "over budget: %u of max_sudo %u sudo actions used; needs "
+			 "step-up approval",
+			 id->sudo_used, p->max_sudo);
 		return;
 	}
 	out->approve = false;

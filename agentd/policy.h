@@ -12,7 +12,7 @@
 
 struct agent_caller {
 	uid_t uid;
-	char user[AGENT_NAME_MAX + 1]; /* resolved name, "" if none */
+	char user[AGENT_NAME_MAX + 1];                         /* resolved name, "" if none */
 	char groups[AGENT_GROUPS_MAX * 2][AGENT_NAME_MAX + 1]; /* group names */
 	size_t ngroups;
 	/* Set when the caller's uid is a live agent identity. */
@@ -21,7 +21,7 @@ struct agent_caller {
 
 struct agent_create_req {
 	const char *purpose;
-	uint64_t ttl;        /* seconds, 0 = default */
+	uint64_t ttl;         /* seconds, 0 = default */
 	const char *for_user; /* NULL = the caller is the subject */
 	bool has_risk;        /* --risk given: */
 	enum agent_risk risk; /* at least the purpose's (and the parent's) */
@@ -32,15 +32,15 @@ struct agent_create_req {
 
 struct agent_create_decision {
 	bool allowed;
-	char reason[160];    /* why not, or which rule allowed: for audit and the caller */
-	uint64_t ttl;        /* granted TTL in seconds, after clamping */
-	int64_t expires;     /* now + ttl, clamped to the parent's expiry */
+	char reason[160]; /* why not, or which rule allowed: for audit and the caller */
+	uint64_t ttl;     /* granted TTL in seconds, after clamping */
+	int64_t expires;  /* now + ttl, clamped to the parent's expiry */
 	char subject[AGENT_NAME_MAX + 1];
 	char chain[AGENT_CHAIN_MAX][AGENT_NAME_MAX + 1];
 	unsigned chain_len;
 	unsigned depth;
 	char parent[AGENT_NAME_MAX + 1];
-	enum agent_risk risk; /* the highest of the purpose's, the parent's and --risk */
+	enum agent_risk risk;    /* the highest of the purpose's, the parent's and --risk */
 	const char *over_budget; /* refused by a budget: "max_delegations" or
 				  * "creates_per_minute"; NULL otherwise */
 };
@@ -69,16 +69,16 @@ bool agent_policy_may_revoke(const struct agent_caller *caller, const struct age
 /* A PAM service for an identity: may this identity use it now? */
 struct agent_service_decision {
 	bool allowed;
-	bool approve;     /* not allowed yet: a human must approve (step-up) */
-	int err;          /* when refused: ENOENT (not an identity), EKEYEXPIRED
+	bool approve;                       /* not allowed yet: a human must approve (step-up) */
+	int err;                            /* when refused: ENOENT (not an identity), EKEYEXPIRED
 			   * (retired or past its deadline), EACCES (the policy) */
-	char reason[192]; /* why: for audit and the user */
+	char reason[192];                   /* why: for audit and the user */
 	char rule[AGENT_RULE_TEXT_MAX + 1]; /* the rule that decided, e.g.
 					     * "purpose ci: sshd = allow" */
-	enum agent_risk risk; /* of the action: the highest of the identity's, the
+	enum agent_risk risk;               /* of the action: the highest of the identity's, the
 			       * service's (service_risk) and the command's */
-	unsigned approvals;   /* with approve: approvers needed (2 for critical) */
-	bool over_budget;     /* max_sudo used up (denied, or sent for approval) */
+	unsigned approvals;                 /* with approve: approvers needed (2 for critical) */
+	bool over_budget;                   /* max_sudo used up (denied, or sent for approval) */
 };
 
 /* The sudo budget (max_sudo) of an identity's PAM decision out, made by
@@ -164,8 +164,8 @@ enum agent_recheck {
 };
 struct agent_recheck_decision {
 	enum agent_recheck action;
-	int64_t expires;   /* SHORTEN: the new deadline */
-	char reason[192];  /* why, for the record */
+	int64_t expires;  /* SHORTEN: the new deadline */
+	char reason[192]; /* why, for the record */
 };
 
 /* Re-decides live identity id at now (unix seconds). For a top-level

@@ -88,8 +88,7 @@ int agentd_snapshot_rebuild(struct agentd *d)
 		snprintf(pp[i].name, sizeof(pp[i].name), "%s", cp->name);
 		snprintf(pp[i].shell, sizeof(pp[i].shell), "%s", cp->shell);
 		if (cp->home == AGENT_HOME_EPHEMERAL)
-			snprintf(pp[i].home_base, sizeof(pp[i].home_base), "%s",
-				 d->cfg->home_base);
+			snprintf(pp[i].home_base, sizeof(pp[i].home_base), "%s", d->cfg->home_base);
 		pp[i].ngroups = (uint32_t)cp->ngroups;
 		for (size_t g = 0; g < cp->ngroups; g++)
 			pp[i].gids[g] = (uint32_t)cp->gids[g];

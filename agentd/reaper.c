@@ -35,7 +35,8 @@ void agentd_reaper_queue(struct agentd *d, uint32_t uid, const char *name, bool 
 	struct agentd_reaper *j = calloc(1, sizeof(*j));
 
 	if (!j) {
-		agent_audit_log(&d->audit, LOG_ERR, "out of memory queueing the reaper for uid %u", uid);
+		agent_audit_log(&d->audit, LOG_ERR, "out of memory queueing the reaper for uid %u",
+				uid);
 		return;
 	}
 	j->uid = uid;
@@ -124,7 +125,8 @@ static void helper_restart(struct agentd *d, const char *why)
 	d->reapers.nrunning = 0;
 	r = agentd_reaper_helper_start(d);
 	if (r < 0)
-		agent_audit_log(&d->audit, LOG_ERR, "cannot start the reaper helper: %s", strerror(-r));
+		agent_audit_log(&d->audit, LOG_ERR, "cannot start the reaper helper: %s",
+				strerror(-r));
 }
 
 void agentd_reapers_start(struct agentd *d)
@@ -195,7 +197,8 @@ static void record(struct agentd *d, struct agentd_reaper *j, const struct agent
 		/* Through the queue: after its retirement record, whatever the
 		 * store does (deferred.c); written with the rest of this read. */
 		if (j->name[0] && agentd_deferred_reaped(d, j->name, time(NULL), res->killed) < 0)
-			agent_audit_log(&d->audit, LOG_ERR, "store: cannot mark %s reaped", j->name);
+			agent_audit_log(&d->audit, LOG_ERR, "store: cannot mark %s reaped",
+					j->name);
 	}
 	if (!j->orphan && d->hooks.reaped)
 		d->hooks.reaped(d, j->uid);
@@ -217,8 +220,8 @@ static bool read_some(struct agentd *d)
 		if (n != (ssize_t)sizeof(res))
 			continue;
 		TAILQ_FOREACH(j, &d->reapers.running, link)
-			if (j->uid == res.uid)
-				break;
+		if (j->uid == res.uid)
+			break;
 		if (!j)
 			continue; /* a duplicate after a restart */
 		TAILQ_REMOVE(&d->reapers.running, j, link);
@@ -277,11 +280,11 @@ bool agentd_reap_pending(struct agentd *d, uint32_t uid)
 	struct agentd_reaper *q;
 
 	TAILQ_FOREACH(q, &d->reapers.queue, link)
-		if (q->uid == uid)
-			return true;
+	if (q->uid == uid)
+		return true;
 	TAILQ_FOREACH(q, &d->reapers.running, link)
-		if (q->uid == uid)
-			return true;
+	if (q->uid == uid)
+		return true;
 	return false;
 }
 

@@ -134,13 +134,17 @@ int agentd_reconcile(struct agentd *d)
 	 * below are enforced and their records deferred. */
 	r = agent_store_meta_set(d->store, "boot_id", boot_id);
 	if (r < 0)
-		agent_audit_log(&d->audit, LOG_ERR, "store: cannot record the boot id (%s)", strerror(-r));
+		agent_audit_log(&d->audit, LOG_ERR, "store: cannot record the boot id (%s)",
+				strerror(-r));
 	r = agentd_deferred_journal_read(d, journal_cb, &b);
 	if (r < 0)
-		agent_audit_log(&d->audit, LOG_ERR, "cannot read the retirement journal (%s)", strerror(-r));
+		agent_audit_log(&d->audit, LOG_ERR, "cannot read the retirement journal (%s)",
+				strerror(-r));
 	if (b.nj)
-		agent_audit_log(&d->audit, LOG_NOTICE, "%zu retirements of an earlier run were not recorded: "
-		       "retiring them again", b.nj);
+		agent_audit_log(&d->audit, LOG_NOTICE,
+				"%zu retirements of an earlier run were not recorded: "
+				"retiring them again",
+				b.nj);
 
 	r = agent_store_foreach(d->store, AGENT_STORE_LIVE, startup_live_cb, &b);
 	if (r < 0)
@@ -172,7 +176,8 @@ int agentd_reconcile(struct agentd *d)
 	}
 	for (size_t i = 0; i < nplain; i += AGENTD_EXPIRE_BATCH)
 		agentd_retire_many(d, b.expired + i,
-				   nplain - i < AGENTD_EXPIRE_BATCH ? nplain - i : AGENTD_EXPIRE_BATCH,
+				   nplain - i < AGENTD_EXPIRE_BATCH ? nplain - i
+								    : AGENTD_EXPIRE_BATCH,
 				   AGENT_RETIRE_EXPIRED);
 	/* Retirements above queued their reapers; add interrupted ones. */
 	r = agent_store_foreach(d->store, AGENT_STORE_UNREAPED, unreaped_cb, d);

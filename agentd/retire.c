@@ -97,8 +97,10 @@ static int find_live(struct agentd *d, const char *name, struct agent_identity *
 			id->expires = d->live.v[i].expires;
 			id->expires_boot_ns = d->live.v[i].expires_boot_ns;
 			id->state = AGENT_STATE_LIVE;
-			agent_audit_log(&d->audit, LOG_ERR, "store: cannot read %s (%s); retiring it from "
-			       "the live table", name, strerror(-r));
+			agent_audit_log(&d->audit, LOG_ERR,
+					"store: cannot read %s (%s); retiring it from "
+					"the live table",
+					name, strerror(-r));
 			return 0;
 		}
 	return r;
@@ -128,8 +130,9 @@ static int collect(struct retire_set *s, const char *name, enum agent_retire_rea
 		if (r == -ENOMEM)
 			return r;
 		if (r < 0)
-			agent_audit_log(&s->d->audit, LOG_ERR, "store: cannot read the children of %s (%s)",
-			       parent, strerror(-r));
+			agent_audit_log(&s->d->audit, LOG_ERR,
+					"store: cannot read the children of %s (%s)", parent,
+					strerror(-r));
 	}
 	return 0;
 }

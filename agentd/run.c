@@ -50,7 +50,8 @@ static int run_conv(int n, const struct pam_message **msg, struct pam_response *
 {
 	(void)data;
 	for (int i = 0; i < n; i++) {
-		if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF || msg[i]->msg_style == PAM_PROMPT_ECHO_ON)
+		if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF ||
+		    msg[i]->msg_style == PAM_PROMPT_ECHO_ON)
 			return PAM_CONV_ERR;
 	}
 	for (int i = 0; i < n; i++)
@@ -69,8 +70,9 @@ static void report(int wfd, const struct agent_run_result *res)
 	while (n < 0 && errno == EINTR);
 }
 
-__attribute__((format(printf, 3, 4))) static _Noreturn void
-fail(int wfd, struct agent_run_result *res, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static _Noreturn void fail(int wfd,
+								 struct agent_run_result *res,
+								 const char *fmt, ...)
 {
 	va_list ap;
 
@@ -150,8 +152,9 @@ static _Noreturn void exec_command(const struct agentd_run_spec *s, char **env, 
 	}
 	if (!s->cwd || chdir(s->cwd) < 0) {
 		if (s->cwd)
-			dprintf(STDERR_FILENO, "agentctl run: cannot enter %s as %s: %s; using %s\n",
-				s->cwd, s->id->name, strerror(errno), s->home);
+			dprintf(STDERR_FILENO,
+				"agentctl run: cannot enter %s as %s: %s; using %s\n", s->cwd,
+				s->id->name, strerror(errno), s->home);
 		if (chdir(s->home) < 0 && chdir("/") < 0)
 			_exit(125);
 	}
@@ -404,10 +407,10 @@ void agentd_run_reaped(struct agentd *d, uint32_t uid)
 	struct agentd_run *r;
 
 	LIST_FOREACH(r, &d->runs, link)
-		if (r->uid == uid && r->exited) {
-			run_finish(d, r);
-			return;
-		}
+	if (r->uid == uid && r->exited) {
+		run_finish(d, r);
+		return;
+	}
 }
 
 void agentd_run_conn_gone(struct agentd *d, struct agentd_conn *c)
@@ -430,8 +433,8 @@ bool agentd_run_is_runner(struct agentd *d, pid_t pid)
 	struct agentd_run *r;
 
 	LIST_FOREACH(r, &d->runs, link)
-		if (r->pid == pid && !r->exited)
-			return true;
+	if (r->pid == pid && !r->exited)
+		return true;
 	return false;
 }
 

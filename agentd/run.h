@@ -21,7 +21,7 @@ struct agentd;
 struct agentd_conn;
 
 struct agentd_run {
-	int kind; /* W_RUN: first member, epoll data points here */
+	int kind;  /* W_RUN: first member, epoll data points here */
 	pid_t pid; /* the runner */
 	int rfd;   /* its result pipe */
 	uint32_t uid;
@@ -49,9 +49,9 @@ struct agentd_run_spec {
 	const char *ruser;       /* the client's user name, for PAM_RUSER */
 	const char *home;        /* the identity's home ("/" without one) */
 	const char *shell;
-	const gid_t *groups;     /* supplementary groups of the purpose */
+	const gid_t *groups; /* supplementary groups of the purpose */
 	size_t ngroups;
-	int fds[3];              /* the client's stdin, stdout, stderr */
+	int fds[3]; /* the client's stdin, stdout, stderr */
 };
 
 /* Forks the runner; the client conn waits for the result. 0 or -errno. */

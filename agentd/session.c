@@ -64,8 +64,8 @@ struct agentd_session *agentd_session_find(struct agentd *d, uint64_t id)
 	struct agentd_session *s;
 
 	LIST_FOREACH(s, &d->sessions, link)
-		if (s->id == id)
-			return s;
+	if (s->id == id)
+		return s;
 	return NULL;
 }
 
@@ -84,8 +84,8 @@ unsigned agentd_sessions_end(struct agentd *d, uint32_t uid)
 	unsigned n = 0;
 
 	LIST_FOREACH(s, &d->sessions, link)
-		if (s->uid == uid && syscall(SYS_pidfd_send_signal, s->pidfd, SIGTERM, NULL, 0) == 0)
-			n++;
+	if (s->uid == uid && syscall(SYS_pidfd_send_signal, s->pidfd, SIGTERM, NULL, 0) == 0)
+		n++;
 	return n;
 }
 
@@ -95,6 +95,6 @@ unsigned agentd_sessions_count(struct agentd *d, uint32_t uid)
 	unsigned n = 0;
 
 	LIST_FOREACH(s, &d->sessions, link)
-		n += s->uid == uid;
+	n += s->uid == uid;
 	return n;
 }

@@ -83,9 +83,9 @@ static const char schema_v4[] =
 	"INSERT OR IGNORE INTO uid_use (uid, released_at, held)"
 	" SELECT uid, max(reaped_at), 0 FROM identities WHERE reaped_at != 0 GROUP BY uid;";
 
-#define COLS                                                                                    \
-	"id, name, uid, purpose, subject, parent, depth, creator_uid, actor, task, created, "   \
-	"expires, expires_boot_ns, state, retire_reason, retired_at, retire_text, reaped_at, " \
+#define COLS                                                                                       \
+	"id, name, uid, purpose, subject, parent, depth, creator_uid, actor, task, created, "      \
+	"expires, expires_boot_ns, state, retire_reason, retired_at, retire_text, reaped_at, "     \
 	"killed, token_hash"
 
 enum stmt_id {
@@ -150,8 +150,10 @@ static const char *const sql[S__MAX] = {
 		       "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
 	[S_ALL_LIVE] = "SELECT " COLS " FROM identities WHERE state = 1 ORDER BY id",
 	[S_ALL] = "SELECT " COLS " FROM identities ORDER BY id",
-	[S_UNREAPED] = "SELECT " COLS " FROM identities WHERE state = 2 AND reaped_at = 0 ORDER BY id",
-	[S_CHILDREN] = "SELECT " COLS " FROM identities WHERE parent = ?1 AND state = 1 ORDER BY id",
+	[S_UNREAPED] =
+		"SELECT " COLS " FROM identities WHERE state = 2 AND reaped_at = 0 ORDER BY id",
+	[S_CHILDREN] =
+		"SELECT " COLS " FROM identities WHERE parent = ?1 AND state = 1 ORDER BY id",
 	[S_SSH_KEY_SET] = "INSERT OR REPLACE INTO ssh_keys (identity_id, key) "
 			  "SELECT id, ?2 FROM identities WHERE name = ?1",
 	[S_SSH_KEY_GET] = "SELECT k.key FROM ssh_keys k JOIN identities i ON i.id = k.identity_id "
@@ -177,7 +179,8 @@ static const char *const sql[S__MAX] = {
 		      "u.uid BETWEEN ?1 AND ?2 AND u.released_at + ?4 <= ?3 AND NOT EXISTS "
 		      "(SELECT 1 FROM identities i WHERE i.uid = u.uid AND (i.state = 1 OR "
 		      "i.reaped_at = 0)) ORDER BY u.released_at, u.uid LIMIT ?5 OFFSET ?6",
-	[S_UID_USE_ALL] = "SELECT uid, released_at, held FROM uid_use WHERE held >= ?1 ORDER BY uid",
+	[S_UID_USE_ALL] =
+		"SELECT uid, released_at, held FROM uid_use WHERE held >= ?1 ORDER BY uid",
 	[S_UID_EVER] = "SELECT uid FROM uid_use UNION SELECT uid FROM identities",
 	[S_UID_HELD] = "SELECT held FROM uid_use WHERE uid = ?1",
 	[S_SET_EXPIRES] = "UPDATE identities SET expires = ?2, expires_boot_ns = ?3 "
@@ -358,15 +361,19 @@ static int probe_file(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s is not a regular file; refusing to start", path);
 	} else if (st.st_size == 0) {
 		r = -EBADMSG;
-		snprintf(err, errlen, "%s is empty (0 bytes); refusing to start without the state "
+		snprintf(err, errlen,
+			 "%s is empty (0 bytes); refusing to start without the state "
 			 "it held, and leaving it as it is: restore it from a backup, or move it "
-			 "away and start once with --init-state", path);
+			 "away and start once with --init-state",
+			 path);
 	} else if ((n = pread(fd, head, sizeof(head), 0)) != (ssize_t)sizeof(head) ||
 		   memcmp(head, sqlite_magic, sizeof(head)) != 0) {
 		r = -EBADMSG;
-		snprintf(err, errlen, "%s is not an SQLite database (damaged?); refusing to start, "
+		snprintf(err, errlen,
+			 "%s is not an SQLite database (damaged?); refusing to start, "
 			 "and leaving it as it is: restore it from a backup, or move it away and "
-			 "start once with --init-state", path);
+			 "start once with --init-state",
+			 path);
 	}
 	close(fd);
 	return r;
@@ -459,8 +466,10 @@ static int open_db(struct agent_store *s, const char *path, char *err, size_t er
 	}
 	sqlite3_busy_timeout(s->db, 5000);
 	if (quick_check(s, why, sizeof(why)) < 0) {
-		snprintf(err, errlen, "%s is damaged (%s); refusing to start, and leaving it as "
-			 "it is: restore it from a backup", path, why);
+		snprintf(err, errlen,
+			 "%s is damaged (%s); refusing to start, and leaving it as "
+			 "it is: restore it from a backup",
+			 path, why);
 		return -EBADMSG;
 	}
 	if ((r = schema_version(s, &version)) < 0) {
@@ -468,8 +477,10 @@ static int open_db(struct agent_store *s, const char *path, char *err, size_t er
 		return r;
 	}
 	if (version > SCHEMA_VERSION) {
-		snprintf(err, errlen, "%s was written by a newer agentd (schema %d, this one knows "
-			 "%d)", path, version, SCHEMA_VERSION);
+		snprintf(err, errlen,
+			 "%s was written by a newer agentd (schema %d, this one knows "
+			 "%d)",
+			 path, version, SCHEMA_VERSION);
 		return -EPROTO;
 	}
 	if ((r = exec(s, "PRAGMA journal_mode = WAL")) < 0 ||
@@ -500,9 +511,11 @@ int agent_store_open(const char *dir, unsigned flags, struct agent_store **out, 
 	if (r == -ENOENT) {
 		marker = used_before(dir);
 		if (marker && !(flags & AGENT_STORE_INIT)) {
-			snprintf(err, errlen, "%s is missing, but %s has been used before (%s "
+			snprintf(err, errlen,
+				 "%s is missing, but %s has been used before (%s "
 				 "exists); refusing to start without the state it held: restore it "
-				 "from a backup, or start once with --init-state", path, dir, marker);
+				 "from a backup, or start once with --init-state",
+				 path, dir, marker);
 			return -ENOENT;
 		}
 		r = create_db(dir, path, err, errlen);
@@ -729,7 +742,8 @@ static int read_authz(struct agent_store *s, sqlite3_int64 rowid, struct agent_i
 	sqlite3_bind_int64(st, 1, rowid);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		sqlite3_int64 risk = sqlite3_column_int64(st, 0), used = sqlite3_column_int64(st, 3);
+		sqlite3_int64 risk = sqlite3_column_int64(st, 0),
+			      used = sqlite3_column_int64(st, 3);
 
 		if (risk < 0 || risk > AGENT_RISK_CRITICAL || used < 0 || used > UINT32_MAX ||
 		    col_text(st, 2, id->actor_name, sizeof(id->actor_name)) < 0)
@@ -913,9 +927,9 @@ static int walk(struct agent_store *s, sqlite3_stmt *st,
 int agent_store_foreach(struct agent_store *s, enum agent_store_filter filter,
 			int (*cb)(const struct agent_identity *id, void *arg), void *arg)
 {
-	enum stmt_id id = filter == AGENT_STORE_LIVE ? S_ALL_LIVE :
-			  filter == AGENT_STORE_ALL  ? S_ALL :
-						       S_UNREAPED;
+	enum stmt_id id = filter == AGENT_STORE_LIVE  ? S_ALL_LIVE
+			  : filter == AGENT_STORE_ALL ? S_ALL
+						      : S_UNREAPED;
 
 	return walk(s, stmt(s, id), cb, arg);
 }
@@ -1003,8 +1017,8 @@ int agent_store_purge(struct agent_store *s, int64_t cutoff)
 
 /* One text column of the row statement id finds for key: 0, -ENOENT,
  * too_long if it does not fit buf, or a mapped SQLite error. */
-static int get_text(struct agent_store *s, enum stmt_id id, const char *key, char *buf,
-		    size_t len, int too_long)
+static int get_text(struct agent_store *s, enum stmt_id id, const char *key, char *buf, size_t len,
+		    int too_long)
 {
 	sqlite3_stmt *st = stmt(s, id);
 	int rc, r = 0;
@@ -1114,8 +1128,8 @@ int agent_store_count_created_by(struct agent_store *s, const char *principal, i
 }
 
 /* Rows of uid_use from a prepared statement into out (at most max). */
-static int uid_rows(struct agent_store *s, sqlite3_stmt *st, struct agent_uid_use *out,
-		    size_t max, size_t *n)
+static int uid_rows(struct agent_store *s, sqlite3_stmt *st, struct agent_uid_use *out, size_t max,
+		    size_t *n)
 {
 	int rc;
 

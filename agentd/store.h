@@ -44,7 +44,8 @@ int agent_store_insert(struct agent_store *st, const struct agent_identity *id);
  * error (a caller must acknowledge none of them). */
 int agent_store_insert_batch(struct agent_store *st, const struct agent_identity *const *ids,
 			     const char *const *ssh_keys, size_t n, int *res);
-int agent_store_get(struct agent_store *st, const char *name, struct agent_identity *out); /* -ENOENT */
+int agent_store_get(struct agent_store *st, const char *name,
+		    struct agent_identity *out); /* -ENOENT */
 /* The live identity with this uid. -ENOENT if none. */
 int agent_store_get_live_uid(struct agent_store *st, uint32_t uid, struct agent_identity *out);
 

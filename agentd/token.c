@@ -42,8 +42,10 @@ int agent_token_verify(const struct agent_token_key *k, const char *text,
 	size_t len = 0;
 	int r;
 
-	if (!text || strlen(text) != sodium_base64_ENCODED_LEN(AGENT_TOKEN_BYTES,
-			sodium_base64_VARIANT_URLSAFE_NO_PADDING) - 1)
+	if (!text ||
+	    strlen(text) != sodium_base64_ENCODED_LEN(AGENT_TOKEN_BYTES,
+						      sodium_base64_VARIANT_URLSAFE_NO_PADDING) -
+				    1)
 		return -EINVAL;
 	if (sodium_base642bin(raw, sizeof(raw), text, strlen(text), NULL, &len, NULL,
 			      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||

@@ -159,14 +159,14 @@ int agentd_alloc_uid(struct agentd *d, uint32_t *out)
 {
 	struct agent_uid_use page[LRU_PAGE];
 	struct agentd_uidalloc *a;
-	struct usable_ctx u = {.d = d, .now = time(NULL)};
+	struct usable_ctx u = { .d = d, .now = time(NULL) };
 	struct agent_uid_pick p = {
-	    .uid_min = d->cfg->uid_min,
-	    .uid_max = d->cfg->uid_max,
-	    .now = u.now,
-	    .quarantine = (int64_t)d->cfg->uid_quarantine,
-	    .usable = usable,
-	    .arg = &u,
+		.uid_min = d->cfg->uid_min,
+		.uid_max = d->cfg->uid_max,
+		.now = u.now,
+		.quarantine = (int64_t)d->cfg->uid_quarantine,
+		.usable = usable,
+		.arg = &u,
 	};
 	int r = state_get(d, &a);
 

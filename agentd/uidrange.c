@@ -85,9 +85,8 @@ static bool parse_ulong(const char *s, uint64_t *v)
  * shadow's own tools do. */
 static int login_defs(const char *path, uint64_t v[8])
 {
-	static const char *const keys[8] = { "UID_MIN",     "UID_MAX",     "SYS_UID_MIN",
-					     "SYS_UID_MAX", "GID_MIN",     "GID_MAX",
-					     "SYS_GID_MIN", "SYS_GID_MAX" };
+	static const char *const keys[8] = { "UID_MIN", "UID_MAX", "SYS_UID_MIN", "SYS_UID_MAX",
+					     "GID_MIN", "GID_MAX", "SYS_GID_MIN", "SYS_GID_MAX" };
 	char *buf, *save = NULL;
 	int r = slurp(path, &buf);
 
@@ -193,8 +192,8 @@ int agent_range_check(uint32_t uid_min, uint32_t uid_max, const struct agent_ran
 	}
 	for (int i = 0; i < 4; i++)
 		if (overlaps(uid_min, uid_max, d[2 * i], d[2 * i + 1])) {
-			snprintf(err, errlen, "uid range %u-%u overlaps %s %llu-%llu in %s", uid_min,
-				 uid_max, names[i], (unsigned long long)d[2 * i],
+			snprintf(err, errlen, "uid range %u-%u overlaps %s %llu-%llu in %s",
+				 uid_min, uid_max, names[i], (unsigned long long)d[2 * i],
 				 (unsigned long long)d[2 * i + 1], src->login_defs);
 			return -EINVAL;
 		}

@@ -26,7 +26,8 @@ bool agent_audit_host_valid(const char *host)
 
 	for (const char *p = host; *p; p++, n++) {
 		char c = *p;
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		bool alnum =
+			(c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 
 		if (!alnum && (n == 0 || (c != '.' && c != '-' && c != '_')))
 			return false;
@@ -287,7 +288,8 @@ int agent_audit_fleet_line(struct agent_audit_fleet *f, const char *file, unsign
 
 static int name_cmp(const void *a, const void *b)
 {
-	return strcmp((*(const struct slot *const *)a)->name, (*(const struct slot *const *)b)->name);
+	return strcmp((*(const struct slot *const *)a)->name,
+		      (*(const struct slot *const *)b)->name);
 }
 
 struct relay {
@@ -323,7 +325,8 @@ static void unknown_host(struct agent_audit_fleet *f, const char *name, const st
 		snprintf(fd->text, sizeof(fd->text),
 			 "%" PRIu64 " record(s) not verified: no usable key %s/%.*s.key (%s)",
 			 h->records, f->kr->dir, 64, name,
-			 h->key_error == -ENOENT ? "missing" : agent_keyfile_strerror(h->key_error));
+			 h->key_error == -ENOENT ? "missing"
+						 : agent_keyfile_strerror(h->key_error));
 }
 
 int agent_audit_fleet_finish(struct agent_audit_fleet *f,

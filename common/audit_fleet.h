@@ -35,9 +35,9 @@ const uint8_t *agent_audit_keyring_get(struct agent_audit_keyring *kr, const cha
 
 /* One host's result. */
 struct agent_audit_host_summary {
-	const char *host; /* "" for records without a syslog host name */
-	int key_error;    /* 0, or why the host has no key */
-	uint64_t records; /* agentd records of this host */
+	const char *host;             /* "" for records without a syslog host name */
+	int key_error;                /* 0, or why the host has no key */
+	uint64_t records;             /* agentd records of this host */
 	struct agent_audit_vstats st; /* the chain verifier's (zero without a key) */
 };
 

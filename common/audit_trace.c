@@ -34,7 +34,7 @@ struct agent_audit_trace {
 };
 
 struct agent_audit_trace *agent_audit_trace_new(const char *name,
-						 const uint8_t key[AGENT_AUDIT_KEY_BYTES])
+						const uint8_t key[AGENT_AUDIT_KEY_BYTES])
 {
 	struct agent_audit_trace *t = calloc(1, sizeof(*t));
 
@@ -147,10 +147,10 @@ int agent_audit_trace_line(struct agent_audit_trace *t, const char *file, unsign
 /* Shown in the header, not repeated on each line. */
 static bool header_key(const char *k)
 {
-	static const char *const keys[] = { "v",	 "seq",	    "time",    "event",
-					    "decision", "identity", "uid",     "subject",
-					    "chain",	 "actor",    "purpose", "expires",
-					    "prev",	 "mac",	    "risk",    "actor_verified",
+	static const char *const keys[] = { "v",         "seq",      "time",    "event",
+					    "decision",  "identity", "uid",     "subject",
+					    "chain",     "actor",    "purpose", "expires",
+					    "prev",      "mac",      "risk",    "actor_verified",
 					    "actor_name" };
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -259,11 +259,15 @@ static void print_header(struct agent_audit_trace *t, FILE *out, size_t unauth, 
 	else if (unauth)
 		fprintf(out, "records:   %zu, %zu FAIL authentication (marked !)\n", t->n, unauth);
 	else if (unchecked)
-		fprintf(out, "records:   %zu, %zu not authenticated (no key for their host, "
-			     "marked ?)\n", t->n, unchecked);
+		fprintf(out,
+			"records:   %zu, %zu not authenticated (no key for their host, "
+			"marked ?)\n",
+			t->n, unchecked);
 	else
-		fprintf(out, "records:   %zu, each authenticated (run 'agentctl audit verify' for "
-			     "the chain)\n", t->n);
+		fprintf(out,
+			"records:   %zu, each authenticated (run 'agentctl audit verify' for "
+			"the chain)\n",
+			t->n);
 	fputc('\n', out);
 }
 
@@ -286,7 +290,9 @@ static void print_text(struct agent_audit_trace *t, FILE *out)
 		ev = agent_audit_field(&t->f, "event");
 		dec = agent_audit_field(&t->f, "decision");
 		id = agent_audit_field(&t->f, "identity");
-		fputc(t->r[i].authentic == 0 ? '!' : t->have_key && t->r[i].authentic < 0 ? '?' : ' ',
+		fputc(t->r[i].authentic == 0                 ? '!'
+		      : t->have_key && t->r[i].authentic < 0 ? '?'
+							     : ' ',
 		      out);
 		if (t->kr)
 			fprintf(out, " %-16s", t->r[i].host[0] ? t->r[i].host : "-");

@@ -40,7 +40,7 @@ enum agent_audit_line_kind agent_audit_line_split(const char *line, const char *
 }
 
 enum agent_audit_line_kind agent_audit_line_split_host(const char *line, const char **msg,
-							char *host, size_t cap)
+						       char *host, size_t cap)
 {
 	const char *p = line, *h;
 
@@ -248,17 +248,28 @@ struct agent_audit_vfy {
 const char *agent_audit_kind_str(enum agent_audit_kind k)
 {
 	switch (k) {
-	case AGENT_AF_GAP: return "gap";
-	case AGENT_AF_REORDERED: return "reordered";
-	case AGENT_AF_DUPLICATE: return "duplicate";
-	case AGENT_AF_ALTERED: return "altered";
-	case AGENT_AF_FOREIGN: return "foreign";
-	case AGENT_AF_LINK: return "broken-link";
-	case AGENT_AF_UNCHAINED: return "unchained";
-	case AGENT_AF_UNKNOWN_HOST: return "unknown-host";
-	case AGENT_AF_NOTE_LOST: return "note: lost in a crash";
-	case AGENT_AF_NOTE_ANCHOR: return "note: anchor";
-	case AGENT_AF_NOTE_NEW_CHAIN: return "note: new chain";
+	case AGENT_AF_GAP:
+		return "gap";
+	case AGENT_AF_REORDERED:
+		return "reordered";
+	case AGENT_AF_DUPLICATE:
+		return "duplicate";
+	case AGENT_AF_ALTERED:
+		return "altered";
+	case AGENT_AF_FOREIGN:
+		return "foreign";
+	case AGENT_AF_LINK:
+		return "broken-link";
+	case AGENT_AF_UNCHAINED:
+		return "unchained";
+	case AGENT_AF_UNKNOWN_HOST:
+		return "unknown-host";
+	case AGENT_AF_NOTE_LOST:
+		return "note: lost in a crash";
+	case AGENT_AF_NOTE_ANCHOR:
+		return "note: anchor";
+	case AGENT_AF_NOTE_NEW_CHAIN:
+		return "note: new chain";
 	}
 	return "?";
 }
@@ -326,8 +337,8 @@ __attribute__((format(printf, 5, 6))) static void add(struct agent_audit_vfy *v,
 	va_end(ap);
 }
 
-static struct ent *push(struct agent_audit_vfy *v, unsigned file, unsigned long line,
-			uint64_t seq, const struct rec *r)
+static struct ent *push(struct agent_audit_vfy *v, unsigned file, unsigned long line, uint64_t seq,
+			const struct rec *r)
 {
 	struct ent *e;
 
@@ -373,7 +384,8 @@ static void judge_pending(struct agent_audit_vfy *v, const struct rec *next)
 	if (!altered) {
 		if (has_seq)
 			add(v, AGENT_AF_FOREIGN, v->pend_file, v->pend_line,
-			    "a record claiming seq %" PRIu64 " fails authentication: inserted or forged",
+			    "a record claiming seq %" PRIu64
+			    " fails authentication: inserted or forged",
 			    seq);
 		else
 			add(v, AGENT_AF_FOREIGN, v->pend_file, v->pend_line,
@@ -386,7 +398,8 @@ static void judge_pending(struct agent_audit_vfy *v, const struct rec *next)
 		if (e)
 			e->flags = E_ALTERED;
 		add(v, AGENT_AF_ALTERED, v->pend_file, v->pend_line,
-		    "seq %" PRIu64 " fails authentication but its MAC is genuine: the record was edited",
+		    "seq %" PRIu64
+		    " fails authentication but its MAC is genuine: the record was edited",
 		    seq);
 	} else {
 		add(v, AGENT_AF_ALTERED, v->pend_file, v->pend_line,
@@ -454,7 +467,8 @@ int agent_audit_vfy_line(struct agent_audit_vfy *v, const char *file, unsigned l
 	rec_scan(msg, &r);
 	judge_pending(v, &r);
 	if (r.version == 1) {
-		add(v, AGENT_AF_UNCHAINED, fi, lineno, "a v=1 record: not chained, not authenticated");
+		add(v, AGENT_AF_UNCHAINED, fi, lineno,
+		    "a v=1 record: not chained, not authenticated");
 	} else if (r.version != AGENT_AUDIT_VERSION) {
 		add(v, AGENT_AF_FOREIGN, fi, lineno, "not a record of a known format version");
 	} else if (!r.has_seq || !r.has_mac) {
@@ -548,15 +562,15 @@ static void analyse(struct agent_audit_vfy *v, size_t a, size_t b)
 			 * order, so a hole followed by a record is a deletion. */
 			bool lost = (y->flags & E_CRASH) && lo >= y->lost_from && hi <= y->lost_to;
 
-			add(v, lost ? AGENT_AF_NOTE_LOST : AGENT_AF_GAP,
-			    y->file, y->line,
+			add(v, lost ? AGENT_AF_NOTE_LOST : AGENT_AF_GAP, y->file, y->line,
 			    "seq %" PRIu64 "-%" PRIu64 " missing (%" PRIu64
 			    " record(s)) before seq %" PRIu64 ", after seq %" PRIu64 " (line %lu)",
 			    lo, hi, hi - lo + 1, y->seq, x->seq, x->line);
-		} else if (!(y->flags & (E_CRASH | E_NEW)) && !((x->flags | y->flags) & E_ALTERED) &&
-			   strcmp(y->prev, x->mac) != 0) {
+		} else if (!(y->flags & (E_CRASH | E_NEW)) &&
+			   !((x->flags | y->flags) & E_ALTERED) && strcmp(y->prev, x->mac) != 0) {
 			add(v, AGENT_AF_LINK, y->file, y->line,
-			    "seq %" PRIu64 " does not follow seq %" PRIu64 " (line %lu): prev differs",
+			    "seq %" PRIu64 " does not follow seq %" PRIu64
+			    " (line %lu): prev differs",
 			    y->seq, x->seq, x->line);
 		}
 	}
@@ -579,7 +593,8 @@ static void analyse(struct agent_audit_vfy *v, size_t a, size_t b)
 		}
 		if (lo < m && s[lo].seq == want)
 			hit = &s[lo];
-		if (hit && !(v->e[hit->i].flags & E_ALTERED) && strcmp(c->prev, v->e[hit->i].mac) != 0)
+		if (hit && !(v->e[hit->i].flags & E_ALTERED) &&
+		    strcmp(c->prev, v->e[hit->i].mac) != 0)
 			add(v, AGENT_AF_LINK, c->file, c->line,
 			    "the start after a crash does not follow seq %" PRIu64 " (line %lu)",
 			    want, v->e[hit->i].line);
@@ -640,7 +655,8 @@ int agent_audit_vfy_finish(struct agent_audit_vfy *v,
 }
 
 int agent_audit_read_lines(const char *path,
-			   int (*cb)(const char *file, unsigned long lineno, const char *line, void *arg),
+			   int (*cb)(const char *file, unsigned long lineno, const char *line,
+				     void *arg),
 			   void *arg)
 {
 	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");

@@ -34,20 +34,20 @@ enum agent_audit_line_kind agent_audit_line_split(const char *line, const char *
 /* The same, and the syslog line's HOSTNAME field copied to host[0..cap):
  * "" for a bare record or for a name that does not fit. */
 enum agent_audit_line_kind agent_audit_line_split_host(const char *line, const char **msg,
-							char *host, size_t cap);
+						       char *host, size_t cap);
 
 /* What the verifier reports. Notes explain and never fail a verification. */
 enum agent_audit_kind {
-	AGENT_AF_GAP = 1,   /* records missing from the sequence */
-	AGENT_AF_REORDERED, /* a record after one with a higher seq */
-	AGENT_AF_DUPLICATE, /* a seq seen before */
-	AGENT_AF_ALTERED,   /* fails authentication, its successor vouches for its MAC */
-	AGENT_AF_FOREIGN,   /* an agentd "record" that is not authentic: inserted or forged */
-	AGENT_AF_LINK,      /* authentic, but prev is not its predecessor's MAC */
-	AGENT_AF_UNCHAINED, /* a v=1 record: no MAC, cannot be trusted */
-	AGENT_AF_UNKNOWN_HOST, /* fleet: records of a host without a usable key */
-	AGENT_AF_NOTE_LOST, /* missing records a crash-recovery start declared */
-	AGENT_AF_NOTE_ANCHOR, /* the input starts inside a chain */
+	AGENT_AF_GAP = 1,        /* records missing from the sequence */
+	AGENT_AF_REORDERED,      /* a record after one with a higher seq */
+	AGENT_AF_DUPLICATE,      /* a seq seen before */
+	AGENT_AF_ALTERED,        /* fails authentication, its successor vouches for its MAC */
+	AGENT_AF_FOREIGN,        /* an agentd "record" that is not authentic: inserted or forged */
+	AGENT_AF_LINK,           /* authentic, but prev is not its predecessor's MAC */
+	AGENT_AF_UNCHAINED,      /* a v=1 record: no MAC, cannot be trusted */
+	AGENT_AF_UNKNOWN_HOST,   /* fleet: records of a host without a usable key */
+	AGENT_AF_NOTE_LOST,      /* missing records a crash-recovery start declared */
+	AGENT_AF_NOTE_ANCHOR,    /* the input starts inside a chain */
 	AGENT_AF_NOTE_NEW_CHAIN, /* agentd began a new chain (its audit state was reset) */
 };
 
@@ -85,7 +85,8 @@ int agent_audit_vfy_finish(struct agent_audit_vfy *v,
 /* Calls cb for each line of path ("-": standard input), newline removed,
  * numbered from 1. 0, -errno, or what cb returned if not 0. */
 int agent_audit_read_lines(const char *path,
-			   int (*cb)(const char *file, unsigned long lineno, const char *line, void *arg),
+			   int (*cb)(const char *file, unsigned long lineno, const char *line,
+				     void *arg),
 			   void *arg);
 
 /* One record's fields, parsed (values unescaped). */
@@ -107,7 +108,7 @@ bool agent_audit_rec_authentic(const uint8_t key[AGENT_AUDIT_KEY_BYTES], const c
 struct agent_audit_trace;
 /* key may be NULL (records are then shown unauthenticated). */
 struct agent_audit_trace *agent_audit_trace_new(const char *name,
-						 const uint8_t key[AGENT_AUDIT_KEY_BYTES]);
+						const uint8_t key[AGENT_AUDIT_KEY_BYTES]);
 void agent_audit_trace_free(struct agent_audit_trace *t);
 /* Fleet (common/audit_fleet.h): each record is checked with its host's key
  * from kr (which outlives t), and shown with its host. */

@@ -169,12 +169,11 @@ static bool refused_busy(const struct agent_msg *m)
 {
 	uint64_t err = 0;
 
-	return m->type == AGENT_MSG_ERROR && agent_msg_u64(m, AGENT_A_ERRNO, &err) &&
-	       err == EUSERS;
+	return m->type == AGENT_MSG_ERROR && agent_msg_u64(m, AGENT_A_ERRNO, &err) && err == EUSERS;
 }
 
-int agent_client_call(const char *path, const struct agent_wbuf *w, const int *fds,
-		      unsigned nfds, uint8_t *buf, struct agent_msg *m, int timeout_ms)
+int agent_client_call(const char *path, const struct agent_wbuf *w, const int *fds, unsigned nfds,
+		      uint8_t *buf, struct agent_msg *m, int timeout_ms)
 {
 	int64_t deadline = mono_ms() + timeout_ms;
 	unsigned backoff = 5;
@@ -209,7 +208,8 @@ int agent_client_call(const char *path, const struct agent_wbuf *w, const int *f
 		if (left <= 0)
 			return -ETIMEDOUT;
 		{
-			unsigned wait = backoff / 2 + (unsigned)((uint64_t)(mono_ms() ^ getpid()) % (backoff / 2 + 1));
+			unsigned wait = backoff / 2 + (unsigned)((uint64_t)(mono_ms() ^ getpid()) %
+								 (backoff / 2 + 1));
 
 			poll(NULL, 0, (int)((int64_t)wait < left ? wait : left));
 		}

@@ -30,5 +30,5 @@ int agent_client_recv(int fd, uint8_t *buf, struct agent_msg *m, int timeout_ms)
  * share (an ERROR reply with EUSERS), tries again with a growing, jittered
  * pause until the timeout. Returns the connected fd (the reply in m) or
  * -errno as the calls above. */
-int agent_client_call(const char *path, const struct agent_wbuf *w, const int *fds,
-		      unsigned nfds, uint8_t *buf, struct agent_msg *m, int timeout_ms);
+int agent_client_call(const char *path, const struct agent_wbuf *w, const int *fds, unsigned nfds,
+		      uint8_t *buf, struct agent_msg *m, int timeout_ms);

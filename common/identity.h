@@ -45,7 +45,7 @@ struct agent_identity {
 	unsigned chain_len;
 	char parent[AGENT_NAME_MAX + 1]; /* parent identity, "" if top-level */
 	unsigned depth;
-	uint32_t creator_uid;          /* SO_PEERCRED uid of the creating caller */
+	uint32_t creator_uid; /* SO_PEERCRED uid of the creating caller */
 	char actor[AGENT_ACTOR_MAX + 1];
 	char task[AGENT_TASK_MAX + 1];
 	int64_t created;         /* unix seconds */
@@ -59,10 +59,10 @@ struct agent_identity {
 	uint32_t killed;   /* processes killed at retirement */
 	uint8_t token_hash[AGENT_TOKEN_HASH_BYTES];
 	/* Runtime authorization (agentd/policy.c, agentd/actor.c, agentd/budget.c) */
-	enum agent_risk risk;  /* at least its purpose's; a create may raise it */
-	bool actor_verified;   /* the creating program matched a verified_actors entry */
+	enum agent_risk risk; /* at least its purpose's; a create may raise it */
+	bool actor_verified;  /* the creating program matched a verified_actors entry */
 	char actor_name[AGENT_NAME_MAX + 1]; /* that entry's name, "" if none */
-	uint32_t sudo_used;    /* sudo actions allowed so far (max_sudo) */
+	uint32_t sudo_used;                  /* sudo actions allowed so far (max_sudo) */
 };
 
 /* "expired", "revoked", ... ; "" for AGENT_RETIRE_NONE; "unknown" otherwise */

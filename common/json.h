@@ -12,7 +12,8 @@ struct agent_json {
 };
 
 void agent_json_init(struct agent_json *j, FILE *f);
-void agent_json_begin_object(struct agent_json *j, const char *key); /* key NULL at top / in arrays */
+void agent_json_begin_object(struct agent_json *j,
+			     const char *key); /* key NULL at top / in arrays */
 void agent_json_end_object(struct agent_json *j);
 void agent_json_begin_array(struct agent_json *j, const char *key);
 void agent_json_end_array(struct agent_json *j);

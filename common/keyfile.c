@@ -80,9 +80,13 @@ int agent_keyfile_load(const char *dir, const char *file, uint8_t *key, size_t l
 const char *agent_keyfile_strerror(int err)
 {
 	switch (err) {
-	case -ELOOP: return "a symlink (key files are read only when they are the file itself)";
-	case -EPERM: return "not a regular file owned by root (or you) with no group or other access";
-	case -EINVAL: return "not a key file of the right size";
-	default: return strerror(-err);
+	case -ELOOP:
+		return "a symlink (key files are read only when they are the file itself)";
+	case -EPERM:
+		return "not a regular file owned by root (or you) with no group or other access";
+	case -EINVAL:
+		return "not a key file of the right size";
+	default:
+		return strerror(-err);
 	}
 }

@@ -129,7 +129,8 @@ int agent_kv_parse(const char *line, int (*cb)(const char *key, const char *valu
 		key[k] = '\0';
 		if (*p == '"') {
 			for (p++; *p != '"'; p++) {
-				if (*p == '\0' || (unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f) {
+				if (*p == '\0' || (unsigned char)*p < 0x20 ||
+				    (unsigned char)*p >= 0x7f) {
 					r = -EBADMSG;
 					goto out;
 				}

@@ -14,7 +14,7 @@ struct agent_kv {
 	char *buf;
 	size_t len; /* bytes used, without NUL; buf is always NUL-terminated */
 	size_t cap;
-	bool truncated; /* a field did not fit and was dropped */
+	bool truncated;   /* a field did not fit and was dropped */
 	unsigned dropped; /* how many fields were dropped */
 	size_t held;      /* bytes of buf kept out of cap for a later tail */
 };

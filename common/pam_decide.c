@@ -25,7 +25,7 @@
 #define PA_SUDO "/usr/bin/sudo"
 
 __attribute__((format(printf, 3, 4))) static void logf_(const struct pa_host *h, int prio,
-							 const char *fmt, ...)
+							const char *fmt, ...)
 {
 	char line[512];
 	va_list ap;
@@ -96,7 +96,8 @@ void pa_parse_args(const struct pa_host *h, int argc, const char **argv, const c
 			}
 		} else if (strncmp(arg, "uids=", 5) == 0) {
 			if (!parse_uids(arg + 5, &a->uid_min, &a->uid_max)) {
-				h->log(h->ctx, LOG_ERR, "bad uids= (MIN-MAX: agentd.conf's uid_min, uid_max)");
+				h->log(h->ctx, LOG_ERR,
+				       "bad uids= (MIN-MAX: agentd.conf's uid_min, uid_max)");
 				a->bad = true;
 			}
 		} else if (strcmp(arg, "debug") == 0) {
@@ -207,7 +208,7 @@ struct pa_req {
 	const struct pa_args *a;
 	enum pa_stage st;
 	bool silent;
-	const char *user;    /* the agent the decision is for (the pinned user) */
+	const char *user; /* the agent the decision is for (the pinned user) */
 	struct pa_pin *pin;
 	const char *service; /* PAM_SERVICE, "unknown" if unset */
 	const char *command; /* sudo's, when trusted; NULL otherwise */
@@ -315,8 +316,8 @@ static int wait_approval(const struct pa_req *q, int fd, uint8_t *buf, struct ag
 	 * cannot know what to ask for. As an error message, which sudo writes
 	 * to stderr (an info message would go into the command's stdout). */
 	q->h->say(q->h->ctx, line);
-	logf_(q->h, LOG_NOTICE, "%s for %s: waiting for approval of request %s",
-	      stage_name(q->st), q->user, id_out);
+	logf_(q->h, LOG_NOTICE, "%s for %s: waiting for approval of request %s", stage_name(q->st),
+	      q->user, id_out);
 	wait_s = (long long)expires - (long long)time(NULL) + 5;
 	if (wait_s < 1)
 		wait_s = 1;
@@ -469,8 +470,8 @@ static enum pa_result do_session_open(struct pa_req *q)
 	purpose = agent_msg_str(&m, AGENT_A_PURPOSE);
 	subject = agent_msg_str(&m, AGENT_A_SUBJECT);
 	risk = agent_msg_str(&m, AGENT_A_RISK);
-	if ((risk && agent_risk_parse(risk, &rv) < 0) || !name || strcmp(name, q->user) != 0 || !agent_valid_purpose(purpose) ||
-	    (subject && !agent_valid_username(subject)) ||
+	if ((risk && agent_risk_parse(risk, &rv) < 0) || !name || strcmp(name, q->user) != 0 ||
+	    !agent_valid_purpose(purpose) || (subject && !agent_valid_username(subject)) ||
 	    !agent_msg_u64(&m, AGENT_A_EXPIRES, &expires) ||
 	    !agent_msg_u64(&m, AGENT_A_SESSION_ID, &sid) || expires > INT64_MAX ||
 	    agent_time_format((int64_t)expires, when, sizeof(when)) < 0) {
@@ -581,14 +582,18 @@ enum pa_result pa_stage(const struct pa_host *h, enum pa_stage st, bool silent, 
 			q.user = q.pin->user;
 			sudo_context(&q);
 			if (q.runas && strcmp(q.runas, user) != 0) {
-				logf_(h, LOG_ERR, "%s for %s denied: sudo's run-as user %s is not "
-					       "%s from its environment", stage_name(st), q.user, user, q.runas);
+				logf_(h, LOG_ERR,
+				      "%s for %s denied: sudo's run-as user %s is not "
+				      "%s from its environment",
+				      stage_name(st), q.user, user, q.runas);
 				return deny_for(st);
 			}
 			q.runas = user;
 		} else if (q.pin->agent || other_agent) {
-			logf_(h, LOG_ERR, "%s denied: PAM_USER changed from %s to %s during the "
-				       "transaction", stage_name(st), q.pin->user, user ? user : "(none)");
+			logf_(h, LOG_ERR,
+			      "%s denied: PAM_USER changed from %s to %s during the "
+			      "transaction",
+			      stage_name(st), q.pin->user, user ? user : "(none)");
 			h->say(h->ctx, "Agent login refused: the user changed during the login.");
 			return deny_for(st);
 		} else {

@@ -63,7 +63,7 @@ struct pa_host {
 	void *(*get_data)(void *ctx, const char *key);
 	int (*set_data)(void *ctx, const char *key, void *data);
 	int (*put_env)(void *ctx, const char *kv); /* 0 or -1 */
-	void (*say)(void *ctx, const char *msg);    /* an error message to the user */
+	void (*say)(void *ctx, const char *msg);   /* an error message to the user */
 	void (*log)(void *ctx, int prio, const char *msg);
 	/* sudo's command environment (getenv in the sudo process). */
 	const char *(*get_env)(void *ctx, const char *name);

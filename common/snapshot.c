@@ -53,8 +53,10 @@ static int validate(const struct snap_header *h, size_t size, struct agent_snap_
 	if (h->purposes_off < sizeof(*h) || h->purposes_off % 8 || h->slots_off % 8 ||
 	    h->index_off % 8 ||
 	    !span_ok(h->purposes_off, h->npurposes, sizeof(struct snap_purpose), size, &pend) ||
-	    h->slots_off < pend || !span_ok(h->slots_off, h->nslots, sizeof(struct snap_slot), size, &send) ||
-	    h->index_off < send || !span_ok(h->index_off, h->index_entries, sizeof(uint32_t), size, &iend))
+	    h->slots_off < pend ||
+	    !span_ok(h->slots_off, h->nslots, sizeof(struct snap_slot), size, &send) ||
+	    h->index_off < send ||
+	    !span_ok(h->index_off, h->index_entries, sizeof(uint32_t), size, &iend))
 		return -EBADMSG;
 	if (!memchr(h->agents_group, '\0', sizeof(h->agents_group)) ||
 	    (h->agents_group[0] && !agent_valid_username(h->agents_group)))
@@ -270,8 +272,9 @@ static int to_entry(const struct agent_snap_map *m, uint32_t i, const struct sna
 	if (s->used == 0)
 		return -ENOENT;
 	if (s->used != 1 || s->uid != m->uid_min + i || s->purpose >= m->npurposes ||
-	    !memchr(s->name, '\0', sizeof(s->name)) || !memchr(s->subject, '\0', sizeof(s->subject)) ||
-	    !agent_valid_username(s->name) || (s->subject[0] && !agent_valid_username(s->subject)))
+	    !memchr(s->name, '\0', sizeof(s->name)) ||
+	    !memchr(s->subject, '\0', sizeof(s->subject)) || !agent_valid_username(s->name) ||
+	    (s->subject[0] && !agent_valid_username(s->subject)))
 		return -EBADMSG;
 	out->uid = s->uid;
 	out->purpose = s->purpose;

@@ -27,7 +27,7 @@ struct agent_snap_purpose {
 
 /* One identity as NSS needs it (a copy; validated). */
 struct agent_snap_entry {
-	uint32_t uid; /* gid == uid */
+	uint32_t uid;     /* gid == uid */
 	uint32_t purpose; /* index into the purpose table */
 	int64_t expires;  /* unix seconds */
 	int64_t expires_boot_ns;
@@ -125,7 +125,8 @@ int agent_snap_by_uid(const struct agent_snap_map *m, uint32_t uid, struct agent
 /* Enumeration: *cursor starts at 0; returns 0 and advances, -ENOENT at the
  * end. */
 int agent_snap_next(const struct agent_snap_map *m, uint32_t *cursor, struct agent_snap_entry *out);
-int agent_snap_purpose(const struct agent_snap_map *m, uint32_t idx, struct agent_snap_purpose *out);
+int agent_snap_purpose(const struct agent_snap_map *m, uint32_t idx,
+		       struct agent_snap_purpose *out);
 /* The group of all live agents: 0 and name/gid, or -ENOENT if none. */
 int agent_snap_agents_group(const struct agent_snap_map *m, char name[AGENT_NAME_MAX + 1],
 			    uint32_t *gid);

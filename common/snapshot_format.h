@@ -68,7 +68,7 @@
 struct snap_locator {
 	char magic[8];
 	uint32_t version;
-	uint32_t size;  /* sizeof(struct snap_locator) */
+	uint32_t size; /* sizeof(struct snap_locator) */
 	int32_t shmid;
 	uint32_t bom;
 	uint64_t seg_size;
@@ -93,9 +93,9 @@ struct snap_header {
 	uint64_t purposes_off;
 	uint64_t slots_off;
 	uint64_t index_off;
-	uint64_t file_size;     /* segment size */
+	uint64_t file_size; /* segment size */
 	char agents_group[AGENT_NAME_MAX + 1];
-	uint8_t nonce[16];      /* equal to the locator's */
+	uint8_t nonce[16]; /* equal to the locator's */
 	uint8_t boot_id[16];
 	char reserved[256 - 88 - (AGENT_NAME_MAX + 1) - 32];
 };

@@ -244,14 +244,13 @@ int agent_snap_writer_create(const char *path, const struct agent_snap_params *p
 		w->h->agents_gid = p->agents_gid;
 	}
 	for (uint32_t i = 0; i < p->npurposes; i++) {
-		struct snap_purpose *sp =
-			(struct snap_purpose *)(void *)(w->base + poff) + i;
+		struct snap_purpose *sp = (struct snap_purpose *)(void *)(w->base + poff) + i;
 
 		snprintf(sp->name, sizeof(sp->name), "%s", p->purposes[i].name);
 		snprintf(sp->shell, sizeof(sp->shell), "%s", p->purposes[i].shell);
 		snprintf(sp->home_base, sizeof(sp->home_base), "%s", p->purposes[i].home_base);
-		sp->ngroups = p->purposes[i].ngroups > AGENT_GROUPS_MAX ? AGENT_GROUPS_MAX :
-									 p->purposes[i].ngroups;
+		sp->ngroups = p->purposes[i].ngroups > AGENT_GROUPS_MAX ? AGENT_GROUPS_MAX
+									: p->purposes[i].ngroups;
 		memcpy(sp->gids, p->purposes[i].gids, sizeof(sp->gids));
 	}
 	r = fill_ids(w->h, p->boot_id);

@@ -34,11 +34,26 @@ int agent_duration_parse(const char *s, uint64_t *sec)
 				return -EINVAL;
 			mult = 1;
 			break;
-		case 's': mult = 1; s++; break;
-		case 'm': mult = 60; s++; break;
-		case 'h': mult = 3600; s++; break;
-		case 'd': mult = 86400; s++; break;
-		case 'w': mult = 604800; s++; break;
+		case 's':
+			mult = 1;
+			s++;
+			break;
+		case 'm':
+			mult = 60;
+			s++;
+			break;
+		case 'h':
+			mult = 3600;
+			s++;
+			break;
+		case 'd':
+			mult = 86400;
+			s++;
+			break;
+		case 'w':
+			mult = 604800;
+			s++;
+			break;
 		default:
 			return -EINVAL;
 		}
@@ -222,8 +237,12 @@ bool agent_valid_abspath(const char *s)
 bool agent_valid_ssh_key(const char *s)
 {
 	static const char *const types[] = {
-		"ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
-		"ecdsa-sha2-nistp521", "sk-ssh-ed25519@openssh.com",
+		"ssh-ed25519",
+		"ssh-rsa",
+		"ecdsa-sha2-nistp256",
+		"ecdsa-sha2-nistp384",
+		"ecdsa-sha2-nistp521",
+		"sk-ssh-ed25519@openssh.com",
 		"sk-ecdsa-sha2-nistp256@openssh.com",
 	};
 	const char *p, *sp;

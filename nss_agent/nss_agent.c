@@ -185,8 +185,7 @@ static char *buf_str(struct buf *b, const char *s)
 
 static size_t home_len(const struct agent_snap_purpose *p, const struct agent_snap_entry *e)
 {
-	return p->home_base[0] ? strlen(p->home_base) + 1 + strlen(e->name) + 1
-			       : sizeof(NO_HOME);
+	return p->home_base[0] ? strlen(p->home_base) + 1 + strlen(e->name) + 1 : sizeof(NO_HOME);
 }
 
 static char *buf_home(struct buf *b, const struct agent_snap_purpose *p,
@@ -229,8 +228,8 @@ static char *buf_gecos(struct buf *b, const struct agent_snap_purpose *p,
 }
 
 static enum nss_status fill_passwd(const struct agent_snap_entry *e,
-				   const struct agent_snap_purpose *p, struct passwd *pw, char *buffer,
-				   size_t buflen, int *errnop)
+				   const struct agent_snap_purpose *p, struct passwd *pw,
+				   char *buffer, size_t buflen, int *errnop)
 {
 	struct buf b = { buffer, buflen };
 	size_t need = strlen(e->name) + 1 + sizeof("x") + gecos_len(p, e) + home_len(p, e) +
@@ -298,7 +297,7 @@ static int find_locked(const char *name, uint32_t uid, struct agent_snap_entry *
 }
 
 static enum nss_status lookup_pw(const char *name, uint32_t uid, struct passwd *pw, char *buffer,
-			     size_t buflen, int *errnop)
+				 size_t buflen, int *errnop)
 {
 	struct agent_snap_entry e;
 	struct agent_snap_purpose p;
@@ -391,16 +390,15 @@ static enum nss_status fill_passwd_cb(const struct agent_snap_entry *e,
 	return fill_passwd(e, p, result, buffer, buflen, errnop);
 }
 
-enum nss_status _nss_agent_getpwent_r(struct passwd *pw, char *buffer, size_t buflen,
-				      int *errnop)
+enum nss_status _nss_agent_getpwent_r(struct passwd *pw, char *buffer, size_t buflen, int *errnop)
 {
 	return enumerate(&pw_cursor, fill_passwd_cb, pw, buffer, buflen, errnop);
 }
 
 /* ---------------------------------------------------------------- shadow */
 
-static enum nss_status fill_shadow(const struct agent_snap_entry *e, struct spwd *sp,
-				   char *buffer, size_t buflen, int *errnop)
+static enum nss_status fill_shadow(const struct agent_snap_entry *e, struct spwd *sp, char *buffer,
+				   size_t buflen, int *errnop)
 {
 	struct buf b = { buffer, buflen };
 
@@ -478,7 +476,7 @@ static enum nss_status agents_group_locked(const char *want_name, int64_t want_g
 	char gname[AGENT_NAME_MAX + 1];
 	struct agent_snap_entry e;
 	uint32_t gid, c = 0;
-	char (*names)[AGENT_NAME_MAX + 1] = NULL;
+	char(*names)[AGENT_NAME_MAX + 1] = NULL;
 	const char **members = NULL;
 	size_t n = 0, cap = 0;
 	enum nss_status s;
@@ -525,7 +523,7 @@ static enum nss_status agents_group_locked(const char *want_name, int64_t want_g
 }
 
 static enum nss_status lookup_gr(const char *name, int64_t gid, struct group *gr, char *buffer,
-			     size_t buflen, int *errnop)
+				 size_t buflen, int *errnop)
 {
 	struct agent_snap_entry e;
 	struct agent_snap_purpose p;
@@ -583,8 +581,7 @@ enum nss_status _nss_agent_endgrent(void)
 	return _nss_agent_setgrent(0);
 }
 
-enum nss_status _nss_agent_getgrent_r(struct group *gr, char *buffer, size_t buflen,
-				      int *errnop)
+enum nss_status _nss_agent_getgrent_r(struct group *gr, char *buffer, size_t buflen, int *errnop)
 {
 	struct agent_snap_entry e;
 	struct agent_snap_purpose p;

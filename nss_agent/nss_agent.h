@@ -30,8 +30,8 @@ NSS_AGENT_EXPORT enum nss_status _nss_agent_endgrent(void);
 NSS_AGENT_EXPORT enum nss_status _nss_agent_getspnam_r(const char *name, struct spwd *sp,
 						       char *buffer, size_t buflen, int *errnop);
 NSS_AGENT_EXPORT enum nss_status _nss_agent_setspent(int stayopen);
-NSS_AGENT_EXPORT enum nss_status _nss_agent_getspent_r(struct spwd *sp, char *buffer,
-						       size_t buflen, int *errnop);
+NSS_AGENT_EXPORT enum nss_status _nss_agent_getspent_r(struct spwd *sp, char *buffer, size_t buflen,
+						       int *errnop);
 NSS_AGENT_EXPORT enum nss_status _nss_agent_endspent(void);
 
 NSS_AGENT_EXPORT enum nss_status _nss_agent_initgroups_dyn(const char *user, gid_t group,

@@ -34,8 +34,10 @@ static int h_get_user(void *ctx, bool prompt, const char **user)
 
 static const char *h_get_item(void *ctx, enum pa_item item)
 {
-	static const int items[] = { [PA_ITEM_SERVICE] = PAM_SERVICE, [PA_ITEM_TTY] = PAM_TTY,
-				     [PA_ITEM_RHOST] = PAM_RHOST, [PA_ITEM_RUSER] = PAM_RUSER };
+	static const int items[] = { [PA_ITEM_SERVICE] = PAM_SERVICE,
+				     [PA_ITEM_TTY] = PAM_TTY,
+				     [PA_ITEM_RHOST] = PAM_RHOST,
+				     [PA_ITEM_RUSER] = PAM_RUSER };
 	const void *v = NULL;
 
 	return pam_get_item(ctx, items[item], &v) == PAM_SUCCESS ? v : NULL;
@@ -96,9 +98,9 @@ static ssize_t h_exe(void *ctx, char *buf, size_t len)
 
 static int run(pam_handle_t *pamh, enum pa_stage st, int flags, int argc, const char **argv)
 {
-	const struct pa_host h = { pamh,	  h_get_user, h_get_item, h_get_authtok,
+	const struct pa_host h = { pamh,       h_get_user, h_get_item, h_get_authtok,
 				   h_get_data, h_set_data, h_put_env,  h_say,
-				   h_log,	  h_get_env,  h_exe };
+				   h_log,      h_get_env,  h_exe };
 	static const int codes[] = {
 		[PA_OK] = PAM_SUCCESS,
 		[PA_IGNORE] = PAM_IGNORE,
@@ -112,8 +114,8 @@ static int run(pam_handle_t *pamh, enum pa_stage st, int flags, int argc, const 
 		[PA_INCOMPLETE] = PAM_INCOMPLETE,
 		[PA_SESSION_ERR] = PAM_SESSION_ERR,
 	};
-	enum pa_result r = pa_stage(&h, st, (flags & (int)PAM_SILENT) != 0, argc, argv, PAM_AGENT_SOCKET,
-				    PAM_AGENT_SNAP_PATH);
+	enum pa_result r = pa_stage(&h, st, (flags & (int)PAM_SILENT) != 0, argc, argv,
+				    PAM_AGENT_SOCKET, PAM_AGENT_SNAP_PATH);
 
 	return (unsigned)r < sizeof(codes) / sizeof(codes[0]) ? codes[r] : PAM_PERM_DENIED;
 }

@@ -57,26 +57,42 @@ int main(int argc, char **argv)
 	static uint8_t buf[AGENT_WIRE_MAX];
 	static struct agent_wbuf w;
 	struct agent_msg m;
-	char (*names)[AGENT_NAME_MAX + 1];
+	char(*names)[AGENT_NAME_MAX + 1];
 	double *lat, t0, total;
 	int c, fd;
 
 	while ((c = getopt_long(argc, argv, "S:n:p:t:", opts, NULL)) != -1) {
 		switch (c) {
-		case 'S': sock = optarg; break;
-		case 'n': n = strtoul(optarg, NULL, 10); break;
-		case 'p': purpose = optarg; break;
-		case 't': ttl = strtoul(optarg, NULL, 10); break;
-		case 'r': revoke = true; break;
-		case 'N': names_out = optarg; break;
-		case 'F': revoke_from = optarg; break;
-		default: return 2;
+		case 'S':
+			sock = optarg;
+			break;
+		case 'n':
+			n = strtoul(optarg, NULL, 10);
+			break;
+		case 'p':
+			purpose = optarg;
+			break;
+		case 't':
+			ttl = strtoul(optarg, NULL, 10);
+			break;
+		case 'r':
+			revoke = true;
+			break;
+		case 'N':
+			names_out = optarg;
+			break;
+		case 'F':
+			revoke_from = optarg;
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (revoke_from && n < 1000000)
 		n = 1000000; /* upper bound for the names read */
 	if (!sock || n == 0) {
-		fprintf(stderr, "usage: bench_create -S SOCKET -n COUNT [-p PURPOSE] [-t TTL] [--revoke]\n");
+		fprintf(stderr,
+			"usage: bench_create -S SOCKET -n COUNT [-p PURPOSE] [-t TTL] [--revoke]\n");
 		return 2;
 	}
 	lat = calloc(n, sizeof(*lat));
@@ -108,7 +124,8 @@ int main(int argc, char **argv)
 		if (roundtrip(fd, &w, buf, &m) < 0 || m.type != AGENT_MSG_IDENTITY ||
 		    !(name = agent_msg_str(&m, AGENT_A_NAME))) {
 			fprintf(stderr, "bench_create: create %lu failed: %s\n", i,
-				m.type == AGENT_MSG_ERROR ? agent_msg_str(&m, AGENT_A_MESSAGE) : "?");
+				m.type == AGENT_MSG_ERROR ? agent_msg_str(&m, AGENT_A_MESSAGE)
+							  : "?");
 			return 1;
 		}
 		snprintf(names[i], sizeof(names[i]), "%s", name);

@@ -119,7 +119,8 @@ static int bench_module(const char *so, unsigned n, unsigned k)
 		uid_t uid = UMIN + (unsigned)rand() % n;
 		long long s = now_ns();
 
-		if (by_uid(uid, &pw, buf, sizeof(buf), &err) != NSS_STATUS_SUCCESS || pw.pw_uid != uid)
+		if (by_uid(uid, &pw, buf, sizeof(buf), &err) != NSS_STATUS_SUCCESS ||
+		    pw.pw_uid != uid)
 			misses++;
 		t[i] = now_ns() - s;
 	}
@@ -253,10 +254,14 @@ int main(int argc, char **argv)
 				       (unsigned)atoi(argv[4]), (unsigned)atoi(argv[5]),
 				       atoi(argv[6]));
 	if (argc == 4 && strcmp(argv[1], "fill") == 0) {
-		struct agent_snap_purpose p = { .name = "bench", .shell = "/bin/sh",
-						.ngroups = 1, .gids = { 100 } };
-		struct agent_snap_params sp = { .uid_min = UMIN, .uid_max = UMIN + 65535,
-						.purposes = &p, .npurposes = 1, .agents_group = "" };
+		struct agent_snap_purpose p = {
+			.name = "bench", .shell = "/bin/sh", .ngroups = 1, .gids = { 100 }
+		};
+		struct agent_snap_params sp = { .uid_min = UMIN,
+						.uid_max = UMIN + 65535,
+						.purposes = &p,
+						.npurposes = 1,
+						.agents_group = "" };
 		struct agent_snap_writer *w;
 		struct agent_now now;
 		unsigned n = (unsigned)atoi(argv[3]);

@@ -9,8 +9,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const struct agent_host_files no_host = {
-	.login_defs = "/nonexistent/login.defs", .subuid = "/nonexistent/subuid",
-	.subgid = "/nonexistent/subgid", .passwd = "/nonexistent/passwd",
+	.login_defs = "/nonexistent/login.defs",
+	.subuid = "/nonexistent/subuid",
+	.subgid = "/nonexistent/subgid",
+	.passwd = "/nonexistent/passwd",
 	.group = "/nonexistent/group",
 };
 

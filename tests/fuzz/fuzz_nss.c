@@ -83,8 +83,8 @@ static void enumerate(void)
 	int err, n = 0;
 
 	_nss_agent_setpwent(0);
-	while (n++ < MAX_STEPS && _nss_agent_getpwent_r(&pw, buf, sizeof(buf), &err) ==
-					  NSS_STATUS_SUCCESS) {
+	while (n++ < MAX_STEPS &&
+	       _nss_agent_getpwent_r(&pw, buf, sizeof(buf), &err) == NSS_STATUS_SUCCESS) {
 		char name[64];
 
 		check_pw(&pw);
@@ -94,8 +94,8 @@ static void enumerate(void)
 	_nss_agent_endpwent();
 	n = 0;
 	_nss_agent_setgrent(0);
-	while (n++ < MAX_STEPS && _nss_agent_getgrent_r(&gr, buf, sizeof(buf), &err) ==
-					  NSS_STATUS_SUCCESS)
+	while (n++ < MAX_STEPS &&
+	       _nss_agent_getgrent_r(&gr, buf, sizeof(buf), &err) == NSS_STATUS_SUCCESS)
 		for (char **m = gr.gr_mem; *m; m++)
 			if (!agent_valid_username(*m))
 				abort();

@@ -27,7 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		agent_snap_by_name(&m, "agent-aaaaaa", &e);
 		agent_snap_by_uid(&m, 1879048192, &e);
 		while (agent_snap_next(&m, &cursor, &e) != -2 /* ENOENT */ && cursor < 2000000) {
-			if (agent_snap_purpose(&m, e.purpose, &p) == 0 && strlen(p.shell) > AGENT_PATH_MAX)
+			if (agent_snap_purpose(&m, e.purpose, &p) == 0 &&
+			    strlen(p.shell) > AGENT_PATH_MAX)
 				abort();
 			if (agent_snap_by_name(&m, e.name, &e) == 0 && !e.name[0])
 				abort();

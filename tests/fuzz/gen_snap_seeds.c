@@ -18,7 +18,10 @@
 #define UMIN 1879048192u
 
 static const struct agent_snap_purpose purposes[2] = {
-	{ .name = "ci", .shell = "/bin/bash", .home_base = "/home/agents", .ngroups = 2,
+	{ .name = "ci",
+	  .shell = "/bin/bash",
+	  .home_base = "/home/agents",
+	  .ngroups = 2,
 	  .gids = { 100, 27 } },
 	{ .name = "research", .shell = "/bin/sh", .home_base = "" },
 };
@@ -49,8 +52,10 @@ static void seed(const char *top, const char *name, uint32_t nslots, int nlive, 
 		 bool damage)
 {
 	const char *path = "/tmp/agentd-gen-seeds.snap";
-	struct agent_snap_params p = { .uid_min = UMIN, .uid_max = UMIN + nslots - 1,
-				       .purposes = purposes, .npurposes = 2,
+	struct agent_snap_params p = { .uid_min = UMIN,
+				       .uid_max = UMIN + nslots - 1,
+				       .purposes = purposes,
+				       .npurposes = 2,
 				       .agents_group = group ? "agents" : "",
 				       .agents_gid = group ? UMIN + 65536 : 0 };
 	struct agent_snap_writer *w;
@@ -60,7 +65,8 @@ static void seed(const char *top, const char *name, uint32_t nslots, int nlive, 
 	if (agent_snap_writer_create(path, &p, &w) < 0)
 		exit(1);
 	for (int i = 0; i < nlive; i++) {
-		struct agent_snap_entry e = { .uid = UMIN + (uint32_t)i, .purpose = (uint32_t)i % 2,
+		struct agent_snap_entry e = { .uid = UMIN + (uint32_t)i,
+					      .purpose = (uint32_t)i % 2,
 					      .expires = i == 2 ? 1000000000 : 4000000000 };
 
 		snprintf(e.name, sizeof(e.name), i ? "agent-%06d" : "agent-aaaaaa", i);

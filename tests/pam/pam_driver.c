@@ -58,13 +58,22 @@ static int count_fds(void)
 
 static const char *code_name(int rc)
 {
-	static const struct { int rc; const char *name; } names[] = {
-		{ PAM_SUCCESS, "PAM_SUCCESS" }, { PAM_NO_MODULE_DATA, "PAM_IGNORE" },
-		{ PAM_AUTH_ERR, "PAM_AUTH_ERR" }, { PAM_AUTHINFO_UNAVAIL, "PAM_AUTHINFO_UNAVAIL" },
-		{ PAM_USER_UNKNOWN, "PAM_USER_UNKNOWN" }, { PAM_PERM_DENIED, "PAM_PERM_DENIED" },
-		{ PAM_ACCT_EXPIRED, "PAM_ACCT_EXPIRED" }, { PAM_SESSION_ERR, "PAM_SESSION_ERR" },
-		{ PAM_SERVICE_ERR, "PAM_SERVICE_ERR" }, { PAM_SYSTEM_ERR, "PAM_SYSTEM_ERR" },
-		{ PAM_BUF_ERR, "PAM_BUF_ERR" }, { PAM_IGNORE, "PAM_IGNORE(raw)" },
+	static const struct {
+		int rc;
+		const char *name;
+	} names[] = {
+		{ PAM_SUCCESS, "PAM_SUCCESS" },
+		{ PAM_NO_MODULE_DATA, "PAM_IGNORE" },
+		{ PAM_AUTH_ERR, "PAM_AUTH_ERR" },
+		{ PAM_AUTHINFO_UNAVAIL, "PAM_AUTHINFO_UNAVAIL" },
+		{ PAM_USER_UNKNOWN, "PAM_USER_UNKNOWN" },
+		{ PAM_PERM_DENIED, "PAM_PERM_DENIED" },
+		{ PAM_ACCT_EXPIRED, "PAM_ACCT_EXPIRED" },
+		{ PAM_SESSION_ERR, "PAM_SESSION_ERR" },
+		{ PAM_SERVICE_ERR, "PAM_SERVICE_ERR" },
+		{ PAM_SYSTEM_ERR, "PAM_SYSTEM_ERR" },
+		{ PAM_BUF_ERR, "PAM_BUF_ERR" },
+		{ PAM_IGNORE, "PAM_IGNORE(raw)" },
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -80,7 +89,8 @@ int main(int argc, char **argv)
 	int i = 4, rc;
 
 	if (argc < 5) {
-		fprintf(stderr, "usage: pam_driver CONFDIR SERVICE USER [--tty T] [--rhost H] STAGE...\n");
+		fprintf(stderr,
+			"usage: pam_driver CONFDIR SERVICE USER [--tty T] [--rhost H] STAGE...\n");
 		return 2;
 	}
 	if (!fgets(answer, sizeof(answer), stdin))

@@ -216,7 +216,8 @@ static void test_tampering(void **state)
 	memcpy(t, lines, 4 * sizeof(*t));
 	snprintf(forged, sizeof(forged),
 		 "v=2 seq=5 time=\"2026-11-22T15:30:00.000Z\" event=\"auth\" decision=\"allow\" "
-		 "identity=\"agent-k7f3q2\" prev=\"%032d\" mac=\"%032d\"", 0, 0);
+		 "identity=\"agent-k7f3q2\" prev=\"%032d\" mac=\"%032d\"",
+		 0, 0);
 	t[4] = forged;
 	memcpy(&t[5], &lines[4], (nlines - 4) * sizeof(*t));
 	assert_int_equal(verify(t, nlines + 1, &x, &st), 1);
@@ -343,8 +344,16 @@ static void test_checkpoint_every(void **state)
 static void test_values_roundtrip(void **state)
 {
 	static const char *const values[] = {
-		"two words", "a \"quoted\" word", "line\nbreak", "tab\tand\rcr", "bell\a esc\x1b",
-		"back\\slash", "caf\xc3\xa9 \xe2\x9c\x93", "mac=\"0000\" prev=\"x\"", "\x7f", "",
+		"two words",
+		"a \"quoted\" word",
+		"line\nbreak",
+		"tab\tand\rcr",
+		"bell\a esc\x1b",
+		"back\\slash",
+		"caf\xc3\xa9 \xe2\x9c\x93",
+		"mac=\"0000\" prev=\"x\"",
+		"\x7f",
+		"",
 	};
 	struct agent_audit a;
 	struct agent_audit_fields *f = malloc(sizeof(*f));
@@ -406,12 +415,13 @@ static void test_line_split(void **state)
 	assert_string_equal(m, "v=2 seq=1");
 	assert_int_equal(agent_audit_line_split("2026-11-22T15:30:00Z h agentd: v=2 seq=1", &m),
 			 AGENT_LINE_RECORD);
-	assert_int_equal(agent_audit_line_split(
-				 "2026-11-22T15:30:00.1+00:00 host agentd[42]: store: cannot purge", &m),
-			 AGENT_LINE_AGENTD);
-	assert_int_equal(agent_audit_line_split(
-				 "2026-11-22T15:30:00.1+00:00 host sshd[7]: v=2 seq=1", &m),
-			 AGENT_LINE_OTHER);
+	assert_int_equal(
+		agent_audit_line_split(
+			"2026-11-22T15:30:00.1+00:00 host agentd[42]: store: cannot purge", &m),
+		AGENT_LINE_AGENTD);
+	assert_int_equal(
+		agent_audit_line_split("2026-11-22T15:30:00.1+00:00 host sshd[7]: v=2 seq=1", &m),
+		AGENT_LINE_OTHER);
 	assert_int_equal(agent_audit_line_split("Nov 22 15:30:00 host agentdx[1]: v=2", &m),
 			 AGENT_LINE_OTHER);
 	assert_int_equal(agent_audit_line_split("", &m), AGENT_LINE_OTHER);
@@ -432,8 +442,9 @@ static void test_syslog_lines_verify(void **state)
 	for (size_t i = 0; i < nlines; i++) {
 		char *l;
 
-		assert_true(asprintf(&l, i % 2 ? "Nov 22 15:30:0%zu host agentd[42]: %s" :
-					       "2026-11-22T15:30:0%zu.5+00:00 host agentd[42]: %s",
+		assert_true(asprintf(&l,
+				     i % 2 ? "Nov 22 15:30:0%zu host agentd[42]: %s"
+					   : "2026-11-22T15:30:0%zu.5+00:00 host agentd[42]: %s",
 				     i, lines[i]) > 0);
 		t[n++] = l;
 		t[n++] = strdup("Nov 22 15:30:00 host sudo: alice : TTY=pts/0 ; COMMAND=/bin/true");
@@ -703,7 +714,8 @@ static size_t fleet_input(char **t)
 	copy_key("b", "web2");
 	for (size_t i = 0; i < 6; i++)
 		for (int h = 0; h < 2; h++) {
-			assert_true(asprintf(&t[n++], "2026-11-22T15:30:0%zu.5+00:00 web%d agentd[4%d]: %s",
+			assert_true(asprintf(&t[n++],
+					     "2026-11-22T15:30:0%zu.5+00:00 web%d agentd[4%d]: %s",
 					     i, h + 1, h, lines[6 * (size_t)h + i]) > 0);
 			if (h == 0)
 				t[n++] = strdup("2026-11-22T15:30:00.1+00:00 web2 sshd[9]: hello");
@@ -824,7 +836,8 @@ static void test_fleet_unknown_host(void **state)
 		assert_int_equal(agent_audit_trace_print(tr, mem, false), 13);
 		fclose(mem);
 		assert_non_null(strstr(out, "\nhosts:     web1 web2 (none)\n"));
-		assert_non_null(strstr(out, "records:   13, 7 not authenticated (no key for their host"));
+		assert_non_null(
+			strstr(out, "records:   13, 7 not authenticated (no key for their host"));
 		assert_non_null(strstr(out, "\n  web1 "));
 		assert_non_null(strstr(out, "\n? web2 "));
 		free(out);
@@ -853,9 +866,10 @@ static void test_line_split_host(void **state)
 	const char *m;
 
 	(void)state;
-	assert_int_equal(agent_audit_line_split_host("2026-11-22T15:30:00.5+00:00 web1 agentd[1]: v=2 x",
-						     &m, host, sizeof(host)),
-			 AGENT_LINE_RECORD);
+	assert_int_equal(
+		agent_audit_line_split_host("2026-11-22T15:30:00.5+00:00 web1 agentd[1]: v=2 x", &m,
+					    host, sizeof(host)),
+		AGENT_LINE_RECORD);
 	assert_string_equal(host, "web1");
 	assert_int_equal(agent_audit_line_split_host("Nov 22 15:30:00 db.example agentd: oops", &m,
 						     host, sizeof(host)),
@@ -865,9 +879,10 @@ static void test_line_split_host(void **state)
 			 AGENT_LINE_RECORD);
 	assert_string_equal(host, "");
 	/* a name longer than the buffer is not cut: it is left out */
-	assert_int_equal(agent_audit_line_split_host("Nov 22 15:30:00 a-very-long-host-name agentd: v=2",
-						     &m, host, sizeof(host)),
-			 AGENT_LINE_RECORD);
+	assert_int_equal(
+		agent_audit_line_split_host("Nov 22 15:30:00 a-very-long-host-name agentd: v=2", &m,
+					    host, sizeof(host)),
+		AGENT_LINE_RECORD);
 	assert_string_equal(host, "");
 }
 

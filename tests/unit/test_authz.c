@@ -136,10 +136,10 @@ static void test_config_risk(void **state)
 						   err, sizeof(err)),
 			 -EINVAL);
 	assert_non_null(strstr(err, "b.conf:1: approve_risk = \"severe\": use \"low\""));
-	assert_int_equal(agent_config_parse_string(
-				 "purposes = ( { name = \"x\"; risk = \"huge\"; } );\n", "b.conf",
-				 &bad, err, sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(
+		agent_config_parse_string("purposes = ( { name = \"x\"; risk = \"huge\"; } );\n",
+					  "b.conf", &bad, err, sizeof(err)),
+		-EINVAL);
 	assert_non_null(strstr(err, "risk = \"huge\""));
 	/* service_risk names only listed services, with a known level */
 	assert_int_equal(agent_config_parse_string(
@@ -171,10 +171,11 @@ static void test_config_risk(void **state)
 				 "b.conf", &bad, err, sizeof(err)),
 			 -EINVAL);
 	assert_non_null(strstr(err, "is not a valid command rule"));
-	assert_int_equal(agent_config_parse_string(
-				 "purposes = ( { name = \"x\"; sudo_commands = { risk = 3; }; } );\n",
-				 "b.conf", &bad, err, sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(
+		agent_config_parse_string(
+			"purposes = ( { name = \"x\"; sudo_commands = { risk = 3; }; } );\n",
+			"b.conf", &bad, err, sizeof(err)),
+		-EINVAL);
 	assert_null(bad);
 }
 
@@ -194,7 +195,7 @@ static void test_create_risk(void **state)
 	d = create(c, &alice, "high", NULL);
 	assert_true(d.allowed);
 	assert_int_equal(d.risk, AGENT_RISK_HIGH); /* the purpose's */
-	d = create(c, &alice, "low", "critical"); /* raised */
+	d = create(c, &alice, "low", "critical");  /* raised */
 	assert_true(d.allowed);
 	assert_int_equal(d.risk, AGENT_RISK_CRITICAL);
 	d = create(c, &alice, "high", "high"); /* equal is fine */
@@ -341,21 +342,21 @@ static void test_two_person(void **state)
 						   why, sizeof(why)));
 	assert_string_equal(why, "alice is in the delegation chain of agent-risk01 and the "
 				 "action is critical");
-	assert_false(agent_policy_may_approve_risk(c, &orch, &id, AGENT_RISK_CRITICAL, NULL, 0,
-						   why, sizeof(why)));
+	assert_false(agent_policy_may_approve_risk(c, &orch, &id, AGENT_RISK_CRITICAL, NULL, 0, why,
+						   sizeof(why)));
 	assert_true(agent_policy_may_approve_risk(c, &bob, &id, AGENT_RISK_CRITICAL, NULL, 0, why,
 						  sizeof(why)));
 	assert_true(agent_policy_may_approve_risk(c, &dave, &id, AGENT_RISK_CRITICAL, NULL, 0, why,
 						  sizeof(why)));
 	/* no one twice */
-	assert_false(agent_policy_may_approve_risk(
-		c, &bob, &id, AGENT_RISK_CRITICAL, (const char(*)[AGENT_NAME_MAX + 1])prior, 1, why,
-		sizeof(why)));
+	assert_false(agent_policy_may_approve_risk(c, &bob, &id, AGENT_RISK_CRITICAL,
+						   (const char(*)[AGENT_NAME_MAX + 1]) prior, 1,
+						   why, sizeof(why)));
 	assert_string_equal(why, "bob has approved this request already; it needs another "
 				 "approver");
-	assert_true(agent_policy_may_approve_risk(
-		c, &carol, &id, AGENT_RISK_CRITICAL, (const char(*)[AGENT_NAME_MAX + 1])prior, 1,
-		why, sizeof(why)));
+	assert_true(agent_policy_may_approve_risk(c, &carol, &id, AGENT_RISK_CRITICAL,
+						  (const char(*)[AGENT_NAME_MAX + 1]) prior, 1, why,
+						  sizeof(why)));
 	/* the identity itself, still never */
 	{
 		struct agent_caller self = user("agent-risk01", "admins");
@@ -394,10 +395,11 @@ static void test_config_actors(void **state)
 	assert_int_equal(c->nactors, 0);
 	agent_config_free(c);
 
-	assert_int_equal(agent_config_parse_string(
-				 "verified_actors = ( { name = \"a\"; path = \"/x\"; sha256 = \"ab\"; } );\n",
-				 "b.conf", &bad, err, sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(
+		agent_config_parse_string(
+			"verified_actors = ( { name = \"a\"; path = \"/x\"; sha256 = \"ab\"; } );\n",
+			"b.conf", &bad, err, sizeof(err)),
+		-EINVAL);
 	assert_non_null(strstr(err, "is not 64 lower-case hex digits"));
 	assert_int_equal(agent_config_parse_string(
 				 "verified_actors = ( { name = \"a\"; path = \"rel\"; } );\n",
@@ -408,25 +410,26 @@ static void test_config_actors(void **state)
 						   "b.conf", &bad, err, sizeof(err)),
 			 -EINVAL);
 	assert_non_null(strstr(err, "missing required setting 'name'"));
-	assert_int_equal(agent_config_parse_string(
-				 "verified_actors = ( { name = \"a\"; path = \"/x\"; },\n"
-				 "  { name = \"a\"; path = \"/y\"; } );\n",
-				 "b.conf", &bad, err, sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(
+		agent_config_parse_string("verified_actors = ( { name = \"a\"; path = \"/x\"; },\n"
+					  "  { name = \"a\"; path = \"/y\"; } );\n",
+					  "b.conf", &bad, err, sizeof(err)),
+		-EINVAL);
 	assert_non_null(strstr(err, "b.conf:2: verified actor \"a\" is defined twice"));
-	assert_int_equal(agent_config_parse_string(
-				 "verified_actors = ( { name = \"a\"; path = \"/x\"; how = 1; } );\n",
-				 "b.conf", &bad, err, sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(
+		agent_config_parse_string(
+			"verified_actors = ( { name = \"a\"; path = \"/x\"; how = 1; } );\n",
+			"b.conf", &bad, err, sizeof(err)),
+		-EINVAL);
 	assert_non_null(strstr(err, "unknown setting 'how'"));
 	assert_null(bad);
 }
 
 static void test_actor_decision(void **state)
 {
-	struct agent_config *c = parse_or_die(
-		"purposes = ( { name = \"req\"; require_verified_actor = true; },\n"
-		"  { name = \"free\"; } );\n");
+	struct agent_config *c =
+		parse_or_die("purposes = ( { name = \"req\"; require_verified_actor = true; },\n"
+			     "  { name = \"free\"; } );\n");
 	const struct agent_cfg_purpose *req = &c->purposes[0], *fr = &c->purposes[1];
 	char why[256];
 	bool v;
@@ -484,11 +487,12 @@ static void test_actor_identify(void **state)
 	assert_int_equal(getsockopt(sp[0], SOL_SOCKET, SO_PEERCRED, &cred, &len), 0);
 
 	/* pinned, right user: verified (the purpose's list first) */
-	snprintf(text, sizeof(text),
-		 "verified_actors = ( { name = \"global\"; path = \"%s\"; } );\n"
-		 "purposes = ( { name = \"p\"; verified_actors = ( { name = \"me\"; path = \"%s\";\n"
-		 "  sha256 = \"%s\"; who = [ \"%%testers\" ]; } ); } );\n",
-		 exe, exe, hex);
+	snprintf(
+		text, sizeof(text),
+		"verified_actors = ( { name = \"global\"; path = \"%s\"; } );\n"
+		"purposes = ( { name = \"p\"; verified_actors = ( { name = \"me\"; path = \"%s\";\n"
+		"  sha256 = \"%s\"; who = [ \"%%testers\" ]; } ); } );\n",
+		exe, exe, hex);
 	c = parse_or_die(text);
 	agentd_actor_identify(c, &c->purposes[0], sp[0], &cred, &me, &a);
 	assert_true(a.verified);
@@ -532,7 +536,8 @@ static void test_actor_identify(void **state)
 		assert_int_equal(write(fd, "abc", 3), 3);
 		assert_int_equal(agentd_actor_hash_fd(fd, hash), 0);
 		sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
-		assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+		assert_string_equal(
+			hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 		close(fd);
 	}
 }
@@ -568,7 +573,8 @@ static void test_recheck(void **state)
 
 		agent_policy_recheck(c, &id, &left, NULL, NOW, &d);
 		assert_int_equal(d.action, AGENT_RECHECK_RETIRE);
-		assert_string_equal(d.reason, "no delegator rule lets alice create purpose ci any more");
+		assert_string_equal(d.reason,
+				    "no delegator rule lets alice create purpose ci any more");
 	}
 	/* a creator whose account is gone */
 	agent_policy_recheck(c, &id, &gone, NULL, NOW, &d);
@@ -716,7 +722,8 @@ static void test_budgets(void **state)
 	assert_false(d.allowed);
 	assert_false(d.approve);
 	assert_true(d.over_budget);
-	assert_string_equal(d.reason, "over budget: 2 of max_sudo 2 sudo actions used for purpose b");
+	assert_string_equal(d.reason,
+			    "over budget: 2 of max_sudo 2 sudo actions used for purpose b");
 	assert_non_null(strstr(d.rule, "; max_sudo 2 used = deny"));
 	/* a later stage of a sudo counted already is not refused by the count */
 	agent_policy_sudo(c, &id, "sudo", "/usr/bin/id", "root", &now, &d);
@@ -759,11 +766,13 @@ static void test_budgets(void **state)
 		struct agent_config *bad = NULL;
 		char err[256];
 
-		assert_int_equal(agent_config_parse_string(
-					 "purposes = ( { name = \"x\"; over_budget = \"allow\"; } );\n",
-					 "b.conf", &bad, err, sizeof(err)),
-				 -EINVAL);
-		assert_non_null(strstr(err, "over_budget = \"allow\": use \"deny\" or \"approve\""));
+		assert_int_equal(
+			agent_config_parse_string(
+				"purposes = ( { name = \"x\"; over_budget = \"allow\"; } );\n",
+				"b.conf", &bad, err, sizeof(err)),
+			-EINVAL);
+		assert_non_null(
+			strstr(err, "over_budget = \"allow\": use \"deny\" or \"approve\""));
 		assert_int_equal(agent_config_parse_string(
 					 "purposes = ( { name = \"x\"; max_sudo = -1; } );\n",
 					 "b.conf", &bad, err, sizeof(err)),
@@ -774,11 +783,11 @@ static void test_budgets(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_risk_names),  cmocka_unit_test(test_config_risk),
-		cmocka_unit_test(test_create_risk), cmocka_unit_test(test_action_risk),
-		cmocka_unit_test(test_two_person),  cmocka_unit_test(test_config_actors),
+		cmocka_unit_test(test_risk_names),     cmocka_unit_test(test_config_risk),
+		cmocka_unit_test(test_create_risk),    cmocka_unit_test(test_action_risk),
+		cmocka_unit_test(test_two_person),     cmocka_unit_test(test_config_actors),
 		cmocka_unit_test(test_actor_decision), cmocka_unit_test(test_actor_identify),
-		cmocka_unit_test(test_recheck),     cmocka_unit_test(test_budgets),
+		cmocka_unit_test(test_recheck),        cmocka_unit_test(test_budgets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

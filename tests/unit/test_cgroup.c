@@ -46,10 +46,10 @@ static void test_parse_self(void **state)
 }
 
 static const char hybrid[] =
-    "22 1 0:21 / /sys rw,nosuid - sysfs sysfs rw\n"
-    "30 22 0:27 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
-    "38 30 0:35 / /sys/fs/cgroup/pids rw,relatime shared:9 - cgroup cgroup rw,pids\n"
-    "40 30 0:37 / /sys/fs/cgroup/unified rw,relatime shared:10 - cgroup2 cgroup2 rw\n";
+	"22 1 0:21 / /sys rw,nosuid - sysfs sysfs rw\n"
+	"30 22 0:27 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+	"38 30 0:35 / /sys/fs/cgroup/pids rw,relatime shared:9 - cgroup cgroup rw,pids\n"
+	"40 30 0:37 / /sys/fs/cgroup/unified rw,relatime shared:10 - cgroup2 cgroup2 rw\n";
 
 static void test_parse_mountinfo(void **state)
 {
@@ -58,14 +58,14 @@ static void test_parse_mountinfo(void **state)
 	(void)state;
 	/* v1 "cgroup" mounts are not it; optional fields are skipped. */
 	assert_int_equal(
-	    agent_cgroup_parse_mountinfo(hybrid, 0, mnt, sizeof(mnt), root, sizeof(root)), 0);
+		agent_cgroup_parse_mountinfo(hybrid, 0, mnt, sizeof(mnt), root, sizeof(root)), 0);
 	assert_string_equal(mnt, "/sys/fs/cgroup/unified");
 	assert_string_equal(root, "/");
 	/* A namespaced view: the mount shows a subtree; spaces are escaped. */
 	assert_int_equal(agent_cgroup_parse_mountinfo(
-			     "1 0 0:1 / / rw - ext4 /dev/sda rw\n"
-			     "7 1 0:9 /ns/x\\040y /sys/fs/cg\\134 rw - cgroup2 cgroup2 rw",
-			     0, mnt, sizeof(mnt), root, sizeof(root)),
+				 "1 0 0:1 / / rw - ext4 /dev/sda rw\n"
+				 "7 1 0:9 /ns/x\\040y /sys/fs/cg\\134 rw - cgroup2 cgroup2 rw",
+				 0, mnt, sizeof(mnt), root, sizeof(root)),
 			 0);
 	assert_string_equal(mnt, "/sys/fs/cg\\");
 	assert_string_equal(root, "/ns/x y");
@@ -73,26 +73,27 @@ static void test_parse_mountinfo(void **state)
 						      sizeof(mnt), root, sizeof(root)),
 			 -ENOENT);
 	assert_int_equal(
-	    agent_cgroup_parse_mountinfo("garbage\n", 0, mnt, sizeof(mnt), root, sizeof(root)),
-	    -EINVAL);
+		agent_cgroup_parse_mountinfo("garbage\n", 0, mnt, sizeof(mnt), root, sizeof(root)),
+		-EINVAL);
 	assert_int_equal(agent_cgroup_parse_mountinfo(hybrid, 0, mnt, 8, root, sizeof(root)),
 			 -ENAMETOOLONG);
 	/* Inside a cgroup namespace: the outer mount shows "/..", the second
 	 * cgroup2 mount is the namespace's own. */
 	static const char nested[] =
-	    "40 30 0:37 /.. /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n"
-	    "90 80 0:37 / /sys/fs/cgroup rw,nosuid shared:2 - cgroup2 cgroup2 rw\n";
+		"40 30 0:37 /.. /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n"
+		"90 80 0:37 / /sys/fs/cgroup rw,nosuid shared:2 - cgroup2 cgroup2 rw\n";
 	assert_int_equal(
-	    agent_cgroup_parse_mountinfo(nested, 0, mnt, sizeof(mnt), root, sizeof(root)), 0);
+		agent_cgroup_parse_mountinfo(nested, 0, mnt, sizeof(mnt), root, sizeof(root)), 0);
 	assert_string_equal(root, "/..");
 	assert_int_equal(agent_cgroup_join(mnt, root, "/system.slice/a.service", j, sizeof(j)),
 			 -ENOENT);
 	assert_int_equal(
-	    agent_cgroup_parse_mountinfo(nested, 1, mnt, sizeof(mnt), root, sizeof(root)), 0);
+		agent_cgroup_parse_mountinfo(nested, 1, mnt, sizeof(mnt), root, sizeof(root)), 0);
 	assert_string_equal(mnt, "/sys/fs/cgroup");
 	assert_string_equal(root, "/");
 	assert_int_equal(
-	    agent_cgroup_parse_mountinfo(nested, 2, mnt, sizeof(mnt), root, sizeof(root)), -ENOENT);
+		agent_cgroup_parse_mountinfo(nested, 2, mnt, sizeof(mnt), root, sizeof(root)),
+		-ENOENT);
 }
 
 static void test_join(void **state)
@@ -100,9 +101,9 @@ static void test_join(void **state)
 	char out[64];
 
 	(void)state;
-	assert_int_equal(
-	    agent_cgroup_join("/sys/fs/cgroup", "/", "/system.slice/a.service", out, sizeof(out)),
-	    0);
+	assert_int_equal(agent_cgroup_join("/sys/fs/cgroup", "/", "/system.slice/a.service", out,
+					   sizeof(out)),
+			 0);
 	assert_string_equal(out, "/sys/fs/cgroup/system.slice/a.service");
 	assert_int_equal(agent_cgroup_join("/sys/fs/cgroup", "/", "/", out, sizeof(out)), 0);
 	assert_string_equal(out, "/sys/fs/cgroup");
@@ -124,7 +125,8 @@ static void test_identity_path(void **state)
 
 	(void)state;
 	assert_int_equal(
-	    agent_cgroup_identity_path("/sys/fs/cgroup/agentd", 1879048192u, out, sizeof(out)), 0);
+		agent_cgroup_identity_path("/sys/fs/cgroup/agentd", 1879048192u, out, sizeof(out)),
+		0);
 	assert_string_equal(out, "/sys/fs/cgroup/agentd/agent-1879048192");
 	assert_int_equal(agent_cgroup_identity_path("/r", 4294967295u, out, sizeof(out)), 0);
 	assert_string_equal(out, "/r/agent-4294967295");
@@ -153,7 +155,7 @@ static void test_words_and_events(void **state)
  * (the one kernels without cgroup.kill take), then by cgroup.kill. */
 static const char *cg2_mount(void)
 {
-	static const char *const c[] = {"/sys/fs/cgroup/unified", "/sys/fs/cgroup"};
+	static const char *const c[] = { "/sys/fs/cgroup/unified", "/sys/fs/cgroup" };
 	struct statfs sf;
 
 	for (size_t i = 0; i < 2; i++)
@@ -234,13 +236,13 @@ static void test_kill_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_self),
-	    cmocka_unit_test(test_parse_mountinfo),
-	    cmocka_unit_test(test_join),
-	    cmocka_unit_test(test_identity_path),
-	    cmocka_unit_test(test_words_and_events),
-	    cmocka_unit_test(test_kill_fallback),
-	    cmocka_unit_test(test_kill_file),
+		cmocka_unit_test(test_parse_self),
+		cmocka_unit_test(test_parse_mountinfo),
+		cmocka_unit_test(test_join),
+		cmocka_unit_test(test_identity_path),
+		cmocka_unit_test(test_words_and_events),
+		cmocka_unit_test(test_kill_fallback),
+		cmocka_unit_test(test_kill_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,16 +19,16 @@
 #include "agentd/config.h"
 
 static const char full[] =
-	"uid_min = 1879048192;\n"                                     /* 1 */
-	"uid_max = 1879048447;\n"                                     /* 2 */
-	"name_prefix = \"ag-\";\n"                                    /* 3 */
-	"default_ttl = \"10m\"; max_ttl = \"4h\";\n"                  /* 4 */
-	"uid_quarantine = \"1h\"; kill_grace = \"3s\";\n"             /* 5 */
-	"home_base = \"/var/agents\";\n"                              /* 6 */
-	"agents_group = \"agents\"; agents_gid = 1879113728;\n"       /* 7 */
+	"uid_min = 1879048192;\n"                               /* 1 */
+	"uid_max = 1879048447;\n"                               /* 2 */
+	"name_prefix = \"ag-\";\n"                              /* 3 */
+	"default_ttl = \"10m\"; max_ttl = \"4h\";\n"            /* 4 */
+	"uid_quarantine = \"1h\"; kill_grace = \"3s\";\n"       /* 5 */
+	"home_base = \"/var/agents\";\n"                        /* 6 */
+	"agents_group = \"agents\"; agents_gid = 1879113728;\n" /* 7 */
 	"max_live = 100; max_live_per_caller = 10; max_connections = 8; max_connections_per_uid = 4; connection_idle_timeout = \"5s\";\n" /* 8 */
-	"retired_retention = \"7d\";\n"                               /* 9 */
-	"purposes = (\n"                                              /* 10 */
+	"retired_retention = \"7d\";\n" /* 9 */
+	"purposes = (\n"                /* 10 */
 	"  { name = \"ci\"; groups = [ \"0\", \"12345\" ]; shell = \"/bin/bash\";\n"
 	"    home = \"ephemeral\"; services = { sshd = \"allow\"; sudo = \"approve\"; login = \"deny\"; };\n"
 	"    delegate = [ \"ci\", \"research\" ]; max_depth = 3; max_ttl = \"2h\"; },\n"
@@ -131,23 +131,25 @@ static void test_defaults(void **state)
 	agent_config_free(NULL);
 	/* set: exactly the list given; empty: only home_base */
 	assert_int_equal(agent_config_parse_string("sweep_dirs = [ \"/srv/scratch\" ];", "s.conf",
-						   &c, err, sizeof(err)), 0);
+						   &c, err, sizeof(err)),
+			 0);
 	assert_int_equal(c->nsweep_dirs, 1);
 	assert_string_equal(c->sweep_dirs[0], "/srv/scratch");
 	agent_config_free(c);
-	assert_int_equal(agent_config_parse_string("sweep_dirs = [ ];", "s.conf", &c, err,
-						   sizeof(err)), 0);
+	assert_int_equal(
+		agent_config_parse_string("sweep_dirs = [ ];", "s.conf", &c, err, sizeof(err)), 0);
 	assert_int_equal(c->nsweep_dirs, 0);
 	agent_config_free(c);
 	assert_int_equal(agent_config_parse_string("", "s.conf", &c, err, sizeof(err)), 0);
 	assert_string_equal(c->cgroup_root, "auto");
 	agent_config_free(c);
 	/* Containment keys. */
-	assert_int_equal(agent_config_parse_string("cgroup_root = \"none\";\n"
-						   "purposes = ( { name = \"ci\"; max_processes = 300; },"
-						   " { name = \"r\"; } );\n",
-						   "cg.conf", &c, err, sizeof(err)),
-			 0);
+	assert_int_equal(
+		agent_config_parse_string("cgroup_root = \"none\";\n"
+					  "purposes = ( { name = \"ci\"; max_processes = 300; },"
+					  " { name = \"r\"; } );\n",
+					  "cg.conf", &c, err, sizeof(err)),
+		0);
 	assert_string_equal(c->cgroup_root, "none");
 	assert_int_equal(c->purposes[0].max_processes, 300);
 	assert_int_equal(c->purposes[1].max_processes, 0);
@@ -232,7 +234,8 @@ static const struct {
 	const char *needle;
 } bad[] = {
 	{ "uid_min = 5;\nbogus = 1;\n", 2, "unknown setting 'bogus'" },
-	{ "\npurposes = ( { name = \"ci\"; colour = \"red\"; } );\n", 2, "unknown setting 'colour'" },
+	{ "\npurposes = ( { name = \"ci\"; colour = \"red\"; } );\n", 2,
+	  "unknown setting 'colour'" },
 	{ "uid_min = \"x\";\n", 1, "must be an integer" },
 	{ "\n\ndefault_ttl = \"5 minutes\";\n", 3, "is not a duration" },
 	{ "max_ttl = \"0s\";\n", 1, "longer than 0s" },
@@ -251,7 +254,8 @@ static const struct {
 	{ "sweep_dirs = [ \"/\" ];\n", 1, "is not a valid absolute path other than /" },
 	{ "agents_group = \"agents\";\n", 1, "needs agents_gid" },
 	{ "agents_gid = 5000;\n", 1, "without agents_group" },
-	{ "agents_group = \"agents\"; agents_gid = 1879048200;\n", 1, "inside the agent uid range" },
+	{ "agents_group = \"agents\"; agents_gid = 1879048200;\n", 1,
+	  "inside the agent uid range" },
 	{ "max_live = 70000;\n", 1, "out of range" },
 	{ "max_connections = 0;\n", 1, "out of range" },
 	{ "max_connections_per_uid = 0;\n", 1, "out of range" },
@@ -259,23 +263,29 @@ static const struct {
 	{ "purposes = ( { name = \"ci\"; },\n { name = \"ci\"; } );\n", 2, "defined twice" },
 	{ "purposes = ( { name = \"Bad\"; } );\n", 1, "purpose name" },
 	{ "purposes = ( { groups = [ \"users\" ]; } );\n", 1, "missing required setting 'name'" },
-	{ "purposes = (\n { name = \"ci\"; delegate = [ \"nosuch\" ]; } );\n", 2, "unknown purpose \"nosuch\"" },
-	{ "purposes = (\n { name = \"ci\"; services = { sshd = \"maybe\"; }; } );\n", 2, "use \"allow\"" },
-	{ "purposes = (\n { name = \"ci\"; services = { sshd = 1; }; } );\n", 2, "must be \"allow\"" },
-	{ "purposes = (\n { name = \"ci\"; home = \"persistent\"; } );\n", 2, "use \"none\" or \"ephemeral\"" },
+	{ "purposes = (\n { name = \"ci\"; delegate = [ \"nosuch\" ]; } );\n", 2,
+	  "unknown purpose \"nosuch\"" },
+	{ "purposes = (\n { name = \"ci\"; services = { sshd = \"maybe\"; }; } );\n", 2,
+	  "use \"allow\"" },
+	{ "purposes = (\n { name = \"ci\"; services = { sshd = 1; }; } );\n", 2,
+	  "must be \"allow\"" },
+	{ "purposes = (\n { name = \"ci\"; home = \"persistent\"; } );\n", 2,
+	  "use \"none\" or \"ephemeral\"" },
 	{ "purposes = (\n { name = \"ci\"; shell = \"bash\"; } );\n", 2, "absolute path" },
-	{ "purposes = (\n { name = \"ci\"; groups = [ \"no-such-group-xyz\" ]; } );\n", 2, "does not exist" },
+	{ "purposes = (\n { name = \"ci\"; groups = [ \"no-such-group-xyz\" ]; } );\n", 2,
+	  "does not exist" },
 	{ "purposes = (\n { name = \"ci\"; max_depth = 0; } );\n", 2, "out of range" },
 	{ "purposes = (\n { name = \"ci\"; max_depth = 9; } );\n", 2, "out of range" },
-	{ "purposes = (\n { name = \"ci\"; max_ttl = \"9h\"; } );\n", 2, "exceeds the global max_ttl" },
+	{ "purposes = (\n { name = \"ci\"; max_ttl = \"9h\"; } );\n", 2,
+	  "exceeds the global max_ttl" },
 	{ "purposes = ( { name = \"ci\"; } );\ndelegators = (\n { who = [ \"alice\" ]; purposes = [ \"nosuch\" ]; } );\n",
 	  3, "unknown purpose \"nosuch\"" },
 	{ "purposes = ( { name = \"ci\"; } );\ndelegators = (\n { who = [ \"Bad User\" ]; purposes = [ \"ci\" ]; } );\n",
 	  3, "not a valid user" },
 	{ "purposes = ( { name = \"ci\"; } );\ndelegators = (\n { who = [ ]; purposes = [ \"ci\" ]; } );\n",
 	  3, "must not be empty" },
-	{ "purposes = ( { name = \"ci\"; } );\ndelegators = (\n { purposes = [ \"ci\" ]; } );\n",
-	  3, "missing required setting 'who'" },
+	{ "purposes = ( { name = \"ci\"; } );\ndelegators = (\n { purposes = [ \"ci\" ]; } );\n", 3,
+	  "missing required setting 'who'" },
 	{ "purposes = ( { name = \"ci\"; } );\ndelegators = (\n { who = [ \"a\" ]; purposes = [ \"ci\" ]; may_act_for = 1; } );\n",
 	  3, "true or false" },
 	/* step-up approval */
@@ -299,10 +309,12 @@ static const struct {
 	{ "max_pending = 0;\n", 1, "out of range 1..4096" },
 	{ "\nmax_pending = 4097;\n", 2, "out of range 1..4096" },
 	{ "max_pending = \"8\";\n", 1, "must be an integer" },
-	{ "cgroup_root = \"sys/fs/cgroup\";\n", 1, "must be \"auto\", \"none\" or an absolute path" },
+	{ "cgroup_root = \"sys/fs/cgroup\";\n", 1,
+	  "must be \"auto\", \"none\" or an absolute path" },
 	{ "\ncgroup_root = \"/\";\n", 2, "must be \"auto\", \"none\" or an absolute path" },
 	{ "cgroup_root = \"\";\n", 1, "must be \"auto\", \"none\" or an absolute path" },
-	{ "purposes = (\n { name = \"ci\";\n max_processes = -1; } );\n", 3, "out of range 0..4194304" },
+	{ "purposes = (\n { name = \"ci\";\n max_processes = -1; } );\n", 3,
+	  "out of range 0..4194304" },
 	{ "purposes = (\n { name = \"ci\";\n max_processes = 4194305; } );\n", 3,
 	  "out of range 0..4194304" },
 	{ "purposes = (\n { name = \"ci\";\n sudo_commands = [ \"/usr/bin/id\" ]; } );\n", 3,
@@ -310,13 +322,14 @@ static const struct {
 	{ "purposes = (\n { name = \"ci\";\n sudo_commands = \"/usr/bin/id\"; } );\n", 3,
 	  "'sudo_commands' must be a group" },
 	{ "purposes = (\n { name = \"ci\"; sudo_commands = {\n allow = [ \"/usr/bin/id\" ];\n"
-	  " prompt = [ \"/usr/bin/id\" ]; }; } );\n", 4, "unknown setting 'prompt'" },
-	{ "purposes = (\n { name = \"ci\"; sudo_commands = {\n allow = \"/usr/bin/id\"; }; } );\n", 3,
-	  "must be an array of strings" },
+	  " prompt = [ \"/usr/bin/id\" ]; }; } );\n",
+	  4, "unknown setting 'prompt'" },
+	{ "purposes = (\n { name = \"ci\"; sudo_commands = {\n allow = \"/usr/bin/id\"; }; } );\n",
+	  3, "must be an array of strings" },
 	{ "purposes = (\n { name = \"ci\"; sudo_commands = {\n allow = [ \"id\" ]; }; } );\n", 3,
 	  "\"id\" is not a valid command rule" },
-	{ "purposes = (\n { name = \"ci\"; sudo_commands = {\n deny = [ \" /bin/rm\" ]; }; } );\n", 3,
-	  "not a valid command rule" },
+	{ "purposes = (\n { name = \"ci\"; sudo_commands = {\n deny = [ \" /bin/rm\" ]; }; } );\n",
+	  3, "not a valid command rule" },
 	{ "purposes = (\n { name = \"ci\"; sudo_commands = {\n approve = [ \"*\" ]; }; } );\n", 3,
 	  "not a valid command rule" },
 	{ "purposes = (\n { name = \"ci\"; sudo_commands = {\n allow = [ \"/usr/bin/id\\t-u\" ]; }; } );\n",
@@ -339,8 +352,8 @@ static const struct {
 	  3, "not a valid command rule" },
 	{ "purposes = (\n { name = \"ci\"; sudo_commands = {\n allow = [ \"/usr/bin/id \" ]; }; } );\n",
 	  3, "not a valid command rule" },
-	{ "purposes = (\n { name = \"ci\"; sudo_commands = {\n allow = [ \"\" ]; }; } );\n",
-	  3, "not a valid command rule" },
+	{ "purposes = (\n { name = \"ci\"; sudo_commands = {\n allow = [ \"\" ]; }; } );\n", 3,
+	  "not a valid command rule" },
 	{ "purposes = { name = \"ci\"; };\n", 1, "must be a list" },
 	{ "uid_min = 5;\nuid_max = = 6;\n", 2, "syntax error" },
 	{ "uid_min = 5;\n  @include \"/etc/passwd\"\n", 2, "@include is not supported" },
@@ -419,17 +432,15 @@ static void test_file_checks(void **state)
 
 /* ------------------------------------------------------------ host checks */
 
-static const char group_fixture[] =
-	"root:x:0:\n"                  /* 1 */
-	"# a comment line\n"           /* 2 */
-	"sudo:x:27:alice\n"            /* 3 */
-	"users:x:100:\n"               /* 4 */
-	"developers:x:2900:alice,bob\n" /* 5 */
-	"not a group line\n"           /* 6 */
-	"docker:x:998:\n";             /* 7 */
-static const char passwd_fixture[] =
-	"root:x:0:0:root:/root:/bin/bash\n"
-	"alice:x:2901:2901::/nonexistent:/bin/sh\n";
+static const char group_fixture[] = "root:x:0:\n"                   /* 1 */
+				    "# a comment line\n"            /* 2 */
+				    "sudo:x:27:alice\n"             /* 3 */
+				    "users:x:100:\n"                /* 4 */
+				    "developers:x:2900:alice,bob\n" /* 5 */
+				    "not a group line\n"            /* 6 */
+				    "docker:x:998:\n";              /* 7 */
+static const char passwd_fixture[] = "root:x:0:0:root:/root:/bin/bash\n"
+				     "alice:x:2901:2901::/nonexistent:/bin/sh\n";
 
 struct host {
 	char group[160], passwd[160];
@@ -448,8 +459,11 @@ static void host_files(struct host *h, const char *extra_passwd, const char *ext
 	snprintf(text, sizeof(text), "%s%s", passwd_fixture, extra_passwd ? extra_passwd : "");
 	write_file(h->passwd, text, 0644);
 	h->f = (struct agent_host_files){
-		.login_defs = "/nonexistent/login.defs", .subuid = "/nonexistent/subuid",
-		.subgid = "/nonexistent/subgid", .passwd = h->passwd, .group = h->group,
+		.login_defs = "/nonexistent/login.defs",
+		.subuid = "/nonexistent/subuid",
+		.subgid = "/nonexistent/subgid",
+		.passwd = h->passwd,
+		.group = h->group,
 	};
 }
 
@@ -476,36 +490,64 @@ static const struct {
 	const char *needles[3];
 } host_bad[] = {
 	/* privileged by name, as written */
-	{ "uid_min = 1879048192;\nagents_group = \"sudo\"; agents_gid = 27;\n", NULL, NULL,
+	{ "uid_min = 1879048192;\nagents_group = \"sudo\"; agents_gid = 27;\n",
+	  NULL,
+	  NULL,
 	  { "h.conf:2: agents_group \"sudo\" (gid 27) is a privileged group" } },
-	{ "agents_group = \"wheel\"; agents_gid = 5000;\n", NULL, NULL,
+	{ "agents_group = \"wheel\"; agents_gid = 5000;\n",
+	  NULL,
+	  NULL,
 	  { "h.conf:1:", "\"wheel\"", "privileged" } },
 	/* privileged through the local name of its gid */
-	{ "agents_group = \"agents\"; agents_gid = 998;\n", NULL, NULL,
+	{ "agents_group = \"agents\"; agents_gid = 998;\n",
+	  NULL,
+	  NULL,
 	  { "h.conf:1:", "local group \"docker\"", "/group:7)" } },
 	/* a local name or gid */
-	{ "agents_group = \"developers\"; agents_gid = 5000;\n", NULL, NULL,
+	{ "agents_group = \"developers\"; agents_gid = 5000;\n",
+	  NULL,
+	  NULL,
 	  { "h.conf:1: agents_group \"developers\" (gid 5000) collides with local group "
-	    "\"developers\" (gid 2900, ", "/group:5)" } },
-	{ "agents_group = \"agents\";\nagents_gid = 2900;\n", NULL, NULL,
+	    "\"developers\" (gid 2900, ",
+	    "/group:5)" } },
+	{ "agents_group = \"agents\";\nagents_gid = 2900;\n",
+	  NULL,
+	  NULL,
 	  { "h.conf:1:", "collides with local group \"developers\"" } },
 	/* purpose groups: gid 0, a privileged name, a privileged local gid, in range */
-	{ "\npurposes = ( { name = \"ci\";\n groups = [ \"100\", \"0\" ]; } );\n", NULL, NULL,
+	{ "\npurposes = ( { name = \"ci\";\n groups = [ \"100\", \"0\" ]; } );\n",
+	  NULL,
+	  NULL,
 	  { "h.conf:3: purpose \"ci\": group \"0\" (gid 0) is a privileged group" } },
-	{ "purposes = ( { name = \"ci\"; groups = [ \"root\" ]; } );\n", NULL, NULL,
+	{ "purposes = ( { name = \"ci\"; groups = [ \"root\" ]; } );\n",
+	  NULL,
+	  NULL,
 	  { "h.conf:1:", "group \"root\" (gid 0) is a privileged group" } },
-	{ "purposes = ( { name = \"ci\"; groups = [ \"27\" ]; } );\n", NULL, NULL,
-	  { "h.conf:1:", "group \"27\" (gid 27) is privileged: local group \"sudo\"", "/group:3)" } },
-	{ "purposes = ( { name = \"ci\"; groups = [ \"1879048200\" ]; } );\n", NULL, NULL,
+	{ "purposes = ( { name = \"ci\"; groups = [ \"27\" ]; } );\n",
+	  NULL,
+	  NULL,
+	  { "h.conf:1:", "group \"27\" (gid 27) is privileged: local group \"sudo\"",
+	    "/group:3)" } },
+	{ "purposes = ( { name = \"ci\"; groups = [ \"1879048200\" ]; } );\n",
+	  NULL,
+	  NULL,
 	  { "h.conf:1:", "inside the agent uid range" } },
 	/* local users and groups inside the range */
-	{ "uid_min = 1879048192;\n", "squatter:x:1879048192:100::/:/bin/sh\n", NULL,
+	{ "uid_min = 1879048192;\n",
+	  "squatter:x:1879048192:100::/:/bin/sh\n",
+	  NULL,
 	  { "h.conf:1: the agent uid range 1879048192-1879113727 holds local user \"squatter\" "
-	    "(uid 1879048192, ", "/passwd:3)" } },
-	{ "\nuid_max = 1879113727;\n", "odd:x:3000:1879048300::/:/bin/sh\n", NULL,
+	    "(uid 1879048192, ",
+	    "/passwd:3)" } },
+	{ "\nuid_max = 1879113727;\n",
+	  "odd:x:3000:1879048300::/:/bin/sh\n",
+	  NULL,
 	  { "h.conf:2:", "local user \"odd\" (primary gid 1879048300" } },
-	{ "", NULL, "squat:x:1879113727:\n",
-	  { "h.conf: the agent uid range", "local group \"squat\" (gid 1879113727, ", "/group:8)" } },
+	{ "",
+	  NULL,
+	  "squat:x:1879113727:\n",
+	  { "h.conf: the agent uid range", "local group \"squat\" (gid 1879113727, ",
+	    "/group:8)" } },
 	/* the uid range checks name the key too */
 	{ "uid_min = 1000; uid_max = 2000;\n", NULL, NULL, { "h.conf:1:", "overlaps" } },
 };
@@ -523,7 +565,8 @@ static void test_host_refusals(void **state)
 			fail_msg("case %zu: r=%d err='%s'", i, r, err);
 		for (size_t k = 0; k < 3 && host_bad[i].needles[k]; k++)
 			if (!strstr(err, host_bad[i].needles[k]))
-				fail_msg("case %zu: '%s' lacks '%s'", i, err, host_bad[i].needles[k]);
+				fail_msg("case %zu: '%s' lacks '%s'", i, err,
+					 host_bad[i].needles[k]);
 		if (strchr(err, '\n'))
 			fail_msg("case %zu: not one line: '%s'", i, err);
 	}
@@ -533,19 +576,22 @@ static void test_host_accepts(void **state)
 {
 	struct agent_config *c = NULL;
 	struct agent_host_files none = {
-		.login_defs = "/nonexistent/a", .subuid = "/nonexistent/b", .subgid = "/nonexistent/c",
-		.passwd = "/nonexistent/d", .group = "/nonexistent/e",
+		.login_defs = "/nonexistent/a",
+		.subuid = "/nonexistent/b",
+		.subgid = "/nonexistent/c",
+		.passwd = "/nonexistent/d",
+		.group = "/nonexistent/e",
 	};
 	char err[512];
 
 	(void)state;
 	/* an unused name and gid, a local unprivileged purpose group, local
 	 * users and groups outside the range */
-	assert_int_equal(host_check("agents_group = \"agents\"; agents_gid = 2950;\n"
-				    "purposes = ( { name = \"ci\"; groups = [ \"100\", \"2900\" ]; } );\n",
-				    "bob:x:2904:2904::/:/bin/sh\n", "agentsx:x:2951:\n", err,
-				    sizeof(err)),
-			 0);
+	assert_int_equal(
+		host_check("agents_group = \"agents\"; agents_gid = 2950;\n"
+			   "purposes = ( { name = \"ci\"; groups = [ \"100\", \"2900\" ]; } );\n",
+			   "bob:x:2904:2904::/:/bin/sh\n", "agentsx:x:2951:\n", err, sizeof(err)),
+		0);
 	/* just below and just above the range */
 	assert_int_equal(host_check("", "lo:x:1879048191:1879048191::/:/bin/sh\n",
 				    "hi:x:1879113728:\n", err, sizeof(err)),
@@ -581,12 +627,9 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full),
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_stepup_keys),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_file_checks),
-		cmocka_unit_test(test_host_refusals),
+		cmocka_unit_test(test_full),         cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_stepup_keys),  cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_file_checks),  cmocka_unit_test(test_host_refusals),
 		cmocka_unit_test(test_host_accepts),
 	};
 

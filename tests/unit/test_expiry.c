@@ -88,8 +88,8 @@ static void test_batches(void **state)
 	assert_int_equal(turns, 2); /* 1000, then 666 */
 	assert_int_equal(n, N - due);
 	/* nothing due is left */
-	assert_int_equal(agentd_expiry_collect(table, n, &now, names, uids, AGENTD_EXPIRE_BATCH,
-					       &more), 0);
+	assert_int_equal(
+		agentd_expiry_collect(table, n, &now, names, uids, AGENTD_EXPIRE_BATCH, &more), 0);
 	assert_false(more);
 }
 

@@ -34,7 +34,10 @@
 static struct agent_snap_writer *w;
 
 static const struct agent_snap_purpose purposes[2] = {
-	{ .name = "ci", .shell = "/bin/bash", .home_base = "/home/agents", .ngroups = 2,
+	{ .name = "ci",
+	  .shell = "/bin/bash",
+	  .home_base = "/home/agents",
+	  .ngroups = 2,
 	  .gids = { 100, 27 } },
 	{ .name = "research", .shell = "/bin/sh", .home_base = "" },
 };
@@ -54,8 +57,12 @@ static void put(uint32_t uid, const char *name, uint32_t purpose, int64_t ttl)
 
 static void new_snapshot(void)
 {
-	struct agent_snap_params p = { .uid_min = UMIN, .uid_max = UMIN + 255, .purposes = purposes,
-				       .npurposes = 2, .agents_group = "agents", .agents_gid = AGID };
+	struct agent_snap_params p = { .uid_min = UMIN,
+				       .uid_max = UMIN + 255,
+				       .purposes = purposes,
+				       .npurposes = 2,
+				       .agents_group = "agents",
+				       .agents_gid = AGID };
 
 	agent_snap_writer_destroy(w, NULL); /* the new one retires it anyway */
 	w = NULL;
@@ -64,30 +71,30 @@ static void new_snapshot(void)
 
 /* Calls f with every length up to the first success; checks the protocol
  * and the canary past the buffer. Returns the length that succeeded. */
-#define SWEEP(call)                                                                          \
-	({                                                                                   \
-		size_t ok_len = 0;                                                           \
-		for (size_t sl = 0; sl < 4096; sl++) {                                    \
-			char *sb = malloc(sl + 16);                                        \
-			int se = 0;                                                         \
-			enum nss_status st;                                                  \
-			memset(sb, 0x5a, sl + 16);                                         \
-			errno = 1234;                                                        \
-			st = call;                                                           \
-			for (size_t k = sl; k < sl + 16; k++)                              \
-				assert_int_equal((unsigned char)sb[k], 0x5a);               \
-			if (st == NSS_STATUS_SUCCESS) {                                      \
-				assert_int_equal(errno, 1234); /* untouched on success */   \
-				ok_len = sl;                                                \
-				free(sb);                                                   \
-				break;                                                       \
-			}                                                                    \
-			assert_int_equal(st, NSS_STATUS_TRYAGAIN);                           \
-			assert_int_equal(se, ERANGE);                                       \
-			free(sb);                                                           \
-		}                                                                            \
-		assert_true(ok_len > 0);                                                     \
-		ok_len;                                                                      \
+#define SWEEP(call)                                                                                \
+	({                                                                                         \
+		size_t ok_len = 0;                                                                 \
+		for (size_t sl = 0; sl < 4096; sl++) {                                             \
+			char *sb = malloc(sl + 16);                                                \
+			int se = 0;                                                                \
+			enum nss_status st;                                                        \
+			memset(sb, 0x5a, sl + 16);                                                 \
+			errno = 1234;                                                              \
+			st = call;                                                                 \
+			for (size_t k = sl; k < sl + 16; k++)                                      \
+				assert_int_equal((unsigned char)sb[k], 0x5a);                      \
+			if (st == NSS_STATUS_SUCCESS) {                                            \
+				assert_int_equal(errno, 1234); /* untouched on success */          \
+				ok_len = sl;                                                       \
+				free(sb);                                                          \
+				break;                                                             \
+			}                                                                          \
+			assert_int_equal(st, NSS_STATUS_TRYAGAIN);                                 \
+			assert_int_equal(se, ERANGE);                                              \
+			free(sb);                                                                  \
+		}                                                                                  \
+		assert_true(ok_len > 0);                                                           \
+		ok_len;                                                                            \
 	})
 
 static void test_passwd(void **state)
@@ -119,13 +126,15 @@ static void test_passwd(void **state)
 	/* not agents: NOTFOUND, whatever the name */
 	assert_int_equal(_nss_agent_getpwnam_r("root", &pw, buf, sizeof(buf), &err),
 			 NSS_STATUS_NOTFOUND);
-	assert_int_equal(_nss_agent_getpwuid_r(0, &pw, buf, sizeof(buf), &err), NSS_STATUS_NOTFOUND);
+	assert_int_equal(_nss_agent_getpwuid_r(0, &pw, buf, sizeof(buf), &err),
+			 NSS_STATUS_NOTFOUND);
 	assert_int_equal(_nss_agent_getpwuid_r(UMIN + 3, &pw, buf, sizeof(buf), &err),
 			 NSS_STATUS_NOTFOUND);
 	assert_int_equal(_nss_agent_getpwnam_r("a-name-far-too-long-to-be-any-user", &pw, buf,
 					       sizeof(buf), &err),
 			 NSS_STATUS_NOTFOUND);
-	assert_int_equal(_nss_agent_getpwnam_r("", &pw, buf, sizeof(buf), &err), NSS_STATUS_NOTFOUND);
+	assert_int_equal(_nss_agent_getpwnam_r("", &pw, buf, sizeof(buf), &err),
+			 NSS_STATUS_NOTFOUND);
 }
 
 static void test_expiry_and_retirement(void **state)
@@ -181,7 +190,8 @@ static void test_group_shadow_initgroups(void **state)
 	assert_null(gr.gr_mem[2]);
 	assert_int_equal(_nss_agent_getgrnam_r("users", &gr, buf, sizeof(buf), &err),
 			 NSS_STATUS_NOTFOUND);
-	assert_int_equal(_nss_agent_getgrgid_r(0, &gr, buf, sizeof(buf), &err), NSS_STATUS_NOTFOUND);
+	assert_int_equal(_nss_agent_getgrgid_r(0, &gr, buf, sizeof(buf), &err),
+			 NSS_STATUS_NOTFOUND);
 
 	SWEEP(_nss_agent_getspnam_r("agent-aaaaaa", &sp, sb, sl, &se));
 	assert_int_equal(_nss_agent_getspnam_r("agent-aaaaaa", &sp, buf, sizeof(buf), &err),
@@ -307,8 +317,12 @@ static void past_recheck(void)
 static void test_file_states(void **state)
 {
 	struct agent_snap_writer *other = NULL;
-	struct agent_snap_params p = { .uid_min = UMIN, .uid_max = UMIN + 255, .purposes = purposes,
-				       .npurposes = 2, .agents_group = "agents", .agents_gid = AGID };
+	struct agent_snap_params p = { .uid_min = UMIN,
+				       .uid_max = UMIN + 255,
+				       .purposes = purposes,
+				       .npurposes = 2,
+				       .agents_group = "agents",
+				       .agents_gid = AGID };
 
 	(void)state;
 	/* truncated in place while attached (truncate -s0, cp /dev/null) */
@@ -368,7 +382,8 @@ static void test_file_states(void **state)
 	assert_true(gone(pwnam("agent-oldbt0")));
 
 	/* garbage, zero length and short locators */
-	static const char *const junk[] = { "", "AGSNLOC", "this is not a snapshot locator, "
+	static const char *const junk[] = { "", "AGSNLOC",
+					    "this is not a snapshot locator, "
 					    "it is 64 bytes of text, more or lessxx" };
 	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
 		FILE *f = fopen(DIR "/junk", "we");

@@ -37,7 +37,7 @@
 
 /* ------------------------------------------------------------ faults */
 
-static long fault_at;   /* the call number that fails; 0 = none */
+static long fault_at;    /* the call number that fails; 0 = none */
 static long fault_calls; /* wrapped calls so far */
 
 static bool fault(void)
@@ -172,8 +172,7 @@ int __wrap_poll(struct pollfd *p, nfds_t n, int t)
 	return __real_poll(p, n, t);
 }
 
-int __wrap_getpwnam_r(const char *name, struct passwd *pw, char *buf, size_t n,
-		      struct passwd **out)
+int __wrap_getpwnam_r(const char *name, struct passwd *pw, char *buf, size_t n, struct passwd **out)
 {
 	if (fault()) {
 		*out = NULL;
@@ -212,18 +211,18 @@ int __wrap_shmctl(int id, int cmd, struct shmid_ds *ds)
 /* ------------------------------------------------------------ fake agentd */
 
 enum mode {
-	M_OK,          /* OK, or SESSION for SESSION_OPEN */
-	M_DENY,        /* ERROR EACCES */
-	M_EXPIRED,     /* ERROR EKEYEXPIRED */
-	M_UNKNOWN,     /* ERROR ENOENT */
-	M_GARBAGE,     /* an invalid datagram */
-	M_WRONG_TYPE,  /* an IDENTITY reply */
-	M_SILENT,      /* never answers (a frozen agentd) */
-	M_STEPUP_OK,   /* STEPUP, then OK; a request with a grant: OK/SESSION */
-	M_STEPUP_DENY, /* STEPUP, then ERROR EACCES */
-	M_STEPUP_HANG, /* STEPUP expiring at once, then nothing */
+	M_OK,           /* OK, or SESSION for SESSION_OPEN */
+	M_DENY,         /* ERROR EACCES */
+	M_EXPIRED,      /* ERROR EKEYEXPIRED */
+	M_UNKNOWN,      /* ERROR ENOENT */
+	M_GARBAGE,      /* an invalid datagram */
+	M_WRONG_TYPE,   /* an IDENTITY reply */
+	M_SILENT,       /* never answers (a frozen agentd) */
+	M_STEPUP_OK,    /* STEPUP, then OK; a request with a grant: OK/SESSION */
+	M_STEPUP_DENY,  /* STEPUP, then ERROR EACCES */
+	M_STEPUP_HANG,  /* STEPUP expiring at once, then nothing */
 	M_STEPUP_CLOSE, /* STEPUP, then the connection closes */
-	M_SESSION_BAD, /* SESSION for another name */
+	M_SESSION_BAD,  /* SESSION for another name */
 };
 
 static char dir[] = "/tmp/pam-decide-XXXXXX";
@@ -501,7 +500,7 @@ static ssize_t f_exe(void *ctx, char *buf, size_t len)
 	return (ssize_t)strlen(buf);
 }
 
-static const struct pa_host H = { NULL,	      f_get_user, f_get_item, f_get_authtok,
+static const struct pa_host H = { NULL,       f_get_user, f_get_item, f_get_authtok,
 				  f_get_data, f_set_data, f_put_env,  f_say,
 				  f_log,      f_get_env,  f_exe };
 
@@ -586,12 +585,14 @@ static void test_namespace(void **state)
 static void test_args(void **state)
 {
 	struct pa_args a;
-	const char *bad[][1] = { { "timeout=99" },	 { "timeout=60001" }, { "timeout=1x" },
-				 { "prefix=Bad" },	 { "prefix=" },	      { "uids=5-4" },
-				 { "uids=-1-4" },	 { "uids=1-" },	      { "uids=1-99999999999" },
-				 { "socket=relative" }, { "frobnicate" } };
+	const char *bad[][1] = {
+		{ "timeout=99" },      { "timeout=60001" }, { "timeout=1x" },
+		{ "prefix=Bad" },      { "prefix=" },       { "uids=5-4" },
+		{ "uids=-1-4" },       { "uids=1-" },       { "uids=1-99999999999" },
+		{ "socket=relative" }, { "frobnicate" }
+	};
 	const char *good[] = { "timeout=100", "socket=/run/x.sock", "sudo=/opt/sudo",
-			       "prefix=bot-", "uids=1000-2000", "debug" };
+			       "prefix=bot-", "uids=1000-2000",     "debug" };
 
 	(void)state;
 	fake_reset("x", "su");
@@ -1027,8 +1028,11 @@ static void must_not_succeed(enum pa_result r, long n)
 static void test_faults_snapshot(void **state)
 {
 	struct agent_snap_purpose pu = { .name = "ci", .shell = "/bin/sh" };
-	struct agent_snap_params p = { .uid_min = 1879048192, .uid_max = 1879048255,
-				       .purposes = &pu, .npurposes = 1, .agents_group = "" };
+	struct agent_snap_params p = { .uid_min = 1879048192,
+				       .uid_max = 1879048255,
+				       .purposes = &pu,
+				       .npurposes = 1,
+				       .agents_group = "" };
 	struct agent_snap_entry e = { .uid = 1879048192, .expires = time(NULL) + 600 };
 	struct agent_snap_writer *w = NULL;
 	const char *args[] = { "timeout=1000", "prefix=zz-" };

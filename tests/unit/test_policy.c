@@ -418,8 +418,8 @@ static void test_command_matches(void **state)
 						  "/usr/bin/apt-get remove vim"));
 	assert_false(agent_policy_command_matches("/usr/bin/apt-get install *",
 						  "/usr/bin/apt-get  install vim"));
-	assert_false(agent_policy_command_matches("/usr/bin/apt-get install *",
-						  "/usr/bin/apt-get"));
+	assert_false(
+		agent_policy_command_matches("/usr/bin/apt-get install *", "/usr/bin/apt-get"));
 	/* '*' crosses '/' (no FNM_PATHNAME) */
 	assert_true(agent_policy_command_matches("/bin/rm -f /tmp/*", "/bin/rm -f /tmp/a/b"));
 	assert_false(agent_policy_command_matches("/bin/rm -f /tmp/*", "/bin/rm -f /etc/passwd"));
@@ -483,27 +483,27 @@ static struct agent_config *parse_or_die(const char *text)
 	return c;
 }
 
-#define assert_allowed(d, want_rule)                                                        \
-	do {                                                                                \
-		assert_true((d).allowed);                                                   \
-		assert_false((d).approve);                                                  \
-		assert_int_equal((d).err, 0);                                               \
-		assert_string_equal((d).rule, want_rule);                                   \
+#define assert_allowed(d, want_rule)                                                               \
+	do {                                                                                       \
+		assert_true((d).allowed);                                                          \
+		assert_false((d).approve);                                                         \
+		assert_int_equal((d).err, 0);                                                      \
+		assert_string_equal((d).rule, want_rule);                                          \
 	} while (0)
-#define assert_approve(d, want_rule)                                                        \
-	do {                                                                                \
-		assert_false((d).allowed);                                                  \
-		assert_true((d).approve);                                                   \
-		assert_int_equal((d).err, EACCES);                                          \
-		assert_non_null(strstr((d).reason, "needs step-up approval"));              \
-		assert_string_equal((d).rule, want_rule);                                   \
+#define assert_approve(d, want_rule)                                                               \
+	do {                                                                                       \
+		assert_false((d).allowed);                                                         \
+		assert_true((d).approve);                                                          \
+		assert_int_equal((d).err, EACCES);                                                 \
+		assert_non_null(strstr((d).reason, "needs step-up approval"));                     \
+		assert_string_equal((d).rule, want_rule);                                          \
 	} while (0)
-#define assert_denied(d, want_rule)                                                         \
-	do {                                                                                \
-		assert_false((d).allowed);                                                  \
-		assert_false((d).approve);                                                  \
-		assert_int_equal((d).err, EACCES);                                          \
-		assert_string_equal((d).rule, want_rule);                                   \
+#define assert_denied(d, want_rule)                                                                \
+	do {                                                                                       \
+		assert_false((d).allowed);                                                         \
+		assert_false((d).approve);                                                         \
+		assert_int_equal((d).err, EACCES);                                                 \
+		assert_string_equal((d).rule, want_rule);                                          \
 	} while (0)
 
 static void test_sudo_commands_order(void **state)
@@ -836,17 +836,24 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_unknown_purpose), cmocka_unit_test(test_root),
-		cmocka_unit_test(test_delegator_group), cmocka_unit_test(test_delegator_star_and_mismatch),
-		cmocka_unit_test(test_act_for),         cmocka_unit_test(test_sub_delegation),
+		cmocka_unit_test(test_unknown_purpose),
+		cmocka_unit_test(test_root),
+		cmocka_unit_test(test_delegator_group),
+		cmocka_unit_test(test_delegator_star_and_mismatch),
+		cmocka_unit_test(test_act_for),
+		cmocka_unit_test(test_sub_delegation),
 		cmocka_unit_test(test_visibility),
-		cmocka_unit_test(test_service_not_identity), cmocka_unit_test(test_service_retired),
-		cmocka_unit_test(test_service_expired),      cmocka_unit_test(test_service_unknown_purpose),
+		cmocka_unit_test(test_service_not_identity),
+		cmocka_unit_test(test_service_retired),
+		cmocka_unit_test(test_service_expired),
+		cmocka_unit_test(test_service_unknown_purpose),
 		cmocka_unit_test(test_service_rules),
-		cmocka_unit_test(test_command_matches),      cmocka_unit_test(test_sudo_commands_order),
+		cmocka_unit_test(test_command_matches),
+		cmocka_unit_test(test_sudo_commands_order),
 		cmocka_unit_test(test_sudo_commands_unknown),
 		cmocka_unit_test(test_sudo_commands_other_services),
-		cmocka_unit_test(test_sudo_commands_longest_rule), cmocka_unit_test(test_may_approve),
+		cmocka_unit_test(test_sudo_commands_longest_rule),
+		cmocka_unit_test(test_may_approve),
 		cmocka_unit_test(test_sudo_runas),
 	};
 

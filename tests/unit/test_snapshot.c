@@ -31,7 +31,10 @@ static char dir[] = "/tmp/agentd-snap.XXXXXX";
 static char path[128];
 
 static const struct agent_snap_purpose purposes[2] = {
-	{ .name = "ci", .shell = "/bin/bash", .home_base = "/home/agents", .ngroups = 2,
+	{ .name = "ci",
+	  .shell = "/bin/bash",
+	  .home_base = "/home/agents",
+	  .ngroups = 2,
 	  .gids = { 100, 27 } },
 	{ .name = "research", .shell = "/bin/sh", .home_base = "" },
 };
@@ -39,8 +42,12 @@ static const struct agent_snap_purpose purposes[2] = {
 static struct agent_snap_writer *make(uint32_t nslots)
 {
 	struct agent_snap_params p = {
-		.uid_min = UMIN, .uid_max = UMIN + nslots - 1, .purposes = purposes,
-		.npurposes = 2, .agents_group = "agents", .agents_gid = 1879113728,
+		.uid_min = UMIN,
+		.uid_max = UMIN + nslots - 1,
+		.purposes = purposes,
+		.npurposes = 2,
+		.agents_group = "agents",
+		.agents_gid = 1879113728,
 	};
 	struct agent_snap_writer *w = NULL;
 
@@ -50,8 +57,9 @@ static struct agent_snap_writer *make(uint32_t nslots)
 
 static struct agent_snap_entry entry(uint32_t uid, const char *name)
 {
-	struct agent_snap_entry e = { .uid = uid, .purpose = uid % 2, .expires = 2000000000,
-				      .expires_boot_ns = 42 };
+	struct agent_snap_entry e = {
+		.uid = uid, .purpose = uid % 2, .expires = 2000000000, .expires_boot_ns = 42
+	};
 
 	snprintf(e.name, sizeof(e.name), "%s", name);
 	snprintf(e.subject, sizeof(e.subject), "u%u", uid - UMIN);
@@ -83,7 +91,8 @@ static void test_put_lookup_remove(void **state)
 	assert_int_equal(agent_snap_by_uid(&m, 0, &got), -ENOENT);
 	assert_int_equal(agent_snap_by_uid(&m, UMIN + 64, &got), -ENOENT);
 	assert_int_equal(agent_snap_by_name(&m, "agent-nosuch", &got), -ENOENT);
-	assert_int_equal(agent_snap_by_name(&m, "a-name-that-is-longer-than-32-bytes", &got), -ENOENT);
+	assert_int_equal(agent_snap_by_name(&m, "a-name-that-is-longer-than-32-bytes", &got),
+			 -ENOENT);
 	assert_int_equal(agent_snap_purpose(&m, 0, &p), 0);
 	assert_string_equal(p.shell, "/bin/bash");
 	assert_int_equal(p.ngroups, 2);
@@ -206,7 +215,8 @@ static void test_collisions(void **state)
 					bool dup = false;
 
 					for (int j = 0; j < 8; j++)
-						dup |= present[j] && strcmp(names[j], names[i]) == 0;
+						dup |= present[j] &&
+						       strcmp(names[j], names[i]) == 0;
 					assert_int_equal(r, dup ? 0 : -ENOENT);
 				}
 			}
@@ -291,12 +301,12 @@ static void test_corrupt(void **state)
 	for (size_t cut = sizeof(struct snap_header); cut < n; cut += 97)
 		assert_int_equal(try_bytes(good, cut), -EBADMSG);
 
-#define MUTATE(stmt, want)                              \
-	do {                                            \
-		memcpy(b, good, n);                     \
-		h = (struct snap_header *)(void *)b;    \
-		stmt;                                   \
-		assert_int_equal(try_bytes(b, n), want); \
+#define MUTATE(stmt, want)                                                                         \
+	do {                                                                                       \
+		memcpy(b, good, n);                                                                \
+		h = (struct snap_header *)(void *)b;                                               \
+		stmt;                                                                              \
+		assert_int_equal(try_bytes(b, n), want);                                           \
 	} while (0)
 
 	MUTATE(h->magic[0] ^= 1, -EBADMSG);
@@ -323,13 +333,15 @@ static void test_corrupt(void **state)
 	struct snap_purpose *sp = (struct snap_purpose *)(void *)(b + h->purposes_off);
 	uint32_t *idx = (uint32_t *)(void *)(b + h->index_off);
 	MUTATE(((struct snap_slot *)(void *)(b + h->slots_off))->uid = 5, -EBADMSG);
-	MUTATE(memset(((struct snap_slot *)(void *)(b + h->slots_off))->subject, 'x', 33), -EBADMSG);
+	MUTATE(memset(((struct snap_slot *)(void *)(b + h->slots_off))->subject, 'x', 33),
+	       -EBADMSG);
 	MUTATE(((struct snap_slot *)(void *)(b + h->slots_off))->purpose = 9, -EBADMSG);
 	MUTATE(((struct snap_slot *)(void *)(b + h->slots_off))->used = 7, -EBADMSG);
 	MUTATE(memcpy(((struct snap_purpose *)(void *)(b + h->purposes_off))->shell, "rel", 4),
 	       -EBADMSG);
 	MUTATE(((struct snap_purpose *)(void *)(b + h->purposes_off))->ngroups = 99, -EBADMSG);
-	MUTATE(for (uint32_t i = 0; i < h->index_entries; i++)((uint32_t *)(void *)(b + h->index_off))[i] = 1000,
+	MUTATE(for (uint32_t i = 0; i < h->index_entries;
+		    i++)((uint32_t *)(void *)(b + h->index_off))[i] = 1000,
 	       -EBADMSG);
 	(void)s;
 	(void)sp;
@@ -475,8 +487,12 @@ static void test_file_states(void **state)
 
 	/* another boot's snapshot does not open */
 	struct agent_snap_params p = {
-		.uid_min = UMIN, .uid_max = UMIN + 3, .purposes = purposes, .npurposes = 2,
-		.agents_group = "", .boot_id = (const uint8_t *)"0123456789abcdef",
+		.uid_min = UMIN,
+		.uid_max = UMIN + 3,
+		.purposes = purposes,
+		.npurposes = 2,
+		.agents_group = "",
+		.boot_id = (const uint8_t *)"0123456789abcdef",
 	};
 	assert_int_equal(agent_snap_writer_create(path, &p, &w), 0);
 	assert_int_equal(agent_snap_open(path, geteuid(), &m), -ESTALE);
@@ -593,9 +609,12 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_put_lookup_remove),
-		cmocka_unit_test(test_remove_many), cmocka_unit_test(test_collisions),
-		cmocka_unit_test(test_corrupt),           cmocka_unit_test(test_file_checks),
-		cmocka_unit_test(test_file_states),       cmocka_unit_test(test_race),
+		cmocka_unit_test(test_remove_many),
+		cmocka_unit_test(test_collisions),
+		cmocka_unit_test(test_corrupt),
+		cmocka_unit_test(test_file_checks),
+		cmocka_unit_test(test_file_states),
+		cmocka_unit_test(test_race),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -152,7 +152,8 @@ static void test_conflicts_and_retire(void **state)
 	assert_int_equal(agent_store_uid_busy(s, 1879048200, 5000, 100, &busy), 0);
 	assert_true(busy);
 
-	assert_int_equal(agent_store_retire(s, "agent-bbbbbb", AGENT_RETIRE_REVOKED, 3000, "done"), 0);
+	assert_int_equal(agent_store_retire(s, "agent-bbbbbb", AGENT_RETIRE_REVOKED, 3000, "done"),
+			 0);
 	assert_int_equal(agent_store_retire(s, "agent-bbbbbb", AGENT_RETIRE_REVOKED, 3000, NULL),
 			 -EALREADY);
 	assert_int_equal(agent_store_retire(s, "agent-nosuch", AGENT_RETIRE_REVOKED, 3000, NULL),
@@ -278,8 +279,10 @@ static void test_bad_input_and_tamper(void **state)
 	/* A tampered row with an over-long name is an error, not an overflow. */
 	snprintf(path, sizeof(path), "%s/agentd.db", dir);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "UPDATE identities SET actor = printf('%.300c', 'x') "
-					  "WHERE name = 'agent-xxxxxx'", NULL, NULL, NULL),
+	assert_int_equal(sqlite3_exec(db,
+				      "UPDATE identities SET actor = printf('%.300c', 'x') "
+				      "WHERE name = 'agent-xxxxxx'",
+				      NULL, NULL, NULL),
 			 SQLITE_OK);
 	sqlite3_close(db);
 	s = open_store();
@@ -293,7 +296,8 @@ static void test_bad_input_and_tamper(void **state)
 	assert_int_equal(agent_store_open(dir, 0, &s, err_, sizeof(err_)), -EPROTO);
 }
 
-#define KEY_ED25519 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKgdmWDPqcYU7V537jr+xOc5Irooz8ry5ZEfxv+zCH7V"
+#define KEY_ED25519                                                                                \
+	"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKgdmWDPqcYU7V537jr+xOc5Irooz8ry5ZEfxv+zCH7V"
 
 static void test_ssh_key(void **state)
 {
@@ -344,7 +348,8 @@ static void test_ssh_key(void **state)
 	agent_store_close(s);
 	s = open_store();
 	assert_int_equal(agent_store_get_ssh_key(s, "agent-kkkkkk", key, sizeof(key)), 0);
-	assert_int_equal(agent_store_retire(s, "agent-kkkkkk", AGENT_RETIRE_EXPIRED, 3000, NULL), 0);
+	assert_int_equal(agent_store_retire(s, "agent-kkkkkk", AGENT_RETIRE_EXPIRED, 3000, NULL),
+			 0);
 	assert_int_equal(agent_store_set_reaped(s, "agent-kkkkkk", 3001, 0), 0);
 	assert_int_equal(agent_store_purge(s, 3002), 0);
 	assert_int_equal(agent_store_get(s, "agent-kkkkkk", &a), -ENOENT);
@@ -531,7 +536,8 @@ static void test_authz(void **state)
 	/* sub-identities ever created, retired ones too */
 	assert_int_equal(agent_store_count_children(s, "agent-authz01", &n), 0);
 	assert_int_equal(n, 1);
-	assert_int_equal(agent_store_retire(s, "agent-authz02", AGENT_RETIRE_REVOKED, 5200, NULL), 0);
+	assert_int_equal(agent_store_retire(s, "agent-authz02", AGENT_RETIRE_REVOKED, 5200, NULL),
+			 0);
 	assert_int_equal(agent_store_count_children(s, "agent-authz01", &n), 0);
 	assert_int_equal(n, 1);
 	/* creates by the direct creator (last hop) since a time */
@@ -570,7 +576,8 @@ static void test_token(void **state)
 	assert_int_equal(agent_token_new(&k1, t1, h1), 0);
 	assert_int_equal(agent_token_new(&k1, t2, h2), 0);
 	assert_int_equal(strlen(t1), 43);
-	assert_int_equal(strspn(t1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"), 43);
+	assert_int_equal(
+		strspn(t1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"), 43);
 	assert_string_not_equal(t1, t2);
 	assert_int_equal(agent_token_verify(&k1, t1, h1), 0);
 	assert_int_equal(agent_token_verify(&k1, t2, h1), -EACCES);
@@ -776,7 +783,8 @@ static void test_batch(void **state)
 	}
 	/* One member clashes (its name is a batch-mate's): refused alone. */
 	snprintf(v[2].name, sizeof(v[2].name), "agent-b1");
-	keys[0] = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBatchKeyBatchKeyBatchKeyBatchKeyBatchKey00 k";
+	keys[0] =
+		"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBatchKeyBatchKeyBatchKeyBatchKeyBatchKey00 k";
 	assert_int_equal(agent_store_insert_batch(s, p, keys, 3, res), 0);
 	assert_int_equal(res[0], 0);
 	assert_int_equal(res[1], 0);

@@ -25,13 +25,26 @@ static void test_duration_parse(void **state)
 		int rc;
 		uint64_t sec;
 	} cases[] = {
-		{ "90s", 0, 90 },      { "15m", 0, 900 },       { "2h", 0, 7200 },
-		{ "1d", 0, 86400 },    { "1w", 0, 604800 },     { "1h30m", 0, 5400 },
-		{ "45", 0, 45 },       { "0s", 0, 0 },          { "366d", 0, 366 * 86400 },
-		{ "", -EINVAL, 0 },    { "5x", -EINVAL, 0 },    { "-5s", -EINVAL, 0 },
-		{ " 5s", -EINVAL, 0 }, { "5s ", -EINVAL, 0 },   { "h", -EINVAL, 0 },
-		{ "1h30", -EINVAL, 0 }, { "5S", -EINVAL, 0 },   { "367d", -ERANGE, 0 },
-		{ "99999999999999999999999s", -ERANGE, 0 },     { "18446744073709551615s", -ERANGE, 0 },
+		{ "90s", 0, 90 },
+		{ "15m", 0, 900 },
+		{ "2h", 0, 7200 },
+		{ "1d", 0, 86400 },
+		{ "1w", 0, 604800 },
+		{ "1h30m", 0, 5400 },
+		{ "45", 0, 45 },
+		{ "0s", 0, 0 },
+		{ "366d", 0, 366 * 86400 },
+		{ "", -EINVAL, 0 },
+		{ "5x", -EINVAL, 0 },
+		{ "-5s", -EINVAL, 0 },
+		{ " 5s", -EINVAL, 0 },
+		{ "5s ", -EINVAL, 0 },
+		{ "h", -EINVAL, 0 },
+		{ "1h30", -EINVAL, 0 },
+		{ "5S", -EINVAL, 0 },
+		{ "367d", -ERANGE, 0 },
+		{ "99999999999999999999999s", -ERANGE, 0 },
+		{ "18446744073709551615s", -ERANGE, 0 },
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -137,16 +150,16 @@ static void test_validators(void **state)
 
 /* Public halves of keys made with ssh-keygen for this test. */
 #define ED25519 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKgdmWDPqcYU7V537jr+xOc5Irooz8ry5ZEfxv+zCH7V"
-#define ECDSA256 \
-	"ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEKvWVGDsp7R" \
+#define ECDSA256                                                                                   \
+	"ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBEKvWVGDsp7R"     \
 	"NQIi2TCHWS8giZHN8MwIDOFRm3jkUCwD7PhE8ut9SQHC/Mxlp/qzhzUpcMRY+KKc+sgI/iTG7OI="
-#define RSA \
-	"ssh-rsa " \
-	"AAAAB3NzaC1yc2EAAAADAQABAAABAQCjCph5QiSq9yvJ7vSXcxCkwL269dI0P+i1lN8uAeOo" \
-	"1ufC0xKn782yjARQuEmaH0Ox4MVOmmERbSw0L50ACF4U1oe0RuYDLLwciuruA5YaITzw+SY+" \
-	"1Ro1f757CqnToJmY+UdGz38U4bHgYsBCBPRFt2Cg2+N7xrMzxIIWQ8M2q4UqdDO0gRfL+nrY" \
-	"1S2IeHx6CIcyDsCD2jxvzjdLMOykNltcbum1cS6+We34TrX7TmpfO8wk3cgb+AEYry/9K5J6" \
-	"JHWTrJMRZjtPEwd4R0b35Ofpsd5sn0Mx3zWPJGcVJ+x50HQhLm+oNjtYIs10i7jT5vN8FV9T" \
+#define RSA                                                                                        \
+	"ssh-rsa "                                                                                 \
+	"AAAAB3NzaC1yc2EAAAADAQABAAABAQCjCph5QiSq9yvJ7vSXcxCkwL269dI0P+i1lN8uAeOo"                 \
+	"1ufC0xKn782yjARQuEmaH0Ox4MVOmmERbSw0L50ACF4U1oe0RuYDLLwciuruA5YaITzw+SY+"                 \
+	"1Ro1f757CqnToJmY+UdGz38U4bHgYsBCBPRFt2Cg2+N7xrMzxIIWQ8M2q4UqdDO0gRfL+nrY"                 \
+	"1S2IeHx6CIcyDsCD2jxvzjdLMOykNltcbum1cS6+We34TrX7TmpfO8wk3cgb+AEYry/9K5J6"                 \
+	"JHWTrJMRZjtPEwd4R0b35Ofpsd5sn0Mx3zWPJGcVJ+x50HQhLm+oNjtYIs10i7jT5vN8FV9T"                 \
 	"fYnbD1s9jgit"
 
 static void test_ssh_key(void **state)
@@ -160,7 +173,7 @@ static void test_ssh_key(void **state)
 	assert_true(agent_valid_ssh_key(ED25519 " ci key (rotated 2026-11)"));
 	assert_true(agent_valid_ssh_key(RSA));
 	assert_true(agent_valid_ssh_key(RSA " bob@example.org"));
-	assert_true(agent_valid_ssh_key(ECDSA256));          /* ends in base64 padding */
+	assert_true(agent_valid_ssh_key(ECDSA256)); /* ends in base64 padding */
 	assert_true(agent_valid_ssh_key(ECDSA256 " a@b"));
 	assert_true(agent_valid_ssh_key("ecdsa-sha2-nistp521 AAAAE2VjZHNhLXNoYTItbmlzdHA1MjEA=="));
 	assert_true(agent_valid_ssh_key("sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5"));
@@ -290,8 +303,9 @@ static void test_kv_build_and_parse(void **state)
 	agent_kv_i64(&kv, "delta", -5);
 	agent_kv_str(&kv, "empty", NULL);
 	assert_false(kv.truncated);
-	assert_string_equal(buf, "v=1 event=\"create\" task=\"say \\\"hi\\\"\\\\\\x0a\\x01\\xc3\\xa9\" "
-				 "delta=-5 empty=\"\"");
+	assert_string_equal(buf,
+			    "v=1 event=\"create\" task=\"say \\\"hi\\\"\\\\\\x0a\\x01\\xc3\\xa9\" "
+			    "delta=-5 empty=\"\"");
 	for (const char *p = buf; *p; p++)
 		assert_true(*p >= 0x20 && *p < 0x7f); /* one printable ASCII line */
 	assert_int_equal(agent_kv_parse(buf, collect, &f), 0);
@@ -342,9 +356,10 @@ static void test_kv_roundtrip_random(void **state)
 static void test_kv_parse_rejects(void **state)
 {
 	static const char *const bad[] = {
-		"v",          "=1",           "v=",        "v=1  x=2",  "v=1 ",    "V=1",
-		"v=\"open",   "v=\"a\\q\"",   "v=\"\\x0\"", "v=\"\\x00\"", "v=1x",  "v=\"a\"b",
-		"v=\"\x01\"", "v=\"\xc3\xa9\"", "v=-",      "v=\"a\" ",
+		"v",        "=1",       "v=",         "v=1  x=2",       "v=1 ",
+		"V=1",      "v=\"open", "v=\"a\\q\"", "v=\"\\x0\"",     "v=\"\\x00\"",
+		"v=1x",     "v=\"a\"b", "v=\"\x01\"", "v=\"\xc3\xa9\"", "v=-",
+		"v=\"a\" ",
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -382,11 +397,16 @@ static void test_json(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_duration_parse),   cmocka_unit_test(test_duration_format),
-		cmocka_unit_test(test_time_format),      cmocka_unit_test(test_validators),
-		cmocka_unit_test(test_liveness),         cmocka_unit_test(test_identity_strings),
-		cmocka_unit_test(test_kv_build_and_parse), cmocka_unit_test(test_kv_truncation),
-		cmocka_unit_test(test_kv_roundtrip_random), cmocka_unit_test(test_kv_parse_rejects),
+		cmocka_unit_test(test_duration_parse),
+		cmocka_unit_test(test_duration_format),
+		cmocka_unit_test(test_time_format),
+		cmocka_unit_test(test_validators),
+		cmocka_unit_test(test_liveness),
+		cmocka_unit_test(test_identity_strings),
+		cmocka_unit_test(test_kv_build_and_parse),
+		cmocka_unit_test(test_kv_truncation),
+		cmocka_unit_test(test_kv_roundtrip_random),
+		cmocka_unit_test(test_kv_parse_rejects),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_ssh_key),
 	};

@@ -39,7 +39,7 @@ static bool even_only(uint32_t uid, void *arg)
 static void test_never_used_ascending(void **state)
 {
 	struct agent_uid_set ever;
-	struct agent_uid_pick p = {.uid_min = 5000, .uid_max = 5199, .now = 1000};
+	struct agent_uid_pick p = { .uid_min = 5000, .uid_max = 5199, .now = 1000 };
 	uint32_t uid = 0;
 
 	(void)state;
@@ -63,14 +63,14 @@ static void test_lru_after_never_used(void **state)
 {
 	struct agent_uid_set ever;
 	const struct agent_uid_use rel[] = {
-	    {100, 500, 0}, {101, 300, 0}, {102, 300, 0}, {103, 900, 0}, {104, 50, 2},
+		{ 100, 500, 0 }, { 101, 300, 0 }, { 102, 300, 0 }, { 103, 900, 0 }, { 104, 50, 2 },
 	};
 	struct agent_uid_pick p = {
-	    .uid_min = 100,
-	    .uid_max = 105,
-	    .released = rel,
-	    .nreleased = 5,
-	    .now = 1000,
+		.uid_min = 100,
+		.uid_max = 105,
+		.released = rel,
+		.nreleased = 5,
+		.now = 1000,
 	};
 	uint32_t uid = 0;
 
@@ -101,18 +101,18 @@ static void test_lru_after_never_used(void **state)
 static void test_quarantine_and_held(void **state)
 {
 	const struct agent_uid_use rel[] = {
-	    {200, 950, 0}, /* released 50 s ago */
-	    {201, 100, 1}, /* sweep pending */
-	    {202, 100, 2}, /* leftovers */
-	    {203, 899, 0}, /* released 101 s ago */
+		{ 200, 950, 0 }, /* released 50 s ago */
+		{ 201, 100, 1 }, /* sweep pending */
+		{ 202, 100, 2 }, /* leftovers */
+		{ 203, 899, 0 }, /* released 101 s ago */
 	};
 	struct agent_uid_pick p = {
-	    .uid_min = 200,
-	    .uid_max = 203,
-	    .released = rel,
-	    .nreleased = 4,
-	    .now = 1000,
-	    .quarantine = 100,
+		.uid_min = 200,
+		.uid_max = 203,
+		.released = rel,
+		.nreleased = 4,
+		.now = 1000,
+		.quarantine = 100,
 	};
 	uint32_t uid = 0;
 
@@ -129,13 +129,13 @@ static void test_quarantine_and_held(void **state)
 static void test_range_edges_and_wrap(void **state)
 {
 	struct agent_uid_set ever;
-	const struct agent_uid_use rel[] = {{9000, 10, 0}, {9064, 5, 0}, {8999, 1, 0}};
+	const struct agent_uid_use rel[] = { { 9000, 10, 0 }, { 9064, 5, 0 }, { 8999, 1, 0 } };
 	struct agent_uid_pick p = {
-	    .uid_min = 9000,
-	    .uid_max = 9064,
-	    .released = rel,
-	    .nreleased = 3,
-	    .now = 1000,
+		.uid_min = 9000,
+		.uid_max = 9064,
+		.released = rel,
+		.nreleased = 3,
+		.now = 1000,
 	};
 	uint32_t uid = 0;
 
@@ -216,9 +216,9 @@ static void test_store_uid_use(void **state)
 		assert_int_equal(agent_store_uid_lru(st, 7000, 7010, 1000, 0, 0, rows, 8, &n), 0);
 		assert_int_equal(n, 2);
 		assert_int_equal(rows[0].uid, 7003);
-		assert_int_equal(agent_store_retire(st, "agent-lrulive", AGENT_RETIRE_REVOKED, 950,
-						    NULL),
-				 0);
+		assert_int_equal(
+			agent_store_retire(st, "agent-lrulive", AGENT_RETIRE_REVOKED, 950, NULL),
+			0);
 		assert_int_equal(agent_store_uid_lru(st, 7000, 7010, 1000, 0, 0, rows, 8, &n), 0);
 		assert_int_equal(n, 2); /* retired, not yet reaped */
 		assert_int_equal(agent_store_set_reaped(st, "agent-lrulive", 960, 0), 0);
@@ -280,10 +280,10 @@ static void put_file(const char *dir, const char *name, mode_t mode)
 static void test_sweep(void **state)
 {
 	char dir[] = "/tmp/agentd-sweep.XXXXXX", outside[] = "/tmp/agentd-out.XXXXXX", p[256];
-	const char *dirs[] = {dir, "/nonexistent-sweep-dir"};
+	const char *dirs[] = { dir, "/nonexistent-sweep-dir" };
 	uint32_t me = (uint32_t)getuid(), other = me + 1;
 	struct agent_sweep_report rep;
-	struct seen seen = {"", "", 0};
+	struct seen seen = { "", "", 0 };
 	struct stat st;
 
 	(void)state;
@@ -319,12 +319,12 @@ static void test_sweep(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_never_used_ascending),
-	    cmocka_unit_test(test_lru_after_never_used),
-	    cmocka_unit_test(test_quarantine_and_held),
-	    cmocka_unit_test(test_range_edges_and_wrap),
-	    cmocka_unit_test(test_store_uid_use),
-	    cmocka_unit_test(test_sweep),
+		cmocka_unit_test(test_never_used_ascending),
+		cmocka_unit_test(test_lru_after_never_used),
+		cmocka_unit_test(test_quarantine_and_held),
+		cmocka_unit_test(test_range_edges_and_wrap),
+		cmocka_unit_test(test_store_uid_use),
+		cmocka_unit_test(test_sweep),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

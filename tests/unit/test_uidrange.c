@@ -149,7 +149,7 @@ static void test_uid_set(void **state)
 	mkstatus("1", "Name:\tinit\nUid:\t0\t0\t0\t0\n");
 	mkstatus("42", "Name:\tx\nUid:\t150\t150\t150\t150\n");
 	mkstatus("43", "Name:\ty\nUid:\t1000\t160\t1000\t1000\n"); /* effective in range */
-	mkstatus("44", "Name:\tz\nGid:\t1\n");                       /* no Uid line */
+	mkstatus("44", "Name:\tz\nGid:\t1\n");                     /* no Uid line */
 	mkstatus("45", "Name:\tw\nUid:\tjunk\n");
 	mkstatus("self", "Name:\tq\nUid:\t170\t170\t170\t170\n"); /* not numeric: skipped */
 	assert_int_equal(agent_uid_set_init(&s, 100, 227), 0);
@@ -190,8 +190,8 @@ static void test_proc_cache(void **state)
 	mkstatus("53", "Name:\tn\nUid:\t190\t190\t190\t190\n");
 	mkstatus("52", "Name:\tx\nUid:\t200\t200\t200\t200\n");
 	assert_int_equal(agent_proc_cache_refresh(&c, 1040, 50), 0);
-	assert_int_equal(c.scans, 1); /* within 50 ms: no rescan */
-	assert_true(agent_proc_cache_uid_busy(&c, 190)); /* found by the targeted check */
+	assert_int_equal(c.scans, 1);                     /* within 50 ms: no rescan */
+	assert_true(agent_proc_cache_uid_busy(&c, 190));  /* found by the targeted check */
 	assert_false(agent_proc_cache_uid_busy(&c, 200)); /* known pid: seen at the next scan */
 	assert_int_equal(agent_proc_cache_refresh(&c, 1051, 50), 0);
 	assert_int_equal(c.scans, 2);
@@ -232,8 +232,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_default_range_ok), cmocka_unit_test(test_reserved),
 		cmocka_unit_test(test_sources),          cmocka_unit_test(test_uid_set),
-		cmocka_unit_test(test_proc_cache),
-		cmocka_unit_test(test_nss),
+		cmocka_unit_test(test_proc_cache),       cmocka_unit_test(test_nss),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

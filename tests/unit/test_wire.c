@@ -303,7 +303,9 @@ static void test_roundtrip_pam_requests(void **state)
 	struct agent_msg m;
 	uint64_t v = 0;
 	static const enum agent_msg_type item_types[] = {
-		AGENT_MSG_AUTH, AGENT_MSG_ACCOUNT, AGENT_MSG_SESSION_OPEN,
+		AGENT_MSG_AUTH,
+		AGENT_MSG_ACCOUNT,
+		AGENT_MSG_SESSION_OPEN,
 	};
 
 	(void)state;
@@ -442,7 +444,8 @@ static void test_pam_required(void **state)
 		for (size_t k = 0; k < nreq; k++) {
 			uint16_t t = cases[i].req[k];
 
-			if (t == AGENT_A_SESSION_ID || t == AGENT_A_EXPIRES || t == AGENT_A_WAIT_STATUS)
+			if (t == AGENT_A_SESSION_ID || t == AGENT_A_EXPIRES ||
+			    t == AGENT_A_WAIT_STATUS)
 				raw_attr(&r, t, u64, 8);
 			else
 				raw_attr(&r, t, "agent-x", 8);
@@ -606,7 +609,7 @@ static void test_run_argv_limit(void **state)
 	assert_string_equal(agent_msg_str(&m, AGENT_A_CWD), "/srv");
 	/* one more argument: refused by the writer and the parser */
 	agent_wire_str(&w, AGENT_A_ARGV, "one-too-many");
-	assert_int_equal(w.error, 0); /* fits in the datagram... */
+	assert_int_equal(w.error, 0);                     /* fits in the datagram... */
 	assert_int_equal(agent_wire_finish(&w), -EINVAL); /* ...but not in the schema */
 	assert_int_equal(agent_wire_parse(&m, w.data, w.len), -EBADMSG);
 
@@ -684,7 +687,8 @@ static void test_roundtrip_stepup(void **state)
 	finish_and_parse(&w, &m, AGENT_MSG_STEPUP);
 	assert_true(agent_msg_u64(&m, AGENT_A_EXPIRES, &v));
 	assert_int_equal(v, 1795363600);
-	assert_string_equal(agent_msg_str(&m, AGENT_A_MESSAGE), "Approval required: request k7f3qx");
+	assert_string_equal(agent_msg_str(&m, AGENT_A_MESSAGE),
+			    "Approval required: request k7f3qx");
 
 	agent_wire_begin(&w, AGENT_MSG_PROMPT);
 	agent_wire_u64(&w, AGENT_A_STYLE, 1); /* PAM_PROMPT_ECHO_OFF */
@@ -1051,15 +1055,23 @@ static void test_client_connect(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_roundtrip_create), cmocka_unit_test(test_roundtrip_all_types),
-		cmocka_unit_test(test_identity_roundtrip), cmocka_unit_test(test_parse_rejects),
-		cmocka_unit_test(test_writer_overflow),  cmocka_unit_test(test_client_socketpair),
+		cmocka_unit_test(test_roundtrip_create),
+		cmocka_unit_test(test_roundtrip_all_types),
+		cmocka_unit_test(test_identity_roundtrip),
+		cmocka_unit_test(test_parse_rejects),
+		cmocka_unit_test(test_writer_overflow),
+		cmocka_unit_test(test_client_socketpair),
 		cmocka_unit_test(test_client_connect),
-		cmocka_unit_test(test_roundtrip_pam_requests), cmocka_unit_test(test_roundtrip_pam_replies),
-		cmocka_unit_test(test_pam_required),     cmocka_unit_test(test_pam_not_allowed),
-		cmocka_unit_test(test_pam_maxima),       cmocka_unit_test(test_run_argv_limit),
-		cmocka_unit_test(test_roundtrip_stepup),  cmocka_unit_test(test_stepup_required),
-		cmocka_unit_test(test_stepup_not_allowed), cmocka_unit_test(test_stepup_maxima),
+		cmocka_unit_test(test_roundtrip_pam_requests),
+		cmocka_unit_test(test_roundtrip_pam_replies),
+		cmocka_unit_test(test_pam_required),
+		cmocka_unit_test(test_pam_not_allowed),
+		cmocka_unit_test(test_pam_maxima),
+		cmocka_unit_test(test_run_argv_limit),
+		cmocka_unit_test(test_roundtrip_stepup),
+		cmocka_unit_test(test_stepup_required),
+		cmocka_unit_test(test_stepup_not_allowed),
+		cmocka_unit_test(test_stepup_maxima),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
