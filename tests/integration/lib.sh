@@ -42,6 +42,13 @@ enter_sandbox() {
 	T=$(mktemp -d /tmp/agentd-test.XXXXXX)
 	chmod 0755 "$T"
 	mkdir -p "$T/etc" "$T/home"
+	# python3 is the system's: a per-user shim (pyenv's) is a shell script
+	# that is not the process it starts, and may not start in the sandbox.
+	if [ -x /usr/bin/python3 ]; then
+		mkdir -p "$T/bin"
+		ln -sf /usr/bin/python3 "$T/bin/python3"
+		PATH="$T/bin:$PATH"
+	fi
 	mkdir -m 1777 "$T/sweep"
 	cp /etc/passwd "$T/etc/passwd"
 	cp /etc/group "$T/etc/group"
