@@ -439,9 +439,14 @@ static int kill_uid_as_uid(uid_t uid, unsigned grace_ms, unsigned bound_ms)
 	if (p < 0)
 		return -errno;
 	if (p == 0) {
-		/* Never as root: kill(-1) as root would hit everything. */
-		if (uid == 0 || setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 ||
-		    setresuid(uid, uid, uid) < 0 || getuid() != uid || geteuid() != uid)
+		/* Never as root: kill(-1) as root would hit everything. And in a
+		 * session of its own: SIGCONT reaches any process of the
+		 * sender's session whatever its uid (kill(2)), so kill(-1,
+		 * SIGCONT) from agentd's session would resume processes that
+		 * are not the uid's. */
+		if (uid == 0 || setsid() < 0 || setgroups(0, NULL) < 0 ||
+		    setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0 ||
+		    getuid() != uid || geteuid() != uid)
 			_exit(2);
 		_exit(kill_all_as_uid(uid, grace_ms, bound_ms) == 0 ? 0 : 1);
 	}

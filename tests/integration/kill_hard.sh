@@ -22,6 +22,13 @@ alive() {
 alive_n() { alive "$1"; }
 export -f alive alive_n
 
+# A stopped process that is not the identity's (root's, in agentd's
+# session): retirements must leave it stopped (SIGCONT reaches a process of
+# the sender's session whatever its uid).
+sleep 600 &
+bystander=$!
+kill -STOP "$bystander"
+
 for run in 1 2 3 4 5; do
 	out=$(ctl create --purpose ci --ttl 15m --json)
 	name=$(jq -r .name <<<"$out")
@@ -50,3 +57,6 @@ for run in 1 2 3 4 5; do
 	check "run $run: the reap reports no survivors" bash -c \
 		"! grep 'event=\"reap\" identity=\"$name\"' $T/agentd.log | grep -q 'survivors=\|error='"
 done
+check "another uid's stopped process in agentd's session stays stopped" \
+	[ "$(ps -o stat= -p "$bystander" | cut -c1)" = T ]
+kill -KILL "$bystander" 2>/dev/null || true
