@@ -28,7 +28,7 @@ else
 fi
 
 step "agentd starts with a demo policy (an orchestrator may act for users, bob approves)"
-write_config 'agents_group = "agents"; agents_gid = 2950; approvers = [ "bob" ]; approval_timeout = "2m";'
+write_config 'agents_group = "agents"; agents_gid = 2950; approvers = [ "bob", "orchestrator" ]; approval_timeout = "2m";'
 grep -E '^\s*(approvers|agents_group)' "$T/agentd.conf" | sed 's/^[[:space:]]*//'
 sed -n '/delegators/,$p' "$T/agentd.conf"
 start_agentd
@@ -119,6 +119,31 @@ if [ $nss = 1 ] && command -v sudo >/dev/null && command -v openssl >/dev/null; 
 		sed 's/^Password: */Password: (typed by bob)\n/'
 	wait "$sudo_pid" || true
 	echo "the agent's sudo went on:"
+	tail -n +2 "$T/sudo.out"
+
+	step "a critical task: its sudo needs two approvers, neither of them in its delegation chain"
+	# orchestrator approves too: its password, for the re-authentication.
+	printf 'orchestrator:%s:19000:0:99999:7:::\n' "$(printf '%s\n' "$BOB_PW" | openssl passwd -6 -stdin)" >>"$T/shadow"
+	printf '$ agentctl create --purpose ci --risk critical   (as alice)\n'
+	ctl_as alice create --purpose ci --risk critical --ttl 5m --json >"$T/crit.json"
+	cname=$(jq -r .name "$T/crit.json")
+	cuid=$(jq -r .uid "$T/crit.json")
+	( umask 077; jq -r .token "$T/crit.json" >"$T/token" )
+	printf '$ sudo -S sh -c "id -un; echo rotating keys..." < token   (as %s, in the background)\n' "$cname"
+	setpriv --reuid="$cuid" --regid="$cuid" --init-groups timeout 120 \
+		sudo -S -p '' sh -c 'id -un; echo rotating keys...' <"$T/token" >"$T/sudo.out" 2>&1 &
+	sudo_pid=$!
+	rid=$(pending_id)
+	printf '$ agentctl pending   (as bob)\n'
+	ctl_as bob pending
+	printf '$ agentctl approve %s   (as bob: one of two)\n' "$rid"
+	printf '%s\n' "$BOB_PW" | ctl_as bob approve "$rid" --reason "planned rotation" 2>&1 |
+		sed 's/^Password: */Password: (typed by bob)\n/'
+	printf '$ agentctl approve %s   (as orchestrator: the second)\n' "$rid"
+	printf '%s\n' "$BOB_PW" | ctl_as orchestrator approve "$rid" --reason "second pair of eyes" 2>&1 |
+		sed 's/^Password: */Password: (typed by orchestrator)\n/'
+	wait "$sudo_pid" || true
+	echo "the critical sudo went on after the second approval:"
 	tail -n +2 "$T/sudo.out"
 	rm -f "$T/token"
 fi
