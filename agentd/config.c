@@ -771,6 +771,29 @@ static int parse_services(struct ctx *c, const config_setting_t *s, void *base)
 	return 0;
 }
 
+/* The lists of command rules in group s named by choices, each into
+ * lists[its value]. */
+static int parse_cmdlists(struct ctx *c, const config_setting_t *s, const struct choice *choices,
+			  struct agent_cfg_cmdlist *lists)
+{
+	for (const struct choice *ch = choices; ch->name; ch++) {
+		const config_setting_t *l = config_setting_get_member(s, ch->name);
+		struct agent_cfg_cmdlist *cl = &lists[ch->value];
+		char *arr = NULL;
+		int r;
+
+		if (!l)
+			continue;
+		r = get_strings(c, l, ch->name, false, MAX_CMD_RULES, AGENT_CMD_RULE_MAX + 1,
+				valid_cmd_rule,
+				"command rule (\"/abs/path\" or \"/abs/path ARGS\")", &arr, &cl->n);
+		if (r < 0)
+			return r;
+		cl->rules = (char(*)[AGENT_CMD_RULE_MAX + 1]) arr;
+	}
+	return 0;
+}
+
 /* sudo_commands.risk = { high = [...]; critical = [...]; }: command rules,
  * matched like the others, that raise the risk of a sudo. */
 static int parse_cmd_risk(struct ctx *c, const config_setting_t *s, struct agent_cfg_purpose *p)
@@ -790,20 +813,8 @@ static int parse_cmd_risk(struct ctx *c, const config_setting_t *s, struct agent
 			"'risk' must be a group such as { high = [ \"/usr/bin/systemctl\" ]; }");
 	if ((r = only_known(c, s, levels, NOPTS(levels))) < 0)
 		return r;
-	for (const struct choice *ch = risk_choices + 1; ch->name; ch++) {
-		const config_setting_t *l = config_setting_get_member(s, ch->name);
-		struct agent_cfg_cmdlist *cl = &p->sudo_risk[ch->value];
-		char *arr = NULL;
-
-		if (!l)
-			continue;
-		r = get_strings(c, l, ch->name, false, MAX_CMD_RULES, AGENT_CMD_RULE_MAX + 1,
-				valid_cmd_rule,
-				"command rule (\"/abs/path\" or \"/abs/path ARGS\")", &arr, &cl->n);
-		if (r < 0)
-			return r;
-		cl->rules = (char(*)[AGENT_CMD_RULE_MAX + 1]) arr;
-	}
+	if ((r = parse_cmdlists(c, s, risk_choices + 1, p->sudo_risk)) < 0)
+		return r;
 	return 0;
 }
 
@@ -856,20 +867,8 @@ static int parse_sudo_commands(struct ctx *c, const config_setting_t *s, void *b
 	if ((r = only_known(c, s, lists, NOPTS(lists))) < 0)
 		return r;
 	p->has_sudo_commands = true;
-	for (const struct choice *ch = rule_choices; ch->name; ch++) {
-		const config_setting_t *l = config_setting_get_member(s, ch->name);
-		struct agent_cfg_cmdlist *cl = &p->sudo_cmds[ch->value];
-		char *arr = NULL;
-
-		if (!l)
-			continue;
-		r = get_strings(c, l, ch->name, false, MAX_CMD_RULES, AGENT_CMD_RULE_MAX + 1,
-				valid_cmd_rule,
-				"command rule (\"/abs/path\" or \"/abs/path ARGS\")", &arr, &cl->n);
-		if (r < 0)
-			return r;
-		cl->rules = (char(*)[AGENT_CMD_RULE_MAX + 1]) arr;
-	}
+	if ((r = parse_cmdlists(c, s, rule_choices, p->sudo_cmds)) < 0)
+		return r;
 	return parse_cmd_risk(c, config_setting_get_member(s, "risk"), p);
 }
 
