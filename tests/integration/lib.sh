@@ -45,9 +45,9 @@ enter_sandbox() {
 	# python3 is the system's: a per-user shim (pyenv's) is a shell script
 	# that is not the process it starts, and may not start in the sandbox.
 	if [ -x /usr/bin/python3 ]; then
-		mkdir -p "$T/bin"
-		ln -sf /usr/bin/python3 "$T/bin/python3"
-		PATH="$T/bin:$PATH"
+		mkdir -p "$T/sys-python"
+		ln -sf /usr/bin/python3 "$T/sys-python/python3"
+		PATH="$T/sys-python:$PATH"
 	fi
 	mkdir -m 1777 "$T/sweep"
 	cp /etc/passwd "$T/etc/passwd"
