@@ -32,9 +32,26 @@ cleanup() {
 	[ -n "$agentd_pid" ] && kill "$agentd_pid" 2>/dev/null && wait "$agentd_pid" 2>/dev/null
 	[ -n "${KEEP:-}" ] && cp "$T/agentd.err" /tmp/retire-bench-agentd.err
 	kill -KILL -1 2>/dev/null || true # only this pid namespace's processes
+	if [ -n "$CG" ]; then
+		for d in "$CG"/*/; do
+			[ -d "$d" ] || continue
+			echo 1 >"$d/cgroup.kill" 2>/dev/null || true
+			for _ in $(seq 100); do rmdir "$d" 2>/dev/null && break; sleep 0.1; done
+		done
+		rmdir "$CG" 2>/dev/null || true
+	fi
 	rm -rf "$T"
 }
 trap cleanup EXIT
+# The bench's own cgroup2 subtree (named like $T), never the host's tree:
+# identities are contained as on a host with cgroup v2.
+CG=""
+for m in /sys/fs/cgroup /sys/fs/cgroup/unified; do
+	if [ "$(stat -fc %T "$m" 2>/dev/null)" = cgroup2fs ] && mkdir "$m/${T##*/}" 2>/dev/null; then
+		CG="$m/${T##*/}"
+		break
+	fi
+done
 
 ms() { echo $(($(date +%s%N) / 1000000)); }
 B() { "$builddir/tests/bench/bench_create" -S "$T/run/agentd.sock" "$@"; }
@@ -56,6 +73,7 @@ wait_none() { # prints the time (ms) at which alive() first found none
 cat >"$T/agentd.conf" <<CONF
 uid_min = $UID_MIN; uid_max = $UID_MAX;
 default_ttl = "1h"; max_ttl = "8h"; home_base = "$T/home"; kill_grace = "1s";
+cgroup_root = "${CG:-none}"; sweep_dirs = [ ];
 max_live = 20000; max_live_per_caller = 20000;
 purposes = ( { name = "bench"; home = "none"; } );
 CONF
