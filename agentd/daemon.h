@@ -122,6 +122,7 @@ struct agentd_reapers {
 	int sock;  /* agentd's end of the helper's socketpair, -1 if none */
 	pid_t pid; /* the helper, 0 if none */
 	bool watched;
+	bool want_out; /* EPOLLOUT too: queued requests wait for room */
 	TAILQ_HEAD(agentd_reaper_queue, agentd_reaper) queue, running;
 	unsigned nrunning;
 	int64_t last_purge; /* CLOCK_BOOTTIME seconds of the last retention purge */

@@ -22,7 +22,7 @@
 
 #include "agentd/daemon.h"
 #include "agentd/deferred.h"
-#include "agentd/kill.h"
+#include "agentd/reap_helper.h"
 #include "agentd/reaper.h"
 #include "common/kv.h"
 
@@ -77,6 +77,7 @@ int agentd_reaper_helper_start(struct agentd *d)
 	d->reapers.sock = sv[0];
 	d->reapers.pid = p;
 	d->reapers.watched = false;
+	d->reapers.want_out = false;
 	return 0;
 }
 
@@ -90,6 +91,7 @@ static void helper_stop(struct agentd *d, unsigned wait_ms)
 		close(d->reapers.sock);
 		d->reapers.sock = -1;
 		d->reapers.watched = false;
+		d->reapers.want_out = false;
 	}
 	if (d->reapers.pid > 0) {
 		for (unsigned t = 0; t < wait_ms / 10; t++) {
@@ -106,6 +108,17 @@ static void helper_stop(struct agentd *d, unsigned wait_ms)
 			;
 		d->reapers.pid = 0;
 	}
+}
+
+/* Writable interest while requests wait for room in the socket. */
+static void want_out(struct agentd *d, bool on)
+{
+	struct epoll_event ev = { .events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = &d->reapers };
+
+	if (!d->reapers.watched || d->reapers.want_out == on)
+		return;
+	if (epoll_ctl(d->epfd, EPOLL_CTL_MOD, d->reapers.sock, &ev) == 0)
+		d->reapers.want_out = on;
 }
 
 /* The helper died (or hangs): a new one gets every outstanding uid. */
@@ -150,9 +163,12 @@ void agentd_reapers_start(struct agentd *d)
 		if (j->name[0] && snprintf(q.home, sizeof(q.home), "%s/%s", d->cfg->home_base,
 					   j->name) >= (int)sizeof(q.home))
 			q.home[0] = '\0';
-		if (send(d->reapers.sock, &q, sizeof(q), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				return; /* sent when results make room */
+		if (send(d->reapers.sock, &q, agent_reap_req_size(&q), MSG_DONTWAIT | MSG_NOSIGNAL) <
+		    0) {
+			if (errno == EAGAIN || errno == EINTR) {
+				want_out(d, true); /* sent when the socket has room */
+				return;
+			}
 			helper_restart(d, "is gone");
 			return;
 		}
@@ -160,6 +176,7 @@ void agentd_reapers_start(struct agentd *d)
 		TAILQ_INSERT_TAIL(&d->reapers.running, j, link);
 		d->reapers.nrunning++;
 	}
+	want_out(d, false);
 }
 
 /* Their uids left quarantine long before. */
@@ -219,6 +236,7 @@ static bool read_some(struct agentd *d)
 			return false;
 		if (n != (ssize_t)sizeof(res))
 			continue;
+		/* Results come back roughly in the order sent: from the head. */
 		TAILQ_FOREACH(j, &d->reapers.running, link)
 		if (j->uid == res.uid)
 			break;

@@ -1,11 +1,11 @@
 /* Reaper supervision: the one helper process that kills retired uids.
  *
- * The helper (kill.c: agent_reap_helper_run) is started once, early in
- * start-up before the store and the sockets are opened, and talks to agentd
- * over a SOCK_SEQPACKET socketpair: a request per uid, a result per uid.
- * For each uid it forks a small worker that kills as the uid (kill(-1)
- * until nothing is left, bounded), removes the home and IPC objects and
- * reports killed and survivors. A retirement queues a uid; at most
+ * The helper (reap_helper.c) is started once, early in start-up before
+ * the store and the sockets are opened, and talks to agentd over a
+ * SOCK_SEQPACKET socketpair: a request per uid, a result per uid. It kills
+ * whole batches (one /proc scan per turn for every uid in flight, then
+ * kill(-1) as each uid), removes the homes and IPC objects and reports
+ * killed and survivors. A retirement queues a uid; at most
  * AGENTD_REAPS_IN_FLIGHT are outstanding, the rest wait in order. When the
  * helper reports success the identity is marked reaped (reaped_at) and only
  * then does its uid start its quarantine; a failed reap (survivors) is
@@ -17,9 +17,10 @@
 #include <stdint.h>
 #include <sys/queue.h>
 #include <sys/types.h>
+#include "agentd/reap_helper.h"
 #include "common/limits.h"
 
-#define AGENTD_REAPS_IN_FLIGHT 256
+#define AGENTD_REAPS_IN_FLIGHT AGENT_REAP_MAX_JOBS
 
 struct agentd;
 

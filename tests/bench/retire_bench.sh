@@ -5,8 +5,9 @@
 #    last of their processes is gone;
 #  - revoke: N revokes on one connection; time from the first revoke until
 #    every process is gone.
-# Anchor, same run, same poll: `kill -KILL` of N processes by pid, until
-# all are gone (the floor of "gone" as this script can see it).
+# "Gone" is when their parent (one perl, which reaps each as it dies) has
+# reaped the last of them: nothing polls /proc while the kills run.
+# Anchor, same run, same measurement: `kill -KILL` of N processes by pid.
 # Run as root from the build directory (`make bench`). Everything happens
 # in private mount, pid and IPC namespaces on scratch files: the host's
 # /etc, /run, users and processes are untouched.
@@ -65,11 +66,13 @@ alive() {
 		/^Uid:/ { if (st != "Z" && st != "X" && $2 >= lo && $2 <= hi) n++ }
 		END { print n + 0 }'
 }
-wait_none() { # prints the time (ms) at which alive() first found none
-	while [ "$(alive)" != 0 ]; do sleep 0.02; done
-	ms
+# The time (ms) at which the last process of the last spawn_all was
+# reaped: its parent waits for them and writes it. No polling of /proc
+# while the kills run: the measurement does not compete with them.
+wait_gone() {
+	while [ ! -s "$T/gone" ]; do sleep 0.02; done
+	cat "$T/gone"
 }
-
 cat >"$T/agentd.conf" <<CONF
 uid_min = $UID_MIN; uid_max = $UID_MAX;
 default_ttl = "1h"; max_ttl = "8h"; home_base = "$T/home"; kill_grace = "1s";
@@ -97,17 +100,25 @@ stop_agentd() {
 }
 
 # One sleeping process per uid listed in $1 (real, effective and saved uid
-# and gid, no supplementary groups), forked by one perl: fast enough that
-# a loaded host still has them all running before the deadline.
+# and gid, no supplementary groups), forked by one perl that stays their
+# parent: it reaps each as it dies and, when the last is gone, writes the
+# time in ms to $T/gone.
 spawn_all() {
-	perl -e 'for my $u (@ARGV) {
+	rm -f "$T/gone"
+	perl -MTime::HiRes=time -e 'my $out = shift; my $n = 0;
+	for my $u (@ARGV) {
 		my $p = fork;
 		die "fork: $!" unless defined $p;
-		next if $p;
-		$) = "$u $u"; $( = $u; $< = $> = $u;
-		die "setuid" unless $< == $u && $> == $u;
-		exec "sleep", "3600";
-	}' $(cat "$1")
+		if (!$p) {
+			$) = "$u $u"; $( = $u; $< = $> = $u;
+			die "setuid" unless $< == $u && $> == $u;
+			exec "sleep", "3600";
+		}
+		$n++;
+	}
+	while ($n > 0 && waitpid(-1, 0) > 0) { $n--; }
+	open(my $f, ">", "$out.tmp") or die; printf $f "%d\n", int(time * 1000); close $f;
+	rename "$out.tmp", $out;' "$T/gone" $(cat "$1") &
 	local deadline=$((SECONDS + 120))
 	while [ "$(alive)" -lt "$(wc -l <"$1")" ]; do
 		[ $SECONDS -lt $deadline ] || { echo "retire_bench: processes did not start" >&2; exit 1; }
@@ -129,7 +140,7 @@ for n in "${sizes[@]}"; do
 	mapfile -t pids < <(pgrep -u "$UID_MAX" sleep)
 	t0=$(ms)
 	kill -KILL "${pids[@]}"
-	t1=$(wait_none)
+	t1=$(wait_gone)
 	anchor=$((t1 - t0))
 
 	# ---- expiry: N identities, one deadline
@@ -151,7 +162,7 @@ for n in "${sizes[@]}"; do
 		echo "retire_bench: setting up took longer than the lead ($lead s); rerun" >&2
 		exit 1
 	fi
-	t_gone=$(wait_none)
+	t_gone=$(wait_gone)
 	expiry=$((t_gone - deadline * 1000))
 	[ -z "${KEEP:-}" ] || cp "$T/agentd.err" "$KEEP.expiry.log"
 	stop_agentd
@@ -164,7 +175,7 @@ for n in "${sizes[@]}"; do
 	t0=$(ms)
 	B --revoke-from "$T/names" >/dev/null
 	t1=$(ms)
-	t2=$(wait_none)
+	t2=$(wait_gone)
 	stop_agentd
 
 	printf 'expiry  N=%-5d last process gone %6d ms after the deadline (1 s clock granularity: -1000..0 is "at the deadline")\n' "$n" "$expiry"

@@ -1,0 +1,556 @@
+/* The reaper helper (agentd/reap_helper.h): kills retired uids in batches.
+ *
+ * Invariants: the helper runs as root and never signals a process it has
+ * not re-checked through a pidfd (the pidfd pins the pid, then the uid is
+ * read again), except through kill(-1) from a child that runs as the uid
+ * and nothing else; a uid is reported done only after a scan that began
+ * after its last kill(-1) pass found nothing of it (zombies aside), or at
+ * its bound with the count of what is left; every child it forks is
+ * bounded (a killer by KILLER_BOUND_MS, then SIGKILL); one /proc scan per
+ * turn serves every uid in flight. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agentd/kill.h"
+#include "agentd/reap_helper.h"
+
+#define MAX_KILLERS 128     /* kill(-1) children at once */
+#define MAX_CLEANERS 8      /* home and IPC removal children at once */
+#define KILLER_BOUND_MS 1000 /* a killer stopped by the uid's processes is killed */
+#define SLOTS (2 * AGENT_REAP_MAX_JOBS)
+
+enum stage { ST_NEW, ST_TERM, ST_KILL, ST_CONFIRM, ST_DONE };
+
+struct job {
+	uint32_t uid, grace_ms, bound_ms;
+	char *home;     /* NULL for none */
+	unsigned dups;  /* further requests for the same uid: answered too */
+	enum stage st;
+	bool in_scan;   /* its stage asked for the scan under way */
+	bool drop_failed; /* a killer could not take the uid */
+	int64_t t0;     /* arrival */
+	int64_t term_until;
+	int64_t killer_end; /* when its last killer ended */
+	pid_t killer;
+	int64_t killer_t0;
+	uint32_t left;   /* processes the last scan found */
+	uint32_t killed; /* processes signalled */
+	int rc;
+};
+
+static struct job *jobs;
+static size_t njobs;
+static int32_t slot[SLOTS]; /* uid -> index + 1, open addressing; 0 empty */
+static bool index_dirty;
+static unsigned ncleaners;
+/* The killers running: pid and uid (a job's index moves, its uid not). */
+static struct {
+	pid_t pid;
+	uint32_t uid;
+} killers[MAX_KILLERS];
+static unsigned nkillers;
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+size_t agent_reap_req_size(const struct agent_reap_req *q)
+{
+	return offsetof(struct agent_reap_req, home) + strnlen(q->home, sizeof(q->home) - 1) + 1;
+}
+
+/* ------------------------------------------------------------ uid index */
+
+static size_t hash(uint32_t uid)
+{
+	return (size_t)((uid * 2654435761u) % SLOTS);
+}
+
+static void index_put(uint32_t uid, size_t i)
+{
+	size_t h = hash(uid);
+
+	while (slot[h])
+		h = (h + 1) % SLOTS;
+	slot[h] = (int32_t)i + 1;
+}
+
+static void index_rebuild(void)
+{
+	memset(slot, 0, sizeof(slot));
+	for (size_t i = 0; i < njobs; i++)
+		index_put(jobs[i].uid, i);
+	index_dirty = false;
+}
+
+static struct job *find(uint32_t uid)
+{
+	if (index_dirty)
+		index_rebuild();
+	for (size_t h = hash(uid); slot[h]; h = (h + 1) % SLOTS)
+		if (jobs[slot[h] - 1].uid == uid)
+			return &jobs[slot[h] - 1];
+	return NULL;
+}
+
+/* ------------------------------------------------------------ the scan */
+
+/* Real, effective and saved uid of a process that is not a zombie. */
+static bool read_ids(int dfd, const char *pid, uint32_t ids[3])
+{
+	char path[64], buf[4096], *u, *st;
+	unsigned long long r, e, s;
+	ssize_t n;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/status", pid) >= (int)sizeof(path))
+		return false;
+	fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	st = strstr(buf, "\nState:");
+	if (st && (strncmp(st + 7, "\tZ", 2) == 0 || strncmp(st + 7, "\tX", 2) == 0))
+		return false;
+	u = strstr(buf, "\nUid:");
+	if (!u || sscanf(u + 5, "%llu %llu %llu", &r, &e, &s) != 3)
+		return false;
+	ids[0] = (uint32_t)r;
+	ids[1] = (uint32_t)e;
+	ids[2] = (uint32_t)s;
+	return true;
+}
+
+static bool has_uid(const uint32_t ids[3], uint32_t uid)
+{
+	return uid != 0 && (ids[0] == uid || ids[1] == uid || ids[2] == uid);
+}
+
+/* Signals one process through a pidfd after re-reading its uids. */
+static bool signal_pid(int dfd, const char *name, long pid, uint32_t uid, int sig)
+{
+	uint32_t ids[3];
+	bool ok = false;
+	int pfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+
+	if (pfd < 0)
+		return false;
+	if (read_ids(dfd, name, ids) && has_uid(ids, uid)) {
+		if (sig == SIGTERM)
+			syscall(SYS_pidfd_send_signal, pfd, SIGCONT, NULL, 0);
+		ok = syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0) == 0;
+	}
+	close(pfd);
+	return ok;
+}
+
+/* What the scan does to a process of j: count it; signal it: SIGTERM while
+ * j is new or in its grace (a child forked since the last scan gets it
+ * too), SIGKILL without a grace or when j is being confirmed. */
+static int scan_signal(const struct job *j)
+{
+	if (j->st == ST_NEW || j->st == ST_TERM)
+		return j->grace_ms ? SIGTERM : SIGKILL;
+	if (j->st == ST_CONFIRM)
+		return SIGKILL;
+	return 0;
+}
+
+/* One pass over /proc for every job marked in_scan. */
+static void scan(void)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	pid_t self = getpid();
+
+	for (size_t i = 0; i < njobs; i++)
+		if (jobs[i].in_scan)
+			jobs[i].left = 0;
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		uint32_t ids[3];
+
+		if (*end || pid <= 0 || pid == self || !read_ids(dirfd(d), de->d_name, ids))
+			continue;
+		for (int k = 0; k < 3; k++) {
+			struct job *j;
+			int sig;
+
+			if (ids[k] == 0 || (k > 0 && ids[k] == ids[0]) || (k > 1 && ids[k] == ids[1]))
+				continue;
+			j = find(ids[k]);
+			if (!j || !j->in_scan)
+				continue;
+			j->left++;
+			sig = scan_signal(j);
+			if (sig && signal_pid(dirfd(d), de->d_name, pid, j->uid, sig) &&
+			    j->st != ST_TERM)
+				j->killed++; /* (in the grace: counted when first seen) */
+		}
+	}
+	closedir(d);
+}
+
+/* ------------------------------------------------------------ children */
+
+/* A child that is the uid and nothing else sends kill(-1, SIGKILL): the
+ * kernel signals every process the uid may signal (real or saved uid
+ * equal) in one pass under its task-list lock. In a session of its own:
+ * SIGKILL needs none, but nothing of agentd's session may be reachable. */
+static pid_t spawn_killer(uint32_t uid)
+{
+	pid_t p = fork();
+
+	if (p == 0) {
+		if (uid == 0 || setsid() < 0 || setgroups(0, NULL) < 0 ||
+		    setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0 ||
+		    getuid() != uid || geteuid() != uid)
+			_exit(2);
+		kill(-1, SIGKILL);
+		_exit(0);
+	}
+	return p;
+}
+
+/* If nscd runs, it may cache the retired identity for minutes: ask it to
+ * drop its passwd and group caches. Bounded: a hung nscd is killed. */
+static void nscd_invalidate(void)
+{
+	static const char *const tables[] = { "passwd", "group" };
+	static const char *const paths[] = { "/usr/sbin/nscd", "/sbin/nscd" };
+	const char *nscd = NULL;
+
+	if (access("/run/nscd/socket", F_OK) != 0 && access("/var/run/nscd/socket", F_OK) != 0)
+		return;
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (access(paths[i], X_OK) == 0)
+			nscd = paths[i];
+	if (!nscd)
+		return;
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		char *const argv[] = { (char *)nscd, (char *)"-i", (char *)tables[i], NULL };
+		char *const envp[] = { NULL };
+		pid_t p = fork();
+
+		if (p == 0) {
+			execve(nscd, argv, envp);
+			_exit(127);
+		}
+		for (int t = 0; p > 0 && t < 100; t++) {
+			if (waitpid(p, NULL, WNOHANG) == p) {
+				p = 0;
+				break;
+			}
+			usleep(20000);
+		}
+		if (p > 0) {
+			kill(p, SIGKILL);
+			waitpid(p, NULL, 0);
+		}
+	}
+}
+
+/* Homes, IPC objects and nscd for the finished jobs v[0..n), then their
+ * results (one datagram each: atomic among cleaners). */
+static void clean_and_answer(int sock, struct job *v, size_t n)
+{
+	uint32_t *uids = n ? calloc(n, sizeof(*uids)) : NULL;
+	bool homes = false;
+
+	for (size_t i = 0; i < n; i++)
+		homes |= v[i].home != NULL;
+	if (homes)
+		nscd_invalidate();
+	for (size_t i = 0; i < n; i++) {
+		int e = v[i].home ? agent_remove_tree(v[i].home) : 0;
+
+		if (e < 0 && v[i].rc == 0)
+			v[i].rc = e;
+	}
+	if (uids) {
+		for (size_t i = 0; i < n; i++)
+			uids[i] = v[i].uid;
+		agent_remove_ipc_set(uids, n);
+		free(uids);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			agent_remove_ipc(v[i].uid);
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct agent_reap_res res = {
+			.uid = v[i].uid,
+			.rc = v[i].rc,
+			.killed = v[i].killed,
+			.survivors = v[i].rc == -EBUSY ? v[i].left : 0,
+		};
+
+		for (unsigned k = 0; k <= v[i].dups; k++)
+			send(sock, &res, sizeof(res), MSG_NOSIGNAL);
+	}
+}
+
+/* Moves the finished jobs out (to a cleaner child, or done here when no
+ * child can be made) and compacts the table. */
+static void finish_done(int sock)
+{
+	struct job *done;
+	size_t n = 0, k = 0;
+	pid_t p;
+
+	for (size_t i = 0; i < njobs; i++)
+		n += jobs[i].st == ST_DONE;
+	if (!n || ncleaners >= MAX_CLEANERS)
+		return;
+	done = malloc(n * sizeof(*done));
+	if (!done)
+		return; /* next turn */
+	for (size_t i = 0; i < njobs; i++) {
+		if (jobs[i].st == ST_DONE)
+			done[k++] = jobs[i];
+		else
+			jobs[i - k] = jobs[i];
+	}
+	njobs -= n;
+	index_dirty = true;
+	p = fork();
+	if (p == 0) {
+		clean_and_answer(sock, done, n);
+		_exit(0);
+	}
+	if (p > 0)
+		ncleaners++;
+	else
+		clean_and_answer(sock, done, n);
+	for (size_t i = 0; i < n; i++)
+		free(done[i].home);
+	free(done);
+}
+
+/* ------------------------------------------------------------ the loop */
+
+static void accept_req(const struct agent_reap_req *q)
+{
+	struct job *j = find(q->uid);
+
+	if (j) {
+		j->dups++;
+		if (!j->home && q->home[0])
+			j->home = strdup(q->home);
+		return;
+	}
+	j = &jobs[njobs];
+	memset(j, 0, sizeof(*j));
+	j->uid = q->uid;
+	j->grace_ms = q->grace_ms;
+	j->bound_ms = q->bound_ms;
+	j->home = q->home[0] ? strdup(q->home) : NULL;
+	j->st = ST_NEW;
+	j->t0 = mono_ms();
+	j->rc = 0;
+	index_put(j->uid, njobs);
+	njobs++;
+}
+
+/* Reads what agentd sent, up to the table's room; false at end of file. */
+static bool read_requests(int sock)
+{
+	while (njobs < AGENT_REAP_MAX_JOBS) {
+		struct agent_reap_req q;
+		ssize_t k = recv(sock, &q, sizeof(q), MSG_DONTWAIT);
+
+		if (k < 0 && (errno == EAGAIN || errno == EINTR))
+			return true;
+		if (k <= 0)
+			return false;
+		if ((size_t)k <= offsetof(struct agent_reap_req, home) || q.uid == 0)
+			continue;
+		q.home[(size_t)k - offsetof(struct agent_reap_req, home) - 1] = '\0';
+		accept_req(&q);
+	}
+	return true;
+}
+
+static void reap_children(void)
+{
+	int st;
+	pid_t p;
+
+	while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+		unsigned k;
+		struct job *j;
+
+		for (k = 0; k < nkillers && killers[k].pid != p; k++)
+			;
+		if (k == nkillers) {
+			if (ncleaners)
+				ncleaners--;
+			continue;
+		}
+		j = find(killers[k].uid);
+		killers[k] = killers[--nkillers];
+		if (!j || j->killer != p)
+			continue;
+		j->killer = 0;
+		j->killer_end = mono_ms();
+		j->st = ST_CONFIRM;
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 2)
+			j->drop_failed = true;
+	}
+}
+
+/* Stage changes after a scan (for the jobs it covered) and with time. */
+static void advance(int64_t scan_start, bool scanned)
+{
+	int64_t now = mono_ms();
+
+	for (size_t i = 0; i < njobs; i++) {
+		struct job *j = &jobs[i];
+		bool covered = scanned && j->in_scan;
+
+		j->in_scan = false;
+		switch (j->st) {
+		case ST_NEW:
+			if (!covered)
+				break;
+			if (j->grace_ms && j->left) {
+				j->st = ST_TERM;
+				j->term_until = now + j->grace_ms;
+			} else {
+				j->st = ST_KILL;
+			}
+			break;
+		case ST_TERM:
+			if ((covered && j->left == 0) || now >= j->term_until)
+				j->st = ST_KILL;
+			break;
+		case ST_CONFIRM:
+			if (!covered || scan_start < j->killer_end)
+				break;
+			if (j->left == 0)
+				j->st = ST_DONE;
+			else
+				j->st = ST_KILL;
+			break;
+		default:
+			break;
+		}
+		/* The bound: what is left now is reported. */
+		if (j->st != ST_DONE && j->killer == 0 &&
+		    now - j->t0 > (int64_t)j->grace_ms + j->bound_ms) {
+			j->st = ST_DONE;
+			j->rc = j->left == 0 ? 0 : j->drop_failed ? -EPERM : -EBUSY;
+		}
+	}
+}
+
+static void start_killers(void)
+{
+	int64_t now = mono_ms();
+	pid_t p;
+
+	for (size_t i = 0; i < njobs; i++) {
+		struct job *j = &jobs[i];
+
+		if (j->killer && now - j->killer_t0 > KILLER_BOUND_MS)
+			kill(j->killer, SIGKILL); /* stopped by the uid's processes */
+		if (j->st != ST_KILL || j->killer || nkillers >= MAX_KILLERS)
+			continue;
+		p = spawn_killer(j->uid);
+		if (p < 0)
+			continue; /* fork failed: next turn */
+		j->killer = p;
+		j->killer_t0 = now;
+		killers[nkillers].pid = p;
+		killers[nkillers].uid = j->uid;
+		nkillers++;
+	}
+}
+
+_Noreturn void agent_reap_helper_run(int sock)
+{
+	int64_t next_scan = 0;
+	bool eof = false;
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGINT, SIG_IGN); /* a ^C to agentd in a terminal: agentd decides */
+	/* Only the socket: no store, client or listening socket, audit file. */
+	if (sock > 3)
+		close_range(3, (unsigned)sock - 1, 0);
+	close_range((unsigned)sock + 1, ~0U, 0);
+	jobs = calloc(AGENT_REAP_MAX_JOBS, sizeof(*jobs));
+	if (!jobs)
+		_exit(1);
+	for (;;) {
+		struct pollfd pfd = { .fd = eof ? -1 : sock, .events = POLLIN };
+		bool want_scan = false;
+		int64_t now;
+		int timeout;
+
+		reap_children();
+		if (!eof && !read_requests(sock))
+			eof = true;
+		now = mono_ms();
+		for (size_t i = 0; i < njobs; i++) {
+			enum stage s = jobs[i].st;
+
+			jobs[i].in_scan = s == ST_NEW || s == ST_TERM ||
+					  (s == ST_CONFIRM && jobs[i].killer_end <= now);
+			want_scan |= jobs[i].in_scan;
+		}
+		if (want_scan && now >= next_scan) {
+			int64_t took;
+
+			scan();
+			took = mono_ms() - now;
+			/* At most about half the time scanning, however large /proc is. */
+			next_scan = now + (took > REAP_SCAN_MIN_MS ? 2 * took : REAP_SCAN_MIN_MS);
+			advance(now, true);
+		} else {
+			advance(now, false);
+		}
+		start_killers();
+		finish_done(sock);
+		if (eof && !njobs && !nkillers && !ncleaners)
+			_exit(0);
+		if (eof && !njobs && waitpid(-1, NULL, 0) > 0) {
+			/* only children left: each is bounded */
+			if (ncleaners)
+				ncleaners--;
+			continue;
+		}
+		timeout = njobs ? 5 : (nkillers || ncleaners) ? 20 : 1000;
+		if (poll(&pfd, 1, timeout) < 0 && errno != EINTR)
+			_exit(1);
+	}
+}
