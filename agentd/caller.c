@@ -4,6 +4,7 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agentd/caller.h"
@@ -12,13 +13,61 @@
 #include "common/liveness.h"
 #include "common/text.h"
 
-/* Resolves the caller's name and groups (NSS) and its agent identity. */
-void agentd_caller_resolve(struct agentd *d, const struct ucred *cred, struct caller_ctx *cc)
+/* A caller's name and groups, as NSS gave them, for CACHE_MS: a client
+ * sending many requests (or many clients of one user) costs one passwd and
+ * group lookup per second, not three per request. A change to a user's
+ * groups is seen within CACHE_MS. */
+#define CACHE_MS 1000
+#define CACHE_N 16
+
+static struct {
+	uid_t uid;
+	int64_t at; /* CLOCK_MONOTONIC ms; 0 = empty */
+	struct agent_caller c;
+} cache[CACHE_N];
+static unsigned cache_next;
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
+}
+
+static void resolve_nss(uid_t uid, struct agent_caller *c)
 {
 	struct passwd pw, *pwp = NULL;
 	char buf[4096];
 	gid_t gids[AGENT_GROUPS_MAX * 2];
 	int ngids = (int)(sizeof(gids) / sizeof(gids[0]));
+
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &pwp) != 0 || !pwp)
+		return;
+	if (!agent_valid_username(pw.pw_name))
+		return;
+	snprintf(c->user, sizeof(c->user), "%s", pw.pw_name);
+	if (getgrouplist(pw.pw_name, pw.pw_gid, gids, &ngids) < 0)
+		ngids = (int)(sizeof(gids) / sizeof(gids[0])); /* truncated list */
+	for (int i = 0; i < ngids && c->ngroups < sizeof(c->groups) / sizeof(c->groups[0]); i++) {
+		struct group gr, *grp = NULL;
+		char gbuf[4096];
+
+		if (getgrgid_r(gids[i], &gr, gbuf, sizeof(gbuf), &grp) == 0 && grp &&
+		    strlen(grp->gr_name) <= AGENT_NAME_MAX)
+			snprintf(c->groups[c->ngroups++], AGENT_NAME_MAX + 1, "%s", grp->gr_name);
+	}
+}
+
+void agentd_caller_forget(void)
+{
+	memset(cache, 0, sizeof(cache));
+}
+
+/* Resolves the caller's name and groups (NSS) and its agent identity. */
+void agentd_caller_resolve(struct agentd *d, const struct ucred *cred, struct caller_ctx *cc)
+{
+	int64_t t;
 
 	memset(cc, 0, sizeof(*cc));
 	cc->c.uid = cred->uid;
@@ -38,23 +87,21 @@ void agentd_caller_resolve(struct agentd *d, const struct ucred *cred, struct ca
 		cc->retired_agent = true;
 		return;
 	}
-	if (getpwuid_r(cred->uid, &pw, buf, sizeof(buf), &pwp) != 0 || !pwp)
-		return;
-	if (!agent_valid_username(pw.pw_name))
-		return;
-	snprintf(cc->c.user, sizeof(cc->c.user), "%s", pw.pw_name);
-	if (getgrouplist(pw.pw_name, pw.pw_gid, gids, &ngids) < 0)
-		ngids = (int)(sizeof(gids) / sizeof(gids[0])); /* truncated list */
-	for (int i = 0; i < ngids && cc->c.ngroups < sizeof(cc->c.groups) / sizeof(cc->c.groups[0]);
-	     i++) {
-		struct group gr, *grp = NULL;
-		char gbuf[4096];
-
-		if (getgrgid_r(gids[i], &gr, gbuf, sizeof(gbuf), &grp) == 0 && grp &&
-		    strlen(grp->gr_name) <= AGENT_NAME_MAX)
-			snprintf(cc->c.groups[cc->c.ngroups++], AGENT_NAME_MAX + 1, "%s",
-				 grp->gr_name);
-	}
+	t = mono_ms();
+	for (unsigned i = 0; i < CACHE_N; i++)
+		if (cache[i].at && cache[i].uid == cred->uid && t - cache[i].at < CACHE_MS) {
+			cc->c = cache[i].c;
+			cc->c.uid = cred->uid;
+			cc->c.agent = NULL;
+			return;
+		}
+	resolve_nss(cred->uid, &cc->c);
+	if (!cc->c.user[0])
+		return; /* not cached: an unknown uid is asked again */
+	cache[cache_next].uid = cred->uid;
+	cache[cache_next].at = t;
+	cache[cache_next].c = cc->c;
+	cache_next = (cache_next + 1) % CACHE_N;
 }
 
 const char *agentd_caller_label(const struct caller_ctx *cc, char *buf, size_t len)

@@ -20,5 +20,7 @@ struct caller_ctx {
 
 /* Resolves the caller's name and groups (NSS) and its agent identity. */
 void agentd_caller_resolve(struct agentd *d, const struct ucred *cred, struct caller_ctx *cc);
+/* Forgets the names and groups resolved in the last second (reload). */
+void agentd_caller_forget(void);
 /* The caller's name, or "uid:N". */
 const char *agentd_caller_label(const struct caller_ctx *cc, char *buf, size_t len);

@@ -136,6 +136,7 @@ struct agentd_deferred {
 	size_t n;
 	int err;      /* the store's last refusal (-errno), 0 while it takes writes */
 	bool journal; /* the runtime directory may hold a journal to remove */
+	bool soon;    /* tfd armed for agentd_deferred_flush_soon */
 };
 
 struct agentd {

@@ -23,6 +23,7 @@
 #include "common/text.h"
 
 #define RETRY_SEC 1
+#define SOON_MS 50
 
 __attribute__((format(printf, 3, 4))) static void say(struct agentd *d, int prio, const char *fmt,
 						      ...)
@@ -268,10 +269,23 @@ int agentd_deferred_flush(struct agentd *d)
 	return 0;
 }
 
+void agentd_deferred_flush_soon(struct agentd *d)
+{
+	struct itimerspec t = { .it_value.tv_nsec = SOON_MS * 1000000L };
+
+	if (d->deferred.err || d->deferred.soon || TAILQ_EMPTY(&d->deferred.q))
+		return; /* the retry timer runs, or the timer is set, or nothing waits */
+	if (timerfd_settime(d->deferred.tfd, 0, &t, NULL) == 0)
+		d->deferred.soon = true;
+	else
+		agentd_deferred_flush(d);
+}
+
 void agentd_deferred_tick(struct agentd *d)
 {
 	uint64_t ticks;
 
+	d->deferred.soon = false;
 	if (read(d->deferred.tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		agent_audit_log(&d->audit, LOG_ERR, "timerfd: %m");
 	if (TAILQ_EMPTY(&d->deferred.q)) {

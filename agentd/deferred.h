@@ -56,6 +56,9 @@ int agentd_deferred_retire(struct agentd *d, const struct agent_identity *id,
 			   enum agent_retire_reason reason, int64_t when, const char *text);
 /* Queues a reap record. 0 or -ENOMEM. */
 int agentd_deferred_reaped(struct agentd *d, const char *name, int64_t when, uint32_t killed);
+/* Writes the queue within SOON_MS (50 ms), with whatever else comes
+ * meanwhile (reap records of a burst: one transaction, not one each). */
+void agentd_deferred_flush_soon(struct agentd *d);
 /* Writes every queued record in one transaction. 0, or the store's -errno
  * (the records stay queued and the retry timer runs). */
 int agentd_deferred_flush(struct agentd *d);

@@ -375,4 +375,3 @@ int agent_remove_ipc(uid_t uid)
 		return -EINVAL;
 	return agent_remove_ipc_set(&u, 1);
 }
-

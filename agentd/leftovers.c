@@ -292,9 +292,11 @@ struct agentd_leftovers {
 	int kind_pipe;  /* W_SWEEP: epoll data of rfd */
 	int kind_timer; /* W_SWEEP_TIMER: epoll data of tfd */
 	int tfd, rfd;
-	pid_t pid; /* running sweeper, 0 if none */
+	pid_t pid;       /* running sweeper, 0 if none */
+	bool kick_armed; /* the timer starts a sweep (AGENTD_SWEEP_DELAY_MS) */
 	struct uidvec queue, flight;
-	char *out; /* the running sweeper's report so far */
+	struct uidvec unrecorded; /* released, the release not yet in the store */
+	char *out;                /* the running sweeper's report so far */
 	size_t outlen;
 };
 
@@ -365,11 +367,37 @@ static struct agentd_leftovers *state(struct agentd *d)
 	return l;
 }
 
+/* The releases gathered since the last sweep, in one transaction. Until
+ * then the uid is not free either: it is neither never-used nor released. */
+static void record_releases(struct agentd *d, struct agentd_leftovers *l)
+{
+	bool tx;
+	int64_t now = time(NULL);
+	size_t failed = 0;
+
+	if (!l->unrecorded.n)
+		return;
+	tx = agent_store_begin(d->store) == 0;
+	for (size_t i = 0; i < l->unrecorded.n; i++)
+		if (agent_store_uid_release(d->store, l->unrecorded.v[i], now, 1) < 0)
+			failed++;
+	if (tx && agent_store_commit(d->store) < 0)
+		failed = l->unrecorded.n;
+	if (failed)
+		agent_audit_log(&d->audit, LOG_ERR,
+				"store: cannot record the release of %zu uids (they stay out of "
+				"circulation until the next start)",
+				failed);
+	l->unrecorded.n = 0;
+}
+
 static void kick(struct agentd *d)
 {
 	struct agentd_leftovers *l = d->leftovers;
 	int p[2];
 
+	if (l)
+		record_releases(d, l);
 	if (!l || l->pid > 0 || l->queue.n == 0 || d->stop)
 		return; /* stopping: the uids stay held and are swept at the next start */
 	if (pipe2(p, O_CLOEXEC) < 0)
@@ -421,11 +449,13 @@ void agentd_leftovers_released(struct agentd *d, uint32_t uid)
 {
 	struct agentd_leftovers *l = state(d);
 
-	/* Held from now until a sweep finds nothing of it (even if the queue
-	 * below fails: then the start-up or hourly sweep frees it). */
-	if (agent_store_uid_release(d->store, uid, time(NULL), 1) < 0)
-		agent_audit_log(&d->audit, LOG_ERR, "store: cannot record the release of uid %u",
-				uid);
+	/* Held from its release record (written with the others gathered,
+	 * before the sweep) until a sweep finds nothing of it. */
+	if (!l || uidvec_add(&l->unrecorded, uid) < 0) {
+		if (agent_store_uid_release(d->store, uid, time(NULL), 1) < 0)
+			agent_audit_log(&d->audit, LOG_ERR,
+					"store: cannot record the release of uid %u", uid);
+	}
 	if (l && uidvec_has(&l->flight, uid))
 		return; /* cannot happen while held; never sweep one uid twice at once */
 	if (!l || uidvec_add(&l->queue, uid) < 0) {
@@ -433,7 +463,10 @@ void agentd_leftovers_released(struct agentd *d, uint32_t uid)
 				uid);
 		return;
 	}
-	kick(d);
+	if (l->pid == 0 && !l->kick_armed) {
+		l->kick_armed = true;
+		arm(l, AGENTD_SWEEP_DELAY_MS);
+	}
 }
 
 /* Queues every held uid. */
@@ -522,7 +555,8 @@ static uint64_t removed_count(const char *out, size_t len, uint32_t uid)
 static void sweep_ended(struct agentd *d, bool killed)
 {
 	struct agentd_leftovers *l = d->leftovers;
-	bool complete;
+	size_t unfreed = 0;
+	bool complete, tx;
 
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, l->rfd, NULL);
 	close(l->rfd);
@@ -532,6 +566,7 @@ static void sweep_ended(struct agentd *d, bool killed)
 	l->pid = 0;
 	complete = !killed && l->outlen >= 2 && l->out[l->outlen - 2] == 'E' &&
 		   (l->outlen == 2 || l->out[l->outlen - 3] == '\0');
+	tx = agent_store_begin(d->store) == 0;
 	for (size_t i = 0; i < l->flight.n; i++) {
 		uint32_t uid = l->flight.v[i];
 		char stripped[NAMES_MAX * (NAME_SHOWN_MAX + 1) + 1], kept[sizeof(stripped)];
@@ -545,8 +580,7 @@ static void sweep_ended(struct agentd *d, bool killed)
 		if (complete && nk)
 			held = 2;
 		if (agent_store_uid_hold(d->store, uid, held) < 0 && held == 0)
-			agent_audit_log(&d->audit, LOG_ERR,
-					"store: cannot free uid %u after its sweep", uid);
+			unfreed++;
 		agent_audit_begin(&d->audit, &kv, buf, sizeof(buf), "leftovers");
 		agent_kv_u64(&kv, "uid", uid);
 		agent_kv_u64(&kv, "removed", nr);
@@ -563,6 +597,13 @@ static void sweep_ended(struct agentd *d, bool killed)
 			agent_kv_str(&kv, "kept_files", kept);
 		agent_audit_emit(&d->audit, &kv, held || ns ? LOG_WARNING : LOG_NOTICE);
 	}
+	if (tx && agent_store_commit(d->store) < 0)
+		unfreed = l->flight.n;
+	if (unfreed)
+		agent_audit_log(&d->audit, LOG_ERR,
+				"store: cannot free %zu uids after their sweep (swept again at the "
+				"next start)",
+				unfreed);
 	l->flight.n = 0;
 	l->outlen = 0;
 	if (l->queue.n)
@@ -614,6 +655,13 @@ void agentd_leftovers_timer(struct agentd *d)
 		sweep_ended(d, true);
 		return;
 	}
+	if (l->kick_armed) {
+		l->kick_armed = false;
+		kick(d);
+		if (l->pid == 0)
+			arm(l, (int64_t)AGENTD_SWEEP_AGAIN_S * 1000);
+		return;
+	}
 	queue_held(d);
 }
 
@@ -630,8 +678,10 @@ void agentd_leftovers_finish(struct agentd *d)
 	}
 	if (l->tfd >= 0)
 		close(l->tfd);
+	record_releases(d, l);
 	free(l->queue.v);
 	free(l->flight.v);
+	free(l->unrecorded.v);
 	free(l->out);
 	free(l);
 	d->leftovers = NULL;

@@ -23,6 +23,9 @@ struct agentd;
 
 #define AGENTD_SWEEP_BOUND_MS 30000
 #define AGENTD_SWEEP_AGAIN_S 3600
+/* Releases gathered this long before a sweep starts: one sweep (one fork,
+ * one transaction) for a burst of retirements, not one per uid. */
+#define AGENTD_SWEEP_DELAY_MS 100
 
 /* uid's processes are gone: record the release (held until swept) and
  * queue the sweep. */

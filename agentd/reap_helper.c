@@ -28,8 +28,8 @@
 #include "agentd/kill.h"
 #include "agentd/reap_helper.h"
 
-#define MAX_KILLERS 128     /* kill(-1) children at once */
-#define MAX_CLEANERS 8      /* home and IPC removal children at once */
+#define MAX_KILLERS 128      /* kill(-1) children at once */
+#define MAX_CLEANERS 8       /* home and IPC removal children at once */
 #define KILLER_BOUND_MS 1000 /* a killer stopped by the uid's processes is killed */
 #define SLOTS (2 * AGENT_REAP_MAX_JOBS)
 
@@ -37,12 +37,12 @@ enum stage { ST_NEW, ST_TERM, ST_KILL, ST_CONFIRM, ST_DONE };
 
 struct job {
 	uint32_t uid, grace_ms, bound_ms;
-	char *home;     /* NULL for none */
-	unsigned dups;  /* further requests for the same uid: answered too */
+	char *home;    /* NULL for none */
+	unsigned dups; /* further requests for the same uid: answered too */
 	enum stage st;
-	bool in_scan;   /* its stage asked for the scan under way */
+	bool in_scan;     /* its stage asked for the scan under way */
 	bool drop_failed; /* a killer could not take the uid */
-	int64_t t0;     /* arrival */
+	int64_t t0;       /* arrival */
 	int64_t term_until;
 	int64_t killer_end; /* when its last killer ended */
 	pid_t killer;
@@ -201,7 +201,8 @@ static void scan(void)
 			struct job *j;
 			int sig;
 
-			if (ids[k] == 0 || (k > 0 && ids[k] == ids[0]) || (k > 1 && ids[k] == ids[1]))
+			if (ids[k] == 0 || (k > 0 && ids[k] == ids[0]) ||
+			    (k > 1 && ids[k] == ids[1]))
 				continue;
 			j = find(ids[k]);
 			if (!j || !j->in_scan)

@@ -113,7 +113,8 @@ static void helper_stop(struct agentd *d, unsigned wait_ms)
 /* Writable interest while requests wait for room in the socket. */
 static void want_out(struct agentd *d, bool on)
 {
-	struct epoll_event ev = { .events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = &d->reapers };
+	struct epoll_event ev = { .events = EPOLLIN | (on ? EPOLLOUT : 0),
+				  .data.ptr = &d->reapers };
 
 	if (!d->reapers.watched || d->reapers.want_out == on)
 		return;
@@ -163,8 +164,8 @@ void agentd_reapers_start(struct agentd *d)
 		if (j->name[0] && snprintf(q.home, sizeof(q.home), "%s/%s", d->cfg->home_base,
 					   j->name) >= (int)sizeof(q.home))
 			q.home[0] = '\0';
-		if (send(d->reapers.sock, &q, agent_reap_req_size(&q), MSG_DONTWAIT | MSG_NOSIGNAL) <
-		    0) {
+		if (send(d->reapers.sock, &q, agent_reap_req_size(&q),
+			 MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
 			if (errno == EAGAIN || errno == EINTR) {
 				want_out(d, true); /* sent when the socket has room */
 				return;
@@ -221,8 +222,8 @@ static void record(struct agentd *d, struct agentd_reaper *j, const struct agent
 		d->hooks.reaped(d, j->uid);
 }
 
-/* Reads every result waiting, then writes their records in one
- * transaction; false if the helper is gone. */
+/* Reads every result waiting; their records are written within 50 ms,
+ * with the next ones (deferred.c); false if the helper is gone. */
 static bool read_some(struct agentd *d)
 {
 	for (;;) {
@@ -253,7 +254,7 @@ static bool read_results(struct agentd *d)
 {
 	bool ok = read_some(d);
 
-	agentd_deferred_flush(d);
+	agentd_deferred_flush_soon(d);
 	return ok;
 }
 

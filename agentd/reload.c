@@ -6,6 +6,7 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "agentd/caller.h"
 #include "agentd/daemon.h"
 #include "agentd/follow.h"
 #include "agentd/homes.h"
@@ -33,6 +34,8 @@ void agentd_reload_config(struct agentd *d)
 	struct agent_snap_writer *oldsnap = d->snap;
 	char err[512];
 	int r;
+
+	agentd_caller_forget(); /* a reload also re-reads users and groups */
 
 	r = agent_config_load(d->opts.config_path, &n, err, sizeof(err));
 	if (r == 0)

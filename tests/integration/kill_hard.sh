@@ -12,7 +12,7 @@ start_agentd
 
 # alive UID: processes (not zombies) whose real, effective or saved uid is UID.
 alive() {
-	cat /proc/[0-9]*/status 2>/dev/null | awk -v u="$1" '
+	{ cat /proc/[0-9]*/status 2>/dev/null || true; } | awk -v u="$1" '
 		/^Name:/ { st = "" }
 		/^State:/ { st = $2 }
 		/^Uid:/ { if (st != "Z" && st != "X" && ($2 == u || $3 == u || $4 == u)) n++ }

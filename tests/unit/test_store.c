@@ -410,12 +410,16 @@ static void test_schema_upgrade_v1(void **state)
 	assert_int_equal(db_count(sub, "PRAGMA user_version"), 1);
 
 	assert_int_equal(agent_store_open(sub, 0, &s, err_, sizeof(err_)), 0);
+	/* agentd holds the database alone: another connection cannot read it */
+	assert_int_equal(db_count(sub, "PRAGMA user_version"), -1);
+	agent_store_close(s);
 	assert_int_equal(db_count(sub, "PRAGMA user_version"), 4);
 	/* v4 seeds uid_use with the release (reap) time of reaped uids */
 	assert_int_equal(db_count(sub, "SELECT count(*) FROM uid_use WHERE uid = 1879048601 AND "
 				       "released_at = 1501 AND held = 0"),
 			 1);
 	assert_int_equal(db_count(sub, "SELECT count(*) FROM uid_use"), 1);
+	assert_int_equal(agent_store_open(sub, 0, &s, err_, sizeof(err_)), 0);
 	/* every v1 record, its chain and the metadata are still there */
 	assert_int_equal(agent_store_get(s, "agent-v1live", &id), 0);
 	assert_int_equal(id.uid, 1879048600);
@@ -454,11 +458,11 @@ static void test_schema_upgrade_v1(void **state)
 
 	/* a second open finds v4 and changes nothing */
 	assert_int_equal(agent_store_open(sub, 0, &s, err_, sizeof(err_)), 0);
-	assert_int_equal(db_count(sub, "PRAGMA user_version"), 4);
 	assert_int_equal(agent_store_get_ssh_key(s, "agent-v1live", key, sizeof(key)), 0);
 	assert_string_equal(key, KEY_ED25519);
 	assert_int_equal(agent_store_get(s, "agent-v2new1", &id), 0);
 	agent_store_close(s);
+	assert_int_equal(db_count(sub, "PRAGMA user_version"), 4);
 }
 
 static void test_schema_upgrade_atomic(void **state)
