@@ -31,6 +31,8 @@
 #define MAX_KILLERS 128      /* kill(-1) children at once */
 #define MAX_CLEANERS 8       /* home and IPC removal children at once */
 #define KILLER_BOUND_MS 1000 /* a killer stopped by the uid's processes is killed */
+#define REAP_TERM_SCAN_MS 20 /* scans while only graces run */
+#define INLINE_CLEAN_MAX 64  /* finished uids without a home cleaned in the loop */
 #define SLOTS (2 * AGENT_REAP_MAX_JOBS)
 
 enum stage { ST_NEW, ST_TERM, ST_KILL, ST_CONFIRM, ST_DONE };
@@ -321,6 +323,7 @@ static void finish_done(int sock)
 {
 	struct job *done;
 	size_t n = 0, k = 0;
+	bool homes = false;
 	pid_t p;
 
 	for (size_t i = 0; i < njobs; i++)
@@ -331,13 +334,20 @@ static void finish_done(int sock)
 	if (!done)
 		return; /* next turn */
 	for (size_t i = 0; i < njobs; i++) {
-		if (jobs[i].st == ST_DONE)
+		if (jobs[i].st == ST_DONE) {
+			homes |= jobs[i].home != NULL;
 			done[k++] = jobs[i];
-		else
+		} else {
 			jobs[i - k] = jobs[i];
+		}
 	}
 	njobs -= n;
 	index_dirty = true;
+	if (!homes && n <= INLINE_CLEAN_MAX) {
+		clean_and_answer(sock, done, n); /* a few files read: no child */
+		free(done);
+		return;
+	}
 	p = fork();
 	if (p == 0) {
 		clean_and_answer(sock, done, n);
@@ -482,8 +492,14 @@ static void start_killers(void)
 		if (j->st != ST_KILL || j->killer || nkillers >= MAX_KILLERS)
 			continue;
 		p = spawn_killer(j->uid);
-		if (p < 0)
-			continue; /* fork failed: next turn */
+		if (p < 0) {
+			/* No process to spare (a fork bomb may have taken them
+			 * all): the next scan SIGKILLs what it finds instead,
+			 * then this is tried again. */
+			j->st = ST_CONFIRM;
+			j->killer_end = now;
+			continue;
+		}
 		j->killer = p;
 		j->killer_t0 = now;
 		killers[nkillers].pid = p;
@@ -492,15 +508,24 @@ static void start_killers(void)
 	}
 }
 
+static void on_child(int sig)
+{
+	(void)sig; /* only to end ppoll early: reap_children does the work */
+}
+
 _Noreturn void agent_reap_helper_run(int sock)
 {
+	struct sigaction sa = { .sa_handler = on_child, .sa_flags = SA_NOCLDSTOP };
 	int64_t next_scan = 0;
 	bool eof = false;
-	sigset_t none;
+	sigset_t none, chld;
 
 	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGCHLD, SIG_DFL);
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	/* SIGCHLD is blocked but while waiting: a killer's end wakes the loop. */
+	sigprocmask(SIG_SETMASK, &chld, NULL);
+	sigaction(SIGCHLD, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGHUP, SIG_IGN);
@@ -514,20 +539,22 @@ _Noreturn void agent_reap_helper_run(int sock)
 		_exit(1);
 	for (;;) {
 		struct pollfd pfd = { .fd = eof ? -1 : sock, .events = POLLIN };
-		bool want_scan = false;
-		int64_t now;
-		int timeout;
+		bool want_scan = false, urgent = false;
+		struct timespec ts;
+		int64_t now, wait_ms;
 
 		reap_children();
 		if (!eof && !read_requests(sock))
 			eof = true;
 		now = mono_ms();
 		for (size_t i = 0; i < njobs; i++) {
-			enum stage s = jobs[i].st;
+			enum stage st = jobs[i].st;
 
-			jobs[i].in_scan = s == ST_NEW || s == ST_TERM ||
-					  (s == ST_CONFIRM && jobs[i].killer_end <= now);
+			jobs[i].in_scan = st == ST_NEW || st == ST_TERM || st == ST_CONFIRM;
 			want_scan |= jobs[i].in_scan;
+			/* A new uid and a kill to confirm wait for the scan; a
+			 * grace only needs one now and then. */
+			urgent |= st == ST_NEW || st == ST_CONFIRM;
 		}
 		if (want_scan && now >= next_scan) {
 			int64_t took;
@@ -535,7 +562,8 @@ _Noreturn void agent_reap_helper_run(int sock)
 			scan();
 			took = mono_ms() - now;
 			/* At most about half the time scanning, however large /proc is. */
-			next_scan = now + (took > REAP_SCAN_MIN_MS ? 2 * took : REAP_SCAN_MIN_MS);
+			next_scan =
+				now + (2 * took > REAP_SCAN_MIN_MS ? 2 * took : REAP_SCAN_MIN_MS);
 			advance(now, true);
 		} else {
 			advance(now, false);
@@ -550,8 +578,15 @@ _Noreturn void agent_reap_helper_run(int sock)
 				ncleaners--;
 			continue;
 		}
-		timeout = njobs ? 5 : (nkillers || ncleaners) ? 20 : 1000;
-		if (poll(&pfd, 1, timeout) < 0 && errno != EINTR)
+		if (!njobs)
+			wait_ms = ncleaners ? 20 : 1000;
+		else if (urgent && want_scan)
+			wait_ms = next_scan > now ? next_scan - now : 0;
+		else
+			wait_ms = REAP_TERM_SCAN_MS;
+		ts.tv_sec = wait_ms / 1000;
+		ts.tv_nsec = (wait_ms % 1000) * 1000000L;
+		if (ppoll(&pfd, 1, &ts, &none) < 0 && errno != EINTR)
 			_exit(1);
 	}
 }

@@ -45,7 +45,7 @@ struct agent_reap_res {
 /* How many uids the helper holds at once; agentd keeps at most this many
  * outstanding. */
 #define AGENT_REAP_MAX_JOBS 16384
-#define REAP_SCAN_MIN_MS 20
+#define REAP_SCAN_MIN_MS 2
 
 /* Bytes of q to send. */
 size_t agent_reap_req_size(const struct agent_reap_req *q);

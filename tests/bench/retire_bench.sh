@@ -30,8 +30,8 @@ UID_MAX=1879113727
 T=$(mktemp -d -p /var/tmp agentd-retire-bench.XXXXXX)
 agentd_pid=""
 cleanup() {
+	set +e
 	[ -n "$agentd_pid" ] && kill "$agentd_pid" 2>/dev/null && wait "$agentd_pid" 2>/dev/null
-	[ -n "${KEEP:-}" ] && cp "$T/agentd.err" /tmp/retire-bench-agentd.err
 	kill -KILL -1 2>/dev/null || true # only this pid namespace's processes
 	if [ -n "$CG" ]; then
 		for d in "$CG"/*/; do
@@ -119,10 +119,12 @@ spawn_all() {
 	while ($n > 0 && waitpid(-1, 0) > 0) { $n--; }
 	open(my $f, ">", "$out.tmp") or die; printf $f "%d\n", int(time * 1000); close $f;
 	rename "$out.tmp", $out;' "$T/gone" $(cat "$1") &
-	local deadline=$((SECONDS + 120))
-	while [ "$(alive)" -lt "$(wc -l <"$1")" ]; do
+	local want deadline
+	want=$(wc -l <"$1")
+	deadline=$((SECONDS + 120 + want / 50))
+	while [ "$(alive)" -lt "$want" ]; do
 		[ $SECONDS -lt $deadline ] || { echo "retire_bench: processes did not start" >&2; exit 1; }
-		sleep 0.1
+		sleep 0.5
 	done
 }
 
@@ -162,8 +164,22 @@ for n in "${sizes[@]}"; do
 		echo "retire_bench: setting up took longer than the lead ($lead s); rerun" >&2
 		exit 1
 	fi
+	# agentctl status, one after another, from a second before the
+	# deadline until the last process is gone: its latency meanwhile.
+	while [ "$(date +%s)" -lt $((deadline - 1)) ]; do sleep 0.05; done
+	: >"$T/status.ms"
+	while :; do
+		a=$(date +%s%N)
+		ctl status >/dev/null
+		echo $((($(date +%s%N) - a) / 1000000)) >>"$T/status.ms"
+		[ ! -s "$T/gone" ] || break
+	done
 	t_gone=$(wait_gone)
 	expiry=$((t_gone - deadline * 1000))
+	sort -n "$T/status.ms" >"$T/status.sorted"
+	ns=$(wc -l <"$T/status.sorted")
+	st_p50=$(sed -n "$(((ns + 1) / 2))p" "$T/status.sorted")
+	st_p99=$(sed -n "$(((ns * 99 + 99) / 100))p" "$T/status.sorted")
 	[ -z "${KEEP:-}" ] || cp "$T/agentd.err" "$KEEP.expiry.log"
 	stop_agentd
 
@@ -179,6 +195,7 @@ for n in "${sizes[@]}"; do
 	stop_agentd
 
 	printf 'expiry  N=%-5d last process gone %6d ms after the deadline (1 s clock granularity: -1000..0 is "at the deadline")\n' "$n" "$expiry"
+	printf 'status  N=%-5d meanwhile: %d agentctl status, p50 %s ms, p99 %s ms (whole process)\n' "$n" "$ns" "$st_p50" "$st_p99"
 	printf 'revoke  N=%-5d revokes answered in %6d ms, every process gone %6d ms after the first revoke\n' "$n" $((t1 - t0)) $((t2 - t0))
 	printf 'anchor  N=%-5d kill -KILL of N pids: every process gone after %6d ms\n' "$n" "$anchor"
 done

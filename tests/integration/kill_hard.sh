@@ -1,7 +1,8 @@
 #!/bin/bash
 # Retirement kills what is hard to kill: a bounded fork bomb whose children
-# fork again when killed, a setsid double-forked daemon, a stopped process
-# and a SIGTERM-ignoring one. After the revoke's reap record, no process of
+# fork again when killed, a setsid double-forked daemon, a stopped process,
+# a SIGTERM-ignoring one, and one whose only link to the uid is its
+# effective uid. After the revoke's reap record, no process of
 # the uid is left (a /proc scan, zombies aside), in each of 5 runs.
 # Everything runs in the sandbox's pid namespace; the bomb is bounded by
 # ulimit -u and a fixed number of forkers, so it cannot hurt the host.
@@ -46,13 +47,24 @@ for run in 1 2 3 4 5; do
 	spawn_as_uid "$uid" sleep 300
 	stopped=$SPAWNED
 	spawn_as_uid "$uid" bash -c 'trap "" TERM; while :; do sleep 0.2; done'
+	# Only its effective uid is the identity's (real and saved uid root,
+	# as a setuid-to-the-agent program run by root would be): kill(-1) as
+	# the uid cannot reach it; the reaper's scan must.
+	perl -e '$> = shift; $SIG{TERM} = "IGNORE";
+		sleep 1 while 1' "$uid" &
+	euid_only=$!
+	disown "$euid_only"
 	wait_for 20 bash -c "[ \$(ps -o uid= -p $stopped | tr -d ' ') = $uid ]" || true
 	kill -STOP "$stopped" 2>/dev/null || true
 	check "run $run: the processes run (>= 250)" wait_for 30 bash -c "[ \$(alive_n $uid) -ge 250 ]"
+	check "run $run: one runs with only its effective uid" wait_for 10 bash -c \
+		"grep -q '^Uid:[[:space:]]*0[[:space:]]*$uid[[:space:]]*0' /proc/$euid_only/status"
 	check "run $run: revoke" ctl revoke "$name"
 	check "run $run: a reap record" wait_for 20 bash -c \
 		"grep -q 'event=\"reap\" identity=\"$name\"' $T/agentd.log"
 	left=$(alive "$uid")
+	check "run $run: the effective-uid-only process is gone" bash -c \
+		"! grep -q '^State:[[:space:]]*[^Z]' /proc/$euid_only/status 2>/dev/null"
 	check "run $run: no process of uid $uid survives the reap (found $left)" [ "$left" = 0 ]
 	check "run $run: the reap reports no survivors" bash -c \
 		"! grep 'event=\"reap\" identity=\"$name\"' $T/agentd.log | grep -q 'survivors=\|error='"
