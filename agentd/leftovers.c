@@ -274,8 +274,7 @@ static _Noreturn void sweeper_child(struct agentd *d, const uint32_t *uids, size
 	dirs[nd++] = d->cfg->home_base;
 	if (agent_sweep(dirs, nd, uids, n, &rep) < 0)
 		_exit(1);
-	for (size_t i = 0; i < n; i++)
-		agent_remove_ipc(uids[i]); /* SysV IPC, /dev/shm, /dev/mqueue */
+	agent_remove_ipc_set(uids, n); /* SysV IPC, /dev/shm, /dev/mqueue */
 	if (write(wfd, "E", 2) != 2)
 		_exit(2);
 	_exit(0);
@@ -283,9 +282,14 @@ static _Noreturn void sweeper_child(struct agentd *d, const uint32_t *uids, size
 
 /* ------------------------------------------------------------ the loop's side */
 
+/* A list of uids in arrival order with a hash of them (uid + 1 in open
+ * addressing, 0 empty) so membership costs O(1) however many thousand a
+ * mass retirement brings. */
 struct uidvec {
 	uint32_t *v;
 	size_t n, cap;
+	uint32_t *h;
+	size_t hcap; /* a power of two, at least 2n; 0 before the first add */
 };
 
 struct agentd_leftovers {
@@ -300,11 +304,43 @@ struct agentd_leftovers {
 	size_t outlen;
 };
 
+static size_t uidvec_slot(const struct uidvec *v, uint32_t uid)
+{
+	size_t i = (size_t)(uid * 2654435761u) & (v->hcap - 1);
+
+	while (v->h[i] && v->h[i] != uid + 1)
+		i = (i + 1) & (v->hcap - 1);
+	return i;
+}
+
+/* Rebuilds the hash from the list (after removals, or to grow). */
+static int uidvec_rehash(struct uidvec *v, size_t want)
+{
+	size_t cap = 64;
+	uint32_t *h;
+
+	while (cap < 2 * want)
+		cap *= 2;
+	h = calloc(cap, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	free(v->h);
+	v->h = h;
+	v->hcap = cap;
+	for (size_t i = 0; i < v->n; i++)
+		v->h[uidvec_slot(v, v->v[i])] = v->v[i] + 1;
+	return 0;
+}
+
+static bool uidvec_has(const struct uidvec *v, uint32_t uid)
+{
+	return v->hcap && v->h[uidvec_slot(v, uid)] == uid + 1;
+}
+
 static int uidvec_add(struct uidvec *v, uint32_t uid)
 {
-	for (size_t i = 0; i < v->n; i++)
-		if (v->v[i] == uid)
-			return 0;
+	if (uidvec_has(v, uid))
+		return 0;
 	if (v->n == v->cap) {
 		size_t cap = v->cap ? v->cap * 2 : 64;
 		uint32_t *p = realloc(v->v, cap * sizeof(*p));
@@ -314,16 +350,25 @@ static int uidvec_add(struct uidvec *v, uint32_t uid)
 		v->v = p;
 		v->cap = cap;
 	}
+	if (2 * (v->n + 1) > v->hcap && uidvec_rehash(v, v->n + 1) < 0)
+		return -ENOMEM;
 	v->v[v->n++] = uid;
+	v->h[uidvec_slot(v, uid)] = uid + 1;
 	return 0;
 }
 
-static bool uidvec_has(const struct uidvec *v, uint32_t uid)
+static void uidvec_clear(struct uidvec *v)
 {
-	for (size_t i = 0; i < v->n; i++)
-		if (v->v[i] == uid)
-			return true;
-	return false;
+	v->n = 0;
+	if (v->h)
+		memset(v->h, 0, v->hcap * sizeof(*v->h));
+}
+
+static void uidvec_free(struct uidvec *v)
+{
+	free(v->v);
+	free(v->h);
+	*v = (struct uidvec){ 0 };
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -388,7 +433,7 @@ static void record_releases(struct agentd *d, struct agentd_leftovers *l)
 				"store: cannot record the release of %zu uids (they stay out of "
 				"circulation until the next start)",
 				failed);
-	l->unrecorded.n = 0;
+	uidvec_clear(&l->unrecorded);
 }
 
 static void kick(struct agentd *d)
@@ -405,7 +450,7 @@ static void kick(struct agentd *d)
 	/* The queue becomes the flight, keeping only uids the store still
 	 * holds: a uid freed (and perhaps handed out) since it was queued is
 	 * never swept again. Sorted for the child's lookups. */
-	free(l->flight.v);
+	uidvec_free(&l->flight);
 	l->flight = l->queue;
 	l->queue = (struct uidvec){ 0 };
 	for (size_t i = 0; i < l->flight.n;) {
@@ -417,6 +462,8 @@ static void kick(struct agentd *d)
 			i++;
 	}
 	qsort(l->flight.v, l->flight.n, sizeof(uint32_t), cmp_u32);
+	if (l->flight.hcap && uidvec_rehash(&l->flight, l->flight.n) < 0)
+		uidvec_clear(&l->flight); /* (no memory: they stay held, swept later) */
 	if (l->flight.n == 0) {
 		close(p[0]);
 		close(p[1]);
@@ -604,7 +651,7 @@ static void sweep_ended(struct agentd *d, bool killed)
 				"store: cannot free %zu uids after their sweep (swept again at the "
 				"next start)",
 				unfreed);
-	l->flight.n = 0;
+	uidvec_clear(&l->flight);
 	l->outlen = 0;
 	if (l->queue.n)
 		kick(d);
@@ -671,7 +718,7 @@ void agentd_leftovers_finish(struct agentd *d)
 
 	if (!l)
 		return;
-	l->queue.n = 0; /* held in the store: swept at the next start */
+	uidvec_clear(&l->queue); /* held in the store: swept at the next start */
 	if (l->pid > 0) {
 		kill(l->pid, SIGKILL);
 		sweep_ended(d, true);
@@ -679,9 +726,9 @@ void agentd_leftovers_finish(struct agentd *d)
 	if (l->tfd >= 0)
 		close(l->tfd);
 	record_releases(d, l);
-	free(l->queue.v);
-	free(l->flight.v);
-	free(l->unrecorded.v);
+	uidvec_free(&l->queue);
+	uidvec_free(&l->flight);
+	uidvec_free(&l->unrecorded);
 	free(l->out);
 	free(l);
 	d->leftovers = NULL;

@@ -28,6 +28,7 @@
 
 /* The helper's worst case for one uid: grace, the kill bound, the home. */
 #define KILL_BOUND_MS 2000
+#define RESULTS_PER_TURN 256
 #define WAIT_MS 15000
 
 void agentd_reaper_queue(struct agentd *d, uint32_t uid, const char *name, bool orphan)
@@ -226,7 +227,9 @@ static void record(struct agentd *d, struct agentd_reaper *j, const struct agent
  * with the next ones (deferred.c); false if the helper is gone. */
 static bool read_some(struct agentd *d)
 {
-	for (;;) {
+	/* A turn's worth: the rest stay readable for the next turn, after
+	 * the requests that came meanwhile. */
+	for (unsigned k = 0; k < RESULTS_PER_TURN; k++) {
 		struct agent_reap_res res;
 		struct agentd_reaper *j;
 		ssize_t n = recv(d->reapers.sock, &res, sizeof(res), MSG_DONTWAIT);
@@ -248,6 +251,7 @@ static bool read_some(struct agentd *d)
 		record(d, j, &res);
 		free(j);
 	}
+	return true;
 }
 
 static bool read_results(struct agentd *d)
