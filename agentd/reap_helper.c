@@ -28,7 +28,8 @@
 #include "agentd/kill.h"
 #include "agentd/reap_helper.h"
 
-#define MAX_KILLERS 128      /* kill(-1) children at once */
+#define MAX_KILLERS 8        /* kill(-1) children at once */
+#define KILL_BATCH 128       /* uids one killer takes, one after another */
 #define MAX_CLEANERS 8       /* home and IPC removal children at once */
 #define KILLER_BOUND_MS 1000 /* a killer stopped by the uid's processes is killed */
 #define REAP_TERM_SCAN_MS 20 /* scans while only graces run */
@@ -44,13 +45,13 @@ struct job {
 	enum stage st;
 	bool in_scan;     /* its stage asked for the scan under way */
 	bool drop_failed; /* a killer could not take the uid */
+	unsigned passes;  /* kill(-1) passes completed for it */
 	int64_t t0;       /* arrival */
 	int64_t term_until;
 	int64_t killer_end; /* when its last killer ended */
-	pid_t killer;
-	int64_t killer_t0;
-	uint32_t left;   /* processes the last scan found */
-	uint32_t killed; /* processes signalled */
+	pid_t killer;       /* the killer it is given to, 0 if none */
+	uint32_t left;      /* processes the last scan found */
+	uint32_t killed;    /* processes signalled */
 	int rc;
 };
 
@@ -59,10 +60,14 @@ static size_t njobs;
 static int32_t slot[SLOTS]; /* uid -> index + 1, open addressing; 0 empty */
 static bool index_dirty;
 static unsigned ncleaners;
-/* The killers running: pid and uid (a job's index moves, its uid not). */
-static struct {
+/* The killers running: each is given up to KILL_BATCH uids and reports
+ * each one done on its pipe. */
+static struct killer {
 	pid_t pid;
-	uint32_t uid;
+	int rfd;
+	int64_t t0;
+	unsigned n;
+	uint32_t uids[KILL_BATCH];
 } killers[MAX_KILLERS];
 static unsigned nkillers;
 
@@ -221,23 +226,52 @@ static void scan(void)
 
 /* ------------------------------------------------------------ children */
 
-/* A child that is the uid and nothing else sends kill(-1, SIGKILL): the
- * kernel signals every process the uid may signal (real or saved uid
- * equal) in one pass under its task-list lock. In a session of its own:
- * SIGKILL needs none, but nothing of agentd's session may be reachable. */
-static pid_t spawn_killer(uint32_t uid)
+/* A killer takes each uid in turn as its real and effective uid (its
+ * saved uid stays root, so it can take the next; no capability is
+ * effective meanwhile) and sends kill(-1, SIGKILL): the kernel signals
+ * every process that uid may signal (real or saved uid equal) in one pass
+ * under its task-list lock, so a fork bomb cannot outrun it. It writes
+ * each uid to its pipe once done. In a session of its own, without
+ * supplementary groups. The uid's processes can signal it while it is
+ * theirs, for the microseconds until kill(-1): a killer that dies or
+ * stops (then is killed at KILLER_BOUND_MS) leaves its remaining uids to
+ * the next scan's SIGKILLs and the next killer. */
+static _Noreturn void killer_main(int wfd, const uint32_t *uids, unsigned n)
 {
-	pid_t p = fork();
+	if (setsid() < 0 || setgroups(0, NULL) < 0)
+		_exit(2);
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t u = uids[i];
 
-	if (p == 0) {
-		if (uid == 0 || setsid() < 0 || setgroups(0, NULL) < 0 ||
-		    setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0 ||
-		    getuid() != uid || geteuid() != uid)
+		if (u == 0 || setresuid(u, u, 0) < 0 || getuid() != u || geteuid() != u)
 			_exit(2);
 		kill(-1, SIGKILL);
-		_exit(0);
+		if (setresuid(0, 0, 0) < 0 || geteuid() != 0)
+			_exit(2);
+		if (write(wfd, &u, sizeof(u)) != (ssize_t)sizeof(u))
+			_exit(2);
 	}
-	return p;
+	_exit(0);
+}
+
+static int spawn_killer(struct killer *k)
+{
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	k->pid = fork();
+	if (k->pid == 0) {
+		close(p[0]);
+		killer_main(p[1], k->uids, k->n);
+	}
+	close(p[1]);
+	if (k->pid < 0) {
+		close(p[0]);
+		return -EAGAIN;
+	}
+	k->rfd = p[0];
+	return 0;
 }
 
 /* If nscd runs, it may cache the retired identity for minutes: ask it to
@@ -406,6 +440,36 @@ static bool read_requests(int sock)
 	return true;
 }
 
+/* A killer ended: the uids it reported had their pass; the others (it
+ * died or was stopped on the way) go to the next scan, which SIGKILLs what
+ * it finds, and then to another killer. */
+static void killer_ended(unsigned k, int st)
+{
+	struct killer *kl = &killers[k];
+	int64_t now = mono_ms();
+	uint32_t u;
+
+	while (read(kl->rfd, &u, sizeof(u)) == (ssize_t)sizeof(u)) {
+		struct job *j = find(u);
+
+		if (j && j->killer == kl->pid)
+			j->passes++;
+	}
+	close(kl->rfd);
+	for (unsigned i = 0; i < kl->n; i++) {
+		struct job *j = find(kl->uids[i]);
+
+		if (!j || j->killer != kl->pid)
+			continue;
+		j->killer = 0;
+		j->killer_end = now;
+		j->st = ST_CONFIRM;
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 2 && !j->passes)
+			j->drop_failed = true;
+	}
+	killers[k] = killers[--nkillers];
+}
+
 static void reap_children(void)
 {
 	int st;
@@ -413,24 +477,13 @@ static void reap_children(void)
 
 	while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
 		unsigned k;
-		struct job *j;
 
 		for (k = 0; k < nkillers && killers[k].pid != p; k++)
 			;
-		if (k == nkillers) {
-			if (ncleaners)
-				ncleaners--;
-			continue;
-		}
-		j = find(killers[k].uid);
-		killers[k] = killers[--nkillers];
-		if (!j || j->killer != p)
-			continue;
-		j->killer = 0;
-		j->killer_end = mono_ms();
-		j->st = ST_CONFIRM;
-		if (WIFEXITED(st) && WEXITSTATUS(st) == 2)
-			j->drop_failed = true;
+		if (k < nkillers)
+			killer_ended(k, st);
+		else if (ncleaners)
+			ncleaners--;
 	}
 }
 
@@ -462,10 +515,8 @@ static void advance(int64_t scan_start, bool scanned)
 		case ST_CONFIRM:
 			if (!covered || scan_start < j->killer_end)
 				break;
-			if (j->left == 0)
-				j->st = ST_DONE;
-			else
-				j->st = ST_KILL;
+			/* Done when nothing is left after at least one pass. */
+			j->st = j->left == 0 && j->passes ? ST_DONE : ST_KILL;
 			break;
 		default:
 			break;
@@ -482,28 +533,35 @@ static void advance(int64_t scan_start, bool scanned)
 static void start_killers(void)
 {
 	int64_t now = mono_ms();
-	pid_t p;
+	size_t i = 0;
 
-	for (size_t i = 0; i < njobs; i++) {
-		struct job *j = &jobs[i];
+	for (unsigned k = 0; k < nkillers; k++)
+		if (now - killers[k].t0 > KILLER_BOUND_MS)
+			kill(killers[k].pid, SIGKILL); /* stopped by the uid's processes */
+	while (nkillers < MAX_KILLERS) {
+		struct killer *kl = &killers[nkillers];
 
-		if (j->killer && now - j->killer_t0 > KILLER_BOUND_MS)
-			kill(j->killer, SIGKILL); /* stopped by the uid's processes */
-		if (j->st != ST_KILL || j->killer || nkillers >= MAX_KILLERS)
-			continue;
-		p = spawn_killer(j->uid);
-		if (p < 0) {
+		kl->n = 0;
+		for (; i < njobs && kl->n < KILL_BATCH; i++)
+			if (jobs[i].st == ST_KILL && !jobs[i].killer)
+				kl->uids[kl->n++] = jobs[i].uid;
+		if (!kl->n)
+			return;
+		if (spawn_killer(kl) < 0) {
 			/* No process to spare (a fork bomb may have taken them
 			 * all): the next scan SIGKILLs what it finds instead,
-			 * then this is tried again. */
-			j->st = ST_CONFIRM;
-			j->killer_end = now;
-			continue;
+			 * then a killer is tried again. */
+			for (unsigned u = 0; u < kl->n; u++) {
+				struct job *j = find(kl->uids[u]);
+
+				j->st = ST_CONFIRM;
+				j->killer_end = now;
+			}
+			return;
 		}
-		j->killer = p;
-		j->killer_t0 = now;
-		killers[nkillers].pid = p;
-		killers[nkillers].uid = j->uid;
+		kl->t0 = now;
+		for (unsigned u = 0; u < kl->n; u++)
+			find(kl->uids[u])->killer = kl->pid;
 		nkillers++;
 	}
 }

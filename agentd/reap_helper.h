@@ -10,18 +10,21 @@
  *   new      the first scan counts its processes and sends each SIGCONT and
  *            SIGTERM through a pidfd (SIGKILL at once when kill_grace is 0);
  *   term     until a scan finds none left or the grace has passed;
- *   kill     a short-lived child drops to the uid (setsid, setgroups,
- *            setresgid, setresuid) and sends kill(-1, SIGKILL): every
- *            process the uid may signal, in one pass the kernel makes under
- *            its task-list lock, so a fork bomb cannot outrun it;
- *   confirm  the next scan that starts after that child ended: nothing
- *            left (zombies aside) ends the kill; anything left (a process
+ *   kill     a short-lived killer child (a session of its own, no
+ *            supplementary groups) takes up to 128 uids in turn as its
+ *            real and effective uid and sends kill(-1, SIGKILL) as each:
+ *            every process the uid may signal, in one pass the kernel makes
+ *            under its task-list lock, so a fork bomb cannot outrun it;
+ *   confirm  the next scan that starts after that pass: nothing left
+ *            (zombies aside) after at least one pass ends the kill;
+ *            anything left (a process
  *            whose only link to the uid is its effective uid, one that
  *            forked past the pass) gets SIGKILL through a pidfd and the
  *            kill stage again, until the bound (grace + bound_ms), where
  *            what is left is reported as survivors.
  * Homes and IPC objects are removed by a cleanup child per batch of
- * finished uids, which then sends their results. */
+ * finished uids, which then sends their results (in the loop itself for a
+ * small batch without homes). */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>

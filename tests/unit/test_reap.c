@@ -1,5 +1,6 @@
 /* Unit tests: tree removal (never through a symlink), and, as root, the
- * kill loop and IPC removal on processes this test starts itself. */
+ * kill loop, IPC removal and the reaper helper's batches on processes this
+ * test starts itself. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -20,7 +21,11 @@
 
 #include "tests/unit/tmpdir.h"
 
+#include <poll.h>
+#include <sys/socket.h>
+
 #include "agentd/kill.h"
+#include "agentd/reap_helper.h"
 #include "agentd/uidrange.h"
 
 #define TEST_UID 1879113001u
@@ -103,7 +108,9 @@ static pid_t spawn(uid_t uid, int mode)
 	if (p == 0) {
 		if (setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
 			_exit(100);
-		if (mode == 1)
+		if (mode == 4 && setresuid(0, 0, 0) == 0 && setresuid(0, uid, 0) < 0)
+			_exit(100); /* only its effective uid is uid */
+		if (mode == 1 || mode == 4)
 			signal(SIGTERM, SIG_IGN);
 		if (mode == 2)
 			raise(SIGSTOP);
@@ -192,6 +199,85 @@ static void test_ipc(void **state)
 	waitpid(p, &status, 0);
 }
 
+/* The reaper helper, as agentd runs it: two uids and a duplicate request
+ * in one batch; a TERM-ignoring, a stopped and an effective-uid-only
+ * process among them. Every process dies, every request is answered. */
+static void test_helper_batch(void **state)
+{
+	const uint32_t u1 = TEST_UID, u2 = TEST_UID + 1;
+	struct agent_reap_req q[3] = {
+		{ .uid = u1, .grace_ms = 200, .bound_ms = 2000 },
+		{ .uid = u2, .grace_ms = 200, .bound_ms = 2000 },
+		{ .uid = u1, .grace_ms = 200, .bound_ms = 2000 },
+	};
+	unsigned got1 = 0, got2 = 0;
+	pid_t kids[5], helper;
+	int sv[2], status;
+
+	(void)state;
+	if (geteuid() != 0) {
+		printf("skip: the helper test needs root to run processes as other uids\n");
+		return;
+	}
+	/* (the previous test's processes may still be on their way out) */
+	for (int t = 0; t < 200 && (uid_in_use(u1) || uid_in_use(u2)); t++)
+		usleep(10000);
+	if (uid_in_use(u1) || uid_in_use(u2)) {
+		printf("skip: uid %u or %u is in use on this host; not signalling anything\n", u1,
+		       u2);
+		return;
+	}
+	kids[0] = spawn(u1, 0);
+	kids[1] = spawn(u1, 1); /* ignores SIGTERM */
+	kids[2] = spawn(u1, 2); /* stopped */
+	kids[3] = spawn(u1, 4); /* real and saved uid root: kill(-1) cannot reach it */
+	kids[4] = spawn(u2, 1);
+	usleep(200000);
+	assert_true(uid_in_use(u1));
+	assert_true(uid_in_use(u2));
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	helper = fork();
+	assert_true(helper >= 0);
+	if (helper == 0) {
+		close(sv[0]);
+		agent_reap_helper_run(sv[1]);
+	}
+	close(sv[1]);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(send(sv[0], &q[i], agent_reap_req_size(&q[i]), 0),
+				 (ssize_t)agent_reap_req_size(&q[i]));
+	for (int i = 0; i < 3; i++) {
+		struct pollfd pfd = { .fd = sv[0], .events = POLLIN };
+		struct agent_reap_res res;
+
+		assert_int_equal(poll(&pfd, 1, 10000), 1);
+		assert_int_equal(recv(sv[0], &res, sizeof(res), 0), (ssize_t)sizeof(res));
+		assert_int_equal(res.rc, 0);
+		assert_int_equal(res.survivors, 0);
+		if (res.uid == u1) {
+			assert_true(res.killed >= 4);
+			got1++;
+		} else {
+			assert_int_equal(res.uid, u2);
+			assert_true(res.killed >= 1);
+			got2++;
+		}
+	}
+	assert_int_equal(got1, 2); /* the duplicate is answered too */
+	assert_int_equal(got2, 1);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(waitpid(kids[i], &status, 0), kids[i]);
+		assert_true(WIFSIGNALED(status));
+	}
+	assert_false(uid_in_use(u1));
+	assert_false(uid_in_use(u2));
+	close(sv[0]); /* the helper exits once agentd's end is closed */
+	for (int t = 0; t < 500 && waitpid(helper, &status, WNOHANG) == 0; t++)
+		usleep(10000);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -210,6 +296,7 @@ int main(void)
 		cmocka_unit_test(test_remove_tree),
 		cmocka_unit_test(test_kill_uid),
 		cmocka_unit_test(test_ipc),
+		cmocka_unit_test(test_helper_batch),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
