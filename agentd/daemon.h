@@ -11,7 +11,8 @@
  *   reload.c, reconcile.c   configuration reload, start-up reconciliation
  *   expiry.c                TTL enforcement (retires what is due)
  *   retire.c                retirement
- *   reaper.c                the reaper helper (kill.c runs in it)
+ *   reaper.c                the reaper helper's supervision (reap_helper.c
+ *                           runs in it, with kill.c's primitives)
  *   deferred.c              store writes that wait (retirement records)
  *   leftovers.c             the leftovers sweep of released uids
  *   conn.c, caller.c, livetable.c, publish.c, homes.c, uidalloc.c, session.c,

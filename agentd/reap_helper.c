@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -236,6 +237,18 @@ static void scan(void)
  * theirs, for the microseconds until kill(-1): a killer that dies or
  * stops (then is killed at KILLER_BOUND_MS) leaves its remaining uids to
  * the next scan's SIGKILLs and the next killer. */
+/* Would kill(-1) reach every process (CAP_KILL still effective: securebits
+ * that keep capabilities across setuid)? Then the killer must not send it. */
+static bool kill_cap_effective(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct c[2];
+
+	if (syscall(SYS_capget, &h, c) < 0)
+		return true; /* cannot tell: as if it were */
+	return c[CAP_KILL / 32].effective & (1u << (CAP_KILL % 32));
+}
+
 static _Noreturn void killer_main(int wfd, const uint32_t *uids, unsigned n)
 {
 	if (setsid() < 0 || setgroups(0, NULL) < 0)
@@ -243,7 +256,8 @@ static _Noreturn void killer_main(int wfd, const uint32_t *uids, unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		uint32_t u = uids[i];
 
-		if (u == 0 || setresuid(u, u, 0) < 0 || getuid() != u || geteuid() != u)
+		if (u == 0 || setresuid(u, u, 0) < 0 || getuid() != u || geteuid() != u ||
+		    kill_cap_effective())
 			_exit(2);
 		kill(-1, SIGKILL);
 		if (setresuid(0, 0, 0) < 0 || geteuid() != 0)
