@@ -32,12 +32,23 @@ void agentd_budget_create_counts(struct agentd *d, const struct caller_ctx *cc,
 				 struct agent_create_req *req)
 {
 	const char *who = cc->c.agent ? cc->agent.name : cc->c.user[0] ? cc->c.user : "root";
+	bool per_minute = false;
 
 	req->parent_children = 0;
 	req->recent_creates = 0;
-	if (cc->c.agent)
-		agent_store_count_children(d->store, cc->agent.name, &req->parent_children);
-	agent_store_count_created_by(d->store, who, time(NULL) - 60, &req->recent_creates);
+	if (cc->c.agent) {
+		const struct agent_cfg_purpose *pp =
+			agent_config_purpose(d->cfg, cc->agent.purpose);
+
+		if (pp && pp->max_delegations)
+			agent_store_count_children(d->store, cc->agent.name, &req->parent_children);
+	}
+	/* Counted only where a budget reads it: the count reads every
+	 * identity created in the last minute. */
+	for (size_t i = 0; i < d->cfg->ndelegators && !per_minute; i++)
+		per_minute = d->cfg->delegators[i].creates_per_minute != 0;
+	if (per_minute)
+		agent_store_count_created_by(d->store, who, time(NULL) - 60, &req->recent_creates);
 }
 
 bool agentd_budget_sudo_counted(const char *name, pid_t pid)
