@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -243,6 +244,14 @@ unsigned agentd_accept(struct agentd *d)
 	}
 }
 
+/* Bytes the client sent that agentd has not read yet? */
+static bool conn_unread(int fd)
+{
+	int n = 0;
+
+	return ioctl(fd, FIONREAD, &n) == 0 && n > 0;
+}
+
 int agentd_conn_sweep(struct agentd *d)
 {
 	int64_t now = now_ms(), limit = (int64_t)d->cfg->connection_idle_timeout * 1000;
@@ -256,6 +265,12 @@ int agentd_conn_sweep(struct agentd *d)
 		if (agentd_conn_waiting(c))
 			continue;
 		left = c->last_ms + limit - now;
+		if (left <= 0 && (c->req || conn_unread(c->fd))) {
+			/* Not idle: its request waits for agentd, not the other
+			 * way round (a busy loop must not reset its clients). */
+			c->last_ms = now;
+			left = limit;
+		}
 		if (left <= 0) {
 			agentd_conn_free(d, c);
 			continue;
