@@ -74,8 +74,9 @@ static const struct cmd_help {
 	{ "list", "list [--all] [--json]\n"
 		  "The live identities you may see (root: all); --all adds retired ones.\n" },
 	{ "show", "show NAME [--json]\nOne identity in full.\n" },
-	{ "revoke", "revoke NAME [--reason TEXT] [--json]\n"
-		    "Retire an identity and its descendants now; their processes are killed.\n" },
+	{ "revoke", "revoke NAME... [--reason TEXT] [--json]\n"
+		    "Retire identities and their descendants now; their processes are killed.\n"
+		    "Up to 64 names go in one request, revoked together or not at all.\n" },
 	{ "status", "status [--json]\nagentd's version, uptime and counts.\n" },
 	{ "pending",
 	  "pending [--json]\nThe step-up requests (sudo, approve services) you may decide.\n" },
@@ -142,7 +143,7 @@ static void usage(FILE *f)
 	      "                                     create an identity; prints its token once\n"
 	      "  list [--all] [--json]              live identities you may see (--all: retired too)\n"
 	      "  show NAME [--json]                 one identity in full\n"
-	      "  revoke NAME [--reason TEXT] [--json]\n"
+	      "  revoke NAME... [--reason TEXT] [--json]\n"
 	      "                                     retire an identity and its descendants now\n"
 	      "  run --purpose NAME [--ttl DURATION] [--actor LABEL] [--task TEXT]\n"
 	      "      [--for USER] [--risk LEVEL] [--json] [--] CMD [ARG...]\n"
@@ -764,6 +765,7 @@ static int cmd_revoke(struct ctl *c, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *reason = NULL;
+	struct agent_json j;
 	bool json = false;
 	int o, r;
 
@@ -775,32 +777,48 @@ static int cmd_revoke(struct ctl *c, int argc, char **argv)
 		else
 			return bad_option("revoke", argv);
 	}
-	if (argc - optind != 1)
-		return usage_error("revoke: exactly one NAME is required");
-	if (!agent_valid_username(argv[optind]))
-		return usage_error("invalid identity name '%s'", argv[optind]);
+	if (argc - optind < 1)
+		return usage_error("revoke: at least one NAME is required");
+	for (int i = optind; i < argc; i++)
+		if (!agent_valid_username(argv[i]))
+			return usage_error("invalid identity name '%s'", argv[i]);
 	if (reason && !agent_valid_text(reason, AGENT_REASON_MAX))
 		return usage_error("--reason must be at most %d bytes of printable UTF-8",
 				   AGENT_REASON_MAX);
-	agent_wire_begin(&c->w, AGENT_MSG_REVOKE);
-	agent_wire_str(&c->w, AGENT_A_NAME, argv[optind]);
-	if (reason)
-		agent_wire_str(&c->w, AGENT_A_REASON, reason);
-	r = call(c);
-	if (r == 0)
-		r = expect(c, AGENT_MSG_OK);
-	if (r == 0 && json) {
-		struct agent_json j;
-
+	if (json && argc - optind > 1) {
 		agent_json_init(&j, stdout);
-		agent_json_begin_object(&j, NULL);
-		agent_json_str(&j, "name", argv[optind]);
-		agent_json_str(&j, "state", "retired");
-		agent_json_str(&j, "reason", reason);
-		agent_json_end_object(&j);
-	} else if (r == 0) {
-		printf("revoked %s\n", argv[optind]);
+		agent_json_begin_array(&j, NULL);
 	}
+	/* Up to AGENT_REVOKE_NAMES_MAX names a request: each request is
+	 * revoked as a whole or not at all; an error stops at that request. */
+	r = 0;
+	for (int i = optind; i < argc && r == 0; i += AGENT_REVOKE_NAMES_MAX) {
+		int end = argc - i > AGENT_REVOKE_NAMES_MAX ? i + AGENT_REVOKE_NAMES_MAX : argc;
+
+		agent_wire_begin(&c->w, AGENT_MSG_REVOKE);
+		for (int k = i; k < end; k++)
+			agent_wire_str(&c->w, AGENT_A_NAME, argv[k]);
+		if (reason)
+			agent_wire_str(&c->w, AGENT_A_REASON, reason);
+		r = call(c);
+		if (r == 0)
+			r = expect(c, AGENT_MSG_OK);
+		for (int k = i; r == 0 && k < end; k++) {
+			if (json) {
+				if (argc - optind == 1)
+					agent_json_init(&j, stdout);
+				agent_json_begin_object(&j, NULL);
+				agent_json_str(&j, "name", argv[k]);
+				agent_json_str(&j, "state", "retired");
+				agent_json_str(&j, "reason", reason);
+				agent_json_end_object(&j);
+			} else {
+				printf("revoked %s\n", argv[k]);
+			}
+		}
+	}
+	if (json && argc - optind > 1)
+		agent_json_end_array(&j);
 	return r;
 }
 

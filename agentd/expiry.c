@@ -48,7 +48,7 @@ void agentd_expire_due(struct agentd *d)
 	agent_now(&now);
 	n = agentd_expiry_collect(d->live.v, d->live.n, &now, names, uids, AGENTD_EXPIRE_BATCH,
 				  &more);
-	if (n && agentd_retire_many(d, names, n, AGENT_RETIRE_EXPIRED) < 0)
+	if (n && agentd_retire_many(d, names, n, AGENT_RETIRE_EXPIRED, NULL, NULL) < 0)
 		agent_audit_log(&d->audit, LOG_ERR, "out of memory retiring expired identities");
 	/* What retirement could not find (gone from the store's view) leaves
 	 * the table anyway, or its timer would fire for ever. */

@@ -105,53 +105,97 @@ static void h_show(struct agentd *d, struct agentd_conn *c, const struct agent_m
 		agentd_reply(d, c, &w);
 }
 
-static void h_revoke(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m)
+/* May the caller revoke name? 0, or the error reply already sent. */
+static int revoke_check(struct agentd *d, struct agentd_conn *c, struct caller_ctx *cc,
+			const char *name)
 {
-	const char *name = agent_msg_str(m, AGENT_A_NAME);
-	const char *reason = agent_msg_str(m, AGENT_A_REASON);
 	struct agent_identity id;
-	struct caller_ctx cc;
-	struct agent_wbuf w;
 	char lbl[32];
-	int r;
 
-	if (!agent_valid_username(name) ||
-	    (reason && !agent_valid_text(reason, AGENT_REASON_MAX))) {
-		agentd_reply_error(d, c, EINVAL, "invalid revoke request");
-		return;
-	}
-	agentd_caller_resolve(d, &c->cred, &cc);
-	if (cc.c.uid == 0 && !cc.c.user[0])
-		snprintf(cc.c.user, sizeof(cc.c.user), "root");
-	if (agent_store_get(d->store, name, &id) < 0 || !agent_policy_may_see(&cc.c, &id)) {
+	if (agent_store_get(d->store, name, &id) < 0 || !agent_policy_may_see(&cc->c, &id)) {
 		agentd_reply_error(d, c, ENOENT, "no identity named %s", name);
-		return;
+		return -ENOENT;
 	}
-	if (!agent_policy_may_revoke(&cc.c, &id)) {
+	if (!agent_policy_may_revoke(&cc->c, &id)) {
 		struct agent_kv kv;
 		char buf[AGENT_AUDIT_LINE_MAX];
 
 		agent_audit_begin(&d->audit, &kv, buf, sizeof(buf), "revoke");
 		agent_kv_str(&kv, "decision", "deny");
 		agent_audit_identity(&kv, &id);
-		agent_kv_str(&kv, "caller", agentd_caller_label(&cc, lbl, sizeof(lbl)));
-		agent_kv_u64(&kv, "caller_uid", cc.c.uid);
+		agent_kv_str(&kv, "caller", agentd_caller_label(cc, lbl, sizeof(lbl)));
+		agent_kv_u64(&kv, "caller_uid", cc->c.uid);
 		agent_audit_emit(&d->audit, &kv, LOG_WARNING);
 		agentd_reply_error(d, c, EPERM, "not allowed to revoke %s", name);
+		return -EPERM;
+	}
+	if (agentd_deferred_overlay(d, &id) || id.state != AGENT_STATE_LIVE) {
+		agentd_reply_error(d, c, EALREADY, "%s is already retired", name);
+		return -EALREADY;
+	}
+	return 0;
+}
+
+/* REVOKE names one identity or up to AGENT_REVOKE_NAMES_MAX: all are
+ * checked first, and any that may not be revoked (unknown, not the
+ * caller's, retired already, named twice) refuses the whole request with
+ * nothing changed; the rest are retired together (one publication, one
+ * transaction). */
+static void h_revoke(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m)
+{
+	static char names[AGENT_REVOKE_NAMES_MAX][AGENT_NAME_MAX + 1];
+	const char *given[AGENT_REVOKE_NAMES_MAX];
+	const char *reason = agent_msg_str(m, AGENT_A_REASON);
+	unsigned n = agent_msg_strs(m, AGENT_A_NAME, given, AGENT_REVOKE_NAMES_MAX);
+	struct caller_ctx cc;
+	struct agent_wbuf w;
+	char lbl[32];
+	int r;
+
+	if (n == 0 || n > AGENT_REVOKE_NAMES_MAX ||
+	    (reason && !agent_valid_text(reason, AGENT_REASON_MAX))) {
+		agentd_reply_error(d, c, EINVAL, "invalid revoke request");
 		return;
 	}
-	r = agentd_retire(d, name, AGENT_RETIRE_REVOKED, reason,
-			  agentd_caller_label(&cc, lbl, sizeof(lbl)));
+	for (unsigned i = 0; i < n; i++) {
+		if (!agent_valid_username(given[i])) {
+			agentd_reply_error(d, c, EINVAL, "invalid revoke request");
+			return;
+		}
+		for (unsigned k = 0; k < i; k++)
+			if (strcmp(given[k], given[i]) == 0) {
+				agentd_reply_error(d, c, EINVAL, "%s is named twice", given[i]);
+				return;
+			}
+	}
+	agentd_caller_resolve(d, &c->cred, &cc);
+	if (cc.c.uid == 0 && !cc.c.user[0])
+		snprintf(cc.c.user, sizeof(cc.c.user), "root");
+	for (unsigned i = 0; i < n; i++) {
+		if (revoke_check(d, c, &cc, given[i]) < 0)
+			return;
+		snprintf(names[i], sizeof(names[i]), "%s", given[i]);
+	}
+	if (n == 1)
+		r = agentd_retire(d, names[0], AGENT_RETIRE_REVOKED, reason,
+				  agentd_caller_label(&cc, lbl, sizeof(lbl)));
+	else
+		r = agentd_retire_many(d, (const char(*)[AGENT_NAME_MAX + 1]) names, n,
+				       AGENT_RETIRE_REVOKED, reason,
+				       agentd_caller_label(&cc, lbl, sizeof(lbl)));
 	if (r == -EALREADY) {
-		agentd_reply_error(d, c, EALREADY, "%s is already retired", name);
+		agentd_reply_error(d, c, EALREADY, "%s is already retired", names[0]);
 		return;
 	}
 	if (r < 0) {
-		agentd_reply_error(d, c, EIO, "cannot revoke %s: %s", name, strerror(-r));
+		agentd_reply_error(d, c, EIO, "cannot revoke %s: %s", n == 1 ? names[0] : "them",
+				   strerror(-r));
 		return;
 	}
 	agent_wire_begin(&w, AGENT_MSG_OK);
-	agent_wire_str(&w, AGENT_A_MESSAGE, "revoked; its processes are being killed");
+	agent_wire_str(&w, AGENT_A_MESSAGE,
+		       n == 1 ? "revoked; its processes are being killed"
+			      : "revoked; their processes are being killed");
 	if (agent_wire_finish(&w) == 0)
 		agentd_reply(d, c, &w);
 }

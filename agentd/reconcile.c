@@ -178,7 +178,7 @@ int agentd_reconcile(struct agentd *d)
 		agentd_retire_many(d, b.expired + i,
 				   nplain - i < AGENTD_EXPIRE_BATCH ? nplain - i
 								    : AGENTD_EXPIRE_BATCH,
-				   AGENT_RETIRE_EXPIRED);
+				   AGENT_RETIRE_EXPIRED, NULL, NULL);
 	/* Retirements above queued their reapers; add interrupted ones. */
 	r = agent_store_foreach(d->store, AGENT_STORE_UNREAPED, unreaped_cb, d);
 	if (r < 0)

@@ -212,14 +212,14 @@ int agentd_retire(struct agentd *d, const char *name, enum agent_retire_reason r
 }
 
 int agentd_retire_many(struct agentd *d, const char (*names)[AGENT_NAME_MAX + 1], size_t n,
-		       enum agent_retire_reason reason)
+		       enum agent_retire_reason reason, const char *text, const char *by)
 {
 	struct retire_set s = { .d = d };
 	size_t done = 0;
 	int r = 0;
 
 	for (size_t i = 0; i < n && r != -ENOMEM; i++) {
-		r = collect(&s, names[i], reason, NULL, NULL);
+		r = collect(&s, names[i], reason, text, by);
 		if (r == 0)
 			done++;
 	}

@@ -27,7 +27,8 @@ struct agentd;
 int agentd_retire(struct agentd *d, const char *name, enum agent_retire_reason reason,
 		  const char *text, const char *by);
 /* Retires every name (each with its live descendants) as one batch: one
- * snapshot publication, one store transaction. Names no longer live are
- * skipped. Returns how many names were retired, or -ENOMEM. */
+ * snapshot publication, one store transaction; text and by as for
+ * agentd_retire (NULL for none). Names no longer live are skipped. Returns
+ * how many names were retired, or -ENOMEM. */
 int agentd_retire_many(struct agentd *d, const char (*names)[AGENT_NAME_MAX + 1], size_t n,
-		       enum agent_retire_reason reason);
+		       enum agent_retire_reason reason, const char *text, const char *by);

@@ -28,6 +28,9 @@
 #define AGENT_COMMAND_MAX 1024  /* a sudo command line (SUDO_COMMAND); longer is unknown */
 #define AGENT_REQUEST_ID_LEN 6  /* step-up request ids, e.g. "k7f3qx" */
 #define AGENT_CONV_TEXT_MAX 512 /* one PAM prompt, message or answer relayed */
+
+/* Identities one REVOKE may name: revoked together, in one transaction. */
+#define AGENT_REVOKE_NAMES_MAX 64
 /* The policy rule that decided, as logged and carried: at most
  * "purpose P: sudo_commands approve \"RULE\"" with a 256-byte RULE. */
 #define AGENT_RULE_TEXT_MAX 383

@@ -23,7 +23,7 @@ enum agent_msg_type {
 	AGENT_MSG_CREATE = 1, /* PURPOSE [TTL ACTOR TASK FOR] -> IDENTITY(+TOKEN) | ERROR */
 	AGENT_MSG_LIST = 2,   /* [ALL] -> IDENTITY* END | ERROR */
 	AGENT_MSG_SHOW = 3,   /* NAME -> IDENTITY | ERROR */
-	AGENT_MSG_REVOKE = 4, /* NAME [REASON] -> OK(+KILLED pending) | ERROR */
+	AGENT_MSG_REVOKE = 4, /* NAME... (up to 64) [REASON] -> OK | ERROR (all or none) */
 	AGENT_MSG_STATUS = 5, /* -> STATUS_REPLY | ERROR */
 	/* from pam_agent (root peers only): one decision each */
 	/* Each of AUTH, ACCOUNT and SESSION_OPEN carries the whole decision:

@@ -4,7 +4,8 @@
  *
  *   bench_create -S SOCKET -n COUNT [-p PURPOSE] [-t TTL_SECONDS] [--revoke]
  *                [--names FILE]         also write the names created to FILE
- *   bench_create -S SOCKET --revoke-from FILE   only revoke the names in FILE */
+ *   bench_create -S SOCKET --revoke-from FILE [--batch K]   only revoke the names
+ *                                          in FILE, K names a request (1..64) */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -49,10 +50,11 @@ int main(int argc, char **argv)
 		{ "revoke", no_argument, NULL, 'r' },
 		{ "names", required_argument, NULL, 'N' },
 		{ "revoke-from", required_argument, NULL, 'F' },
+		{ "batch", required_argument, NULL, 'B' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *sock = NULL, *purpose = "bench", *names_out = NULL, *revoke_from = NULL;
-	unsigned long n = 1000, ttl = 3600;
+	unsigned long n = 1000, ttl = 3600, batch = 1;
 	bool revoke = false;
 	static uint8_t buf[AGENT_WIRE_MAX];
 	static struct agent_wbuf w;
@@ -83,6 +85,11 @@ int main(int argc, char **argv)
 			break;
 		case 'F':
 			revoke_from = optarg;
+			break;
+		case 'B':
+			batch = strtoul(optarg, NULL, 10);
+			if (batch < 1 || batch > AGENT_REVOKE_NAMES_MAX)
+				return 2;
 			break;
 		default:
 			return 2;
@@ -146,9 +153,10 @@ int main(int argc, char **argv)
 revoke:
 	if (revoke || revoke_from) {
 		t0 = now_ms();
-		for (unsigned long i = 0; i < n; i++) {
+		for (unsigned long i = 0; i < n; i += batch) {
 			agent_wire_begin(&w, AGENT_MSG_REVOKE);
-			agent_wire_str(&w, AGENT_A_NAME, names[i]);
+			for (unsigned long k = i; k < n && k < i + batch; k++)
+				agent_wire_str(&w, AGENT_A_NAME, names[k]);
 			if (roundtrip(fd, &w, buf, &m) < 0 || m.type != AGENT_MSG_OK) {
 				fprintf(stderr, "bench_create: revoke %s failed\n", names[i]);
 				return 1;

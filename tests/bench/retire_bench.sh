@@ -3,8 +3,9 @@
 # given as arguments), each with one process.
 #  - expiry: all with the same deadline; time from the deadline until the
 #    last of their processes is gone;
-#  - revoke: N revokes on one connection; time from the first revoke until
-#    every process is gone.
+#  - revoke: N revokes on one connection (REVOKE_BATCH names a request,
+#    default 1, at most 64); time from the first revoke until every process
+#    is gone.
 # "Gone" is when their parent (one perl, which reaps each as it dies) has
 # reaped the last of them: nothing polls /proc while the kills run.
 # Anchor, same run, same measurement: `kill -KILL` of N processes by pid.
@@ -189,13 +190,13 @@ for n in "${sizes[@]}"; do
 	uids_of "$T/names" "$T/uids"
 	spawn_all "$T/uids"
 	t0=$(ms)
-	B --revoke-from "$T/names" >/dev/null
+	B --revoke-from "$T/names" --batch "${REVOKE_BATCH:-1}" >/dev/null
 	t1=$(ms)
 	t2=$(wait_gone)
 	stop_agentd
 
 	printf 'expiry  N=%-5d last process gone %6d ms after the deadline (1 s clock granularity: -1000..0 is "at the deadline")\n' "$n" "$expiry"
 	printf 'status  N=%-5d meanwhile: %d agentctl status, p50 %s ms, p99 %s ms (whole process)\n' "$n" "$ns" "$st_p50" "$st_p99"
-	printf 'revoke  N=%-5d revokes answered in %6d ms, every process gone %6d ms after the first revoke\n' "$n" $((t1 - t0)) $((t2 - t0))
+	printf 'revoke  N=%-5d revokes (%d names a request) answered in %6d ms, every process gone %6d ms after the first revoke\n' "$n" "${REVOKE_BATCH:-1}" $((t1 - t0)) $((t2 - t0))
 	printf 'anchor  N=%-5d kill -KILL of N pids: every process gone after %6d ms\n' "$n" "$anchor"
 done

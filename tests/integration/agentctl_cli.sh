@@ -96,6 +96,32 @@ check "revoke --json: one object" [ "$(jq -c '[.name, .state, .reason]' <<<"$out
 check "show --json after revoke: the retirement keys are set" \
 	[ "$(ctl show "$n" --json | jq -r '.retire_reason')" = revoked ]
 
+# Several names: one request for each 64, all or none of a request.
+many=()
+for _ in $(seq 70); do many+=("$(ctl create --purpose ci --json | jq -r .name)"); done
+keep1=$(ctl create --purpose ci --json | jq -r .name)
+keep2=$(ctl create --purpose ci --json | jq -r .name)
+expect_exit 1 "revoke: an unknown name among several refuses the request" \
+	ctl revoke "$keep1" agent-nosuch "$keep2"
+check "  ...and revokes none of them" \
+	[ "$(state_of "$keep1")/$(state_of "$keep2")" = live/live ]
+expect_exit 1 "revoke: a name given twice refuses the request" ctl revoke "$keep1" "$keep1"
+check "  ...and changes nothing" [ "$(state_of "$keep1")" = live ]
+out=$(ctl revoke "${many[@]}" --reason "batch" --json)
+check "revoke of 70 names: a JSON array of 70 retired" \
+	[ "$(jq -r '[.[] | select(.state == "retired")] | length' <<<"$out")" = 70 ]
+n_ret=0
+for x in "${many[@]}"; do
+	[ "$(ctl show "$x" --json | jq -r '.state + "/" + .retire_text')" = retired/batch ] &&
+		n_ret=$((n_ret + 1))
+done
+check "  ...every one retired, with the reason ($n_ret of 70)" [ "$n_ret" = 70 ]
+check "  ...each with its own retire record" [ "$(audit_count retire 'text="batch"')" = 70 ]
+expect_exit 1 "revoke: a retired name among several refuses the request" \
+	ctl revoke "$keep1" "${many[0]}"
+check "  ...and leaves the live one live" [ "$(state_of "$keep1")" = live ]
+ctl revoke "$keep1" "$keep2" >/dev/null
+
 # Bash completion: every command agentctl --help lists is completed.
 cmds=$(bash -c "source '$top_srcdir/agentctl/agentctl.bash'; COMP_WORDS=(agentctl ''); COMP_CWORD=1; _agentctl; printf '%s\n' \"\${COMPREPLY[@]}\"" | grep -v '^-' | sort | tr '\n' ' ')
 want=$(ctl --help | sed -n 's/^  \([a-z][a-z-]*\) .*/\1/p' | sort -u | tr '\n' ' ')

@@ -93,6 +93,22 @@ static void test_roundtrip_all_types(void **state)
 	agent_wire_str(&w, AGENT_A_NAME, "agent-abc123");
 	agent_wire_str(&w, AGENT_A_REASON, "done");
 	assert_int_equal(agent_wire_finish(&w), 0);
+	/* a REVOKE names up to AGENT_REVOKE_NAMES_MAX identities, no more */
+	for (int extra = 0; extra <= 1; extra++) {
+		const char *got[AGENT_REVOKE_NAMES_MAX + 1];
+
+		agent_wire_begin(&w, AGENT_MSG_REVOKE);
+		for (int i = 0; i < AGENT_REVOKE_NAMES_MAX + extra; i++)
+			agent_wire_str(&w, AGENT_A_NAME, "agent-abc123");
+		if (extra) {
+			assert_int_not_equal(agent_wire_finish(&w), 0);
+			continue;
+		}
+		assert_int_equal(agent_wire_finish(&w), 0);
+		assert_int_equal(agent_wire_parse(&m, w.data, w.len), 0);
+		assert_int_equal(agent_msg_strs(&m, AGENT_A_NAME, got, AGENT_REVOKE_NAMES_MAX + 1),
+				 AGENT_REVOKE_NAMES_MAX);
+	}
 	agent_wire_begin(&w, AGENT_MSG_STATUS);
 	assert_int_equal(agent_wire_finish(&w), 0);
 	agent_wire_begin(&w, AGENT_MSG_END);
