@@ -465,14 +465,6 @@ static int open_db(struct agent_store *s, const char *path, char *err, size_t er
 		return -EIO;
 	}
 	sqlite3_busy_timeout(s->db, 5000);
-	/* agentd is the database's only user: its locks are taken once and
-	 * kept (no lock and unlock per transaction, no shared-memory WAL
-	 * index), and a second agentd on the same state directory, or anything
-	 * else writing it, is refused. Set before the first read. */
-	if ((r = exec(s, "PRAGMA locking_mode = EXCLUSIVE")) < 0) {
-		snprintf(err, errlen, "%s: cannot set the locking mode: %s", path, strerror(-r));
-		return r;
-	}
 	if (quick_check(s, why, sizeof(why)) < 0) {
 		snprintf(err, errlen,
 			 "%s is damaged (%s); refusing to start, and leaving it as "
