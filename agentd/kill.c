@@ -44,9 +44,7 @@ static void sleep_ms(unsigned ms)
 		;
 }
 
-/* Does /proc/PID/status say the process runs with uid (real, effective or
- * saved) and is not a zombie? */
-static bool pid_has_uid(int dfd, const char *pid, uid_t uid)
+bool agent_proc_ids(int dfd, const char *pid, uint32_t ids[3])
 {
 	char path[64], buf[4096], *u, *st;
 	unsigned long long r, e, s;
@@ -69,7 +67,18 @@ static bool pid_has_uid(int dfd, const char *pid, uid_t uid)
 	u = strstr(buf, "\nUid:");
 	if (!u || sscanf(u + 5, "%llu %llu %llu", &r, &e, &s) != 3)
 		return false;
-	return r == uid || e == uid || s == uid;
+	ids[0] = (uint32_t)r;
+	ids[1] = (uint32_t)e;
+	ids[2] = (uint32_t)s;
+	return true;
+}
+
+/* Does the process run with uid (real, effective or saved), not a zombie? */
+static bool pid_has_uid(int dfd, const char *pid, uid_t uid)
+{
+	uint32_t ids[3];
+
+	return agent_proc_ids(dfd, pid, ids) && (ids[0] == uid || ids[1] == uid || ids[2] == uid);
 }
 
 struct pidlist {

@@ -3,6 +3,7 @@
  * (reap_helper.c) uses them, so the event loop never waits for a grace
  * period and agentd is never forked per uid. */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -15,6 +16,9 @@
  * *killed counts distinct processes signalled. 0 or -errno. (The reaper
  * helper, reap_helper.c, kills whole batches; this is the one-uid form.) */
 int agent_kill_uid(uid_t uid, unsigned grace_ms, const char *proc_root, unsigned *killed);
+/* Real, effective and saved uid of the process named pid in the /proc
+ * directory dfd; false for a zombie or one that cannot be read. */
+bool agent_proc_ids(int dfd, const char *pid, uint32_t ids[3]);
 /* Only the tree removal; refuses anything but a directory. */
 int agent_remove_tree(const char *path);
 /* SysV IPC objects (by owner or creator uid), POSIX shared memory and

@@ -121,36 +121,6 @@ static struct job *find(uint32_t uid)
 
 /* ------------------------------------------------------------ the scan */
 
-/* Real, effective and saved uid of a process that is not a zombie. */
-static bool read_ids(int dfd, const char *pid, uint32_t ids[3])
-{
-	char path[64], buf[4096], *u, *st;
-	unsigned long long r, e, s;
-	ssize_t n;
-	int fd;
-
-	if (snprintf(path, sizeof(path), "%s/status", pid) >= (int)sizeof(path))
-		return false;
-	fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	st = strstr(buf, "\nState:");
-	if (st && (strncmp(st + 7, "\tZ", 2) == 0 || strncmp(st + 7, "\tX", 2) == 0))
-		return false;
-	u = strstr(buf, "\nUid:");
-	if (!u || sscanf(u + 5, "%llu %llu %llu", &r, &e, &s) != 3)
-		return false;
-	ids[0] = (uint32_t)r;
-	ids[1] = (uint32_t)e;
-	ids[2] = (uint32_t)s;
-	return true;
-}
-
 static bool has_uid(const uint32_t ids[3], uint32_t uid)
 {
 	return uid != 0 && (ids[0] == uid || ids[1] == uid || ids[2] == uid);
@@ -165,7 +135,7 @@ static bool signal_pid(int dfd, const char *name, long pid, uint32_t uid, int si
 
 	if (pfd < 0)
 		return false;
-	if (read_ids(dfd, name, ids) && has_uid(ids, uid)) {
+	if (agent_proc_ids(dfd, name, ids) && has_uid(ids, uid)) {
 		if (sig == SIGTERM)
 			syscall(SYS_pidfd_send_signal, pfd, SIGCONT, NULL, 0);
 		ok = syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0) == 0;
@@ -203,7 +173,7 @@ static void scan(void)
 		long pid = strtol(de->d_name, &end, 10);
 		uint32_t ids[3];
 
-		if (*end || pid <= 0 || pid == self || !read_ids(dirfd(d), de->d_name, ids))
+		if (*end || pid <= 0 || pid == self || !agent_proc_ids(dirfd(d), de->d_name, ids))
 			continue;
 		for (int k = 0; k < 3; k++) {
 			struct job *j;
