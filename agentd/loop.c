@@ -60,6 +60,40 @@ static struct ready {
 	struct agent_msg m;
 } ready[READY_MAX];
 static size_t nready;
+/* RUN requests waiting for a runner's room (run.h: AGENTD_RUNS_STARTING_MAX),
+ * oldest first; apart from ready[] so that they never keep pam_agent's
+ * requests out of it. */
+static struct ready *held;
+static size_t nheld, held_cap;
+
+static bool hold(const struct ready *e)
+{
+	if (nheld == held_cap) {
+		size_t cap = held_cap ? 2 * held_cap : 64;
+		struct ready *v = realloc(held, cap * sizeof(*v));
+
+		if (!v)
+			return false;
+		held = v;
+		held_cap = cap;
+	}
+	held[nheld++] = *e;
+	return true;
+}
+
+/* Drops the served (NULL) entries of v, keeping the order. */
+static size_t compact(struct ready *v, size_t n)
+{
+	size_t keep = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (v[i].c) {
+			if (keep != i)
+				v[keep] = v[i];
+			keep++;
+		}
+	return keep;
+}
 
 static void ready_add(struct agentd_conn *c)
 {
@@ -77,6 +111,9 @@ static void on_conn_gone(struct agentd *d, struct agentd_conn *c)
 	for (size_t i = 0; i < nready; i++)
 		if (ready[i].c == c)
 			ready[i].c = NULL;
+	for (size_t i = 0; i < nheld; i++)
+		if (held[i].c == c)
+			held[i].c = NULL;
 	agentd_run_conn_gone(d, c);
 	agentd_stepup_conn_gone(d, c);
 }
@@ -121,13 +158,16 @@ static bool is_create(enum agent_msg_type t)
  * its timeout is not spent behind a burst of creates), then the other
  * short ones, then the CREATE and RUN requests together as one batch
  * (create.c: one transaction, one fsync), as many as fit in its deciding
- * budget; the rest stay for the next turn, which comes at once. Each
- * served one is then cleared and its reply sent. A connection freed
- * meanwhile is dropped from the list (on_conn_gone). */
+ * budget; the rest stay for the next turn, which comes at once. A RUN
+ * beyond the runners' room waits in held[] (oldest first) until a runner's
+ * command starts. Each served one is then cleared and its reply sent. A
+ * connection freed meanwhile is dropped from the lists (on_conn_gone). */
 static void serve_ready(struct agentd *d)
 {
 	struct agentd_create_req batch[AGENTD_CREATE_BATCH_MAX];
-	size_t idx[AGENTD_CREATE_BATCH_MAX], nbatch = 0, keep = 0;
+	struct ready *from[AGENTD_CREATE_BATCH_MAX];
+	size_t nbatch = 0;
+	unsigned room = agentd_run_room(d);
 
 	for (size_t i = 0; i < nready; i++) {
 		struct agentd_conn *c = ready[i].c;
@@ -154,30 +194,40 @@ static void serve_ready(struct agentd *d)
 			agentd_dispatch(d, c, &ready[i].m);
 			agentd_conn_done(d, c);
 		}
-	for (size_t i = 0; i < nready && nbatch < AGENTD_CREATE_BATCH_MAX; i++)
-		if (ready[i].c) {
-			idx[nbatch] = i;
-			batch[nbatch++] = (struct agentd_create_req){ ready[i].c, &ready[i].m };
+	for (size_t i = 0; i < nheld && nbatch < AGENTD_CREATE_BATCH_MAX && room; i++)
+		if (held[i].c) {
+			from[nbatch] = &held[i];
+			batch[nbatch++] = (struct agentd_create_req){ held[i].c, &held[i].m };
+			room--;
 		}
+	for (size_t i = 0; i < nready && nbatch < AGENTD_CREATE_BATCH_MAX; i++) {
+		if (!ready[i].c)
+			continue;
+		if (ready[i].m.type == AGENT_MSG_RUN) {
+			if (!room) {
+				if (hold(&ready[i]))
+					ready[i].c = NULL;
+				continue;
+			}
+			room--;
+		}
+		from[nbatch] = &ready[i];
+		batch[nbatch++] = (struct agentd_create_req){ ready[i].c, &ready[i].m };
+	}
 	if (nbatch) {
 		size_t taken = agentd_create_batch(d, batch, nbatch);
 
 		for (size_t k = 0; k < taken; k++) {
-			struct agentd_conn *c = ready[idx[k]].c;
+			struct agentd_conn *c = from[k]->c;
 
 			if (!c)
 				continue;
-			ready[idx[k]].c = NULL;
+			from[k]->c = NULL;
 			agentd_conn_done(d, c);
 		}
 	}
-	for (size_t i = 0; i < nready; i++)
-		if (ready[i].c) {
-			if (keep != i)
-				ready[keep] = ready[i];
-			keep++;
-		}
-	nready = keep;
+	nready = compact(ready, nready);
+	nheld = compact(held, nheld);
 }
 
 static void handle_signals(struct agentd *d)
@@ -277,6 +327,8 @@ static void run_loop(struct agentd *d)
 
 		if (nready) /* creates left over: another turn at once */
 			timeout = 0;
+		else if (nheld && (timeout < 0 || timeout > 100))
+			timeout = 100; /* a slow runner stops counting (run.h) */
 		int n = epoll_wait(d->epfd, ev, MAX_EVENTS, timeout);
 
 		if (n < 0 && errno == EINTR)
@@ -414,6 +466,9 @@ static void cleanup(struct agentd *d)
 	agentd_stepup_forget(d);
 	while (!LIST_EMPTY(&d->conns.list))
 		agentd_conn_free(d, LIST_FIRST(&d->conns.list));
+	free(held);
+	held = NULL;
+	nheld = held_cap = 0;
 	while (!LIST_EMPTY(&d->sessions))
 		agentd_session_free(d, LIST_FIRST(&d->sessions));
 	agentd_reapers_finish(d);

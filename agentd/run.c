@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <security/pam_appl.h>
@@ -251,6 +252,9 @@ static _Noreturn void runner(const struct agentd_run_spec *s, int wfd, int cgfd)
 		pam_end(h, PAM_SYSTEM_ERR);
 		fail(wfd, &res, "cannot fork: %s", strerror(e));
 	}
+	/* The next waiting run may start (see AGENTD_RUNS_STARTING_MAX). */
+	res.started = AGENT_RUN_BEGUN;
+	report(wfd, &res);
 	/* Bounded by the identity's TTL: retirement kills the command. */
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
@@ -261,6 +265,26 @@ static _Noreturn void runner(const struct agentd_run_spec *s, int wfd, int cgfd)
 	res.status = st;
 	report(wfd, &res);
 	_exit(0);
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+unsigned agentd_run_room(struct agentd *d)
+{
+	int64_t now = mono_ms();
+	unsigned n = 0;
+	struct agentd_run *r;
+
+	LIST_FOREACH(r, &d->runs, link)
+	if (r->starting && !r->exited && now - r->start_ms < AGENTD_RUN_SLOW_MS)
+		n++;
+	return n >= AGENTD_RUNS_STARTING_MAX ? 0 : AGENTD_RUNS_STARTING_MAX - n;
 }
 
 int agentd_run_start(struct agentd *d, struct agentd_conn *c, const struct agentd_run_spec *s)
@@ -286,6 +310,8 @@ int agentd_run_start(struct agentd *d, struct agentd_conn *c, const struct agent
 	}
 	r->kind = W_RUN;
 	r->uid = s->id->uid;
+	r->starting = true;
+	r->start_ms = mono_ms();
 	snprintf(r->name, sizeof(r->name), "%s", s->id->name);
 	r->pid = fork();
 	if (r->pid == 0) {
@@ -371,6 +397,9 @@ void agentd_run_done(struct agentd *d, struct agentd_run *r)
 	do
 		n = read(r->rfd, &res, sizeof(res));
 	while (n < 0 && errno == EINTR);
+	r->starting = false;
+	if (n == (ssize_t)sizeof(res) && res.started == AGENT_RUN_BEGUN)
+		return; /* the command runs; its status comes later */
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, r->rfd, NULL);
 	close(r->rfd);
 	r->rfd = -1;

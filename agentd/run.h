@@ -27,14 +27,19 @@ struct agentd_run {
 	uint32_t uid;
 	char name[AGENT_NAME_MAX + 1];
 	struct agentd_conn *conn; /* NULL once the client went away */
+	bool starting;            /* PAM and the fork of the command not done yet */
+	int64_t start_ms;         /* CLOCK_MONOTONIC ms of the runner's fork */
 	bool exited;              /* the runner reported; waiting for the reap */
 	int32_t status;           /* what goes to the client (agent_run_result) */
 	char message[160];
 	LIST_ENTRY(agentd_run) link;
 };
 
-/* What the runner writes on its pipe: the command's wait status, or a
- * failure before the command started (message says what). */
+/* What the runner writes on its pipe: first a notice that the command
+ * started (started = AGENT_RUN_BEGUN), then the command's wait status
+ * (started = 1), or instead a failure before the command started
+ * (started = 0, message says what). Each is one write under PIPE_BUF. */
+#define AGENT_RUN_BEGUN 2
 struct agent_run_result {
 	int32_t started; /* 1: status is the command's wait status */
 	int32_t status;
@@ -53,6 +58,18 @@ struct agentd_run_spec {
 	size_t ngroups;
 	int fds[3]; /* the client's stdin, stdout, stderr */
 };
+
+/* Runners that may be in their PAM stage at once. More runs wait, parsed,
+ * before their create (the client waits for its IDENTITY reply): a burst
+ * of runs would otherwise share the CPU with agentd so thinly that
+ * pam_agent's requests from the runners (account, session) outlive the
+ * module's timeout and are refused. A runner counts until its command
+ * starts, or for AGENTD_RUN_SLOW_MS at most (a slow PAM module does not
+ * stop the others). */
+#define AGENTD_RUNS_STARTING_MAX 32
+#define AGENTD_RUN_SLOW_MS 2000
+/* How many more runners may start now (0: the next RUN waits). */
+unsigned agentd_run_room(struct agentd *d);
 
 /* Forks the runner; the client conn waits for the result. 0 or -errno. */
 int agentd_run_start(struct agentd *d, struct agentd_conn *c, const struct agentd_run_spec *s);

@@ -24,7 +24,7 @@ install_pam_service agentd "$T/agentd.pam"
 start_agentd
 
 N=96    # creates: a third each from root, alice, orchestrator
-R=24    # runs, from root
+R=48    # runs, from root: more than AGENTD_RUNS_STARTING_MAX (run.h) at once
 mkdir -p "$T/out" "$T/work"
 chmod 0777 "$T/out"
 start_gate="$T/gate"
