@@ -83,9 +83,13 @@ unsigned agentd_sessions_end(struct agentd *d, uint32_t uid)
 	struct agentd_session *s;
 	unsigned n = 0;
 
+	/* Each open session counts, signalled or not: the identity's cgroup,
+	 * killed a moment earlier, may have ended its process already. */
 	LIST_FOREACH(s, &d->sessions, link)
-	if (s->uid == uid && syscall(SYS_pidfd_send_signal, s->pidfd, SIGTERM, NULL, 0) == 0)
+	if (s->uid == uid) {
+		syscall(SYS_pidfd_send_signal, s->pidfd, SIGTERM, NULL, 0);
 		n++;
+	}
 	return n;
 }
 

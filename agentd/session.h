@@ -38,6 +38,7 @@ int agentd_session_open(struct agentd *d, const char *name, uint32_t uid, const 
 struct agentd_session *agentd_session_find(struct agentd *d, uint64_t id);
 /* Forgets a session (closed by pam_agent, or its process exited). */
 void agentd_session_free(struct agentd *d, struct agentd_session *s);
-/* SIGTERM to every session process of uid; returns how many were signalled. */
+/* SIGTERM to every session process of uid; returns how many sessions uid
+ * had open (a process the cgroup kill ended first counts too). */
 unsigned agentd_sessions_end(struct agentd *d, uint32_t uid);
 unsigned agentd_sessions_count(struct agentd *d, uint32_t uid);
