@@ -57,6 +57,7 @@
 static struct ready {
 	struct agentd_conn *c; /* NULL once served or gone */
 	bool parsed;           /* m holds its request (c->req) */
+	bool wait;             /* a RUN beyond the runners' room */
 	struct agent_msg m;
 } ready[READY_MAX];
 static size_t nready;
@@ -69,7 +70,7 @@ static size_t nheld, held_cap;
 static bool hold(const struct ready *e)
 {
 	if (nheld == held_cap) {
-		size_t cap = held_cap ? 2 * held_cap : 64;
+		size_t cap = held_cap ? 2 * held_cap : 8;
 		struct ready *v = realloc(held, cap * sizeof(*v));
 
 		if (!v)
@@ -103,6 +104,7 @@ static void ready_add(struct agentd_conn *c)
 	if (c->req || nready == READY_MAX)
 		return;
 	ready[nready].c = c;
+	ready[nready].wait = false;
 	ready[nready++].parsed = false;
 }
 
@@ -205,8 +207,7 @@ static void serve_ready(struct agentd *d)
 			continue;
 		if (ready[i].m.type == AGENT_MSG_RUN) {
 			if (!room) {
-				if (hold(&ready[i]))
-					ready[i].c = NULL;
+				ready[i].wait = true; /* to held[] below */
 				continue;
 			}
 			room--;
@@ -226,6 +227,13 @@ static void serve_ready(struct agentd *d)
 			agentd_conn_done(d, c);
 		}
 	}
+	/* (not earlier: hold() may move held[], which from[] points into) */
+	for (size_t i = 0; i < nready; i++)
+		if (ready[i].c && ready[i].wait) {
+			ready[i].wait = false;
+			if (hold(&ready[i]))
+				ready[i].c = NULL;
+		}
 	nready = compact(ready, nready);
 	nheld = compact(held, nheld);
 }
