@@ -26,7 +26,7 @@
 #define AGENT_AUDIT_LINE_MAX 2048 /* below rsyslog's default 8 KiB message size */
 /* Room kept at the end of every record for dropped=, prev= and mac=. */
 #define AGENT_AUDIT_TAIL_RESERVE 128
-#define AGENT_AUDIT_CHECKPOINT_EVERY 64
+#define AGENT_AUDIT_CHECKPOINT_EVERY 256
 
 struct agent_audit {
 	uint64_t seq;  /* of the last record emitted */

@@ -230,6 +230,7 @@ static int spill(struct agent_audit_out *o)
 		}
 		o->ssize = (uint64_t)st.st_size;
 		o->soff = o->spill_pending ? o->soff : o->ssize;
+		o->sdirty = o->ssize > 0; /* not known to be synced */
 	}
 	while (o->head) {
 		struct agent_audit_msg *m = o->head;
@@ -245,6 +246,8 @@ static int spill(struct agent_audit_out *o)
 			break;
 		}
 		n = pwritev(o->sfd, iov, 3, (off_t)o->ssize);
+		if (n > 0)
+			o->sdirty = true;
 		if (n != want) {
 			r = n < 0 ? -errno : -ENOSPC;
 			/* Whole lines only: cut off what was written. */
@@ -421,8 +424,12 @@ int agent_audit_out_sync(struct agent_audit_out *o)
 {
 	int r = spill(o);
 
-	if (o->sfd >= 0 && fdatasync(o->sfd) < 0 && r == 0)
-		r = -errno;
+	/* Only appends need the sync (a lost '+' mark sends a record twice). */
+	if (o->sfd < 0 || !o->sdirty)
+		return r;
+	if (fdatasync(o->sfd) < 0)
+		return r ? r : -errno;
+	o->sdirty = false;
 	return r;
 }
 
@@ -442,6 +449,7 @@ int agent_audit_out_open_spill(struct agent_audit_out *o, int dirfd)
 	} else {
 		o->sfd = fd;
 		o->ssize = (uint64_t)st.st_size;
+		o->sdirty = o->ssize > 0; /* a crashed run's appends, perhaps unsynced */
 		o->soff = 0;
 		o->spill_pending = o->ssize > 0;
 		if (!o->spill_pending)

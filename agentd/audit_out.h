@@ -46,6 +46,7 @@ struct agent_audit_out {
 	/* the spill file */
 	int sfd;              /* or -1 */
 	uint64_t ssize, soff; /* its size; the next line to send */
+	bool sdirty;          /* appended to since the last fdatasync */
 	uint64_t smax;        /* AGENT_AUDIT_SPILL_MAX */
 	bool spill_pending;   /* it has lines to send */
 	int spill_err;        /* why the last spill failed (logged once), 0 */

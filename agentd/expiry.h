@@ -19,7 +19,7 @@ struct agentd_live;
 struct agent_now;
 
 /* At most this many identities retire in one turn of the loop. */
-#define AGENTD_EXPIRE_BATCH 250
+#define AGENTD_EXPIRE_BATCH 64
 
 /* A timer fired: retires up to AGENTD_EXPIRE_BATCH identities past a
  * deadline in one batch, then re-arms (at once if more are due). */

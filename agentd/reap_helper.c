@@ -35,6 +35,7 @@
 #define KILLER_BOUND_MS 1000 /* a killer stopped by the uid's processes is killed */
 #define REAP_TERM_SCAN_MS 20 /* scans while only graces run */
 #define INLINE_CLEAN_MAX 64  /* finished uids without a home cleaned in the loop */
+#define REAP_NICE 5          /* the helper's and its children's niceness */
 #define SLOTS (2 * AGENT_REAP_MAX_JOBS)
 
 enum stage { ST_NEW, ST_TERM, ST_KILL, ST_CONFIRM, ST_DONE };
@@ -572,6 +573,10 @@ _Noreturn void agent_reap_helper_run(int sock)
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGINT, SIG_IGN); /* a ^C to agentd in a terminal: agentd decides */
+	/* Below agentd and its clients: a mass retirement's scans and kill(-1)
+	 * passes keep a loaded host's CPUs busy for seconds, and must not make
+	 * agentd (which answers logins meanwhile) or the host's users wait. */
+	(void)!nice(REAP_NICE);
 	/* Only the socket: no store, client or listening socket, audit file. */
 	if (sock > 3)
 		close_range(3, (unsigned)sock - 1, 0);
