@@ -138,6 +138,8 @@ struct agentd_deferred {
 	int err;      /* the store's last refusal (-errno), 0 while it takes writes */
 	bool journal; /* the runtime directory may hold a journal to remove */
 	bool soon;    /* tfd armed for agentd_deferred_flush_soon */
+	bool held;    /* agentd_deferred_commit waits for agentd_deferred_release */
+	bool due;     /* ... and was called meanwhile */
 };
 
 struct agentd {

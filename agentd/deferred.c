@@ -281,6 +281,28 @@ void agentd_deferred_flush_soon(struct agentd *d)
 		agentd_deferred_flush(d);
 }
 
+void agentd_deferred_hold(struct agentd *d)
+{
+	d->deferred.held = true;
+}
+
+void agentd_deferred_release(struct agentd *d)
+{
+	bool due = d->deferred.due;
+
+	d->deferred.held = d->deferred.due = false;
+	if (due)
+		agentd_deferred_flush(d);
+}
+
+void agentd_deferred_commit(struct agentd *d)
+{
+	if (d->deferred.held)
+		d->deferred.due = true;
+	else
+		agentd_deferred_flush(d);
+}
+
 void agentd_deferred_tick(struct agentd *d)
 {
 	uint64_t ticks;

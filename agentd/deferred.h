@@ -62,6 +62,15 @@ void agentd_deferred_flush_soon(struct agentd *d);
 /* Writes every queued record in one transaction. 0, or the store's -errno
  * (the records stay queued and the retry timer runs). */
 int agentd_deferred_flush(struct agentd *d);
+/* Group commit for the requests of one turn: between hold and release,
+ * agentd_deferred_commit only notes that a flush is due, and release
+ * flushes once, before the loop sends the replies of those requests. So a
+ * burst of revokes costs one transaction and one fsync a turn, and nothing
+ * is acknowledged before its record is written (or journalled). */
+void agentd_deferred_hold(struct agentd *d);
+void agentd_deferred_release(struct agentd *d);
+/* agentd_deferred_flush now, or at release while held. */
+void agentd_deferred_commit(struct agentd *d);
 /* The retry timer fired. */
 void agentd_deferred_tick(struct agentd *d);
 /* 0 while the store takes writes, else the -errno of its last refusal. */

@@ -58,6 +58,7 @@ static struct ready {
 	struct agentd_conn *c; /* NULL once served or gone */
 	bool parsed;           /* m holds its request (c->req) */
 	bool wait;             /* a RUN beyond the runners' room */
+	bool served;           /* dispatched; its reply goes after the commit */
 	struct agent_msg m;
 } ready[READY_MAX];
 static size_t nready;
@@ -105,6 +106,7 @@ static void ready_add(struct agentd_conn *c)
 		return;
 	ready[nready].c = c;
 	ready[nready].wait = false;
+	ready[nready].served = false;
 	ready[nready++].parsed = false;
 }
 
@@ -186,16 +188,28 @@ static void serve_ready(struct agentd *d)
 		if (r == 0)
 			agentd_conn_done(d, c);
 	}
-	for (int pass = 0; pass < 2; pass++)
+	/* In each pass, the retirement records of its requests are committed
+	 * together, before any of their replies leaves (deferred.h: group
+	 * commit). A connection freed meanwhile is NULL in ready[]
+	 * (on_conn_gone). */
+	for (int pass = 0; pass < 2; pass++) {
+		agentd_deferred_hold(d);
 		for (size_t i = 0; i < nready; i++) {
-			struct agentd_conn *c = ready[i].c;
-
-			if (!c || is_create(ready[i].m.type) || is_pam(ready[i].m.type) != !pass)
+			if (!ready[i].c || ready[i].served || is_create(ready[i].m.type) ||
+			    is_pam(ready[i].m.type) != !pass)
 				continue;
-			ready[i].c = NULL;
-			agentd_dispatch(d, c, &ready[i].m);
-			agentd_conn_done(d, c);
+			ready[i].served = true;
+			agentd_dispatch(d, ready[i].c, &ready[i].m);
 		}
+		agentd_deferred_release(d);
+		for (size_t i = 0; i < nready; i++)
+			if (ready[i].c && ready[i].served) {
+				struct agentd_conn *c = ready[i].c;
+
+				ready[i].c = NULL;
+				agentd_conn_done(d, c);
+			}
+	}
 	for (size_t i = 0; i < nheld && nbatch < AGENTD_CREATE_BATCH_MAX && room; i++)
 		if (held[i].c) {
 			from[nbatch] = &held[i];
