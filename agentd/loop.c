@@ -346,6 +346,7 @@ static void run_loop(struct agentd *d)
 
 	while (!d->stop) {
 		int timeout = sweep_idle(d, &next_sweep, agent_audit_pump(&d->audit));
+		bool expire = false;
 
 		if (nready) /* creates left over: another turn at once */
 			timeout = 0;
@@ -380,7 +381,7 @@ static void run_loop(struct agentd *d)
 			case W_TIMER_BOOT:
 			case W_TIMER_REAL:
 				drain_timer(d, kind == W_TIMER_BOOT ? d->tboot_fd : d->treal_fd);
-				agentd_expire_due(d);
+				expire = true; /* both clocks' timers fire: one batch */
 				break;
 			case W_DEFERRED:
 				agentd_deferred_tick(d);
@@ -431,6 +432,8 @@ static void run_loop(struct agentd *d)
 			}
 			}
 		}
+		if (expire)
+			agentd_expire_due(d);
 		serve_ready(d);
 		if (d->reload) {
 			d->reload = false;
