@@ -4,7 +4,8 @@
  * not re-checked through a pidfd (the pidfd pins the pid, then the uid is
  * read again), except through kill(-1) from a child that runs as the uid
  * and nothing else; a uid is reported done only after a scan that began
- * after its last kill(-1) pass found nothing of it (zombies aside), or at
+ * after its last kill pass (a scan's SIGKILLs, or a killer's kill(-1))
+ * found nothing of it (zombies aside), or at
  * its bound with the count of what is left; every child it forks is
  * bounded (a killer by KILLER_BOUND_MS, then SIGKILL); one /proc scan per
  * turn serves every uid in flight. */
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -47,6 +49,7 @@ struct job {
 	enum stage st;
 	bool in_scan;     /* its stage asked for the scan under way */
 	bool drop_failed; /* a killer could not take the uid */
+	bool direct;      /* its first kill was the scan's own (no killer yet) */
 	unsigned passes;  /* kill(-1) passes completed for it */
 	int64_t t0;       /* arrival */
 	int64_t term_until;
@@ -222,6 +225,10 @@ static bool kill_cap_effective(void)
 
 static _Noreturn void killer_main(int wfd, const uint32_t *uids, unsigned n)
 {
+	/* Back to agentd's own priority (the helper's scans run below it): a
+	 * killer is the decisive step against processes that outlasted a scan,
+	 * a fork bomb's above all, and takes microseconds a uid. */
+	(void)setpriority(PRIO_PROCESS, 0, 0);
 	if (setsid() < 0 || setgroups(0, NULL) < 0)
 		_exit(2);
 	for (unsigned i = 0; i < n; i++) {
@@ -472,6 +479,25 @@ static void reap_children(void)
 	}
 }
 
+/* The kill stage. The first time, no killer: the scans' SIGKILLs through
+ * pidfds are the pass (what the scan that moved j here found was signalled;
+ * a process that forked meanwhile exists when the next scan starts), and
+ * that next scan confirms. Only a uid whose processes outlast that (one
+ * forked past the scan, a fork bomb) goes to a kill(-1) killer. So a mass
+ * retirement of quiet uids costs scans, not a kill(-1) per uid (each one a
+ * pass over every task of the host). */
+static void to_kill(struct job *j, int64_t now)
+{
+	if (j->direct) {
+		j->st = ST_KILL;
+		return;
+	}
+	j->direct = true;
+	j->passes++;
+	j->st = ST_CONFIRM;
+	j->killer_end = now;
+}
+
 /* Stage changes after a scan (for the jobs it covered) and with time. */
 static void advance(int64_t scan_start, bool scanned)
 {
@@ -490,12 +516,12 @@ static void advance(int64_t scan_start, bool scanned)
 				j->st = ST_TERM;
 				j->term_until = now + j->grace_ms;
 			} else {
-				j->st = ST_KILL;
+				to_kill(j, now);
 			}
 			break;
 		case ST_TERM:
 			if ((covered && j->left == 0) || now >= j->term_until)
-				j->st = ST_KILL;
+				to_kill(j, now);
 			break;
 		case ST_CONFIRM:
 			if (!covered || scan_start < j->killer_end)
@@ -573,9 +599,9 @@ _Noreturn void agent_reap_helper_run(int sock)
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGINT, SIG_IGN); /* a ^C to agentd in a terminal: agentd decides */
-	/* Below agentd and its clients: a mass retirement's scans and kill(-1)
-	 * passes keep a loaded host's CPUs busy for seconds, and must not make
-	 * agentd (which answers logins meanwhile) or the host's users wait. */
+	/* Below agentd and its clients: a mass retirement's scans keep a loaded
+	 * host's CPUs busy for seconds, and must not make agentd (which answers
+	 * logins meanwhile) or the host's users wait. (Killers go back to 0.) */
 	(void)!nice(REAP_NICE);
 	/* Only the socket: no store, client or listening socket, audit file. */
 	if (sock > 3)

@@ -10,9 +10,14 @@
  *   new      the first scan counts its processes and sends each SIGCONT and
  *            SIGTERM through a pidfd (SIGKILL at once when kill_grace is 0);
  *   term     until a scan finds none left or the grace has passed;
- *   kill     a short-lived killer child (a session of its own, no
- *            supplementary groups) takes up to 128 uids in turn as its
- *            real and effective uid and sends kill(-1, SIGKILL) as each:
+ *   kill     first the scans' own SIGKILLs: the next scan SIGKILLs through
+ *            pidfds what it finds and, when it found nothing, the uid is
+ *            done (a process forked past a kill exists when the next scan
+ *            starts); what outlasts that (a fork bomb) goes to a
+ *            short-lived killer child (a session of its own, no
+ *            supplementary groups, agentd's priority), which takes up to
+ *            128 uids in turn as its real and effective uid and sends
+ *            kill(-1, SIGKILL) as each:
  *            every process the uid may signal, in one pass the kernel makes
  *            under its task-list lock, so a fork bomb cannot outrun it;
  *   confirm  the next scan that starts after that pass: nothing left
