@@ -28,7 +28,7 @@
 
 /* The helper's worst case for one uid: grace, the kill bound, the home. */
 #define KILL_BOUND_MS 2000
-#define RESULTS_PER_TURN 256
+#define RESULTS_PER_TURN 64
 #define WAIT_MS 15000
 
 void agentd_reaper_queue(struct agentd *d, uint32_t uid, const char *name, bool orphan)
