@@ -421,7 +421,12 @@ static void run_loop(struct agentd *d)
 				if (ev[i].events & EPOLLOUT) {
 					agentd_conn_flush(d, c);
 				} else if (ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-					if (ev[i].events & EPOLLIN)
+					/* Gone while its request waits (a create left
+					 * for the next turn, a held RUN): nobody to
+					 * answer, and its hangup would wake every turn. */
+					if ((ev[i].events & (EPOLLHUP | EPOLLERR)) && c->req)
+						agentd_conn_free(d, c);
+					else if (ev[i].events & EPOLLIN)
 						ready_add(c); /* served below */
 					else
 						agentd_conn_free(d, c);
