@@ -37,7 +37,7 @@
 #define KILLER_BOUND_MS 1000 /* a killer stopped by the uid's processes is killed */
 #define REAP_TERM_SCAN_MS 20 /* scans while only graces run */
 #define INLINE_CLEAN_MAX 64  /* finished uids without a home cleaned in the loop */
-#define REAP_NICE 5          /* the helper's and its children's niceness */
+#define REAP_NICE 5          /* the helper's and its cleaners' niceness (killers: 0) */
 #define SLOTS (2 * AGENT_REAP_MAX_JOBS)
 
 enum stage { ST_NEW, ST_TERM, ST_KILL, ST_CONFIRM, ST_DONE };
@@ -50,7 +50,7 @@ struct job {
 	bool in_scan;     /* its stage asked for the scan under way */
 	bool drop_failed; /* a killer could not take the uid */
 	bool direct;      /* its first kill was the scan's own (no killer yet) */
-	unsigned passes;  /* kill(-1) passes completed for it */
+	unsigned passes;  /* kill passes for it: the scans' first, then kill(-1) ones */
 	int64_t t0;       /* arrival */
 	int64_t term_until;
 	int64_t killer_end; /* when its last killer ended */
