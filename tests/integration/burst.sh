@@ -98,4 +98,25 @@ done
 check "every one of $R concurrent runs succeeded ($ok_r)" test "$ok_r" = "$R"
 check "no create was refused" test "$(audit_count create 'decision="deny"')" = 0
 check "agentd is still running" kill -0 "$AGENTD_PID"
+
+# Concurrent revokes: the retirements of one turn's requests are written in
+# one transaction before any of their replies (deferred.h). Every revoke is
+# answered, and every answered one is durable: after SIGKILL and a restart,
+# none of them is live again.
+pids=()
+for n in "${names[@]}"; do
+	ctl --timeout 60 revoke "$n" >"$T/out/v.$n" 2>&1 &
+	pids+=($!)
+done
+ok_v=0
+for p in "${pids[@]}"; do wait "$p" && ok_v=$((ok_v + 1)); done
+check "every one of $N concurrent revokes was answered OK ($ok_v)" test "$ok_v" = "$N"
+crash_agentd
+start_agentd
+retired=0
+for n in "${names[@]}"; do
+	[ "$(state_of "$n")" = retired ] && retired=$((retired + 1))
+done
+check "after a crash and restart, every revoked identity is still retired ($retired)" \
+	test "$retired" = "$N"
 exit $FAILED
