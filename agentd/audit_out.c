@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "agentd/audit_out.h"
+#include "common/clock.h"
 
 #define SPILL_REJECTED AGENT_AUDIT_SPILL_FILE ".rejected"
 
@@ -43,10 +44,7 @@ struct agent_audit_msg {
 
 uint64_t agent_audit_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)agent_mono_ms();
 }
 
 void agent_audit_out_init(struct agent_audit_out *o, const char *path)

@@ -10,6 +10,7 @@
 #include "agentd/caller.h"
 #include "agentd/daemon.h"
 #include "agentd/deferred.h"
+#include "common/clock.h"
 #include "common/liveness.h"
 #include "common/text.h"
 
@@ -26,14 +27,6 @@ static struct {
 	struct agent_caller c;
 } cache[CACHE_N];
 static unsigned cache_next;
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
-}
 
 static void resolve_nss(uid_t uid, struct agent_caller *c)
 {
@@ -87,7 +80,7 @@ void agentd_caller_resolve(struct agentd *d, const struct ucred *cred, struct ca
 		cc->retired_agent = true;
 		return;
 	}
-	t = mono_ms();
+	t = (agent_mono_ms() + 1);
 	for (unsigned i = 0; i < CACHE_N; i++)
 		if (cache[i].at && cache[i].uid == cred->uid && t - cache[i].at < CACHE_MS) {
 			cc->c = cache[i].c;

@@ -25,6 +25,7 @@
 
 #include "agentd/conn.h"
 #include "agentd/daemon.h"
+#include "common/clock.h"
 
 int agentd_listen(struct agentd *d)
 {
@@ -94,14 +95,6 @@ void agentd_conn_free(struct agentd *d, struct agentd_conn *c)
 	LIST_REMOVE(c, link);
 	d->conns.n--;
 	free(c);
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 bool agentd_conn_waiting(const struct agentd_conn *c)
@@ -231,7 +224,7 @@ unsigned agentd_accept(struct agentd *d)
 		c->kind = W_CONN;
 		c->fd = fd;
 		c->cred = cred;
-		c->last_ms = now_ms();
+		c->last_ms = agent_boot_ms();
 		STAILQ_INIT(&c->out);
 		if (agentd_watch(d, fd, EPOLLIN, c) < 0) {
 			close(fd);
@@ -254,7 +247,7 @@ static bool conn_unread(int fd)
 
 int agentd_conn_sweep(struct agentd *d)
 {
-	int64_t now = now_ms(), limit = (int64_t)d->cfg->connection_idle_timeout * 1000;
+	int64_t now = agent_boot_ms(), limit = (int64_t)d->cfg->connection_idle_timeout * 1000;
 	int64_t next = -1;
 	struct agentd_conn *c, *tmp;
 
@@ -297,7 +290,7 @@ bool agentd_conn_flush(struct agentd *d, struct agentd_conn *c)
 			return false;
 		}
 		STAILQ_REMOVE_HEAD(&c->out, link);
-		c->last_ms = now_ms();
+		c->last_ms = agent_boot_ms();
 		c->out_bytes -= m->len;
 		sodium_memzero(m->data, m->len);
 		free(m);
@@ -400,7 +393,7 @@ int agentd_conn_recv(struct agentd *d, struct agentd_conn *c, struct agent_msg *
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return -1;
 	fds_ok = n < 0 || conn_take_fds(c, &mh);
-	c->last_ms = now_ms();
+	c->last_ms = agent_boot_ms();
 	if (n <= 0) {
 		agentd_conn_free(d, c);
 		return -1;

@@ -38,6 +38,7 @@
 #include "agentd/retire.h"
 #include "agentd/run.h"
 #include "agentd/uidalloc.h"
+#include "common/clock.h"
 #include "common/kv.h"
 #include "common/liveness.h"
 #include "common/text.h"
@@ -469,17 +470,9 @@ static void finish(struct agentd *d, struct job *j)
 		agentd_reply(d, j->c, &w);
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 size_t agentd_create_batch(struct agentd *d, const struct agentd_create_req *v, size_t n)
 {
-	int64_t deadline = mono_ms() + AGENTD_CREATE_DECIDE_MS;
+	int64_t deadline = agent_mono_ms() + AGENTD_CREATE_DECIDE_MS;
 	unsigned admitted = 0;
 
 	if (n > AGENTD_CREATE_BATCH_MAX)
@@ -487,7 +480,7 @@ size_t agentd_create_batch(struct agentd *d, const struct agentd_create_req *v, 
 	for (size_t i = 0; i < n; i++) {
 		/* Past the budget: the rest wait for the next turn, after the
 		 * PAM requests that came meanwhile. */
-		if (i > 0 && mono_ms() >= deadline) {
+		if (i > 0 && agent_mono_ms() >= deadline) {
 			n = i;
 			break;
 		}

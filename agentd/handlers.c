@@ -228,11 +228,9 @@ static void status_held(struct agentd *d, struct agent_wbuf *w)
 static void h_status(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m)
 {
 	struct agent_wbuf w;
-	struct timespec ts;
 	uint64_t live = 0, q = 0;
 
 	(void)m;
-	clock_gettime(CLOCK_BOOTTIME, &ts);
 	agent_store_count_live(d->store, &live);
 	agent_store_count_quarantined(d->store, time(NULL), (int64_t)d->cfg->uid_quarantine, &q);
 	agent_wire_begin(&w, AGENT_MSG_STATUS_REPLY);
@@ -241,7 +239,7 @@ static void h_status(struct agentd *d, struct agentd_conn *c, const struct agent
 	agent_wire_u64(&w, AGENT_A_UID_MIN, d->cfg->uid_min);
 	agent_wire_u64(&w, AGENT_A_UID_MAX, d->cfg->uid_max);
 	agent_wire_u64(&w, AGENT_A_QUARANTINED, q);
-	agent_wire_u64(&w, AGENT_A_UPTIME, (uint64_t)(ts.tv_sec - d->started));
+	agent_wire_u64(&w, AGENT_A_UPTIME, (uint64_t)(agentd_boot_seconds() - d->started));
 	status_held(d, &w);
 	if (agent_wire_finish(&w) == 0)
 		agentd_reply(d, c, &w);

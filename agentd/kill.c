@@ -23,18 +23,11 @@
 #include <unistd.h>
 
 #include "agentd/kill.h"
+#include "common/clock.h"
 
 #define KILL_BOUND_MS 10000
 #define POLL_MS 20
 #define MAX_DEPTH 256
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void sleep_ms(unsigned ms)
 {
@@ -142,7 +135,7 @@ static int signal_uid(uid_t uid, int sig, const char *proc_root, struct pidlist 
 int agent_kill_uid(uid_t uid, unsigned grace_ms, const char *proc_root, unsigned *killed)
 {
 	struct pidlist seen = { 0 };
-	int64_t start = mono_ms();
+	int64_t start = agent_mono_ms();
 	int n, r = 0;
 
 	if (uid == 0)
@@ -150,12 +143,12 @@ int agent_kill_uid(uid_t uid, unsigned grace_ms, const char *proc_root, unsigned
 	n = signal_uid(uid, SIGTERM, proc_root, &seen);
 	if (n < 0)
 		return n;
-	while (n > 0 && mono_ms() - start < grace_ms) {
+	while (n > 0 && agent_mono_ms() - start < grace_ms) {
 		sleep_ms(POLL_MS);
 		n = signal_uid(uid, 0, proc_root, &seen);
 	}
 	while (n > 0) {
-		if (mono_ms() - start > KILL_BOUND_MS + grace_ms) {
+		if (agent_mono_ms() - start > KILL_BOUND_MS + grace_ms) {
 			r = -EBUSY;
 			break;
 		}

@@ -45,6 +45,7 @@
 #include "agentd/run.h"
 #include "agentd/session.h"
 #include "agentd/uidalloc.h"
+#include "common/clock.h"
 #include "common/kv.h"
 
 #define MAX_EVENTS AGENTD_CREATE_BATCH_MAX
@@ -314,19 +315,11 @@ static int setup_fds(struct agentd *d)
 	return 0;
 }
 
-static int64_t boot_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Idle connections are closed by a sweep (conn.c) that is due when the
  * earliest one could expire; the epoll timeout wakes the loop for it. */
 static int sweep_idle(struct agentd *d, int64_t *next_sweep, int timeout)
 {
-	int64_t now = boot_ms(), until;
+	int64_t now = agent_boot_ms(), until;
 
 	if (now >= *next_sweep) {
 		int s = agentd_conn_sweep(d);

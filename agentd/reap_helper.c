@@ -30,6 +30,7 @@
 
 #include "agentd/kill.h"
 #include "agentd/reap_helper.h"
+#include "common/clock.h"
 
 #define MAX_KILLERS 8        /* kill(-1) children at once */
 #define KILL_BATCH 128       /* uids one killer takes, one after another */
@@ -75,14 +76,6 @@ static struct killer {
 	uint32_t uids[KILL_BATCH];
 } killers[MAX_KILLERS];
 static unsigned nkillers;
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 size_t agent_reap_req_size(const struct agent_reap_req *q)
 {
@@ -407,7 +400,7 @@ static void accept_req(const struct agent_reap_req *q)
 	j->bound_ms = q->bound_ms;
 	j->home = q->home[0] ? strdup(q->home) : NULL;
 	j->st = ST_NEW;
-	j->t0 = mono_ms();
+	j->t0 = agent_mono_ms();
 	j->rc = 0;
 	index_put(j->uid, njobs);
 	njobs++;
@@ -438,7 +431,7 @@ static bool read_requests(int sock)
 static void killer_ended(unsigned k, int st)
 {
 	struct killer *kl = &killers[k];
-	int64_t now = mono_ms();
+	int64_t now = agent_mono_ms();
 	uint32_t u;
 
 	while (read(kl->rfd, &u, sizeof(u)) == (ssize_t)sizeof(u)) {
@@ -501,7 +494,7 @@ static void to_kill(struct job *j, int64_t now)
 /* Stage changes after a scan (for the jobs it covered) and with time. */
 static void advance(int64_t scan_start, bool scanned)
 {
-	int64_t now = mono_ms();
+	int64_t now = agent_mono_ms();
 
 	for (size_t i = 0; i < njobs; i++) {
 		struct job *j = &jobs[i];
@@ -543,7 +536,7 @@ static void advance(int64_t scan_start, bool scanned)
 
 static void start_killers(void)
 {
-	int64_t now = mono_ms();
+	int64_t now = agent_mono_ms();
 	size_t i = 0;
 
 	for (unsigned k = 0; k < nkillers; k++)
@@ -619,7 +612,7 @@ _Noreturn void agent_reap_helper_run(int sock)
 		reap_children();
 		if (!eof && !read_requests(sock))
 			eof = true;
-		now = mono_ms();
+		now = agent_mono_ms();
 		for (size_t i = 0; i < njobs; i++) {
 			enum stage st = jobs[i].st;
 
@@ -633,7 +626,7 @@ _Noreturn void agent_reap_helper_run(int sock)
 			int64_t took;
 
 			scan();
-			took = mono_ms() - now;
+			took = agent_mono_ms() - now;
 			/* At most about half the time scanning, however large /proc is. */
 			next_scan =
 				now + (2 * took > REAP_SCAN_MIN_MS ? 2 * took : REAP_SCAN_MIN_MS);

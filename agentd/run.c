@@ -39,6 +39,7 @@
 #include "agentd/reaper.h"
 #include "agentd/retire.h"
 #include "agentd/run.h"
+#include "common/clock.h"
 
 #define RUN_PAM_SERVICE "agentd"
 #define RUN_PATH "/usr/local/bin:/usr/bin:/bin"
@@ -267,17 +268,9 @@ static _Noreturn void runner(const struct agentd_run_spec *s, int wfd, int cgfd)
 	_exit(0);
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 unsigned agentd_run_room(struct agentd *d)
 {
-	int64_t now = mono_ms();
+	int64_t now = agent_mono_ms();
 	unsigned n = 0;
 	struct agentd_run *r;
 
@@ -311,7 +304,7 @@ int agentd_run_start(struct agentd *d, struct agentd_conn *c, const struct agent
 	r->kind = W_RUN;
 	r->uid = s->id->uid;
 	r->starting = true;
-	r->start_ms = mono_ms();
+	r->start_ms = agent_mono_ms();
 	snprintf(r->name, sizeof(r->name), "%s", s->id->name);
 	r->pid = fork();
 	if (r->pid == 0) {

@@ -11,6 +11,7 @@
 #include "agentd/daemon.h"
 #include "agentd/leftovers.h"
 #include "agentd/uidalloc.h"
+#include "common/clock.h"
 
 #define LRU_PAGE 64
 
@@ -85,14 +86,6 @@ int agent_uid_pick(const struct agent_uid_pick *p, uint32_t *out)
 	}
 	free(tried);
 	return -ENOSPC;
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void note_ever(uint32_t uid, void *arg)
@@ -173,7 +166,7 @@ int agentd_alloc_uid(struct agentd *d, uint32_t *out)
 	if (r < 0)
 		return r;
 	u.a = a;
-	r = agent_proc_cache_refresh(&a->procs, mono_ms(), AGENTD_PROC_SCAN_MAX_AGE_MS);
+	r = agent_proc_cache_refresh(&a->procs, agent_mono_ms(), AGENTD_PROC_SCAN_MAX_AGE_MS);
 	if (r < 0)
 		return r;
 	p.ever = &a->ever;

@@ -11,21 +11,14 @@
 #include <unistd.h>
 
 #include "common/client.h"
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "common/clock.h"
 
 /* Waits for events on fd until the deadline; 0, -ETIMEDOUT or -errno. */
 static int wait_fd(int fd, short events, int64_t deadline)
 {
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = events };
-		int64_t left = deadline - mono_ms();
+		int64_t left = deadline - agent_mono_ms();
 		int r;
 
 		if (left <= 0)
@@ -41,7 +34,7 @@ static int wait_fd(int fd, short events, int64_t deadline)
 int agent_client_connect(const char *path, int timeout_ms)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int64_t deadline = mono_ms() + timeout_ms;
+	int64_t deadline = agent_mono_ms() + timeout_ms;
 	int fd, r;
 
 	if (!path || strlen(path) >= sizeof(sa.sun_path))
@@ -65,7 +58,7 @@ int agent_client_connect(const char *path, int timeout_ms)
 			return fd;
 		if (errno != EAGAIN)
 			break;
-		if (mono_ms() + 10 >= deadline) {
+		if (agent_mono_ms() + 10 >= deadline) {
 			r = -ETIMEDOUT;
 			goto fail;
 		}
@@ -101,7 +94,7 @@ int agent_client_send(int fd, const struct agent_wbuf *w, int timeout_ms)
 int agent_client_send_fds(int fd, const struct agent_wbuf *w, const int *fds, unsigned nfds,
 			  int timeout_ms)
 {
-	int64_t deadline = mono_ms() + timeout_ms;
+	int64_t deadline = agent_mono_ms() + timeout_ms;
 	union {
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(sizeof(int) * AGENT_CLIENT_MAX_FDS)];
@@ -140,7 +133,7 @@ int agent_client_send_fds(int fd, const struct agent_wbuf *w, const int *fds, un
 
 int agent_client_recv(int fd, uint8_t *buf, struct agent_msg *m, int timeout_ms)
 {
-	int64_t deadline = mono_ms() + timeout_ms;
+	int64_t deadline = agent_mono_ms() + timeout_ms;
 
 	for (;;) {
 		ssize_t n = recv(fd, buf, AGENT_WIRE_MAX, MSG_DONTWAIT | MSG_TRUNC);
@@ -175,11 +168,11 @@ static bool refused_busy(const struct agent_msg *m)
 int agent_client_call(const char *path, const struct agent_wbuf *w, const int *fds, unsigned nfds,
 		      uint8_t *buf, struct agent_msg *m, int timeout_ms)
 {
-	int64_t deadline = mono_ms() + timeout_ms;
+	int64_t deadline = agent_mono_ms() + timeout_ms;
 	unsigned backoff = 5;
 
 	for (;;) {
-		int64_t left = deadline - mono_ms();
+		int64_t left = deadline - agent_mono_ms();
 		int fd, r;
 
 		if (left <= 0)
@@ -187,13 +180,13 @@ int agent_client_call(const char *path, const struct agent_wbuf *w, const int *f
 		fd = agent_client_connect(path, (int)left);
 		if (fd < 0)
 			return fd;
-		left = deadline - mono_ms();
+		left = deadline - agent_mono_ms();
 		r = left > 0 ? agent_client_send_fds(fd, w, fds, nfds, (int)left) : -ETIMEDOUT;
 		/* Refused at accept: the reply may be waiting although the send
 		 * found the connection closed. */
 		if (r == -EPIPE || r == -ECONNRESET)
 			r = 0;
-		left = deadline - mono_ms();
+		left = deadline - agent_mono_ms();
 		if (r == 0)
 			r = left > 0 ? agent_client_recv(fd, buf, m, (int)left) : -ETIMEDOUT;
 		/* agentd closed with our request unread: Linux reports
@@ -204,11 +197,11 @@ int agent_client_call(const char *path, const struct agent_wbuf *w, const int *f
 			goto done;
 		close(fd);
 		/* Busy: try again, spread out, until the deadline. */
-		left = deadline - mono_ms();
+		left = deadline - agent_mono_ms();
 		if (left <= 0)
 			return -ETIMEDOUT;
 		{
-			unsigned wait = backoff / 2 + (unsigned)((uint64_t)(mono_ms() ^ getpid()) %
+			unsigned wait = backoff / 2 + (unsigned)((uint64_t)(agent_mono_ms() ^ getpid()) %
 								 (backoff / 2 + 1));
 
 			poll(NULL, 0, (int)((int64_t)wait < left ? wait : left));

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/client.h"
+#include "common/clock.h"
 #include "common/pam_decide.h"
 #include "common/snapshot.h"
 #include "common/text.h"
@@ -136,14 +137,6 @@ bool pa_in_namespace(const struct pa_args *a, const char *user)
 
 /* ------------------------------------------------------------ asking agentd */
 
-static int64_t mono_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* One request and its first reply, all of it before deadline (monotonic
  * ms). 0, *m (which may be an ERROR reply) and the connection in *fdp (the
  * caller closes it), or -errno when agentd cannot be asked. */
@@ -156,16 +149,16 @@ static int ask_open(const struct pa_args *a, int64_t deadline, struct agent_wbuf
 	*fdp = -1;
 	if (agent_wire_finish(w) < 0)
 		return -EINVAL;
-	left = deadline - mono_ms();
+	left = deadline - agent_mono_ms();
 	if (left <= 0)
 		return -ETIMEDOUT;
 	fd = agent_client_connect(a->socket, (int)left);
 	if (fd < 0)
 		return fd;
-	left = deadline - mono_ms();
+	left = deadline - agent_mono_ms();
 	r = left > 0 ? agent_client_send(fd, w, (int)left) : -ETIMEDOUT;
 	if (r == 0) {
-		left = deadline - mono_ms();
+		left = deadline - agent_mono_ms();
 		r = left > 0 ? agent_client_recv(fd, buf, m, (int)left) : -ETIMEDOUT;
 	}
 	if (r < 0) {
@@ -338,7 +331,7 @@ static int ask_stage(struct pa_req *q, enum agent_msg_type type, const char *tok
 	put_request(q, &w, type);
 	if (tok)
 		agent_wire_str(&w, AGENT_A_TOKEN, tok);
-	r = ask_open(q->a, mono_ms() + q->a->timeout_ms, &w, buf, m, &fd);
+	r = ask_open(q->a, agent_mono_ms() + q->a->timeout_ms, &w, buf, m, &fd);
 	agent_wire_wipe(&w);
 	if (r < 0) {
 		unreachable(q->h, q->a, stage_name(q->st), q->user, r);
@@ -371,7 +364,7 @@ static int ask_stage(struct pa_req *q, enum agent_msg_type type, const char *tok
 		return 0;
 	/* A session is opened by its own request, now with the approval. */
 	put_request(q, &w, type);
-	r = ask_open(q->a, mono_ms() + q->a->timeout_ms, &w, buf, m, &fd);
+	r = ask_open(q->a, agent_mono_ms() + q->a->timeout_ms, &w, buf, m, &fd);
 	if (r < 0) {
 		unreachable(q->h, q->a, stage_name(q->st), q->user, r);
 		return r;
@@ -511,7 +504,7 @@ static enum pa_result do_session_close(struct pa_req *q)
 	agent_wire_begin(&w, AGENT_MSG_SESSION_CLOSE);
 	agent_wire_str(&w, AGENT_A_NAME, q->user);
 	agent_wire_u64(&w, AGENT_A_SESSION_ID, *sid);
-	r = ask_open(q->a, mono_ms() + q->a->timeout_ms, &w, buf, &m, &fd);
+	r = ask_open(q->a, agent_mono_ms() + q->a->timeout_ms, &w, buf, &m, &fd);
 	if (fd >= 0)
 		close(fd);
 	if (r < 0) {
