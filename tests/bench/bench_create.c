@@ -5,7 +5,10 @@
  *   bench_create -S SOCKET -n COUNT [-p PURPOSE] [-t TTL_SECONDS] [--revoke]
  *                [--names FILE]         also write the names created to FILE
  *   bench_create -S SOCKET --revoke-from FILE [--batch K]   only revoke the names
- *                                          in FILE, K names a request (1..64) */
+ *                                          in FILE, K names a request (1..64)
+ *   bench_create -S SOCKET --status-until FILE   STATUS requests on one
+ *                connection, one every 20 ms, until FILE exists: agentd's
+ *                own answer time, without starting a process per request */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -44,6 +47,36 @@ static int roundtrip(int fd, struct agent_wbuf *w, uint8_t *buf, struct agent_ms
 	return r;
 }
 
+/* STATUS round trips until the file `until` exists (at most cap of them). */
+static int status_loop(int fd, const char *until, double *lat, unsigned long cap)
+{
+	static uint8_t buf[AGENT_WIRE_MAX];
+	static struct agent_wbuf w;
+	const struct timespec gap = { 0, 20 * 1000000L };
+	struct agent_msg m;
+	unsigned long k = 0;
+
+	while (k < cap && access(until, F_OK) != 0) {
+		double s = now_ms();
+
+		agent_wire_begin(&w, AGENT_MSG_STATUS);
+		if (roundtrip(fd, &w, buf, &m) < 0 || m.type != AGENT_MSG_STATUS_REPLY) {
+			fprintf(stderr, "bench_create: status %lu failed\n", k);
+			return 1;
+		}
+		lat[k++] = now_ms() - s;
+		nanosleep(&gap, NULL);
+	}
+	if (!k) {
+		fprintf(stderr, "bench_create: no status was asked\n");
+		return 1;
+	}
+	qsort(lat, k, sizeof(*lat), cmp_double);
+	printf("statuses=%lu p50_ms=%.3f p99_ms=%.3f max_ms=%.3f\n", k, lat[k / 2],
+	       lat[(k * 99) / 100], lat[k - 1]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -51,9 +84,11 @@ int main(int argc, char **argv)
 		{ "names", required_argument, NULL, 'N' },
 		{ "revoke-from", required_argument, NULL, 'F' },
 		{ "batch", required_argument, NULL, 'B' },
+		{ "status-until", required_argument, NULL, 'U' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *sock = NULL, *purpose = "bench", *names_out = NULL, *revoke_from = NULL;
+	const char *sock = NULL, *purpose = "bench", *names_out = NULL, *revoke_from = NULL,
+		   *status_until = NULL;
 	unsigned long n = 1000, ttl = 3600, batch = 1;
 	bool revoke = false;
 	static uint8_t buf[AGENT_WIRE_MAX];
@@ -86,6 +121,9 @@ int main(int argc, char **argv)
 		case 'F':
 			revoke_from = optarg;
 			break;
+		case 'U':
+			status_until = optarg;
+			break;
 		case 'B':
 			batch = strtoul(optarg, NULL, 10);
 			if (batch < 1 || batch > AGENT_REVOKE_NAMES_MAX)
@@ -97,6 +135,8 @@ int main(int argc, char **argv)
 	}
 	if (revoke_from && n < 1000000)
 		n = 1000000; /* upper bound for the names read */
+	if (status_until && n < 100000)
+		n = 100000; /* upper bound for the answers timed */
 	if (!sock || n == 0) {
 		fprintf(stderr,
 			"usage: bench_create -S SOCKET -n COUNT [-p PURPOSE] [-t TTL] [--revoke]\n");
@@ -109,6 +149,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_create: cannot connect to %s: %s\n", sock, strerror(-fd));
 		return 1;
 	}
+	if (status_until)
+		return status_loop(fd, status_until, lat, n);
 	if (revoke_from) {
 		FILE *f = fopen(revoke_from, "re");
 		unsigned long k = 0;

@@ -168,6 +168,10 @@ for n in "${sizes[@]}"; do
 	# agentctl status, one after another, from a second before the
 	# deadline until the last process is gone: its latency meanwhile.
 	while [ "$(date +%s)" -lt $((deadline - 1)) ]; do sleep 0.05; done
+	# Beside it, agentd's own answer time: STATUS on one open connection
+	# every 20 ms over the same window (no process started per request).
+	B --status-until "$T/gone" >"$T/status.conn" &
+	probe=$!
 	: >"$T/status.ms"
 	while :; do
 		a=$(date +%s%N)
@@ -176,6 +180,7 @@ for n in "${sizes[@]}"; do
 		[ ! -s "$T/gone" ] || break
 	done
 	t_gone=$(wait_gone)
+	wait "$probe" || true
 	expiry=$((t_gone - deadline * 1000))
 	sort -n "$T/status.ms" >"$T/status.sorted"
 	ns=$(wc -l <"$T/status.sorted")
@@ -197,6 +202,7 @@ for n in "${sizes[@]}"; do
 
 	printf 'expiry  N=%-5d last process gone %6d ms after the deadline (1 s clock granularity: -1000..0 is "at the deadline")\n' "$n" "$expiry"
 	printf 'status  N=%-5d meanwhile: %d agentctl status, p50 %s ms, p99 %s ms (whole process)\n' "$n" "$ns" "$st_p50" "$st_p99"
+	printf 'status  N=%-5d meanwhile, one connection: %s\n' "$n" "$(cat "$T/status.conn")"
 	printf 'revoke  N=%-5d revokes (%d names a request) answered in %6d ms, every process gone %6d ms after the first revoke\n' "$n" "${REVOKE_BATCH:-1}" $((t1 - t0)) $((t2 - t0))
 	printf 'anchor  N=%-5d kill -KILL of N pids: every process gone after %6d ms\n' "$n" "$anchor"
 done
