@@ -181,6 +181,11 @@ static void test_conflicts_and_retire(void **state)
 	assert_true(busy); /* quarantine until 4100 */
 	assert_int_equal(agent_store_uid_busy(s, 1879048200, 4100, 100, &busy), 0);
 	assert_false(busy);
+	/* status counts it in quarantine on the same bound */
+	assert_int_equal(agent_store_count_quarantined(s, 4099, 100, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(agent_store_count_quarantined(s, 4100, 100, &n), 0);
+	assert_int_equal(n, 0);
 	/* the store itself allows reuse once reaped; quarantine is policy */
 	b = ident("agent-cccccc", 1879048200, NULL);
 	assert_int_equal(agent_store_insert(s, &b), 0);
@@ -189,6 +194,9 @@ static void test_conflicts_and_retire(void **state)
 	assert_int_equal(agent_store_count_live_by_creator(s, 2902, &n), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(agent_store_count_live_by_creator(s, 1, &n), 0);
+	assert_int_equal(n, 0);
+	/* a uid live again is not in quarantine, whatever its past rows say */
+	assert_int_equal(agent_store_count_quarantined(s, 4050, 100, &n), 0);
 	assert_int_equal(n, 0);
 
 	assert_int_equal(agent_store_purge(s, 4001), 0);
