@@ -80,7 +80,7 @@ void agentd_caller_resolve(struct agentd *d, const struct ucred *cred, struct ca
 		cc->retired_agent = true;
 		return;
 	}
-	t = (agent_mono_ms() + 1);
+	t = agent_mono_ms() + 1; /* never 0: 0 marks an empty entry */
 	for (unsigned i = 0; i < CACHE_N; i++)
 		if (cache[i].at && cache[i].uid == cred->uid && t - cache[i].at < CACHE_MS) {
 			cc->c = cache[i].c;
