@@ -192,13 +192,15 @@ static void retire_set_apply(struct agentd *d, struct retire_set *s)
 		agentd_deferred_retire(d, &it->id, it->reason, now, it->text);
 		agentd_reaper_queue(d, it->id.uid, it->id.name, false);
 	}
-	/* 6. One transaction for the whole batch (for the requests of a loop
-	 * turn, one for all of them: agentd_deferred_hold); a refusal keeps it
-	 * queued. */
-	agentd_deferred_commit(d);
-	/* No re-arm: a timer set for a retired identity fires once, finds
-	 * nothing due and re-arms (agentd_expire_due). */
+	/* 6. The kills sent to the reaper helper before the record is
+	 * written: it scans and kills while the transaction's fsync runs (its
+	 * results are recorded after the retirements, deferred.c). */
 	agentd_reapers_start(d);
+	/* 7. One transaction for the whole batch (for the requests of a loop
+	 * turn, one for all of them: agentd_deferred_hold); a refusal keeps it
+	 * queued. No re-arm: a timer set for a retired identity fires once,
+	 * finds nothing due and re-arms (agentd_expire_due). */
+	agentd_deferred_commit(d);
 }
 
 int agentd_retire(struct agentd *d, const char *name, enum agent_retire_reason reason,

@@ -6,9 +6,10 @@
  * 2. (containment: the identity's cgroup is killed here);
  * 3. its sessions are signalled and one audit record written, at once;
  * 4. hooks.retired tells the request layer (pending step-ups are denied);
- * 5. its record is queued (deferred.c) and a reaper queued (reaper.c): its
- *    processes are killed by the reaper helper, and its uid is quarantined
- *    only once the reaper reports none left;
+ * 5. its record is queued (deferred.c) and a reaper queued (reaper.c) and
+ *    sent to the reaper helper before the record is written: its
+ *    processes are killed by the helper, and its uid is quarantined only
+ *    once the helper reports none left;
  * 6. the queued records are written in one store transaction. If the store
  *    refuses (full disk, EIO, read-only), steps 1-5 stand: the records wait
  *    in memory and are retried every second (deferred.h says what a restart
