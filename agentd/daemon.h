@@ -125,6 +125,7 @@ struct agentd_reapers {
 	bool watched;
 	bool want_out; /* EPOLLOUT too: queued requests wait for room */
 	TAILQ_HEAD(agentd_reaper_queue, agentd_reaper) queue, running;
+	struct agentd_reaper_queue retry; /* failed, by retry time */
 	unsigned nrunning;
 	int64_t last_purge; /* CLOCK_BOOTTIME seconds of the last retention purge */
 };

@@ -339,7 +339,11 @@ static void run_loop(struct agentd *d)
 
 	while (!d->stop) {
 		int timeout = sweep_idle(d, &next_sweep, agent_audit_pump(&d->audit));
+		int retry = agentd_reapers_retry(d);
 		bool expire = false;
+
+		if (retry >= 0 && (timeout < 0 || retry < timeout))
+			timeout = retry;
 
 		if (nready) /* creates left over: another turn at once */
 			timeout = 0;
@@ -526,6 +530,7 @@ int agentd_main(const struct agentd_opts *opts)
 	LIST_INIT(&d.conns.list);
 	TAILQ_INIT(&d.reapers.queue);
 	TAILQ_INIT(&d.reapers.running);
+	TAILQ_INIT(&d.reapers.retry);
 	d.reapers.sock = -1;
 	LIST_INIT(&d.sessions);
 	LIST_INIT(&d.runs);

@@ -24,6 +24,7 @@
 #include "agentd/deferred.h"
 #include "agentd/reap_helper.h"
 #include "agentd/reaper.h"
+#include "common/clock.h"
 #include "common/kv.h"
 
 /* The helper's worst case for one uid: grace, the kill bound, the home. */
@@ -219,8 +220,47 @@ static void record(struct agentd *d, struct agentd_reaper *j, const struct agent
 			agent_audit_log(&d->audit, LOG_ERR, "store: cannot mark %s reaped",
 					j->name);
 	}
-	if (!j->orphan && d->hooks.reaped)
+	/* Once per uid when it fails (a run's client hears back), and again
+	 * when a retry succeeds (its leftovers are swept then). */
+	if (!j->orphan && d->hooks.reaped && (res->rc >= 0 || !j->failed))
 		d->hooks.reaped(d, j->uid);
+}
+
+/* A failed reap waits for its retry, in order of retry time. */
+static void retry_later(struct agentd *d, struct agentd_reaper *j)
+{
+	int64_t wait = AGENTD_REAP_RETRY_MIN_MS;
+	struct agentd_reaper *q;
+
+	for (unsigned k = 0; k < j->failed && wait < AGENTD_REAP_RETRY_MAX_MS; k++)
+		wait *= 2;
+	if (wait > AGENTD_REAP_RETRY_MAX_MS)
+		wait = AGENTD_REAP_RETRY_MAX_MS;
+	j->failed++;
+	j->retry_ms = agent_boot_ms() + wait;
+	q = TAILQ_LAST(&d->reapers.retry, agentd_reaper_queue);
+	while (q && q->retry_ms > j->retry_ms)
+		q = TAILQ_PREV(q, agentd_reaper_queue, link);
+	if (q)
+		TAILQ_INSERT_AFTER(&d->reapers.retry, q, j, link);
+	else
+		TAILQ_INSERT_HEAD(&d->reapers.retry, j, link);
+}
+
+int agentd_reapers_retry(struct agentd *d)
+{
+	struct agentd_reaper *j;
+	int64_t now = agent_boot_ms();
+	bool moved = false;
+
+	while ((j = TAILQ_FIRST(&d->reapers.retry)) && j->retry_ms <= now) {
+		TAILQ_REMOVE(&d->reapers.retry, j, link);
+		TAILQ_INSERT_TAIL(&d->reapers.queue, j, link);
+		moved = true;
+	}
+	if (moved)
+		agentd_reapers_start(d);
+	return j ? (int)(j->retry_ms - now) : -1;
 }
 
 /* Reads every result waiting; their records are written within 50 ms,
@@ -249,7 +289,10 @@ static bool read_some(struct agentd *d)
 		TAILQ_REMOVE(&d->reapers.running, j, link);
 		d->reapers.nrunning--;
 		record(d, j, &res);
-		free(j);
+		if (res.rc < 0)
+			retry_later(d, j); /* what is left may die yet */
+		else
+			free(j);
 	}
 	return true;
 }
@@ -308,6 +351,9 @@ bool agentd_reap_pending(struct agentd *d, uint32_t uid)
 	TAILQ_FOREACH(q, &d->reapers.running, link)
 	if (q->uid == uid)
 		return true;
+	TAILQ_FOREACH(q, &d->reapers.retry, link)
+	if (q->uid == uid)
+		return true;
 	return false;
 }
 
@@ -331,6 +377,10 @@ void agentd_reapers_finish(struct agentd *d)
 	}
 	while ((j = TAILQ_FIRST(&d->reapers.running))) {
 		TAILQ_REMOVE(&d->reapers.running, j, link);
+		free(j);
+	}
+	while ((j = TAILQ_FIRST(&d->reapers.retry))) { /* retried at the next start */
+		TAILQ_REMOVE(&d->reapers.retry, j, link);
 		free(j);
 	}
 	d->reapers.nrunning = 0;

@@ -8,10 +8,14 @@
  * killed and survivors. A retirement queues a uid; at most
  * AGENTD_REAPS_IN_FLIGHT are outstanding, the rest wait in order. When the
  * helper reports success the identity is marked reaped (reaped_at) and only
- * then does its uid start its quarantine; a failed reap (survivors) is
- * audited and leaves the uid out of circulation until the next start
- * retries it. If the helper dies it is started again and every outstanding
- * uid is sent again. Also: the retention purge of long-reaped records. */
+ * then does its uid start its quarantine; a failed reap (survivors: a
+ * process that could not be killed yet, held in uninterruptible sleep or
+ * still tearing down on a saturated host) is audited, keeps the uid out of
+ * circulation, and is tried again AGENTD_REAP_RETRY_MIN_MS later, the wait
+ * doubling up to AGENTD_REAP_RETRY_MAX_MS, until one succeeds (a restart
+ * also retries it). If the helper dies it is started again and every
+ * outstanding uid is sent again. Also: the retention purge of long-reaped
+ * records. */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
@@ -21,6 +25,8 @@
 #include "common/limits.h"
 
 #define AGENTD_REAPS_IN_FLIGHT AGENT_REAP_MAX_JOBS
+#define AGENTD_REAP_RETRY_MIN_MS 2000
+#define AGENTD_REAP_RETRY_MAX_MS (300 * 1000)
 
 struct agentd;
 
@@ -28,6 +34,8 @@ struct agentd_reaper {
 	uint32_t uid;
 	bool orphan; /* no identity record: a stray process in the range */
 	char name[AGENT_NAME_MAX + 1];
+	unsigned failed;  /* reaps of it that ended with survivors */
+	int64_t retry_ms; /* CLOCK_BOOTTIME ms: when it is tried again */
 	TAILQ_ENTRY(agentd_reaper) link;
 };
 
@@ -48,7 +56,10 @@ void agentd_reapers_drain(struct agentd *d);
 /* Shutdown: drops queued uids, lets outstanding ones finish (bounded),
  * stops the helper. */
 void agentd_reapers_finish(struct agentd *d);
-/* Is a reap queued or outstanding for uid? */
+/* Queues the failed reaps whose retry is due; ms until the next one is
+ * (-1: none waits). Called every turn of the loop. */
+int agentd_reapers_retry(struct agentd *d);
+/* Is a reap queued, outstanding or waiting for its retry for uid? */
 bool agentd_reap_pending(struct agentd *d, uint32_t uid);
 /* Forgets retired identities reaped longer than retired_retention ago; at
  * most once an hour (force: now). */
