@@ -37,7 +37,22 @@ static void sleep_ms(unsigned ms)
 		;
 }
 
+/* A "SigPnd:" or "ShdPnd:" mask (hex) with SIGKILL in it. */
+static bool kill_pending(const char *buf, const char *field)
+{
+	const char *p = strstr(buf, field);
+	unsigned long long mask;
+
+	return p && sscanf(p + strlen(field), "%llx", &mask) == 1 &&
+	       (mask & (1ULL << (SIGKILL - 1)));
+}
+
 bool agent_proc_ids(int dfd, const char *pid, uint32_t ids[3])
+{
+	return agent_proc_state(dfd, pid, ids, NULL);
+}
+
+bool agent_proc_state(int dfd, const char *pid, uint32_t ids[3], bool *dying)
 {
 	char path[64], buf[4096], *u, *st;
 	unsigned long long r, e, s;
@@ -63,6 +78,8 @@ bool agent_proc_ids(int dfd, const char *pid, uint32_t ids[3])
 	ids[0] = (uint32_t)r;
 	ids[1] = (uint32_t)e;
 	ids[2] = (uint32_t)s;
+	if (dying)
+		*dying = kill_pending(buf, "\nShdPnd:") || kill_pending(buf, "\nSigPnd:");
 	return true;
 }
 

@@ -19,6 +19,9 @@ int agent_kill_uid(uid_t uid, unsigned grace_ms, const char *proc_root, unsigned
 /* Real, effective and saved uid of the process named pid in the /proc
  * directory dfd; false for a zombie or one that cannot be read. */
 bool agent_proc_ids(int dfd, const char *pid, uint32_t ids[3]);
+/* The same, and *dying: SIGKILL is pending for it (it dies as soon as it
+ * runs: a saturated CPU or a frozen cgroup holds it, not the process). */
+bool agent_proc_state(int dfd, const char *pid, uint32_t ids[3], bool *dying);
 /* Only the tree removal; refuses anything but a directory. */
 int agent_remove_tree(const char *path);
 /* SysV IPC objects (by owner or creator uid), POSIX shared memory and

@@ -39,6 +39,7 @@
 #define REAP_TERM_SCAN_MS 20 /* scans while only graces run */
 #define INLINE_CLEAN_MAX 64  /* finished uids without a home cleaned in the loop */
 #define REAP_NICE 5          /* the helper's and its cleaners' niceness (killers: 0) */
+#define DYING_WAIT 4         /* bounds more for what only waits to die (SIGKILL pending) */
 #define SLOTS (2 * AGENT_REAP_MAX_JOBS)
 
 enum stage { ST_NEW, ST_TERM, ST_KILL, ST_CONFIRM, ST_DONE };
@@ -57,6 +58,7 @@ struct job {
 	int64_t killer_end; /* when its last killer ended */
 	pid_t killer;       /* the killer it is given to, 0 if none */
 	uint32_t left;      /* processes the last scan found */
+	uint32_t dying;     /* of them, with SIGKILL pending */
 	uint32_t killed;    /* processes signalled */
 	int rc;
 };
@@ -162,15 +164,17 @@ static void scan(void)
 
 	for (size_t i = 0; i < njobs; i++)
 		if (jobs[i].in_scan)
-			jobs[i].left = 0;
+			jobs[i].left = jobs[i].dying = 0;
 	if (!d)
 		return;
 	while ((de = readdir(d))) {
 		char *end;
 		long pid = strtol(de->d_name, &end, 10);
 		uint32_t ids[3];
+		bool dying = false;
 
-		if (*end || pid <= 0 || pid == self || !agent_proc_ids(dirfd(d), de->d_name, ids))
+		if (*end || pid <= 0 || pid == self ||
+		    !agent_proc_state(dirfd(d), de->d_name, ids, &dying))
 			continue;
 		for (int k = 0; k < 3; k++) {
 			struct job *j;
@@ -183,7 +187,10 @@ static void scan(void)
 			if (!j || !j->in_scan)
 				continue;
 			j->left++;
-			sig = scan_signal(j);
+			j->dying += dying;
+			/* (one with SIGKILL pending is neither signalled nor
+			 * counted again) */
+			sig = dying ? 0 : scan_signal(j);
 			if (sig && signal_pid(dirfd(d), de->d_name, pid, j->uid, sig) &&
 			    j->st != ST_TERM)
 				j->killed++; /* (in the grace: counted when first seen) */
@@ -519,15 +526,24 @@ static void advance(int64_t scan_start, bool scanned)
 		case ST_CONFIRM:
 			if (!covered || scan_start < j->killer_end)
 				break;
-			/* Done when nothing is left after at least one pass. */
+			/* Done when nothing is left after at least one pass. What
+			 * is left with SIGKILL pending needs no other pass (nor a
+			 * killer's walk of every task): it is scanned until gone. */
+			if (j->left && j->dying == j->left && j->passes)
+				break;
 			j->st = j->left == 0 && j->passes ? ST_DONE : ST_KILL;
 			break;
 		default:
 			break;
 		}
-		/* The bound: what is left now is reported. */
+		/* The bound: what is left now is reported. What is left only
+		 * because it has not run since its SIGKILL (thousands dying at
+		 * once on a few CPUs, a frozen cgroup) is waited for longer:
+		 * it cannot fork or run code any more, and reporting it would
+		 * only make agentd try the uid again. */
 		if (j->st != ST_DONE && j->killer == 0 &&
-		    now - j->t0 > (int64_t)j->grace_ms + j->bound_ms) {
+		    now - j->t0 > (int64_t)j->grace_ms + j->bound_ms *
+						       (j->left && j->dying == j->left ? 1 + DYING_WAIT : 1)) {
 			j->st = ST_DONE;
 			j->rc = j->left == 0 ? 0 : j->drop_failed ? -EPERM : -EBUSY;
 		}
