@@ -541,11 +541,16 @@ static void advance(int64_t scan_start, bool scanned)
 		 * once on a few CPUs, a frozen cgroup) is waited for longer:
 		 * it cannot fork or run code any more, and reporting it would
 		 * only make agentd try the uid again. */
-		if (j->st != ST_DONE && j->killer == 0 &&
+		/* Only survivors end a job here: nothing left is success, and
+		 * that only a confirming scan may say (above). A job the scans
+		 * have not reached yet (a scan of a large /proc on a busy host
+		 * takes seconds) has left 0 because it was never counted, not
+		 * because nothing is there. */
+		if (j->st != ST_DONE && j->killer == 0 && j->left &&
 		    now - j->t0 > (int64_t)j->grace_ms + j->bound_ms *
-						       (j->left && j->dying == j->left ? 1 + DYING_WAIT : 1)) {
+						       (j->dying == j->left ? 1 + DYING_WAIT : 1)) {
 			j->st = ST_DONE;
-			j->rc = j->left == 0 ? 0 : j->drop_failed ? -EPERM : -EBUSY;
+			j->rc = j->drop_failed ? -EPERM : -EBUSY;
 		}
 	}
 }
