@@ -83,6 +83,32 @@ bool agent_proc_state(int dfd, const char *pid, uint32_t ids[3], bool *dying)
 	return true;
 }
 
+#define PF_EXITING_FLAG 0x4u /* include/linux/sched.h */
+
+bool agent_proc_exiting(int dfd, const char *pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned flags;
+	ssize_t n;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/stat", pid) >= (int)sizeof(path))
+		return false;
+	fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	/* pid (comm) state ppid pgrp session tty_nr tpgid flags: comm may hold
+	 * anything, so the fields are counted from its last ')'. */
+	p = strrchr(buf, ')');
+	return p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %u", &flags) == 1 &&
+	       (flags & PF_EXITING_FLAG);
+}
+
 /* Does the process run with uid (real, effective or saved), not a zombie? */
 static bool pid_has_uid(int dfd, const char *pid, uid_t uid)
 {

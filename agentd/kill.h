@@ -22,6 +22,9 @@ bool agent_proc_ids(int dfd, const char *pid, uint32_t ids[3]);
 /* The same, and *dying: SIGKILL is pending for it (it dies as soon as it
  * runs: a saturated CPU or a frozen cgroup holds it, not the process). */
 bool agent_proc_state(int dfd, const char *pid, uint32_t ids[3], bool *dying);
+/* Has the process begun to exit (PF_EXITING in /proc/PID/stat: it runs no
+ * code of its own any more, only the kernel's teardown)? */
+bool agent_proc_exiting(int dfd, const char *pid);
 /* Only the tree removal; refuses anything but a directory. */
 int agent_remove_tree(const char *path);
 /* SysV IPC objects (by owner or creator uid), POSIX shared memory and

@@ -186,6 +186,10 @@ static void scan(void)
 			j = find(ids[k]);
 			if (!j || !j->in_scan)
 				continue;
+			/* (checked only for a process already sent SIGKILL: one
+			 * more read, and only in that stage) */
+			if (!dying && j->passes && agent_proc_exiting(dirfd(d), de->d_name))
+				dying = true;
 			j->left++;
 			j->dying += dying;
 			/* (one with SIGKILL pending is neither signalled nor

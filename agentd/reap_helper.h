@@ -26,10 +26,11 @@
  *            whose only link to the uid is its effective uid, one that
  *            forked past the pass) gets SIGKILL through a pidfd and the
  *            kill stage again, until the bound (grace + bound_ms), where
- *            what is left is reported as survivors. What is left with
- *            SIGKILL pending (it has not run since: a saturated host, a
- *            frozen cgroup) is only scanned again, neither signalled nor
- *            counted again, and waited for 4 bounds more.
+ *            what is left is reported as survivors. What is left dying
+ *            (SIGKILL pending, or already exiting: it has not run since
+ *            or not finished its teardown on a saturated host, a frozen
+ *            cgroup) is only scanned again, neither signalled nor counted
+ *            again, and waited for 4 bounds more.
  * Homes and IPC objects are removed by a cleanup child per batch of
  * finished uids, which then sends their results (in the loop itself for a
  * small batch without homes). */
