@@ -58,7 +58,8 @@ struct job {
 	int64_t killer_end; /* when its last killer ended */
 	pid_t killer;       /* the killer it is given to, 0 if none */
 	uint32_t left;      /* processes the last scan found */
-	uint32_t dying;     /* of them, with SIGKILL pending */
+	uint32_t dying;     /* of them, dying already (SIGKILL pending, exiting) */
+	uint32_t doomed;    /* of them, dying or sent SIGKILL by that scan */
 	uint32_t killed;    /* processes signalled */
 	int rc;
 };
@@ -164,7 +165,7 @@ static void scan(void)
 
 	for (size_t i = 0; i < njobs; i++)
 		if (jobs[i].in_scan)
-			jobs[i].left = jobs[i].dying = 0;
+			jobs[i].left = jobs[i].dying = jobs[i].doomed = 0;
 	if (!d)
 		return;
 	while ((de = readdir(d))) {
@@ -192,12 +193,16 @@ static void scan(void)
 				dying = true;
 			j->left++;
 			j->dying += dying;
+			j->doomed += dying;
 			/* (one with SIGKILL pending is neither signalled nor
 			 * counted again) */
 			sig = dying ? 0 : scan_signal(j);
-			if (sig && signal_pid(dirfd(d), de->d_name, pid, j->uid, sig) &&
-			    j->st != ST_TERM)
-				j->killed++; /* (in the grace: counted when first seen) */
+			if (sig && signal_pid(dirfd(d), de->d_name, pid, j->uid, sig)) {
+				if (j->st != ST_TERM)
+					j->killed++; /* (in the grace: counted when first seen) */
+				if (sig == SIGKILL)
+					j->doomed++;
+			}
 		}
 	}
 	closedir(d);
@@ -540,19 +545,18 @@ static void advance(int64_t scan_start, bool scanned)
 		default:
 			break;
 		}
-		/* The bound: what is left now is reported. What is left only
-		 * because it has not run since its SIGKILL (thousands dying at
-		 * once on a few CPUs, a frozen cgroup) is waited for longer:
-		 * it cannot fork or run code any more, and reporting it would
-		 * only make agentd try the uid again. */
-		/* Only survivors end a job here: nothing left is success, and
-		 * that only a confirming scan may say (above). A job the scans
-		 * have not reached yet (a scan of a large /proc on a busy host
-		 * takes seconds) has left 0 because it was never counted, not
-		 * because nothing is there. */
+		/* The bound: what is left now is reported. Only survivors end
+		 * a job here: nothing left is success, which only a confirming
+		 * scan may say (above); a job the scans have not reached yet (a
+		 * scan of a large /proc on a busy host takes seconds) has left 0
+		 * because nothing was counted, not because nothing is there.
+		 * What the last scan found dying or sent SIGKILL (thousands
+		 * dying at once on a few CPUs, a frozen cgroup) is waited for
+		 * longer: it runs no code of its own any more, and reporting it
+		 * would only make agentd try the uid again. */
 		if (j->st != ST_DONE && j->killer == 0 && j->left &&
 		    now - j->t0 > (int64_t)j->grace_ms + j->bound_ms *
-						       (j->dying == j->left ? 1 + DYING_WAIT : 1)) {
+						       (j->doomed == j->left ? 1 + DYING_WAIT : 1)) {
 			j->st = ST_DONE;
 			j->rc = j->drop_failed ? -EPERM : -EBUSY;
 		}
