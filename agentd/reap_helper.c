@@ -52,6 +52,7 @@ struct job {
 	bool in_scan;     /* its stage asked for the scan under way */
 	bool drop_failed; /* a killer could not take the uid */
 	bool direct;      /* its first kill was the scan's own (no killer yet) */
+	bool counted;     /* left/doomed come from a scan after its last kill pass */
 	unsigned passes;  /* kill passes for it: the scans' first, then kill(-1) ones */
 	int64_t t0;       /* arrival */
 	int64_t term_until;
@@ -464,6 +465,7 @@ static void killer_ended(unsigned k, int st)
 			continue;
 		j->killer = 0;
 		j->killer_end = now;
+		j->counted = false;
 		j->st = ST_CONFIRM;
 		if (WIFEXITED(st) && WEXITSTATUS(st) == 2 && !j->passes)
 			j->drop_failed = true;
@@ -505,6 +507,7 @@ static void to_kill(struct job *j, int64_t now)
 	j->passes++;
 	j->st = ST_CONFIRM;
 	j->killer_end = now;
+	j->counted = false;
 }
 
 /* Stage changes after a scan (for the jobs it covered) and with time. */
@@ -535,6 +538,7 @@ static void advance(int64_t scan_start, bool scanned)
 		case ST_CONFIRM:
 			if (!covered || scan_start < j->killer_end)
 				break;
+			j->counted = true;
 			/* Done when nothing is left after at least one pass. What
 			 * is left with SIGKILL pending needs no other pass (nor a
 			 * killer's walk of every task): it is scanned until gone. */
@@ -545,16 +549,17 @@ static void advance(int64_t scan_start, bool scanned)
 		default:
 			break;
 		}
-		/* The bound: what is left now is reported. Only survivors end
-		 * a job here: nothing left is success, which only a confirming
-		 * scan may say (above); a job the scans have not reached yet (a
-		 * scan of a large /proc on a busy host takes seconds) has left 0
-		 * because nothing was counted, not because nothing is there.
+		/* The bound: what is left now is reported. Only survivors
+		 * counted by a scan after the last kill pass end a job here:
+		 * nothing left is success, which only a confirming scan may say
+		 * (above), and a count from before the kill (the grace's, or
+		 * none yet: a scan of a large /proc on a busy host takes
+		 * seconds) says nothing of what the kill left.
 		 * What the last scan found dying or sent SIGKILL (thousands
 		 * dying at once on a few CPUs, a frozen cgroup) is waited for
 		 * longer: it runs no code of its own any more, and reporting it
 		 * would only make agentd try the uid again. */
-		if (j->st != ST_DONE && j->killer == 0 && j->left &&
+		if (j->st != ST_DONE && j->killer == 0 && j->left && j->counted &&
 		    now - j->t0 > (int64_t)j->grace_ms + j->bound_ms *
 						       (j->doomed == j->left ? 1 + DYING_WAIT : 1)) {
 			j->st = ST_DONE;
@@ -589,6 +594,7 @@ static void start_killers(void)
 
 				j->st = ST_CONFIRM;
 				j->killer_end = now;
+				j->counted = false;
 			}
 			return;
 		}
