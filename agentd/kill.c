@@ -47,6 +47,15 @@ static bool kill_pending(const char *buf, const char *field)
 	       (mask & (1ULL << (SIGKILL - 1)));
 }
 
+/* "Threads:" above 1. */
+static bool other_threads(const char *buf)
+{
+	const char *p = strstr(buf, "\nThreads:");
+	unsigned n;
+
+	return p && sscanf(p + 9, "%u", &n) == 1 && n > 1;
+}
+
 bool agent_proc_ids(int dfd, const char *pid, uint32_t ids[3])
 {
 	return agent_proc_state(dfd, pid, ids, NULL);
@@ -70,7 +79,12 @@ bool agent_proc_state(int dfd, const char *pid, uint32_t ids[3], bool *dying)
 		return false;
 	buf[n] = '\0';
 	st = strstr(buf, "\nState:");
-	if (st && (strncmp(st + 7, "\tZ", 2) == 0 || strncmp(st + 7, "\tX", 2) == 0))
+	if (st && strncmp(st + 7, "\tX", 2) == 0)
+		return false;
+	/* A zombie is done, unless it is a leader that exited while other
+	 * threads of it run on: those run with its ids, and only it shows
+	 * in /proc. */
+	if (st && strncmp(st + 7, "\tZ", 2) == 0 && !other_threads(buf))
 		return false;
 	u = strstr(buf, "\nUid:");
 	if (!u || sscanf(u + 5, "%llu %llu %llu", &r, &e, &s) != 3)

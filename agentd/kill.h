@@ -17,7 +17,8 @@
  * helper, reap_helper.c, kills whole batches; this is the one-uid form.) */
 int agent_kill_uid(uid_t uid, unsigned grace_ms, const char *proc_root, unsigned *killed);
 /* Real, effective and saved uid of the process named pid in the /proc
- * directory dfd; false for a zombie or one that cannot be read. */
+ * directory dfd; false for a zombie (not for a zombie leader whose other
+ * threads still run) or one that cannot be read. */
 bool agent_proc_ids(int dfd, const char *pid, uint32_t ids[3]);
 /* The same, and *dying: SIGKILL is pending for it (it dies as soon as it
  * runs: a saturated CPU or a frozen cgroup holds it, not the process). */

@@ -560,8 +560,9 @@ static void advance(int64_t scan_start, bool scanned)
 		 * longer: it runs no code of its own any more, and reporting it
 		 * would only make agentd try the uid again. */
 		if (j->st != ST_DONE && j->killer == 0 && j->left && j->counted &&
-		    now - j->t0 > (int64_t)j->grace_ms + j->bound_ms *
-						       (j->doomed == j->left ? 1 + DYING_WAIT : 1)) {
+		    now - j->t0 >
+			    (int64_t)j->grace_ms +
+				    j->bound_ms * (j->doomed == j->left ? 1 + DYING_WAIT : 1)) {
 			j->st = ST_DONE;
 			j->rc = j->drop_failed ? -EPERM : -EBUSY;
 		}

@@ -201,8 +201,9 @@ int agent_client_call(const char *path, const struct agent_wbuf *w, const int *f
 		if (left <= 0)
 			return -ETIMEDOUT;
 		{
-			unsigned wait = backoff / 2 + (unsigned)((uint64_t)(agent_mono_ms() ^ getpid()) %
-								 (backoff / 2 + 1));
+			unsigned wait =
+				backoff / 2 + (unsigned)((uint64_t)(agent_mono_ms() ^ getpid()) %
+							 (backoff / 2 + 1));
 
 			poll(NULL, 0, (int)((int64_t)wait < left ? wait : left));
 		}

@@ -22,6 +22,7 @@
 #include "tests/unit/tmpdir.h"
 
 #include <poll.h>
+#include <pthread.h>
 #include <sys/socket.h>
 
 #include "agentd/kill.h"
@@ -100,6 +101,13 @@ static bool uid_in_use(uid_t uid)
 	return used;
 }
 
+static void *pause_thread(void *arg)
+{
+	(void)arg;
+	sleep(20); /* long enough to fail the test if nothing kills it */
+	return NULL;
+}
+
 static pid_t spawn(uid_t uid, int mode)
 {
 	pid_t p = fork();
@@ -114,6 +122,15 @@ static pid_t spawn(uid_t uid, int mode)
 			signal(SIGTERM, SIG_IGN);
 		if (mode == 2)
 			raise(SIGSTOP);
+		if (mode == 5) {
+			/* Its leader exits while another thread runs on: /proc
+			 * shows a zombie (State Z, Threads 2) that is alive. */
+			pthread_t t;
+
+			if (pthread_create(&t, NULL, pause_thread, NULL) != 0)
+				_exit(100);
+			pthread_exit(NULL);
+		}
 		if (mode == 3) {
 			int id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
 
@@ -200,18 +217,19 @@ static void test_ipc(void **state)
 }
 
 /* The reaper helper, as agentd runs it: two uids and a duplicate request
- * in one batch; a TERM-ignoring, a stopped and an effective-uid-only
- * process among them. Every process dies, every request is answered. */
+ * in one batch; a TERM-ignoring, a stopped, an effective-uid-only process
+ * and one whose leader thread exited (a zombie in /proc) among them. Every process dies, every request is answered. */
 static void test_helper_batch(void **state)
 {
-	const uint32_t u1 = TEST_UID, u2 = TEST_UID + 1;
-	struct agent_reap_req q[3] = {
+	const uint32_t u1 = TEST_UID, u2 = TEST_UID + 1, u3 = TEST_UID + 2;
+	struct agent_reap_req q[4] = {
 		{ .uid = u1, .grace_ms = 200, .bound_ms = 2000 },
 		{ .uid = u2, .grace_ms = 200, .bound_ms = 2000 },
 		{ .uid = u1, .grace_ms = 200, .bound_ms = 2000 },
+		{ .uid = u3, .grace_ms = 200, .bound_ms = 2000 },
 	};
-	unsigned got1 = 0, got2 = 0;
-	pid_t kids[5], helper;
+	unsigned got1 = 0, got2 = 0, got3 = 0;
+	pid_t kids[6], helper;
 	int sv[2], status;
 
 	(void)state;
@@ -220,11 +238,11 @@ static void test_helper_batch(void **state)
 		return;
 	}
 	/* (the previous test's processes may still be on their way out) */
-	for (int t = 0; t < 200 && (uid_in_use(u1) || uid_in_use(u2)); t++)
+	for (int t = 0; t < 200 && (uid_in_use(u1) || uid_in_use(u2) || uid_in_use(u3)); t++)
 		usleep(10000);
-	if (uid_in_use(u1) || uid_in_use(u2)) {
-		printf("skip: uid %u or %u is in use on this host; not signalling anything\n", u1,
-		       u2);
+	if (uid_in_use(u1) || uid_in_use(u2) || uid_in_use(u3)) {
+		printf("skip: uid %u, %u or %u is in use on this host; not signalling anything\n",
+		       u1, u2, u3);
 		return;
 	}
 	kids[0] = spawn(u1, 0);
@@ -232,6 +250,7 @@ static void test_helper_batch(void **state)
 	kids[2] = spawn(u1, 2); /* stopped */
 	kids[3] = spawn(u1, 4); /* real and saved uid root: kill(-1) cannot reach it */
 	kids[4] = spawn(u2, 1);
+	kids[5] = spawn(u3, 5); /* alone: only the scans can find it */
 	usleep(200000);
 	assert_true(uid_in_use(u1));
 	assert_true(uid_in_use(u2));
@@ -243,10 +262,10 @@ static void test_helper_batch(void **state)
 		agent_reap_helper_run(sv[1]);
 	}
 	close(sv[1]);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		assert_int_equal(send(sv[0], &q[i], agent_reap_req_size(&q[i]), 0),
 				 (ssize_t)agent_reap_req_size(&q[i]));
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 4; i++) {
 		struct pollfd pfd = { .fd = sv[0], .events = POLLIN };
 		struct agent_reap_res res;
 
@@ -257,6 +276,9 @@ static void test_helper_batch(void **state)
 		if (res.uid == u1) {
 			assert_true(res.killed >= 4);
 			got1++;
+		} else if (res.uid == u3) {
+			assert_true(res.killed >= 1);
+			got3++;
 		} else {
 			assert_int_equal(res.uid, u2);
 			assert_true(res.killed >= 1);
@@ -265,12 +287,14 @@ static void test_helper_batch(void **state)
 	}
 	assert_int_equal(got1, 2); /* the duplicate is answered too */
 	assert_int_equal(got2, 1);
-	for (int i = 0; i < 5; i++) {
+	assert_int_equal(got3, 1);
+	for (int i = 0; i < 6; i++) {
 		assert_int_equal(waitpid(kids[i], &status, 0), kids[i]);
 		assert_true(WIFSIGNALED(status));
 	}
 	assert_false(uid_in_use(u1));
 	assert_false(uid_in_use(u2));
+	assert_false(uid_in_use(u3));
 	close(sv[0]); /* the helper exits once agentd's end is closed */
 	for (int t = 0; t < 500 && waitpid(helper, &status, WNOHANG) == 0; t++)
 		usleep(10000);
