@@ -56,6 +56,26 @@ static bool other_threads(const char *buf)
 	return p && sscanf(p + 9, "%u", &n) == 1 && n > 1;
 }
 
+/* /proc/PID/file (dfd: /proc) into buf, NUL-terminated; false if unread. */
+static bool read_proc(int dfd, const char *pid, const char *file, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/%s", pid, file) >= (int)sizeof(path))
+		return false;
+	fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return true;
+}
+
 bool agent_proc_ids(int dfd, const char *pid, uint32_t ids[3])
 {
 	return agent_proc_state(dfd, pid, ids, NULL);
@@ -63,21 +83,11 @@ bool agent_proc_ids(int dfd, const char *pid, uint32_t ids[3])
 
 bool agent_proc_state(int dfd, const char *pid, uint32_t ids[3], bool *dying)
 {
-	char path[64], buf[4096], *u, *st;
+	char buf[4096], *u, *st;
 	unsigned long long r, e, s;
-	ssize_t n;
-	int fd;
 
-	if (snprintf(path, sizeof(path), "%s/status", pid) >= (int)sizeof(path))
+	if (!read_proc(dfd, pid, "status", buf, sizeof(buf)))
 		return false;
-	fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
 	st = strstr(buf, "\nState:");
 	if (st && strncmp(st + 7, "\tX", 2) == 0)
 		return false;
@@ -101,21 +111,11 @@ bool agent_proc_state(int dfd, const char *pid, uint32_t ids[3], bool *dying)
 
 bool agent_proc_exiting(int dfd, const char *pid)
 {
-	char path[64], buf[1024], *p;
+	char buf[1024], *p;
 	unsigned flags;
-	ssize_t n;
-	int fd;
 
-	if (snprintf(path, sizeof(path), "%s/stat", pid) >= (int)sizeof(path))
+	if (!read_proc(dfd, pid, "stat", buf, sizeof(buf)))
 		return false;
-	fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
 	/* pid (comm) state ppid pgrp session tty_nr tpgid flags: comm may hold
 	 * anything, so the fields are counted from its last ')'. */
 	p = strrchr(buf, ')');
