@@ -180,15 +180,16 @@ int agent_client_call(const char *path, const struct agent_wbuf *w, const int *f
 		fd = agent_client_connect(path, (int)left);
 		if (fd < 0)
 			return fd;
-		left = deadline - agent_mono_ms();
-		r = left > 0 ? agent_client_send_fds(fd, w, fds, nfds, (int)left) : -ETIMEDOUT;
+		/* Once connected, the send and the receive are tried at least
+		 * once even past the deadline: a process that slept through it
+		 * on a loaded host may find agentd's answer waiting. */
+		r = agent_client_send_fds(fd, w, fds, nfds, agent_mono_left_ms(deadline));
 		/* Refused at accept: the reply may be waiting although the send
 		 * found the connection closed. */
 		if (r == -EPIPE || r == -ECONNRESET)
 			r = 0;
-		left = deadline - agent_mono_ms();
 		if (r == 0)
-			r = left > 0 ? agent_client_recv(fd, buf, m, (int)left) : -ETIMEDOUT;
+			r = agent_client_recv(fd, buf, m, agent_mono_left_ms(deadline));
 		/* agentd closed with our request unread: Linux reports
 		 * ECONNRESET once, before the reply still queued. */
 		if (r == -ECONNRESET)

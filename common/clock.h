@@ -26,4 +26,12 @@ static inline int64_t agent_boot_ms(void)
 	return agent_clock_ms(CLOCK_BOOTTIME);
 }
 
+/* Milliseconds left until a CLOCK_MONOTONIC deadline; 0 once it passed. */
+static inline int agent_mono_left_ms(int64_t deadline)
+{
+	int64_t left = deadline - agent_mono_ms();
+
+	return left <= 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
+}
+
 #endif

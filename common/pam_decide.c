@@ -155,12 +155,12 @@ static int ask_open(const struct pa_args *a, int64_t deadline, struct agent_wbuf
 	fd = agent_client_connect(a->socket, (int)left);
 	if (fd < 0)
 		return fd;
-	left = deadline - agent_mono_ms();
-	r = left > 0 ? agent_client_send(fd, w, (int)left) : -ETIMEDOUT;
-	if (r == 0) {
-		left = deadline - agent_mono_ms();
-		r = left > 0 ? agent_client_recv(fd, buf, m, (int)left) : -ETIMEDOUT;
-	}
+	/* Past the deadline, the send and the receive are still tried once:
+	 * on a loaded host this process may have slept through its deadline
+	 * while agentd answered. */
+	r = agent_client_send(fd, w, agent_mono_left_ms(deadline));
+	if (r == 0)
+		r = agent_client_recv(fd, buf, m, agent_mono_left_ms(deadline));
 	if (r < 0) {
 		close(fd);
 		return r;

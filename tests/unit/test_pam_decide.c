@@ -145,13 +145,26 @@ int __wrap_connect(int fd, const struct sockaddr *sa, socklen_t len)
 	return __real_connect(fd, sa, len);
 }
 
+/* After each request sent, the client sleeps this long (a loaded host
+ * that runs it again only later): 0 = not at all. */
+static long nap_after_send_ms;
+
 ssize_t __wrap_sendmsg(int fd, const struct msghdr *m, int flags)
 {
+	ssize_t n;
+
 	if (fault()) {
 		errno = ENOBUFS;
 		return -1;
 	}
-	return __real_sendmsg(fd, m, flags);
+	n = __real_sendmsg(fd, m, flags);
+	if (n > 0 && nap_after_send_ms) {
+		struct timespec ts = { nap_after_send_ms / 1000, nap_after_send_ms % 1000 * 1000000 };
+
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
+	return n;
 }
 
 ssize_t __wrap_recv(int fd, void *buf, size_t n, int flags)
@@ -717,6 +730,34 @@ static void test_allowed(void **state)
 	server_stop();
 }
 
+/* A module that slept through its deadline after asking (descheduled on a
+ * loaded host) still takes the answer agentd sent meanwhile; a frozen
+ * agentd is still refused at the deadline. */
+static void test_slept_through_deadline(void **state)
+{
+	const char *argv[] = { "timeout=100" };
+
+	(void)state;
+	nap_after_send_ms = 300;
+	server_start(M_OK);
+	fake_reset("agent-k7f3q2", "su");
+	assert_int_equal(stage_args(PA_ACCOUNT, 1, argv), PA_OK);
+	server_stop();
+	assert_null(strstr(F.said, "not available"));
+	server_stop();
+	server_start(M_DENY);
+	fake_reset("agent-k7f3q2", "su");
+	assert_int_equal(stage_args(PA_ACCOUNT, 1, argv), PA_PERM_DENIED);
+	assert_null(strstr(F.said, "not available"));
+	server_stop();
+	server_start(M_SILENT);
+	fake_reset("agent-k7f3q2", "su");
+	assert_int_equal(stage_args(PA_ACCOUNT, 1, argv), PA_PERM_DENIED);
+	assert_non_null(strstr(F.said, "not available"));
+	server_stop();
+	nap_after_send_ms = 0;
+}
+
 static void test_auth_token(void **state)
 {
 	(void)state;
@@ -1076,6 +1117,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_agent_unreachable, each_teardown),
 		cmocka_unit_test_teardown(test_every_stage_decides, each_teardown),
 		cmocka_unit_test_teardown(test_allowed, each_teardown),
+		cmocka_unit_test_teardown(test_slept_through_deadline, each_teardown),
 		cmocka_unit_test_teardown(test_auth_token, each_teardown),
 		cmocka_unit_test_teardown(test_bad_replies, each_teardown),
 		cmocka_unit_test_teardown(test_user_pinned, each_teardown),
