@@ -159,7 +159,8 @@ ssize_t __wrap_sendmsg(int fd, const struct msghdr *m, int flags)
 	}
 	n = __real_sendmsg(fd, m, flags);
 	if (n > 0 && nap_after_send_ms) {
-		struct timespec ts = { nap_after_send_ms / 1000, nap_after_send_ms % 1000 * 1000000 };
+		struct timespec ts = { nap_after_send_ms / 1000,
+				       nap_after_send_ms % 1000 * 1000000 };
 
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 			;
