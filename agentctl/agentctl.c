@@ -1129,10 +1129,34 @@ static int cmd_authorized_keys(struct ctl *c, int argc, char **argv)
 	return r;
 }
 
+/* A STATUS_REPLY list of uids ("UID UID ...") as a JSON array. */
+static void json_uids(struct agent_json *j, const char *key, const char *uids)
+{
+	agent_json_begin_array(j, key);
+	for (const char *p = uids; p && *p;) {
+		char *end;
+		unsigned long long u = strtoull(p, &end, 10);
+
+		if (end == p)
+			break;
+		agent_json_u64(j, NULL, u);
+		p = end + strspn(end, " ");
+	}
+	agent_json_end_array(j);
+}
+
+/* "LABEL N (UID UID ...)": the list is the first AGENT_HELD_SHOWN_MAX. */
+static void print_uids(const char *label, uint64_t n, const char *uids)
+{
+	printf("%s %llu%s%s%s\n", label, (unsigned long long)n, uids ? " (" : "", uids ? uids : "",
+	       uids ? (n > AGENT_HELD_SHOWN_MAX ? " ...)" : ")") : "");
+}
+
 static int cmd_status(struct ctl *c, int argc, char **argv)
 {
 	uint64_t live = 0, umin = 0, umax = 0, q = 0, up = 0, held = 0, sweeping = 0;
-	const char *held_uids;
+	uint64_t reaping = 0, survivors = 0;
+	const char *held_uids, *survivor_uids;
 	const char *version;
 	bool json;
 	int r = json_only(argc, argv, "status", false, &json);
@@ -1154,6 +1178,9 @@ static int cmd_status(struct ctl *c, int argc, char **argv)
 	agent_msg_u64(&c->m, AGENT_A_HELD, &held);
 	agent_msg_u64(&c->m, AGENT_A_SWEEPING, &sweeping);
 	held_uids = agent_msg_str(&c->m, AGENT_A_HELD_UIDS);
+	agent_msg_u64(&c->m, AGENT_A_REAPING, &reaping);
+	agent_msg_u64(&c->m, AGENT_A_SURVIVORS, &survivors);
+	survivor_uids = agent_msg_str(&c->m, AGENT_A_SURVIVOR_UIDS);
 	if (json) {
 		struct agent_json j;
 
@@ -1166,18 +1193,11 @@ static int cmd_status(struct ctl *c, int argc, char **argv)
 		agent_json_u64(&j, "quarantined", q);
 		agent_json_u64(&j, "uptime", up);
 		agent_json_u64(&j, "held", held);
-		agent_json_begin_array(&j, "held_uids");
-		for (const char *p = held_uids; p && *p;) {
-			char *end;
-			unsigned long long u = strtoull(p, &end, 10);
-
-			if (end == p)
-				break;
-			agent_json_u64(&j, NULL, u);
-			p = end + strspn(end, " ");
-		}
-		agent_json_end_array(&j);
+		json_uids(&j, "held_uids", held_uids);
 		agent_json_u64(&j, "sweeping", sweeping);
+		agent_json_u64(&j, "reaping", reaping);
+		agent_json_u64(&j, "survivors", survivors);
+		json_uids(&j, "survivor_uids", survivor_uids);
 		agent_json_end_object(&j);
 	} else {
 		char u[32];
@@ -1187,10 +1207,10 @@ static int cmd_status(struct ctl *c, int argc, char **argv)
 		       "quarantined uids: %llu\nuptime:           %s\n",
 		       version ? version : "?", (unsigned long long)live, (unsigned long long)umin,
 		       (unsigned long long)umax, (unsigned long long)q, u);
-		printf("held uids:        %llu%s%s%s\nsweeping uids:    %llu\n",
-		       (unsigned long long)held, held_uids ? " (" : "", held_uids ? held_uids : "",
-		       held_uids ? (held > AGENT_HELD_SHOWN_MAX ? " ...)" : ")") : "",
-		       (unsigned long long)sweeping);
+		print_uids("held uids:       ", held, held_uids);
+		printf("sweeping uids:    %llu\nreaping uids:     %llu\n",
+		       (unsigned long long)sweeping, (unsigned long long)reaping);
+		print_uids("survivor uids:   ", survivors, survivor_uids);
 	}
 	return 0;
 }

@@ -28,6 +28,7 @@
 #include "agentd/homes.h"
 #include "agentd/policy.h"
 #include "agentd/publish.h"
+#include "agentd/reaper.h"
 #include "agentd/retire.h"
 #include "agentd/deferred.h"
 #include "agentd/run.h"
@@ -200,29 +201,52 @@ static void h_revoke(struct agentd *d, struct agentd_conn *c, const struct agent
 		agentd_reply(d, c, &w);
 }
 
-/* Uids the leftovers sweep holds back (leftovers.c), and those it has yet
- * to sweep. */
-static void status_held(struct agentd *d, struct agent_wbuf *w)
+/* The first n uids of v as "UID UID ...", as attribute a (n > 0). */
+static void put_uids(struct agent_wbuf *w, enum agent_attr a, const uint32_t *v, size_t n)
 {
-	struct agent_uid_use rows[AGENT_HELD_SHOWN_MAX];
 	char text[AGENT_HELD_TEXT_MAX + 1] = "";
-	size_t held = 0, any = 0, used = 0;
+	size_t used = 0;
 
-	if (agent_store_uid_use_list(d->store, 2, rows, AGENT_HELD_SHOWN_MAX, &held) < 0 ||
-	    agent_store_uid_use_list(d->store, 1, NULL, 0, &any) < 0)
-		return;
-	for (size_t i = 0; i < held && i < AGENT_HELD_SHOWN_MAX; i++) {
-		int k = snprintf(text + used, sizeof(text) - used, "%s%u", used ? " " : "",
-				 rows[i].uid);
+	for (size_t i = 0; i < n && i < AGENT_HELD_SHOWN_MAX; i++) {
+		int k = snprintf(text + used, sizeof(text) - used, "%s%u", used ? " " : "", v[i]);
 
 		if (k < 0 || (size_t)k >= sizeof(text) - used)
 			break;
 		used += (size_t)k;
 	}
+	if (used)
+		agent_wire_str(w, a, text);
+}
+
+/* Uids the leftovers sweep holds back (leftovers.c), and those it has yet
+ * to sweep. */
+static void status_held(struct agentd *d, struct agent_wbuf *w)
+{
+	struct agent_uid_use rows[AGENT_HELD_SHOWN_MAX];
+	uint32_t uids[AGENT_HELD_SHOWN_MAX];
+	size_t held = 0, any = 0;
+
+	if (agent_store_uid_use_list(d->store, 2, rows, AGENT_HELD_SHOWN_MAX, &held) < 0 ||
+	    agent_store_uid_use_list(d->store, 1, NULL, 0, &any) < 0)
+		return;
+	for (size_t i = 0; i < held && i < AGENT_HELD_SHOWN_MAX; i++)
+		uids[i] = rows[i].uid;
 	agent_wire_u64(w, AGENT_A_HELD, held);
-	if (held)
-		agent_wire_str(w, AGENT_A_HELD_UIDS, text);
+	put_uids(w, AGENT_A_HELD_UIDS, uids, held);
 	agent_wire_u64(w, AGENT_A_SWEEPING, any - held);
+}
+
+/* Retired uids whose processes are not yet confirmed gone, and those of
+ * them whose last reap left processes running (reaper.c retries them). */
+static void status_reaping(struct agentd *d, struct agent_wbuf *w)
+{
+	uint32_t uids[AGENT_HELD_SHOWN_MAX];
+	uint64_t reaping, survived;
+
+	agentd_reap_counts(d, &reaping, &survived, uids, AGENT_HELD_SHOWN_MAX);
+	agent_wire_u64(w, AGENT_A_REAPING, reaping);
+	agent_wire_u64(w, AGENT_A_SURVIVORS, survived);
+	put_uids(w, AGENT_A_SURVIVOR_UIDS, uids, survived);
 }
 
 static void h_status(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m)
@@ -241,6 +265,7 @@ static void h_status(struct agentd *d, struct agentd_conn *c, const struct agent
 	agent_wire_u64(&w, AGENT_A_QUARANTINED, q);
 	agent_wire_u64(&w, AGENT_A_UPTIME, (uint64_t)(agentd_boot_seconds() - d->started));
 	status_held(d, &w);
+	status_reaping(d, &w);
 	if (agent_wire_finish(&w) == 0)
 		agentd_reply(d, c, &w);
 }

@@ -341,6 +341,25 @@ void agentd_reapers_drain(struct agentd *d)
 	}
 }
 
+void agentd_reap_counts(struct agentd *d, uint64_t *reaping, uint64_t *survived, uint32_t *v,
+			size_t max)
+{
+	struct agentd_reaper_queue *lists[] = { &d->reapers.queue, &d->reapers.running,
+						&d->reapers.retry };
+	struct agentd_reaper *q;
+
+	*reaping = *survived = 0;
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+		TAILQ_FOREACH(q, lists[i], link)
+		{
+			++*reaping;
+			if (q->failed && *survived < max)
+				v[*survived] = q->uid;
+			if (q->failed)
+				++*survived;
+		}
+}
+
 bool agentd_reap_pending(struct agentd *d, uint32_t uid)
 {
 	struct agentd_reaper *q;

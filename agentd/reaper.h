@@ -59,6 +59,11 @@ void agentd_reapers_finish(struct agentd *d);
 /* Queues the failed reaps whose retry is due; ms until the next one is
  * (-1: none waits). Called every turn of the loop. */
 int agentd_reapers_retry(struct agentd *d);
+/* Uids whose reap is queued, outstanding or waiting for its retry, in
+ * *reaping; of those, in *survived, the ones whose last reap ended with
+ * processes still running, and the first max of their uids in v. */
+void agentd_reap_counts(struct agentd *d, uint64_t *reaping, uint64_t *survived, uint32_t *v,
+			size_t max);
 /* Is a reap queued, outstanding or waiting for its retry for uid? */
 bool agentd_reap_pending(struct agentd *d, uint32_t uid);
 /* Forgets retired identities reaped longer than retired_retention ago; at

@@ -108,11 +108,15 @@ enum agent_attr {
 	AGENT_A_ACTOR_VERIFIED = 50, /* U64  1 if the creating program was a verified actor */
 	AGENT_A_ACTOR_NAME = 51,     /* STR  AGENT_NAME_MAX: the verified_actors entry */
 	AGENT_A_SUDO_USED = 52,      /* U64  sudo actions used (max_sudo) */
-	/* 60-64: uid reuse (STATUS_REPLY) */
-	AGENT_A_HELD = 60,      /* U64  uids held back: leftovers could not be removed */
-	AGENT_A_HELD_UIDS = 61, /* STR  AGENT_HELD_TEXT_MAX: the first AGENT_HELD_SHOWN_MAX of
+	/* 60-65: uid reuse and reaping (STATUS_REPLY) */
+	AGENT_A_HELD = 60,          /* U64  uids held back: leftovers could not be removed */
+	AGENT_A_HELD_UIDS = 61,     /* STR  AGENT_HELD_TEXT_MAX: the first AGENT_HELD_SHOWN_MAX of
 				 * them, decimal, space-separated */
-	AGENT_A_SWEEPING = 62,  /* U64  uids whose leftovers sweep is pending or running */
+	AGENT_A_SWEEPING = 62,      /* U64  uids whose leftovers sweep is pending or running */
+	AGENT_A_REAPING = 63,       /* U64  retired uids whose processes are not confirmed gone */
+	AGENT_A_SURVIVORS = 64,     /* U64  of those, uids whose last reap left processes running */
+	AGENT_A_SURVIVOR_UIDS = 65, /* STR  AGENT_HELD_TEXT_MAX: the first AGENT_HELD_SHOWN_MAX
+				     * of them, decimal, space-separated */
 	AGENT_A__MAX
 };
 

@@ -42,10 +42,16 @@ ctl revoke "$name" >/dev/null
 check "the reap that cannot kill it ends at its bound, audited with the survivor" \
 	wait_for 30 grep -q "event=\"reap\" identity=\"$name\" .*survivors=1.*error=" "$T/agentd.log"
 check "the process is still there (SIGKILL waits for the thaw)" kill -0 "$pid"
+st=$(ctl status --json)
+check "status counts the uid as reaping, with survivors" \
+	test "$(jq -c '[.reaping, .survivors, .survivor_uids]' <<<"$st")" = "[1,1,[$uid]]"
+check "status text names it" grep -q "survivor uids: *1 ($uid)" < <(ctl status)
 echo THAWED >"$FZ/freezer.state"
 check "thawed, it dies (its SIGKILL was pending)" wait_gone "$pid" 30
 check "and a retry of the reap records it" \
 	wait_for 30 grep -q "event=\"reap\" identity=\"$name\" uid=$uid killed=[0-9]* prev=" "$T/agentd.log"
+check "status no longer counts it" \
+	test "$(ctl status --json | jq -c '[.reaping, .survivors, .survivor_uids]')" = "[0,0,[]]"
 grep -E 'event="(reap|retire)"' "$T/agentd.log" | cut -c1-250 | sed 's/^/# /'
 check "agentd is still running" kill -0 "$AGENTD_PID"
 exit $FAILED
