@@ -172,11 +172,18 @@ for n in "${sizes[@]}"; do
 	# every 20 ms over the same window (no process started per request).
 	B --status-until "$T/gone" >"$T/status.conn" &
 	probe=$!
+	# Alternated with /bin/true, timed the same way: what starting any
+	# process costs on the host meanwhile (the anchor of the whole-process
+	# figure).
 	: >"$T/status.ms"
+	: >"$T/true.ms"
 	while :; do
 		a=$(date +%s%N)
 		ctl status >/dev/null
 		echo $((($(date +%s%N) - a) / 1000000)) >>"$T/status.ms"
+		a=$(date +%s%N)
+		/bin/true
+		echo $((($(date +%s%N) - a) / 1000000)) >>"$T/true.ms"
 		[ ! -s "$T/gone" ] || break
 	done
 	t_gone=$(wait_gone)
@@ -186,6 +193,9 @@ for n in "${sizes[@]}"; do
 	ns=$(wc -l <"$T/status.sorted")
 	st_p50=$(sed -n "$(((ns + 1) / 2))p" "$T/status.sorted")
 	st_p99=$(sed -n "$(((ns * 99 + 99) / 100))p" "$T/status.sorted")
+	sort -n "$T/true.ms" >"$T/true.sorted"
+	tr_p50=$(sed -n "$(((ns + 1) / 2))p" "$T/true.sorted")
+	tr_p99=$(sed -n "$(((ns * 99 + 99) / 100))p" "$T/true.sorted")
 	[ -z "${KEEP:-}" ] || cp "$T/agentd.err" "$KEEP.expiry.log"
 	stop_agentd
 
@@ -202,6 +212,7 @@ for n in "${sizes[@]}"; do
 
 	printf 'expiry  N=%-5d last process gone %6d ms after the deadline (1 s clock granularity: -1000..0 is "at the deadline")\n' "$n" "$expiry"
 	printf 'status  N=%-5d meanwhile: %d agentctl status, p50 %s ms, p99 %s ms (whole process)\n' "$n" "$ns" "$st_p50" "$st_p99"
+	printf 'anchor  N=%-5d meanwhile: /bin/true alternated with them, p50 %s ms, p99 %s ms (whole process)\n' "$n" "$tr_p50" "$tr_p99"
 	printf 'status  N=%-5d meanwhile, one connection: %s\n' "$n" "$(cat "$T/status.conn")"
 	printf 'revoke  N=%-5d revokes (%d names a request) answered in %6d ms, every process gone %6d ms after the first revoke\n' "$n" "${REVOKE_BATCH:-1}" $((t1 - t0)) $((t2 - t0))
 	printf 'anchor  N=%-5d kill -KILL of N pids: every process gone after %6d ms\n' "$n" "$anchor"
