@@ -514,14 +514,21 @@ static int auto_root(char *root, size_t rootlen, const char **why)
 	return move_self(root);
 }
 
+/* Whether a purpose sets max_processes. */
+static bool want_pids(const struct agentd *d)
+{
+	for (size_t i = 0; i < d->cfg->npurposes; i++)
+		if (d->cfg->purposes[i].max_processes > 0)
+			return true;
+	return false;
+}
+
 /* pids for the identities' cgroups, if the root has it. */
 static void enable_pids(struct agentd *d, struct agentd_cgroup *cg)
 {
 	char *text = NULL;
-	bool want = false;
+	bool want = want_pids(d);
 
-	for (size_t i = 0; i < d->cfg->npurposes; i++)
-		want |= d->cfg->purposes[i].max_processes > 0;
 	if (read_at(cg->root_fd, "cgroup.controllers", &text) == 0 &&
 	    agent_cgroup_has_word(text, "pids")) {
 		free(text);
@@ -563,7 +570,7 @@ static void remove_leftovers(struct agentd_cgroup *cg)
 	closedir(dir);
 }
 
-int agentd_cgroup_init(struct agentd *d, char *err, size_t errlen)
+static int init_root(struct agentd *d, char *err, size_t errlen)
 {
 	const char *want = d->cfg->cgroup_root, *why = NULL;
 	char mnt[CG_PATH_MAX], mroot[CG_PATH_MAX], root[CG_PATH_MAX], dir[CG_PATH_MAX];
@@ -641,6 +648,15 @@ int agentd_cgroup_init(struct agentd *d, char *err, size_t errlen)
 	note(d, LOG_NOTICE, "containment: one cgroup per identity under %s%s", root,
 	     cg->pids ? " (pids controller on)" : "");
 	return 0;
+}
+
+int agentd_cgroup_init(struct agentd *d, char *err, size_t errlen)
+{
+	int r = init_root(d, err, errlen);
+
+	if (r == 0 && !d->cg && want_pids(d))
+		note(d, LOG_WARNING, "max_processes has no effect: containment is off");
+	return r;
 }
 
 void agentd_cgroup_free(struct agentd *d)
