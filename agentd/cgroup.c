@@ -726,17 +726,16 @@ int agentd_cgroup_place(struct agentd *d, const struct agent_identity *id, pid_t
 	return r;
 }
 
-int agentd_cgroup_procs_fd(struct agentd *d, const struct agent_identity *id)
+int agentd_cgroup_dir_fd(struct agentd *d, const struct agent_identity *id)
 {
-	char name[32], path[48];
+	char name[32];
 	int fd, r;
 
 	if (!d->cg)
 		return -ENODEV;
 	if ((r = ensure(d, id, name, sizeof(name))) < 0)
 		return r;
-	snprintf(path, sizeof(path), "%s/cgroup.procs", name);
-	fd = openat(d->cg->root_fd, path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = openat(d->cg->root_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	return fd < 0 ? -errno : fd;
 }
 

@@ -71,9 +71,11 @@ void agentd_cgroup_free(struct agentd *d);
 const char *agentd_cgroup_root(const struct agentd *d);
 /* Places pid in id's cgroup (made if missing). 0 (also when off), -errno. */
 int agentd_cgroup_place(struct agentd *d, const struct agent_identity *id, pid_t pid);
-/* A descriptor (O_CLOEXEC) of id's cgroup.procs, for a child to write "0"
- * into before it drops root; -ENODEV when containment is off; -errno. */
-int agentd_cgroup_procs_fd(struct agentd *d, const struct agent_identity *id);
+/* A descriptor (O_CLOEXEC) of id's cgroup directory (made if missing), to
+ * start a process in it (clone3 CLONE_INTO_CGROUP) or, on a kernel without
+ * that, for a child to write "0" into its cgroup.procs before it drops
+ * root; -ENODEV when containment is off; -errno. */
+int agentd_cgroup_dir_fd(struct agentd *d, const struct agent_identity *id);
 /* Retirement: kills every process in uid's cgroup, then removes it (now,
  * or when cgroup.events says it is empty). No-op when off or absent. */
 void agentd_cgroup_kill(struct agentd *d, uint32_t uid);
