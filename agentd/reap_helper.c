@@ -569,6 +569,28 @@ static void advance(int64_t scan_start, bool scanned)
 	}
 }
 
+/* Whether every uid that waits for a scan only waits for the confirming
+ * one after a scan that found nothing of it: that scan may start at once
+ * (nothing was signalled that needs time to die), so a quiet uid, a task
+ * that left nothing behind, costs two scans back to back, not two apart. */
+static bool only_quiet_confirms(void)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < njobs; i++) {
+		const struct job *j = &jobs[i];
+
+		if (j->st == ST_NEW || j->st == ST_TERM)
+			return false;
+		if (j->st == ST_CONFIRM) {
+			if (j->left || j->counted)
+				return false;
+			any = true;
+		}
+	}
+	return any;
+}
+
 static void start_killers(void)
 {
 	int64_t now = agent_mono_ms();
@@ -667,6 +689,8 @@ _Noreturn void agent_reap_helper_run(int sock)
 			next_scan =
 				now + (2 * took > REAP_SCAN_MIN_MS ? 2 * took : REAP_SCAN_MIN_MS);
 			advance(now, true);
+			if (only_quiet_confirms())
+				next_scan = now;
 		} else {
 			advance(now, false);
 		}

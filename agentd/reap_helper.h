@@ -5,8 +5,9 @@
  *
  * It works in batches, so its cost grows with the host's processes once
  * per turn, not once per uid: one /proc scan per turn (at most every
- * REAP_SCAN_MIN_MS, and never more than about half the time) serves every
- * uid in flight. A uid goes through:
+ * REAP_SCAN_MIN_MS, and never more than about half the time; at once when
+ * all that waits is the confirming scan of uids the last one found
+ * nothing of) serves every uid in flight. A uid goes through:
  *   new      the first scan counts its processes and sends each SIGCONT and
  *            SIGTERM through a pidfd (SIGKILL at once when kill_grace is 0);
  *   term     until a scan finds none left or the grace has passed;
