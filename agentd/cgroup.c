@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <syslog.h>
 #include <time.h>
@@ -704,26 +705,64 @@ static int ensure(struct agentd *d, const struct agent_identity *id, char *name,
 	return r;
 }
 
-int agentd_cgroup_place(struct agentd *d, const struct agent_identity *id, pid_t pid)
+int agentd_cgroup_place_start(struct agentd *d, const struct agent_identity *id, pid_t pid,
+			      int *rfd, pid_t *child)
 {
-	char name[32], pidbuf[24];
-	int fd, r;
+	char name[32], path[48], pidbuf[24];
+	int fd, p[2], r;
+	pid_t c;
 
 	if (!d->cg)
-		return 0;
+		return 1;
 	/* 0 would move agentd itself (a peer in a pid namespace agentd cannot
 	 * see has pid 0 in SO_PEERCRED). */
 	if (pid <= 0)
 		return -ESRCH;
 	if ((r = ensure(d, id, name, sizeof(name))) < 0)
 		return r;
-	fd = openat(d->cg->root_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "%s/cgroup.procs", name);
+	fd = openat(d->cg->root_fd, path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
 	snprintf(pidbuf, sizeof(pidbuf), "%ld", (long)pid);
-	r = write_at(fd, "cgroup.procs", pidbuf);
+	c = fork();
+	if (c == 0) {
+		/* Only the write: no code of anyone else's runs here. */
+		int e = write(fd, pidbuf, strlen(pidbuf)) < 0 ? errno : 0;
+
+		_exit(write(p[1], &e, sizeof(e)) == (ssize_t)sizeof(e) ? 0 : 1);
+	}
+	r = -errno;
 	close(fd);
-	return r;
+	close(p[1]);
+	if (c < 0) {
+		close(p[0]);
+		return r;
+	}
+	*rfd = p[0];
+	*child = c;
+	return 0;
+}
+
+int agentd_cgroup_place_finish(int rfd, pid_t child)
+{
+	int e = EIO;
+	ssize_t n;
+
+	do
+		n = read(rfd, &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	close(rfd);
+	while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (n != (ssize_t)sizeof(e))
+		return -EIO;
+	return e > 0 ? -e : 0;
 }
 
 int agentd_cgroup_dir_fd(struct agentd *d, const struct agent_identity *id)

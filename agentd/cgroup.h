@@ -69,8 +69,17 @@ int agentd_cgroup_init(struct agentd *d, char *err, size_t errlen);
 void agentd_cgroup_free(struct agentd *d);
 /* The root in use, or NULL when containment is off. */
 const char *agentd_cgroup_root(const struct agentd *d);
-/* Places pid in id's cgroup (made if missing). 0 (also when off), -errno. */
-int agentd_cgroup_place(struct agentd *d, const struct agent_identity *id, pid_t pid);
+/* Starts moving pid into id's cgroup (made if missing), in a child
+ * process: a move waits in the kernel for an RCU grace period (about 13 ms
+ * measured when it is the only one), which the loop must not. 0 with *rfd
+ * (O_CLOEXEC; readable when the child is done) and *child, for
+ * agentd_cgroup_place_finish; 1 when containment is off (nothing to do);
+ * -errno. */
+int agentd_cgroup_place_start(struct agentd *d, const struct agent_identity *id, pid_t pid,
+			      int *rfd, pid_t *child);
+/* The outcome of a move started above: 0 or -errno. Closes rfd and reaps
+ * the child. */
+int agentd_cgroup_place_finish(int rfd, pid_t child);
 /* A descriptor (O_CLOEXEC) of id's cgroup directory (made if missing), to
  * start a process in it (clone3 CLONE_INTO_CGROUP) or, on a kernel without
  * that, for a child to write "0" into its cgroup.procs before it drops

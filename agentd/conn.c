@@ -99,7 +99,7 @@ void agentd_conn_free(struct agentd *d, struct agentd_conn *c)
 
 bool agentd_conn_waiting(const struct agentd_conn *c)
 {
-	return c->run || c->request || c->job;
+	return c->run || c->request || c->job || c->placing;
 }
 
 /* Connections that count against the limits (waiting ones do not: max_pending

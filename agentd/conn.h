@@ -41,6 +41,8 @@ struct agentd_conn {
 	struct agentd_run *run;          /* the `agentctl run` this client waits for */
 	struct agentd_request *request;  /* pam_agent waiting for a step-up decision */
 	struct agentd_approval_job *job; /* an approver re-authenticating over it */
+	struct agentd_placing *placing;  /* pam_agent's session open, its process being
+					  * moved into the identity's cgroup */
 	int64_t last_ms;                 /* CLOCK_BOOTTIME ms of the last request or reply sent */
 	/* The request being handled (its own copy, so that a turn of the loop
 	 * can hold many), wiped at agentd_conn_done. */

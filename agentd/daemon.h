@@ -85,7 +85,8 @@ enum agentd_watch_kind {
 	W_SWEEP,
 	W_SWEEP_TIMER,
 	W_CGROUP,
-	W_TIMER_POLICY
+	W_TIMER_POLICY,
+	W_PLACE
 };
 
 /* The event interface: how a lower module reports to the ones above it
@@ -173,6 +174,7 @@ struct agentd {
 	LIST_HEAD(, agentd_request) requests; /* approval.c: pending step-up requests */
 	unsigned nrequests;
 	LIST_HEAD(, agentd_approval_job) jobs; /* approval.c */
+	LIST_HEAD(, agentd_placing) placings;  /* handlers_pam.c: sessions being placed */
 	struct agentd_uidalloc *uidalloc;      /* uidalloc.c: its caches */
 	struct agentd_leftovers *leftovers;    /* leftovers.c: the sweeper */
 	struct agentd_cgroup *cg; /* cgroup.c: NULL = no containment (uid sweep only) */

@@ -7,7 +7,9 @@
  * record carrying the identity's delegation context and the PAM items. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <syslog.h>
 #include <time.h>
 
@@ -238,48 +240,196 @@ void agentd_h_account(struct agentd *d, struct agentd_conn *c, const struct agen
 	reply_ok(d, c);
 }
 
-void agentd_h_session_open(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m)
-{
+/* A session open whose process is being moved into the identity's cgroup
+ * (cgroup.c does it in a child: the kernel takes milliseconds, the loop
+ * serves others meanwhile). What the request said is copied: its message
+ * is gone by the time the move is done. */
+struct agentd_placing {
+	int kind; /* W_PLACE: first member, epoll data points here */
+	int rfd;
+	pid_t child;
+	struct agentd_conn *conn; /* NULL once pam_agent went away */
 	struct agent_service_decision dec;
+	char *name, *service, *tty, *rhost, *ruser, *command, *runas;
+	LIST_ENTRY(agentd_placing) link;
+};
+
+/* The rest of a session open, once its process is in the identity's
+ * cgroup (placed: 0, or -errno: not placed, not let in). */
+static void session_open_placed(struct agentd *d, struct agentd_conn *c, struct pam_req *r,
+				const struct agent_service_decision *dec, int placed)
+{
 	struct agentd_session *s = NULL;
 	struct agent_wbuf w;
-	struct pam_req r;
 	int e;
 
-	if (!pam_req_get(d, c, m, &r) || !decide_stage(d, c, "session-open", &r, &dec))
-		return;
-	/* The session's process and all it starts are the identity's cgroup's
-	 * (agentd's own runner excepted: it places its command itself and
-	 * outlives it to report its status). Not placed, not let in. */
-	if (!agentd_run_is_runner(d, c->cred.pid) &&
-	    (e = agentd_cgroup_place(d, &r.id, c->cred.pid)) < 0) {
-		audit_pam(d, c, "session-open", &r, false, "cannot place the session in its cgroup",
-			  dec.rule, NULL);
+	if (placed < 0) {
+		audit_pam(d, c, "session-open", r, false, "cannot place the session in its cgroup",
+			  dec->rule, NULL);
 		agentd_reply_error(d, c, EACCES,
 				   "cannot open a session: cannot place it in %s/agent-%u: %s",
-				   agentd_cgroup_root(d), (unsigned)r.id.uid, strerror(-e));
+				   agentd_cgroup_root(d), (unsigned)r->id.uid, strerror(-placed));
 		return;
 	}
-	e = agentd_session_open(d, r.id.name, r.id.uid, r.service, c->cred.pid, &s);
+	e = agentd_session_open(d, r->id.name, r->id.uid, r->service, c->cred.pid, &s);
 	if (e < 0) {
-		audit_pam(d, c, "session-open", &r, false,
+		audit_pam(d, c, "session-open", r, false,
 			  e == -EMFILE ? "too many sessions" : "cannot track the session process",
-			  dec.rule, NULL);
+			  dec->rule, NULL);
 		agentd_reply_error(d, c, e == -EMFILE ? EAGAIN : -e, "cannot open a session: %s",
 				   e == -EMFILE ? "too many sessions" : strerror(-e));
 		return;
 	}
-	audit_pam_risk(d, c, "session-open", &r, true, dec.reason, dec.rule, s, &dec);
+	audit_pam_risk(d, c, "session-open", r, true, dec->reason, dec->rule, s, dec);
 	agent_wire_begin(&w, AGENT_MSG_SESSION);
-	agent_wire_str(&w, AGENT_A_NAME, r.id.name);
-	agent_wire_str(&w, AGENT_A_PURPOSE, r.id.purpose);
-	agent_wire_u64(&w, AGENT_A_EXPIRES, (uint64_t)r.id.expires);
+	agent_wire_str(&w, AGENT_A_NAME, r->id.name);
+	agent_wire_str(&w, AGENT_A_PURPOSE, r->id.purpose);
+	agent_wire_u64(&w, AGENT_A_EXPIRES, (uint64_t)r->id.expires);
 	agent_wire_u64(&w, AGENT_A_SESSION_ID, s->id);
-	if (r.id.subject[0])
-		agent_wire_str(&w, AGENT_A_SUBJECT, r.id.subject);
-	agent_wire_str(&w, AGENT_A_RISK, agent_risk_str(r.id.risk));
+	if (r->id.subject[0])
+		agent_wire_str(&w, AGENT_A_SUBJECT, r->id.subject);
+	agent_wire_str(&w, AGENT_A_RISK, agent_risk_str(r->id.risk));
 	if (agent_wire_finish(&w) == 0)
 		agentd_reply(d, c, &w);
+}
+
+static void placing_free(struct agentd_placing *p)
+{
+	char **v[] = {
+		&p->name, &p->service, &p->tty, &p->rhost, &p->ruser, &p->command, &p->runas
+	};
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		free(*v[i]);
+	free(p);
+}
+
+/* A copy of what r says, or NULL (out of memory). */
+static struct agentd_placing *placing_new(const struct pam_req *r,
+					  const struct agent_service_decision *dec)
+{
+	struct agentd_placing *p = calloc(1, sizeof(*p));
+	const char *from[] = {
+		r->name, r->service, r->tty, r->rhost, r->ruser, r->command, r->runas
+	};
+	char **to[7];
+
+	if (!p)
+		return NULL;
+	to[0] = &p->name, to[1] = &p->service, to[2] = &p->tty, to[3] = &p->rhost;
+	to[4] = &p->ruser, to[5] = &p->command, to[6] = &p->runas;
+	for (size_t i = 0; i < 7; i++)
+		if (from[i] && !(*to[i] = strdup(from[i]))) {
+			placing_free(p);
+			return NULL;
+		}
+	p->kind = W_PLACE;
+	p->dec = *dec;
+	return p;
+}
+
+void agentd_session_placed(struct agentd *d, struct agentd_placing *p)
+{
+	struct agentd_conn *c = p->conn;
+	struct pam_req r = { .name = p->name,
+			     .service = p->service,
+			     .tty = p->tty,
+			     .rhost = p->rhost,
+			     .ruser = p->ruser,
+			     .command = p->command,
+			     .runas = p->runas };
+	struct agent_now now;
+	int e;
+
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, p->rfd, NULL);
+	e = agentd_cgroup_place_finish(p->rfd, p->child);
+	LIST_REMOVE(p, link);
+	if (c) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+
+		c->placing = NULL;
+		epoll_ctl(d->epfd, EPOLL_CTL_ADD, c->fd, &ev);
+		/* As it is now: retired or past its deadline meanwhile, the
+		 * session is not let in (its process, placed, dies with it). */
+		agent_now(&now);
+		r.found = agent_store_get(d->store, r.name, &r.id) == 0;
+		if (r.found)
+			(void)agentd_deferred_overlay(d, &r.id);
+		if (!r.found || r.id.state != AGENT_STATE_LIVE ||
+		    !agent_is_live(false, r.id.expires, r.id.expires_boot_ns, &now)) {
+			audit_pam(d, c, "session-open", &r, false,
+				  "retired while its session was being placed", p->dec.rule, NULL);
+			agentd_reply_error(d, c, EKEYEXPIRED, "%s is retired", r.name);
+		} else {
+			session_open_placed(d, c, &r, &p->dec, e);
+		}
+		agentd_conn_flush(d, c);
+	}
+	placing_free(p);
+}
+
+void agentd_placing_conn_gone(struct agentd *d, struct agentd_conn *c)
+{
+	(void)d;
+	if (c->placing) {
+		c->placing->conn = NULL;
+		c->placing = NULL;
+	}
+}
+
+void agentd_placings_forget(struct agentd *d)
+{
+	struct agentd_placing *p;
+
+	while ((p = LIST_FIRST(&d->placings))) {
+		if (p->conn)
+			p->conn->placing = NULL;
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, p->rfd, NULL);
+		(void)agentd_cgroup_place_finish(p->rfd, p->child); /* a write: bounded */
+		LIST_REMOVE(p, link);
+		placing_free(p);
+	}
+}
+
+void agentd_h_session_open(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m)
+{
+	struct agent_service_decision dec;
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct agentd_placing *p;
+	struct pam_req r;
+	pid_t child;
+	int e, rfd;
+
+	if (!pam_req_get(d, c, m, &r) || !decide_stage(d, c, "session-open", &r, &dec))
+		return;
+	/* The session's process and all it starts are the identity's cgroup's
+	 * (agentd's own runner excepted: it starts its command in the cgroup
+	 * and outlives it to report its status). Not placed, not let in. */
+	if (agentd_run_is_runner(d, c->cred.pid)) {
+		session_open_placed(d, c, &r, &dec, 0);
+		return;
+	}
+	e = agentd_cgroup_place_start(d, &r.id, c->cred.pid, &rfd, &child);
+	if (e != 0) {
+		session_open_placed(d, c, &r, &dec, e > 0 ? 0 : e);
+		return;
+	}
+	p = placing_new(&r, &dec);
+	ev.data.ptr = p;
+	if (!p || epoll_ctl(d->epfd, EPOLL_CTL_ADD, rfd, &ev) < 0) {
+		/* Cannot wait for it: wait here (bounded: one write). */
+		if (p)
+			placing_free(p);
+		session_open_placed(d, c, &r, &dec, agentd_cgroup_place_finish(rfd, child));
+		return;
+	}
+	p->rfd = rfd;
+	p->child = child;
+	p->conn = c;
+	c->placing = p;
+	/* Nothing more is read from it until the answer (pam_agent waits). */
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	LIST_INSERT_HEAD(&d->placings, p, link);
 }
 
 void agentd_h_session_close(struct agentd *d, struct agentd_conn *c, const struct agent_msg *m)

@@ -121,6 +121,7 @@ static void on_conn_gone(struct agentd *d, struct agentd_conn *c)
 			held[i].c = NULL;
 	agentd_run_conn_gone(d, c);
 	agentd_stepup_conn_gone(d, c);
+	agentd_placing_conn_gone(d, c);
 }
 
 static void on_retired(struct agentd *d, const struct agent_identity *id)
@@ -395,6 +396,9 @@ static void run_loop(struct agentd *d)
 			case W_APPROVER:
 				agentd_approval_job_done(d, ev[i].data.ptr);
 				break;
+			case W_PLACE:
+				agentd_session_placed(d, ev[i].data.ptr);
+				break;
 			case W_SWEEP:
 				agentd_leftovers_pipe(d);
 				break;
@@ -491,6 +495,7 @@ static void cleanup(struct agentd *d)
 {
 	agentd_runs_forget(d); /* their commands go on until their TTL */
 	agentd_stepup_forget(d);
+	agentd_placings_forget(d);
 	while (!LIST_EMPTY(&d->conns.list))
 		agentd_conn_free(d, LIST_FIRST(&d->conns.list));
 	free(held);
@@ -536,6 +541,7 @@ int agentd_main(const struct agentd_opts *opts)
 	LIST_INIT(&d.runs);
 	LIST_INIT(&d.requests);
 	LIST_INIT(&d.jobs);
+	LIST_INIT(&d.placings);
 	d.hooks = loop_hooks;
 	TAILQ_INIT(&d.deferred.q);
 	d.deferred.tfd = -1;

@@ -129,6 +129,26 @@ out=$(drive "$(jq -r .token <<<"$a")" "$(jq -r .name <<<"$a")")
 check "session: opens" grep -qx "open PAM_SUCCESS" <<<"$out"
 check "session: the identity's cgroup was made for its process" test -d "$CGT/agent-$(jq -r .uid <<<"$a")"
 ctl revoke "$(jq -r .name <<<"$a")" >/dev/null
+# The process is in the cgroup by the time pam_agent's session stage
+# returns (agentd moves it in a child of its own, then answers): a module
+# stacked after it (pam_exec) starts its child there.
+printf '#!/bin/sh\ncat /proc/self/cgroup >%s\n' "$T/sess.cgroup" >"$T/cg.sh"
+chmod 0755 "$T/cg.sh"
+cp "$T/pam.d/su" "$T/su.saved"
+{
+	for t in auth account; do
+		echo "$t [success=done ignore=ignore default=die] $top_builddir/.libs/pam_agent.so timeout=5000"
+	done
+	echo "session required $top_builddir/.libs/pam_agent.so timeout=5000"
+	echo "session required pam_exec.so quiet $T/cg.sh"
+} >"$T/pam.d/su"
+a=$(ctl create --purpose ci --ttl 10m --json)
+out=$(drive "$(jq -r .token <<<"$a")" "$(jq -r .name <<<"$a")")
+check "session: opens (pam_exec after pam_agent)" grep -qx "open PAM_SUCCESS" <<<"$out"
+check "session: its process was in agent-<uid> when pam_agent returned" \
+	grep -q "^0::.*/agent-$(jq -r .uid <<<"$a")\$" "$T/sess.cgroup"
+ctl revoke "$(jq -r .name <<<"$a")" >/dev/null
+cp "$T/su.saved" "$T/pam.d/su"
 
 # ------------------------------------------------------------ fail secure
 # No new cgroup may be made under the root: nothing can be placed.
