@@ -298,11 +298,19 @@ ctl_as_uid() { # UID agentctl-args...
 # spawn_as_uid UID command...: starts it in the background as that uid (no
 # supplementary groups); its pid is in SPAWNED.
 spawn_as_uid() {
-	local u=$1
+	local u=$1 i
 	shift
 	setpriv --reuid="$u" --regid="$u" --clear-groups "$@" &
 	SPAWNED=$!
 	disown "$SPAWNED"
+	# Returns once it runs as the uid (setpriv switches, then execs): a
+	# check right after must not see the root shell it starts as.
+	for i in $(seq 100); do
+		[ -e "/proc/$SPAWNED" ] || return 0 # already gone
+		awk -v u="$u" '/^Uid:/ { ok = $2 == u } END { exit !ok }' "/proc/$SPAWNED/status" \
+			2>/dev/null && return 0
+		sleep 0.1
+	done
 }
 
 # wait_gone PID SECONDS: true once PID no longer runs.
