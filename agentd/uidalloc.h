@@ -7,9 +7,11 @@
  * possible: uids never used (ascending), then the one released longest ago
  * (ties: the lower uid). Release times are durable (store uid_use).
  *
- * Processes are not rescanned per create: one /proc scan serves every
- * create within 50 ms (a burst); the chosen uid alone is re-checked against
- * the processes started since that scan (uidrange.h, agent_proc_cache). */
+ * Processes are not scanned per create: a uid is not handed out while a
+ * process has it as its real uid at that moment (getpriority(PRIO_USER),
+ * one system call), nor if any process had it as any of its uids at the
+ * last /proc scan, made at most once a second (uidrange.h), or sooner
+ * (at most every 50 ms) when a uid busy at that scan has no process now. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,7 +22,8 @@
 
 struct agentd;
 
-#define AGENTD_PROC_SCAN_MAX_AGE_MS 50
+#define AGENTD_PROC_SCAN_MAX_AGE_MS 1000
+#define AGENTD_PROC_RESCAN_MS 50
 
 /* The pure choice, reachable by unit tests. */
 struct agent_uid_pick {

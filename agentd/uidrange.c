@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "agentd/uidrange.h"
@@ -267,38 +268,9 @@ static bool pid_name(const char *s, long *pid)
 	return !*end && !errno && *pid > 0 && *pid <= INT32_MAX;
 }
 
-struct pidvec {
-	int32_t *v;
-	size_t n, cap;
-};
-
-static void pidvec_add(struct pidvec *p, int32_t pid)
-{
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 256;
-		int32_t *v = realloc(p->v, cap * sizeof(*v));
-
-		if (!v)
-			return; /* a pid not remembered is only re-read later */
-		p->v = v;
-		p->cap = cap;
-	}
-	p->v[p->n++] = pid;
-}
-
-static int cmp_pid(const void *a, const void *b)
-{
-	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Walks proc_root: pids found in known (sorted) are skipped; every other
- * pid's uids go into s (if not NULL) and the pid into seen (if not NULL).
- * If want is not NULL, stops early and sets *found when a process runs
- * with *want. */
-static int scan(const char *proc_root, struct agent_uid_set *s, struct pidvec *seen,
-		const struct pidvec *known, const uint32_t *want, bool *found)
+/* Adds the uids (real, effective, saved, file system) of every process
+ * under proc_root to s. */
+static int scan(const char *proc_root, struct agent_uid_set *s)
 {
 	DIR *d = opendir(proc_root);
 	struct dirent *de;
@@ -310,28 +282,12 @@ static int scan(const char *proc_root, struct agent_uid_set *s, struct pidvec *s
 	while ((de = readdir(d))) {
 		unsigned long long id[4];
 		long pid;
-		int32_t p;
 
-		if (!pid_name(de->d_name, &pid))
+		if (!pid_name(de->d_name, &pid) || read_status_uids(dfd, de->d_name, id) < 0)
 			continue;
-		p = (int32_t)pid;
-		if (known && known->n && bsearch(&p, known->v, known->n, sizeof(p), cmp_pid))
-			continue;
-		if (read_status_uids(dfd, de->d_name, id) < 0)
-			continue;
-		if (seen)
-			pidvec_add(seen, p);
-		for (int i = 0; i < 4; i++) {
-			if (id[i] > UINT32_MAX)
-				continue;
-			if (s)
+		for (int i = 0; i < 4; i++)
+			if (id[i] <= UINT32_MAX)
 				agent_uid_set_add(s, (uint32_t)id[i]);
-			if (want && id[i] == *want) {
-				*found = true;
-				closedir(d);
-				return 0;
-			}
-		}
 	}
 	closedir(d);
 	return 0;
@@ -339,7 +295,7 @@ static int scan(const char *proc_root, struct agent_uid_set *s, struct pidvec *s
 
 int agent_uid_set_scan_proc(struct agent_uid_set *s, const char *proc_root)
 {
-	return scan(proc_root, s, NULL, NULL, NULL, NULL);
+	return scan(proc_root, s);
 }
 
 int agent_proc_cache_init(struct agent_proc_cache *c, uint32_t uid_min, uint32_t uid_max,
@@ -352,49 +308,40 @@ int agent_proc_cache_init(struct agent_proc_cache *c, uint32_t uid_min, uint32_t
 void agent_proc_cache_free(struct agent_proc_cache *c)
 {
 	agent_uid_set_free(&c->uids);
-	free(c->pids);
-	c->pids = NULL;
-	c->npids = 0;
 }
 
 int agent_proc_cache_refresh(struct agent_proc_cache *c, int64_t now_ms, unsigned max_age_ms)
 {
-	struct pidvec seen = { 0 };
 	uint64_t words = ((uint64_t)c->uids.uid_max - c->uids.uid_min + 1 + 63) / 64;
 	int r;
 
 	if (c->scanned && now_ms - c->at_ms <= (int64_t)max_age_ms && now_ms >= c->at_ms)
 		return 0;
 	memset(c->uids.bits, 0, words * sizeof(uint64_t));
-	r = scan(c->proc_root, &c->uids, &seen, NULL, NULL, NULL);
+	r = scan(c->proc_root, &c->uids);
 	if (r < 0) {
-		free(seen.v);
 		c->scanned = false;
 		return r;
 	}
-	qsort(seen.v, seen.n, sizeof(*seen.v), cmp_pid);
-	free(c->pids);
-	c->pids = seen.v;
-	c->npids = seen.n;
 	c->at_ms = now_ms;
 	c->scanned = true;
 	c->scans++;
 	return 0;
 }
 
-bool agent_proc_cache_uid_busy(struct agent_proc_cache *c, uint32_t uid)
+bool agent_proc_cache_uid_busy(const struct agent_proc_cache *c, uint32_t uid)
 {
-	struct pidvec known = { .v = c->pids, .n = c->npids };
-	bool found = false;
+	return !c->scanned || agent_uid_set_has(&c->uids, uid);
+}
 
-	if (!c->scanned || agent_uid_set_has(&c->uids, uid))
+bool agent_uid_has_process(uint32_t uid)
+{
+	/* 0 would ask about the caller's own uid. */
+	if (uid == 0)
 		return true;
-	/* Only processes that appeared since the scan are read. */
-	if (scan(c->proc_root, NULL, NULL, &known, &uid, &found) < 0)
-		return true; /* could not check: do not hand it out */
-	if (found)
-		agent_uid_set_add(&c->uids, uid);
-	return found;
+	errno = 0;
+	/* -1 is also a valid answer (a nice value of 1): only ESRCH is "none". */
+	return !(getpriority(PRIO_USER, (id_t)uid) == -1 && errno == ESRCH);
 }
 
 bool agent_uid_known_to_nss(uint32_t uid)

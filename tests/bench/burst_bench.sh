@@ -5,8 +5,10 @@
 # then 200, then 1,000 concurrent `agentctl run -- sleep 1` started at once:
 # how many succeed and p50/p99 from launch to the command's start; then the
 # useradd + userdel anchor. Inside the test sandbox (private mount, pid and
-# IPC namespaces; the uid allocator scans this namespace's /proc). Root;
-# `make bench`, or directly: top_builddir=$PWD tests/bench/burst_bench.sh
+# IPC namespaces; the uid allocator scans this namespace's /proc).
+# OTHER_PROCS=N: N other processes sleep in the sandbox throughout (a busy
+# host, as the allocator sees it). Root; `make bench`, or directly:
+# top_builddir=$PWD tests/bench/burst_bench.sh
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-$PWD}
 export top_srcdir top_builddir
@@ -20,12 +22,13 @@ fi
 RUNDIR=/run/agentd
 install_pam_service agentd "$top_srcdir/examples/pam.d/agentd"
 sed -i "s/uid_max = $UID_MAX;/uid_max = $((UID_MIN + 65535));/" "$T/agentd.conf"
+for _ in $(seq "${OTHER_PROCS:-0}"); do sleep 3600 & done
 start_agentd
 PY=/usr/bin/python3
 B() { "$top_builddir/tests/bench/bench_create" -S "$RUNDIR/agentd.sock" -p ci "$@"; }
 ms() { echo $(($(date +%s%N) / 1000000)); }
 
-echo "== burst bench on $(nproc) cores, state on $(df --output=fstype "$T" | tail -1) ($(df --output=source "$T" | tail -1))"
+echo "== burst bench on $(nproc) cores, state on $(df --output=fstype "$T" | tail -1) ($(df --output=source "$T" | tail -1)), $(ls -d /proc/[0-9]* | wc -l) processes"
 fsync_us=$("$PY" - "$T/fsync.probe" <<'PY'
 import os, sys, time
 fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o600)

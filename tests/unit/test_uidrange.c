@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -169,8 +172,8 @@ static void test_uid_set(void **state)
 	assert_int_equal(agent_uid_set_scan_proc(&s, "/nonexistent-proc"), -ENOENT);
 }
 
-/* One scan serves a burst; a process that appears after it is still seen
- * by the targeted check of the candidate uid. */
+/* One scan serves a burst: what starts or changes its uids after it is
+ * seen at the next scan (agent_uid_has_process covers real uids now). */
 static void test_proc_cache(void **state)
 {
 	struct agent_proc_cache c;
@@ -191,13 +194,49 @@ static void test_proc_cache(void **state)
 	mkstatus("52", "Name:\tx\nUid:\t200\t200\t200\t200\n");
 	assert_int_equal(agent_proc_cache_refresh(&c, 1040, 50), 0);
 	assert_int_equal(c.scans, 1);                     /* within 50 ms: no rescan */
-	assert_true(agent_proc_cache_uid_busy(&c, 190));  /* found by the targeted check */
-	assert_false(agent_proc_cache_uid_busy(&c, 200)); /* known pid: seen at the next scan */
+	assert_false(agent_proc_cache_uid_busy(&c, 190)); /* seen at the next scan */
+	assert_false(agent_proc_cache_uid_busy(&c, 200));
 	assert_int_equal(agent_proc_cache_refresh(&c, 1051, 50), 0);
 	assert_int_equal(c.scans, 2);
+	assert_true(agent_proc_cache_uid_busy(&c, 190));
 	assert_true(agent_proc_cache_uid_busy(&c, 200));
 	assert_false(agent_proc_cache_uid_busy(&c, 180));
 	agent_proc_cache_free(&c);
+}
+
+/* Whether a process has a uid as its real uid, now (getpriority). Root
+ * only for a process of another uid: skipped otherwise. */
+static void test_has_process(void **state)
+{
+	const uint32_t u = 1879113001; /* in agentd's default range, not a user's */
+	pid_t p;
+	int i;
+
+	(void)state;
+	assert_true(agent_uid_has_process(0)); /* 0 would mean the caller: refused */
+	assert_false(agent_uid_has_process(u));
+	if (geteuid() != 0) {
+		skip(); /* a process of another uid needs root */
+		return;
+	}
+	p = fork();
+	assert_true(p >= 0);
+	if (p == 0) {
+		if (setresgid(u, u, u) < 0 || setresuid(u, u, u) < 0)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	for (i = 0; i < 1000 && !agent_uid_has_process(u); i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+	}
+	assert_true(agent_uid_has_process(u));
+	assert_false(agent_uid_has_process(u + 1));
+	kill(p, SIGKILL);
+	waitpid(p, NULL, 0);
+	assert_false(agent_uid_has_process(u));
 }
 
 static void test_nss(void **state)
@@ -230,9 +269,13 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_default_range_ok), cmocka_unit_test(test_reserved),
-		cmocka_unit_test(test_sources),          cmocka_unit_test(test_uid_set),
-		cmocka_unit_test(test_proc_cache),       cmocka_unit_test(test_nss),
+		cmocka_unit_test(test_default_range_ok),
+		cmocka_unit_test(test_reserved),
+		cmocka_unit_test(test_sources),
+		cmocka_unit_test(test_uid_set),
+		cmocka_unit_test(test_proc_cache),
+		cmocka_unit_test(test_has_process),
+		cmocka_unit_test(test_nss),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
