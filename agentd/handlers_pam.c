@@ -249,6 +249,7 @@ struct agentd_placing {
 	int rfd;
 	pid_t child;
 	struct agentd_conn *conn; /* NULL once pam_agent went away */
+	uint64_t nreq;            /* the request's number: its records carry it */
 	struct agent_service_decision dec;
 	char *name, *service, *tty, *rhost, *ruser, *command, *runas;
 	LIST_ENTRY(agentd_placing) link;
@@ -346,7 +347,13 @@ void agentd_session_placed(struct agentd *d, struct agentd_placing *p)
 	LIST_REMOVE(p, link);
 	if (c) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+		uint64_t saved = d->audit.nreq;
+		bool was_in_req = d->audit.in_req;
 
+		/* Its records carry the request's req= number, as if answered
+		 * when it came. */
+		d->audit.nreq = p->nreq;
+		d->audit.in_req = true;
 		c->placing = NULL;
 		epoll_ctl(d->epfd, EPOLL_CTL_ADD, c->fd, &ev);
 		/* As it is now: retired or past its deadline meanwhile, the
@@ -363,6 +370,8 @@ void agentd_session_placed(struct agentd *d, struct agentd_placing *p)
 		} else {
 			session_open_placed(d, c, &r, &p->dec, e);
 		}
+		d->audit.nreq = saved;
+		d->audit.in_req = was_in_req;
 		agentd_conn_flush(d, c);
 	}
 	placing_free(p);
@@ -426,6 +435,7 @@ void agentd_h_session_open(struct agentd *d, struct agentd_conn *c, const struct
 	p->rfd = rfd;
 	p->child = child;
 	p->conn = c;
+	p->nreq = d->audit.nreq;
 	c->placing = p;
 	/* Nothing more is read from it until the answer (pam_agent waits). */
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);

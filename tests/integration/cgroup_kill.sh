@@ -147,6 +147,9 @@ out=$(drive "$(jq -r .token <<<"$a")" "$(jq -r .name <<<"$a")")
 check "session: opens (pam_exec after pam_agent)" grep -qx "open PAM_SUCCESS" <<<"$out"
 check "session: its process was in agent-<uid> when pam_agent returned" \
 	grep -q "^0::.*/agent-$(jq -r .uid <<<"$a")\$" "$T/sess.cgroup"
+check "session: its record, written once the move is done, carries its request's number" \
+	grep -q "req=\"[0-9.]*\" event=\"session-open\" decision=\"allow\" identity=\"$(jq -r .name <<<"$a")\"" \
+	"$T/agentd.log"
 ctl revoke "$(jq -r .name <<<"$a")" >/dev/null
 cp "$T/su.saved" "$T/pam.d/su"
 
