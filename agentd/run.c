@@ -145,8 +145,10 @@ struct run_clone_args {
  * *placed then true. Moving a running process into a cgroup instead
  * waits in the kernel for an RCU grace period: 8 to 14 ms measured here,
  * more than all of `su -s /bin/true`. A kernel without it (ENOSYS, E2BIG,
- * EINVAL): fork, and the child enters the cgroup itself. The runner is
- * single-threaded and the child only execs, as after vfork. */
+ * EINVAL): fork, and the child enters the cgroup itself. A raw clone3
+ * skips glibc's fork handlers: safe here, as the runner is single-threaded
+ * (no lock can be held by another thread) and the child only sets its
+ * credentials, directory and signals, and execs. */
 static pid_t spawn(int cgdir, bool *placed)
 {
 	*placed = false;
