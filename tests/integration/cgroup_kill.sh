@@ -23,14 +23,7 @@ if [ -z "$CG2" ]; then
 	exit 77
 fi
 CGT=$CGROUP_ROOT
-if ! why=$(install_nss_module); then
-	echo "# NSS module not installed ($why): the command's uid has no name"
-	mount -t tmpfs -o mode=0755 tmpfs /run
-fi
-RUNDIR=/run/agentd
-printf '%s\n' "account [success=ok ignore=ignore default=die] pam_agent.so" \
-	"account required pam_permit.so" "session required pam_agent.so" >"$T/agentd.pam"
-install_pam_service agentd "$T/agentd.pam"
+install_run_stack
 
 # The task: two setsid double-forked daemons ignoring TERM, then N hoppers
 # (each sleeps, forks its successor and exits: the pids never stand still),

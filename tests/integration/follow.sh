@@ -8,14 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 require_root
 enter_sandbox "$@"
-if ! why=$(install_nss_module); then
-	echo "# NSS module not installed ($why): the command's uid has no name"
-	mount -t tmpfs -o mode=0755 tmpfs /run
-fi
-RUNDIR=/run/agentd
-printf '%s\n' "account [success=ok ignore=ignore default=die] pam_agent.so" \
-	"account required pam_permit.so" "session required pam_agent.so" >"$T/agentd.pam"
-install_pam_service agentd "$T/agentd.pam"
+install_run_stack
 write_config 'policy_check_interval = "1s";'
 start_agentd
 mkdir -m 0755 "$T/work"

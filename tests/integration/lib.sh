@@ -161,6 +161,22 @@ install_pam_service() {
 	sed "s|\([[:space:]]\)pam_agent\.so|\1$top_builddir/.libs/pam_agent.so|" "$2" >"$T/pam.d/$1"
 }
 
+# install_run_stack: what `agentctl run` needs inside the sandbox: the NSS
+# module (without it, a tmpfs /run for agentd's compiled-in runtime
+# directory, and the command's uid has no name) and a minimal "agentd" PAM
+# stack (pam_agent's account and session stages). Sets RUNDIR.
+install_run_stack() {
+	local why
+	if ! why=$(install_nss_module); then
+		echo "# NSS module not installed ($why): the command's uid has no name"
+		mount -t tmpfs -o mode=0755 tmpfs /run
+	fi
+	RUNDIR=/run/agentd
+	printf '%s\n' "account [success=ok ignore=ignore default=die] pam_agent.so" \
+		"account required pam_permit.so" "session required pam_agent.so" >"$T/agentd.pam"
+	install_pam_service agentd "$T/agentd.pam"
+}
+
 # set_human_passwords PASSWORD: a private copy of /etc/shadow in which the
 # test users alice and bob have that password (agents keep theirs locked).
 set_human_passwords() {

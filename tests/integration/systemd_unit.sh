@@ -59,14 +59,7 @@ check "run.sh passes under the unit's bounding set and no_new_privs" test "$rc" 
 [ "$rc" = 0 ] || cat "$T/run.out"
 
 # A task under the unit: what a login would have.
-if ! why=$(install_nss_module); then
-	echo "# NSS module not installed ($why)"
-	mount -t tmpfs -o mode=0755 tmpfs /run
-fi
-RUNDIR=/run/agentd
-printf '%s\n' "account [success=ok ignore=ignore default=die] pam_agent.so" \
-	"account required pam_permit.so" "session required pam_agent.so" >"$T/agentd.pam"
-install_pam_service agentd "$T/agentd.pam"
+install_run_stack
 AGENTD_WRAP=$WRAP start_agentd
 task() {
 	setpriv --reuid=2901 --regid=2901 --init-groups "$AGENTCTL" -S "$RUNDIR/agentd.sock" \
