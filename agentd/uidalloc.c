@@ -130,8 +130,8 @@ struct usable_ctx {
 	int64_t now;
 };
 
-/* Cheapest first: the cached process scan and the sweeps in progress, the
- * store, the processes now (one system call), then NSS. */
+/* Cheapest first: the sweeps in progress, the store, the processes now
+ * (one system call), the last /proc scan, then NSS. */
 static bool usable(uint32_t uid, void *arg)
 {
 	struct usable_ctx *u = arg;
@@ -139,19 +139,18 @@ static bool usable(uint32_t uid, void *arg)
 
 	if (agentd_leftovers_pending(u->d, uid))
 		return false;
-	/* Busy at the last scan but no process has it as its real uid now:
-	 * that scan may be stale (the process has ended since), so it is
-	 * made again, at most once per AGENTD_PROC_RESCAN_MS. */
-	if (agent_proc_cache_uid_busy(&u->a->procs, uid) &&
-	    (agent_uid_has_process(uid) ||
-	     agent_proc_cache_refresh(&u->a->procs, agent_mono_ms(), AGENTD_PROC_RESCAN_MS) < 0 ||
-	     agent_proc_cache_uid_busy(&u->a->procs, uid)))
-		return false;
 	if (agent_store_uid_busy(u->d->store, uid, u->now, (int64_t)u->d->cfg->uid_quarantine,
 				 &busy) < 0 ||
 	    busy)
 		return false;
 	if (agent_uid_has_process(uid))
+		return false;
+	/* Busy at the last scan, though no process has it as its real uid
+	 * now: that scan may be stale (the process has ended since), so it is
+	 * made again, at most once per AGENTD_PROC_RESCAN_MS. */
+	if (agent_proc_cache_uid_busy(&u->a->procs, uid) &&
+	    (agent_proc_cache_refresh(&u->a->procs, agent_mono_ms(), AGENTD_PROC_RESCAN_MS) < 0 ||
+	     agent_proc_cache_uid_busy(&u->a->procs, uid)))
 		return false;
 	return !agent_uid_known_to_nss(uid);
 }
