@@ -23,6 +23,18 @@ else
 	if [ -z "$deps" ]; then echo "ok - links libc only"
 	else echo "not ok - links more than libc: $deps"; fail=1; fi
 fi
+# Only the code it calls is linked in (GUEST_CFLAGS/GUEST_LDFLAGS): the
+# shared formatting helpers of common/text.c (snprintf, strftime) are not,
+# and every import is a relocation bound in every process that loads it.
+if ldd "$so" | grep -q 'libasan\|libubsan'; then
+	echo "ok - sanitizer build: the imports check applies to normal builds"
+else
+	imports=$(nm -D --undefined-only "$so" | awk '{ sub(/@.*/, "", $2); print $2 }')
+	unused=$(printf '%s\n' "$imports" | grep -x -e 'snprintf' -e '__snprintf_chk' -e 'strftime' \
+		-e 'gmtime_r' || true)
+	if [ -z "$unused" ]; then echo "ok - imports nothing it does not call ($(printf '%s\n' "$imports" | wc -l) symbols)"
+	else echo "not ok - imports $(echo $unused): built without section garbage collection?"; fail=1; fi
+fi
 soname=$(objdump -p "$so" | awk '/SONAME/ { print $2 }')
 if [ "$soname" = libnss_agent.so.2 ]; then echo "ok - soname $soname"
 else echo "not ok - soname is '$soname'"; fail=1; fi
