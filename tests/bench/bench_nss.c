@@ -18,6 +18,15 @@
  *                                  and `getent passwd NAME_B`, alternated,
  *                                  K each (posix_spawn to exit); p50/p90 of
  *                                  each in us and the ratio of the p50s
+ *   bench_nss first K SERVICES=NAME...
+ *                                  the first getpwnam of a fresh process
+ *                                  (this program again, 'passwd' set to
+ *                                  SERVICES by __nss_configure_lookup): what
+ *                                  the lookup itself costs a new process
+ *                                  (reading nsswitch.conf, loading modules,
+ *                                  attaching the snapshot), without the
+ *                                  exec and exit around it; up to 4 specs,
+ *                                  taking turns, K each; p50/p10 in us
  * "fill" gives the purpose one supplementary group, 100. */
 #include <dlfcn.h>
 #include <errno.h>
@@ -243,8 +252,96 @@ static int bench_spawn(unsigned k, const char *a, const char *b)
 	return 0;
 }
 
+/* In a fresh process: 'passwd' set to services, then one getpwnam(name),
+ * timed; prints the nanoseconds. */
+static int first_one(const char *services, const char *name)
+{
+	long long s;
+
+	if (__nss_configure_lookup("passwd", services) != 0)
+		return 1;
+	s = now_ns();
+	(void)getpwnam(name);
+	printf("%lld\n", now_ns() - s);
+	return 0;
+}
+
+/* Runs `bench_nss first1 SERVICES NAME` and reads what it printed. */
+static long long first_spawn(const char *services, const char *name)
+{
+	char self[] = "/proc/self/exe", mode[] = "first1", sv[128], nm[64], out[32];
+	char *argv[] = { mode, sv, nm, NULL };
+	posix_spawn_file_actions_t fa;
+	int p[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	snprintf(sv, sizeof(sv), "%s", services);
+	snprintf(nm, sizeof(nm), "%s", name);
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+	if (posix_spawn(&pid, self, &fa, NULL, argv, environ) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[1]);
+	n = read(p[0], out, sizeof(out) - 1);
+	close(p[0]);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+	    n <= 0)
+		return -1;
+	out[n] = '\0';
+	return atoll(out);
+}
+
+static int bench_first(unsigned k, int nspec, char **spec)
+{
+	long long *t[4];
+	char sv[4][128], *nm[4];
+
+	if (nspec < 1 || nspec > 4 || k == 0)
+		return 2;
+	for (int j = 0; j < nspec; j++) {
+		char *eq = strchr(spec[j], '=');
+
+		if (!eq || (size_t)(eq - spec[j]) >= sizeof(sv[j]))
+			return 2;
+		snprintf(sv[j], sizeof(sv[j]), "%.*s", (int)(eq - spec[j]), spec[j]);
+		nm[j] = eq + 1;
+		if (!(t[j] = calloc(k, sizeof(long long))))
+			return 1;
+	}
+	for (unsigned i = 0; i < k + 10; i++) /* the first 10 warm the page cache */
+		for (int j = 0; j < nspec; j++) {
+			long long v = first_spawn(sv[j], nm[j]);
+
+			if (v < 0) {
+				fprintf(stderr, "bench_nss first1 '%s' %s failed\n", sv[j], nm[j]);
+				return 1;
+			}
+			if (i >= 10)
+				t[j][i - 10] = v;
+		}
+	for (int j = 0; j < nspec; j++) {
+		qsort(t[j], k, sizeof(long long), cmp);
+		printf("first getpwnam(%s), passwd: %s: p50_us=%.1f p10_us=%.1f\n", nm[j], sv[j],
+		       (double)t[j][k / 2] / 1000, (double)t[j][k / 10] / 1000);
+		free(t[j]);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[0], "first1") == 0)
+		return first_one(argv[1], argv[2]);
+	if (argc >= 4 && strcmp(argv[1], "first") == 0)
+		return bench_first((unsigned)atoi(argv[2]), argc - 3, argv + 3);
 	if (argc == 5 && strcmp(argv[1], "spawn") == 0)
 		return bench_spawn((unsigned)atoi(argv[2]), argv[3], argv[4]);
 	if (argc == 5 && strcmp(argv[1], "module") == 0)
@@ -314,6 +411,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	fprintf(stderr, "usage: bench_nss fill PATH N | lookup PREFIX N K | module SO N K |\n"
-			"       grouplist PREFIX BASEGID N K EXPECT\n");
+			"       grouplist PREFIX BASEGID N K EXPECT | spawn K NAME_A NAME_B |\n"
+			"       first K SERVICES=NAME...\n");
 	return 2;
 }

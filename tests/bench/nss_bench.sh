@@ -75,6 +75,10 @@ ldconfig -C "$T/ld.so.cache" && mount --bind "$T/ld.so.cache" /etc/ld.so.cache
 sed -E 's/^passwd:.*/passwd: files benchnull/' /etc/nsswitch.conf >"$T/nsswitch.null"
 mount --bind "$T/nsswitch.null" /etc/nsswitch.conf
 echo "an empty module after files (the floor for any NSS module) vs root: $("$B" spawn 300 agent-000000 root)"
+echo "-- where a new process's extra time goes: its first getpwnam alone (this bench re-executed,"
+echo "   'passwd' set in process), 300 each, taking turns: files finding root; files missing, then"
+echo "   agent (loads the module, attaches the snapshot, 1 live); files missing, then the empty module"
+"$B" first 300 files=root "files agent=agent-000000" "files benchnull=agent-000000"
 umount /etc/nsswitch.conf
 umount /etc/ld.so.cache
 echo "-- agentctl create, then at once getent passwd NAME in a new process (100 times)"
