@@ -86,7 +86,8 @@ enum agentd_watch_kind {
 	W_SWEEP_TIMER,
 	W_CGROUP,
 	W_TIMER_POLICY,
-	W_PLACE
+	W_PLACE,
+	W_SCAN
 };
 
 /* The event interface: how a lower module reports to the ones above it

@@ -399,6 +399,9 @@ static void run_loop(struct agentd *d)
 			case W_PLACE:
 				agentd_session_placed(d, ev[i].data.ptr);
 				break;
+			case W_SCAN:
+				agentd_uidalloc_scan_done(d);
+				break;
 			case W_SWEEP:
 				agentd_leftovers_pipe(d);
 				break;

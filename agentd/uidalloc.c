@@ -6,6 +6,9 @@
  * until the next start rebuilds the bitmap from the store). */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <syslog.h>
 #include <time.h>
 
 #include "agentd/daemon.h"
@@ -16,6 +19,7 @@
 #define LRU_PAGE 64
 
 struct agentd_uidalloc {
+	int kind; /* W_SCAN: the loop's epoll data points here while a scan runs */
 	uint32_t uid_min, uid_max;
 	struct agent_uid_set ever;
 	struct agent_proc_cache procs;
@@ -106,6 +110,7 @@ static int state_get(struct agentd *d, struct agentd_uidalloc **out)
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
+	a->kind = W_SCAN;
 	a->uid_min = d->cfg->uid_min;
 	a->uid_max = d->cfg->uid_max;
 	r = agent_uid_set_init(&a->ever, a->uid_min, a->uid_max);
@@ -128,7 +133,49 @@ struct usable_ctx {
 	struct agentd *d;
 	struct agentd_uidalloc *a;
 	int64_t now;
+	bool scan_said_busy; /* a candidate was skipped on the last scan's word */
 };
+
+/* Collects the scan in flight, if any (blocks until it is done): 0 when
+ * its answers were adopted. */
+static int scan_collect(struct agentd *d, struct agentd_uidalloc *a)
+{
+	if (!agent_proc_cache_scanning(&a->procs))
+		return -ECHILD;
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, a->procs.rfd, NULL);
+	return agent_proc_cache_scan_finish(&a->procs);
+}
+
+/* A new /proc scan: in a child while the loop goes on (its answers are
+ * adopted when it is done, agentd_uidalloc_scan_done); here, at once,
+ * when no child can be started or watched. 0 or -errno (the last scan's
+ * answers stand). */
+static int rescan(struct agentd *d, struct agentd_uidalloc *a, int64_t now_ms)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = a };
+	int rfd;
+
+	if (agent_proc_cache_scanning(&a->procs))
+		return 0;
+	if (agent_proc_cache_scan_start(&a->procs, now_ms, &rfd) == 0) {
+		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, rfd, &ev) == 0)
+			return 0;
+		if (agent_proc_cache_scan_finish(&a->procs) == 0)
+			return 0;
+	}
+	return agent_proc_cache_refresh(&a->procs, now_ms, 0);
+}
+
+void agentd_uidalloc_scan_done(struct agentd *d)
+{
+	struct agentd_uidalloc *a = d->uidalloc;
+	int r;
+
+	if (a && (r = scan_collect(d, a)) < 0 && r != -ECHILD)
+		agent_audit_log(&d->audit, LOG_WARNING,
+				"uid allocator: a /proc scan failed (%s); the last one stands",
+				strerror(-r));
+}
 
 /* Cheapest first: the sweeps in progress, the store, the processes now
  * (one system call), the last /proc scan, then NSS. */
@@ -146,18 +193,55 @@ static bool usable(uint32_t uid, void *arg)
 	if (agent_uid_has_process(uid))
 		return false;
 	/* Busy at the last scan, though no process has it as its real uid
-	 * now: that scan may be stale (the process has ended since), so it is
-	 * made again, at most once per AGENTD_PROC_RESCAN_MS. */
-	if (agent_proc_cache_uid_busy(&u->a->procs, uid) &&
-	    (agent_proc_cache_refresh(&u->a->procs, agent_mono_ms(), AGENTD_PROC_RESCAN_MS) < 0 ||
-	     agent_proc_cache_uid_busy(&u->a->procs, uid)))
-		return false;
+	 * now: that scan may be stale (the process has ended since), so a new
+	 * one is started, at most once per AGENTD_PROC_RESCAN_MS; until it
+	 * answers, the uid is passed over. */
+	if (agent_proc_cache_uid_busy(&u->a->procs, uid)) {
+		int64_t now = agent_mono_ms();
+
+		if (now - u->a->procs.at_ms > AGENTD_PROC_RESCAN_MS || now < u->a->procs.at_ms)
+			(void)rescan(u->d, u->a, now);
+		if (agent_proc_cache_uid_busy(&u->a->procs, uid)) {
+			u->scan_said_busy = true;
+			return false;
+		}
+	}
 	return !agent_uid_known_to_nss(uid);
+}
+
+/* Never-used uids, then released ones a page at a time, least recently
+ * used first. */
+static int pick(struct agentd *d, struct agentd_uidalloc *a, struct agent_uid_pick *p,
+		uint32_t *out)
+{
+	struct agent_uid_use page[LRU_PAGE];
+	int r;
+
+	p->ever = &a->ever;
+	p->released = NULL;
+	p->nreleased = 0;
+	r = agent_uid_pick(p, out);
+	p->ever = NULL;
+	p->released = page;
+	for (size_t off = 0; r == -ENOSPC; off += LRU_PAGE) {
+		size_t n = 0;
+
+		r = agent_store_uid_lru(d->store, p->uid_min, p->uid_max, p->now, p->quarantine,
+					off, page, LRU_PAGE, &n);
+		if (r < 0)
+			return r;
+		p->nreleased = n;
+		r = agent_uid_pick(p, out);
+		if (n < LRU_PAGE)
+			break;
+	}
+	p->released = NULL;
+	p->nreleased = 0;
+	return r;
 }
 
 int agentd_alloc_uid(struct agentd *d, uint32_t *out)
 {
-	struct agent_uid_use page[LRU_PAGE];
 	struct agentd_uidalloc *a;
 	struct usable_ctx u = { .d = d, .now = time(NULL) };
 	struct agent_uid_pick p = {
@@ -168,31 +252,29 @@ int agentd_alloc_uid(struct agentd *d, uint32_t *out)
 		.usable = usable,
 		.arg = &u,
 	};
+	int64_t now_ms = agent_mono_ms();
 	int r = state_get(d, &a);
 
 	if (r < 0)
 		return r;
 	u.a = a;
-	r = agent_proc_cache_refresh(&a->procs, agent_mono_ms(), AGENTD_PROC_SCAN_MAX_AGE_MS);
+	/* The first scan is made here (nothing can be answered without
+	 * one); later ones in a child once the last is a second old. */
+	if (!a->procs.scanned) {
+		if (scan_collect(d, a) < 0)
+			r = agent_proc_cache_refresh(&a->procs, now_ms,
+						     AGENTD_PROC_SCAN_MAX_AGE_MS);
+	} else if (now_ms - a->procs.at_ms > AGENTD_PROC_SCAN_MAX_AGE_MS ||
+		   now_ms < a->procs.at_ms) {
+		r = rescan(d, a, now_ms);
+	}
 	if (r < 0)
 		return r;
-	p.ever = &a->ever;
-	r = agent_uid_pick(&p, out);
-	/* Released uids a page at a time, least recently used first. */
-	p.ever = NULL;
-	p.released = page;
-	for (size_t off = 0; r == -ENOSPC; off += LRU_PAGE) {
-		size_t n = 0;
-
-		r = agent_store_uid_lru(d->store, p.uid_min, p.uid_max, p.now, p.quarantine, off,
-					page, LRU_PAGE, &n);
-		if (r < 0)
-			return r;
-		p.nreleased = n;
-		r = agent_uid_pick(&p, out);
-		if (n < LRU_PAGE)
-			break;
-	}
+	r = pick(d, a, &p, out);
+	/* Nothing else was free, and a uid was passed over on a scan that
+	 * may be stale: wait for the new one, and pick again. */
+	if (r == -ENOSPC && u.scan_said_busy && scan_collect(d, a) == 0)
+		r = pick(d, a, &p, out);
 	if (r == 0)
 		agent_uid_set_add(&a->ever, *out);
 	return r;
@@ -204,6 +286,8 @@ void agentd_uidalloc_free(struct agentd *d)
 
 	if (!a)
 		return;
+	if (agent_proc_cache_scanning(&a->procs))
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, a->procs.rfd, NULL);
 	agent_uid_set_free(&a->ever);
 	agent_proc_cache_free(&a->procs);
 	free(a);

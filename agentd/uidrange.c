@@ -5,10 +5,13 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agentd/uidrange.h"
@@ -298,26 +301,121 @@ int agent_uid_set_scan_proc(struct agent_uid_set *s, const char *proc_root)
 	return scan(proc_root, s);
 }
 
+static size_t cache_bytes(const struct agent_proc_cache *c)
+{
+	return (size_t)(((uint64_t)c->uids.uid_max - c->uids.uid_min + 1 + 63) / 64) *
+	       sizeof(uint64_t);
+}
+
 int agent_proc_cache_init(struct agent_proc_cache *c, uint32_t uid_min, uint32_t uid_max,
 			  const char *proc_root)
 {
-	*c = (struct agent_proc_cache){ .proc_root = proc_root };
+	*c = (struct agent_proc_cache){ .proc_root = proc_root, .rfd = -1 };
 	return agent_uid_set_init(&c->uids, uid_min, uid_max);
 }
 
 void agent_proc_cache_free(struct agent_proc_cache *c)
 {
+	agent_proc_cache_scan_cancel(c);
+	if (c->shared)
+		munmap(c->shared, cache_bytes(c));
+	c->shared = NULL;
 	agent_uid_set_free(&c->uids);
+}
+
+int agent_proc_cache_scan_start(struct agent_proc_cache *c, int64_t now_ms, int *rfd)
+{
+	int p[2], e;
+	pid_t pid;
+
+	if (c->child > 0)
+		return -EBUSY;
+	if (!c->shared) {
+		void *m = mmap(NULL, cache_bytes(c), PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+		if (m == MAP_FAILED)
+			return -errno;
+		c->shared = m;
+	}
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid == 0) {
+		/* Only the scan, into the shared mapping, then the verdict. */
+		struct agent_uid_set s = { c->uids.uid_min, c->uids.uid_max, c->shared };
+		char ok;
+
+		/* Nothing of agentd's held open meanwhile (a client would not
+		 * see its connection closed until this child is gone). */
+		close_range(3, (unsigned)p[1] - 1, 0);
+		close_range((unsigned)p[1] + 1, ~0u, 0);
+		memset(c->shared, 0, cache_bytes(c));
+		ok = scan(c->proc_root, &s) == 0 ? 'y' : 'n';
+		_exit(write(p[1], &ok, 1) == 1 ? 0 : 1);
+	}
+	e = errno;
+	close(p[1]);
+	if (pid < 0) {
+		close(p[0]);
+		return -e;
+	}
+	c->child = pid;
+	c->rfd = p[0];
+	c->child_ms = now_ms;
+	*rfd = p[0];
+	return 0;
+}
+
+/* Collects the child: its verdict ('y' done, else failed or killed). */
+static char scan_collect(struct agent_proc_cache *c)
+{
+	char ok = 'n';
+	ssize_t n;
+
+	do
+		n = read(c->rfd, &ok, 1);
+	while (n < 0 && errno == EINTR);
+	close(c->rfd);
+	c->rfd = -1;
+	while (waitpid(c->child, NULL, 0) < 0 && errno == EINTR)
+		;
+	c->child = 0;
+	return n == 1 ? ok : 'n';
+}
+
+int agent_proc_cache_scan_finish(struct agent_proc_cache *c)
+{
+	if (c->child <= 0)
+		return -ECHILD;
+	if (scan_collect(c) != 'y')
+		return -EIO;
+	/* A scan made in process since it started is newer: it stands. */
+	if (c->scanned && c->at_ms > c->child_ms)
+		return 0;
+	/* The child wrote all of it before its verdict, which came after. */
+	memcpy(c->uids.bits, c->shared, cache_bytes(c));
+	c->at_ms = c->child_ms;
+	c->scanned = true;
+	c->scans++;
+	return 0;
+}
+
+void agent_proc_cache_scan_cancel(struct agent_proc_cache *c)
+{
+	if (c->child <= 0)
+		return;
+	kill(c->child, SIGKILL);
+	(void)scan_collect(c);
 }
 
 int agent_proc_cache_refresh(struct agent_proc_cache *c, int64_t now_ms, unsigned max_age_ms)
 {
-	uint64_t words = ((uint64_t)c->uids.uid_max - c->uids.uid_min + 1 + 63) / 64;
 	int r;
 
 	if (c->scanned && now_ms - c->at_ms <= (int64_t)max_age_ms && now_ms >= c->at_ms)
 		return 0;
-	memset(c->uids.bits, 0, words * sizeof(uint64_t));
+	memset(c->uids.bits, 0, cache_bytes(c));
 	r = scan(c->proc_root, &c->uids);
 	if (r < 0) {
 		c->scanned = false;

@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Where the system files live; tests point these at fixtures. */
 struct agent_range_sources {
@@ -42,10 +43,16 @@ int agent_uid_set_scan_proc(struct agent_uid_set *s, const char *proc_root);
  * real uid of every process at the moment of the check. */
 struct agent_proc_cache {
 	struct agent_uid_set uids;
-	int64_t at_ms; /* monotonic ms of the last scan */
+	int64_t at_ms; /* monotonic ms of the last scan (when it started) */
 	bool scanned;
 	uint64_t scans; /* how many scans (tests, benchmarks) */
 	const char *proc_root;
+	/* A scan in a child process (agent_proc_cache_scan_start): it fills
+	 * `shared`, a shared mapping, and says over a pipe how it went. */
+	uint64_t *shared;
+	pid_t child;      /* 0: none in flight */
+	int rfd;          /* its status pipe; -1: none */
+	int64_t child_ms; /* when it started */
 };
 int agent_proc_cache_init(struct agent_proc_cache *c, uint32_t uid_min, uint32_t uid_max,
 			  const char *proc_root);
@@ -55,6 +62,21 @@ int agent_proc_cache_refresh(struct agent_proc_cache *c, int64_t now_ms, unsigne
 /* Did a process run with uid at the last scan? true also when there was
  * none. */
 bool agent_proc_cache_uid_busy(const struct agent_proc_cache *c, uint32_t uid);
+/* The same scan made by a child process, so the caller's loop goes on
+ * meanwhile (a /proc scan reads a file per process: tens of ms on a host
+ * with thousands). The last scan's answers stand until it is done.
+ * _start: 0 and *rfd, which becomes readable when the child is done
+ * (-EBUSY if one is in flight already, -errno if none could start).
+ * _finish: collects it (blocks until it is done, if it is not): 0 and the
+ * scan's answers adopted (dated from when it started), or -errno and the
+ * last scan's answers kept. _cancel: kills and collects it, if any. */
+int agent_proc_cache_scan_start(struct agent_proc_cache *c, int64_t now_ms, int *rfd);
+int agent_proc_cache_scan_finish(struct agent_proc_cache *c);
+void agent_proc_cache_scan_cancel(struct agent_proc_cache *c);
+static inline bool agent_proc_cache_scanning(const struct agent_proc_cache *c)
+{
+	return c->child > 0;
+}
 /* Does a process (a thread) of this pid namespace have uid as its real uid
  * now? One system call, getpriority(PRIO_USER): the kernel answers ESRCH
  * when no task has it (at once when no credentials of the uid exist, else

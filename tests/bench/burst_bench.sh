@@ -42,7 +42,7 @@ print("%.0f" % ((time.perf_counter() - t) / n * 1e6))
 PY
 )
 echo "disk: 4 KiB write + fsync: $fsync_us us  (at most $((1000000 / fsync_us)) serial durable commits/s)"
-echo "1 client, 1 request in flight: $(B -n 1000)"
+echo "1 client, 1 request in flight: $(B -n ${ONE:-1000})"
 C=32 PER=${PER:-100}
 t0=$(ms)
 pids=()

@@ -119,14 +119,20 @@ static void test_sources(void **state)
 	assert_int_equal(check(2000, 2001, err, sizeof(err)), -EINVAL);
 }
 
-static void mkstatus(const char *pid, const char *text)
+/* A fake /proc/PID/status under dir/tree. */
+static void mkstatus_in(const char *tree, const char *pid, const char *text)
 {
 	char p[200];
 
-	snprintf(p, sizeof(p), "%s/proc/%s", dir, pid);
+	snprintf(p, sizeof(p), "%s/%s/%s", dir, tree, pid);
 	mkdir(p, 0755);
-	snprintf(p, sizeof(p), "%s/proc/%s/status", dir, pid);
+	snprintf(p, sizeof(p), "%s/%s/%s/status", dir, tree, pid);
 	put(p, text);
+}
+
+static void mkstatus(const char *pid, const char *text)
+{
+	mkstatus_in("proc", pid, text);
 }
 
 static void test_uid_set(void **state)
@@ -204,6 +210,75 @@ static void test_proc_cache(void **state)
 	agent_proc_cache_free(&c);
 }
 
+/* The same scan in a child: the last answers stand until it is collected,
+ * a failed one keeps them, a cancelled one leaves no child behind, and a
+ * scan made in process since it started is not overwritten by it. */
+static void test_proc_cache_child(void **state)
+{
+	struct agent_proc_cache c;
+	char proc[200];
+	int rfd, rfd2;
+
+	(void)state;
+	snprintf(proc, sizeof(proc), "%s/proc2", dir);
+	mkdir(proc, 0755);
+	mkstatus_in("proc2", "62", "Name:\tx\nUid:\t180\t180\t180\t180\n");
+	assert_int_equal(agent_proc_cache_init(&c, 100, 227, proc), 0);
+	assert_false(agent_proc_cache_scanning(&c));
+	assert_int_equal(agent_proc_cache_scan_finish(&c), -ECHILD);
+	assert_int_equal(agent_proc_cache_scan_start(&c, 1000, &rfd), 0);
+	assert_true(agent_proc_cache_scanning(&c));
+	assert_int_equal(agent_proc_cache_scan_start(&c, 1000, &rfd2), -EBUSY);
+	assert_true(agent_proc_cache_uid_busy(&c, 190)); /* no answer yet */
+	assert_int_equal(agent_proc_cache_scan_finish(&c), 0);
+	assert_false(agent_proc_cache_scanning(&c));
+	assert_int_equal(c.scans, 1);
+	assert_int_equal(c.at_ms, 1000);
+	assert_true(agent_proc_cache_uid_busy(&c, 180));
+	assert_false(agent_proc_cache_uid_busy(&c, 190));
+
+	/* Started, then a process appears: the scan's answer is read when it
+	 * is collected, and the child saw the tree as it was then or later. */
+	mkstatus_in("proc2", "63", "Name:\tn\nUid:\t190\t190\t190\t190\n");
+	assert_int_equal(agent_proc_cache_scan_start(&c, 2000, &rfd), 0);
+	assert_false(agent_proc_cache_uid_busy(&c, 190)); /* the last answers stand */
+	assert_int_equal(agent_proc_cache_scan_finish(&c), 0);
+	assert_true(agent_proc_cache_uid_busy(&c, 190));
+	assert_int_equal(c.at_ms, 2000);
+
+	/* An in-process scan made after the child started wins. */
+	assert_int_equal(agent_proc_cache_scan_start(&c, 3000, &rfd), 0);
+	mkstatus_in("proc2", "63", "Name:\tn\nUid:\t1000\t1000\t1000\t1000\n");
+	assert_int_equal(agent_proc_cache_refresh(&c, 3001, 0), 0);
+	assert_false(agent_proc_cache_uid_busy(&c, 190));
+	assert_int_equal(agent_proc_cache_scan_finish(&c), 0);
+	assert_int_equal(c.at_ms, 3001);
+	assert_int_equal(c.scans, 3);
+
+	/* Cancelled: collected, nothing adopted, no child left. */
+	assert_int_equal(agent_proc_cache_scan_start(&c, 4000, &rfd), 0);
+	agent_proc_cache_scan_cancel(&c);
+	assert_false(agent_proc_cache_scanning(&c));
+	assert_int_equal(c.at_ms, 3001);
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+	agent_proc_cache_free(&c);
+
+	/* A scan that fails keeps the last answers. */
+	assert_int_equal(agent_proc_cache_init(&c, 100, 227, "/nonexistent-proc"), 0);
+	c.scanned = true;
+	c.at_ms = 5;
+	agent_uid_set_add(&c.uids, 150);
+	assert_int_equal(agent_proc_cache_scan_start(&c, 6000, &rfd), 0);
+	assert_int_equal(agent_proc_cache_scan_finish(&c), -EIO);
+	assert_true(agent_proc_cache_uid_busy(&c, 150));
+	assert_int_equal(c.at_ms, 5);
+	/* freed with a scan in flight: the child is killed and collected */
+	assert_int_equal(agent_proc_cache_scan_start(&c, 7000, &rfd), 0);
+	agent_proc_cache_free(&c);
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+}
+
 /* Whether a process has a uid as its real uid, now (getpriority). Root
  * only for a process of another uid: skipped otherwise. */
 static void test_has_process(void **state)
@@ -269,13 +344,10 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_default_range_ok),
-		cmocka_unit_test(test_reserved),
-		cmocka_unit_test(test_sources),
-		cmocka_unit_test(test_uid_set),
-		cmocka_unit_test(test_proc_cache),
-		cmocka_unit_test(test_has_process),
-		cmocka_unit_test(test_nss),
+		cmocka_unit_test(test_default_range_ok), cmocka_unit_test(test_reserved),
+		cmocka_unit_test(test_sources),          cmocka_unit_test(test_uid_set),
+		cmocka_unit_test(test_proc_cache),       cmocka_unit_test(test_proc_cache_child),
+		cmocka_unit_test(test_has_process),      cmocka_unit_test(test_nss),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
