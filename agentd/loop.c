@@ -644,6 +644,7 @@ int agentd_main(const struct agentd_opts *opts)
 		goto out;
 	}
 	agentd_leftovers_start(&d); /* held uids: swept again */
+	agentd_uidalloc_prescan(&d);
 	agentd_audit_config(&d, "loaded", NULL);
 	r = agentd_listen(&d);
 	if (r < 0) {

@@ -166,6 +166,14 @@ static int rescan(struct agentd *d, struct agentd_uidalloc *a, int64_t now_ms)
 	return agent_proc_cache_refresh(&a->procs, now_ms, 0);
 }
 
+void agentd_uidalloc_prescan(struct agentd *d)
+{
+	struct agentd_uidalloc *a;
+
+	if (state_get(d, &a) == 0 && !a->procs.scanned)
+		(void)rescan(d, a, agent_mono_ms());
+}
+
 void agentd_uidalloc_scan_done(struct agentd *d)
 {
 	struct agentd_uidalloc *a = d->uidalloc;
@@ -258,8 +266,10 @@ int agentd_alloc_uid(struct agentd *d, uint32_t *out)
 	if (r < 0)
 		return r;
 	u.a = a;
-	/* The first scan is made here (nothing can be answered without
-	 * one); later ones in a child once the last is a second old. */
+	/* The first scan, started at start-up in a child, is waited for
+	 * (made here if none was started: nothing can be answered without
+	 * one); later ones are made in a child once the last is a second
+	 * old. */
 	if (!a->procs.scanned) {
 		if (scan_collect(d, a) < 0)
 			r = agent_proc_cache_refresh(&a->procs, now_ms,

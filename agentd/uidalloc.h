@@ -12,9 +12,9 @@
  * one system call), nor if any process had it as any of its uids at the
  * last /proc scan, made at most once a second (uidrange.h), or sooner
  * (at most every 50 ms) when a uid busy at that scan has no process now.
- * The first scan is made in the loop; later ones in a child
- * (agent_proc_cache_scan_start, W_SCAN), while the last one's answers
- * serve: a uid busy on them is passed over until the new one is in. A
+ * Scans are made in a child (agent_proc_cache_scan_start, W_SCAN; the
+ * first one started at start-up and waited for by the first create),
+ * while the last one's answers serve: a uid busy on them is passed over until the new one is in. A
  * create that finds nothing else free after passing one over waits for
  * it and picks again, so a stale scan never refuses a create. */
 #pragma once
@@ -50,6 +50,9 @@ int agent_uid_pick(const struct agent_uid_pick *p, uint32_t *uid);
 
 /* Picks a free uid (and counts it as used). 0 and *uid, or -ENOSPC. */
 int agentd_alloc_uid(struct agentd *d, uint32_t *uid);
+/* At start-up: the first /proc scan, in a child, so the first create
+ * finds it done. */
+void agentd_uidalloc_prescan(struct agentd *d);
 /* The loop: the allocator's /proc scan in a child is done (its W_SCAN
  * descriptor is readable). */
 void agentd_uidalloc_scan_done(struct agentd *d);

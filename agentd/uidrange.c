@@ -323,6 +323,21 @@ void agent_proc_cache_free(struct agent_proc_cache *c)
 	agent_uid_set_free(&c->uids);
 }
 
+/* Reaps the last collected child if it has exited (or, block, once it
+ * has: it is past its verdict, tearing down). */
+static void reap_unreaped(struct agent_proc_cache *c, bool block)
+{
+	pid_t r;
+
+	if (c->unreaped <= 0)
+		return;
+	do
+		r = waitpid(c->unreaped, NULL, block ? 0 : WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r != 0)
+		c->unreaped = 0;
+}
+
 int agent_proc_cache_scan_start(struct agent_proc_cache *c, int64_t now_ms, int *rfd)
 {
 	int p[2], e;
@@ -330,6 +345,7 @@ int agent_proc_cache_scan_start(struct agent_proc_cache *c, int64_t now_ms, int 
 
 	if (c->child > 0)
 		return -EBUSY;
+	reap_unreaped(c, true);
 	if (!c->shared) {
 		void *m = mmap(NULL, cache_bytes(c), PROT_READ | PROT_WRITE,
 			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -378,9 +394,9 @@ static char scan_collect(struct agent_proc_cache *c)
 	while (n < 0 && errno == EINTR);
 	close(c->rfd);
 	c->rfd = -1;
-	while (waitpid(c->child, NULL, 0) < 0 && errno == EINTR)
-		;
+	c->unreaped = c->child;
 	c->child = 0;
+	reap_unreaped(c, false);
 	return n == 1 ? ok : 'n';
 }
 
@@ -403,10 +419,11 @@ int agent_proc_cache_scan_finish(struct agent_proc_cache *c)
 
 void agent_proc_cache_scan_cancel(struct agent_proc_cache *c)
 {
-	if (c->child <= 0)
-		return;
-	kill(c->child, SIGKILL);
-	(void)scan_collect(c);
+	if (c->child > 0) {
+		kill(c->child, SIGKILL);
+		(void)scan_collect(c);
+	}
+	reap_unreaped(c, true);
 }
 
 int agent_proc_cache_refresh(struct agent_proc_cache *c, int64_t now_ms, unsigned max_age_ms)

@@ -51,6 +51,7 @@ struct agent_proc_cache {
 	 * `shared`, a shared mapping, and says over a pipe how it went. */
 	uint64_t *shared;
 	pid_t child;      /* 0: none in flight */
+	pid_t unreaped;   /* a collected child that had not exited yet */
 	int rfd;          /* its status pipe; -1: none */
 	int64_t child_ms; /* when it started */
 };
@@ -69,7 +70,10 @@ bool agent_proc_cache_uid_busy(const struct agent_proc_cache *c, uint32_t uid);
  * (-EBUSY if one is in flight already, -errno if none could start).
  * _finish: collects it (blocks until it is done, if it is not): 0 and the
  * scan's answers adopted (dated from when it started), or -errno and the
- * last scan's answers kept. _cancel: kills and collects it, if any. */
+ * last scan's answers kept (its verdict read, the child is reaped later
+ * if it has not exited yet: its exit, tearing down a copy of the caller's
+ * memory, is not waited for). _cancel: kills and collects it, if any, and
+ * reaps every child it started. */
 int agent_proc_cache_scan_start(struct agent_proc_cache *c, int64_t now_ms, int *rfd);
 int agent_proc_cache_scan_finish(struct agent_proc_cache *c);
 void agent_proc_cache_scan_cancel(struct agent_proc_cache *c);
