@@ -7,7 +7,8 @@
 # useradd + userdel anchor. Inside the test sandbox (private mount, pid and
 # IPC namespaces; the uid allocator scans this namespace's /proc).
 # OTHER_PROCS=N: N other processes sleep in the sandbox throughout (a busy
-# host, as the allocator sees it). Root; `make bench`, or directly:
+# host, as the allocator sees it). ONE=N creates for the one-client row
+# (1,000), PER=N per client for the 32-client row (100), RUNS="200 1000". Root; `make bench`, or directly:
 # top_builddir=$PWD tests/bench/burst_bench.sh
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-$PWD}
@@ -42,7 +43,15 @@ print("%.0f" % ((time.perf_counter() - t) / n * 1e6))
 PY
 )
 echo "disk: 4 KiB write + fsync: $fsync_us us  (at most $((1000000 / fsync_us)) serial durable commits/s)"
+# Meanwhile, STATUS every 20 ms on a connection of its own: how long
+# agentd keeps any request waiting while it creates (its /proc scans
+# included, on a busy host).
+B --status-until "$T/one.done" >"$T/one.status" 2>&1 &
+spid=$!
 echo "1 client, 1 request in flight: $(B -n ${ONE:-1000})"
+touch "$T/one.done"
+wait "$spid" || true
+echo "  STATUS on another connection meanwhile: $(cat "$T/one.status")"
 C=32 PER=${PER:-100}
 t0=$(ms)
 pids=()
