@@ -366,6 +366,9 @@ int agent_proc_cache_scan_start(struct agent_proc_cache *c, int64_t now_ms, int 
 		 * see its connection closed until this child is gone). */
 		close_range(3, (unsigned)p[1] - 1, 0);
 		close_range((unsigned)p[1] + 1, ~0u, 0);
+		/* Below agentd's own priority, as the reaper's scans: the
+		 * last answers serve until it is done. */
+		(void)!nice(5);
 		memset(c->shared, 0, cache_bytes(c));
 		ok = scan(c->proc_root, &s) == 0 ? 'y' : 'n';
 		_exit(write(p[1], &ok, 1) == 1 ? 0 : 1);
