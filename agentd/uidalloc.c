@@ -136,14 +136,14 @@ struct usable_ctx {
 	bool scan_said_busy; /* a candidate was skipped on the last scan's word */
 };
 
-/* Collects the scan in flight, if any (blocks until it is done): 0 when
- * its answers were adopted. */
+/* Collects the scan in flight, if any (waits for it, at most
+ * AGENTD_PROC_SCAN_WAIT_MS): 0 when its answers were adopted. */
 static int scan_collect(struct agentd *d, struct agentd_uidalloc *a)
 {
 	if (!agent_proc_cache_scanning(&a->procs))
 		return -ECHILD;
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, a->procs.rfd, NULL);
-	return agent_proc_cache_scan_finish(&a->procs);
+	return agent_proc_cache_scan_finish(&a->procs, AGENTD_PROC_SCAN_WAIT_MS);
 }
 
 /* A new /proc scan: in a child while the loop goes on (its answers are
@@ -160,7 +160,7 @@ static int rescan(struct agentd *d, struct agentd_uidalloc *a, int64_t now_ms)
 	if (agent_proc_cache_scan_start(&a->procs, now_ms, &rfd) == 0) {
 		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, rfd, &ev) == 0)
 			return 0;
-		if (agent_proc_cache_scan_finish(&a->procs) == 0)
+		if (agent_proc_cache_scan_finish(&a->procs, AGENTD_PROC_SCAN_WAIT_MS) == 0)
 			return 0;
 	}
 	return agent_proc_cache_refresh(&a->procs, now_ms, 0);

@@ -29,6 +29,9 @@ struct agentd;
 
 #define AGENTD_PROC_SCAN_MAX_AGE_MS 1000
 #define AGENTD_PROC_RESCAN_MS 50
+/* How long a create waits for a scan under way (the first one, or when
+ * nothing else is free); a scan of 100,000 processes takes about 1.5 s. */
+#define AGENTD_PROC_SCAN_WAIT_MS 5000
 
 /* The pure choice, reachable by unit tests. */
 struct agent_uid_pick {

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -386,29 +387,42 @@ int agent_proc_cache_scan_start(struct agent_proc_cache *c, int64_t now_ms, int 
 	return 0;
 }
 
-/* Collects the child: its verdict ('y' done, else failed or killed). */
-static char scan_collect(struct agent_proc_cache *c)
+/* Collects the child: its verdict ('y' done, 't' no verdict within
+ * timeout_ms: killed, else failed or killed). */
+static char scan_collect(struct agent_proc_cache *c, int timeout_ms)
 {
+	struct pollfd pfd = { .fd = c->rfd, .events = POLLIN };
 	char ok = 'n';
 	ssize_t n;
+	int r;
 
 	do
-		n = read(c->rfd, &ok, 1);
+		r = poll(&pfd, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	if (r == 0) {
+		kill(c->child, SIGKILL);
+		ok = 't';
+	}
+	do
+		n = read(c->rfd, ok == 't' ? &(char){ 0 } : &ok, 1);
 	while (n < 0 && errno == EINTR);
 	close(c->rfd);
 	c->rfd = -1;
 	c->unreaped = c->child;
 	c->child = 0;
 	reap_unreaped(c, false);
-	return n == 1 ? ok : 'n';
+	return ok == 't' ? 't' : n == 1 ? ok : 'n';
 }
 
-int agent_proc_cache_scan_finish(struct agent_proc_cache *c)
+int agent_proc_cache_scan_finish(struct agent_proc_cache *c, int timeout_ms)
 {
+	char v;
+
 	if (c->child <= 0)
 		return -ECHILD;
-	if (scan_collect(c) != 'y')
-		return -EIO;
+	v = scan_collect(c, timeout_ms);
+	if (v != 'y')
+		return v == 't' ? -ETIMEDOUT : -EIO;
 	/* A scan made in process since it started is newer: it stands. */
 	if (c->scanned && c->at_ms > c->child_ms)
 		return 0;
@@ -424,7 +438,7 @@ void agent_proc_cache_scan_cancel(struct agent_proc_cache *c)
 {
 	if (c->child > 0) {
 		kill(c->child, SIGKILL);
-		(void)scan_collect(c);
+		(void)scan_collect(c, -1); /* killed: its pipe closes as it dies */
 	}
 	reap_unreaped(c, true);
 }

@@ -68,14 +68,15 @@ bool agent_proc_cache_uid_busy(const struct agent_proc_cache *c, uint32_t uid);
  * with thousands). The last scan's answers stand until it is done.
  * _start: 0 and *rfd, which becomes readable when the child is done
  * (-EBUSY if one is in flight already, -errno if none could start).
- * _finish: collects it (blocks until its verdict, if it is not done): 0
- * and the scan's answers adopted (dated from when it started), or -errno
- * and the last scan's answers kept. Either way its exit (tearing down a
+ * _finish: collects it (waits up to timeout_ms for its verdict, -1: no
+ * limit; past it, the child is killed: -ETIMEDOUT): 0 and the scan's
+ * answers adopted (dated from when it started), or -errno and the last
+ * scan's answers kept. Either way its exit (tearing down a
  * copy of the caller's memory) is not waited for: a child not yet gone is
  * reaped before the next one starts. _cancel: kills and collects the one
  * in flight, if any, and reaps every child it started. */
 int agent_proc_cache_scan_start(struct agent_proc_cache *c, int64_t now_ms, int *rfd);
-int agent_proc_cache_scan_finish(struct agent_proc_cache *c);
+int agent_proc_cache_scan_finish(struct agent_proc_cache *c, int timeout_ms);
 void agent_proc_cache_scan_cancel(struct agent_proc_cache *c);
 static inline bool agent_proc_cache_scanning(const struct agent_proc_cache *c)
 {

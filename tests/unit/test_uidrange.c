@@ -225,12 +225,12 @@ static void test_proc_cache_child(void **state)
 	mkstatus_in("proc2", "62", "Name:\tx\nUid:\t180\t180\t180\t180\n");
 	assert_int_equal(agent_proc_cache_init(&c, 100, 227, proc), 0);
 	assert_false(agent_proc_cache_scanning(&c));
-	assert_int_equal(agent_proc_cache_scan_finish(&c), -ECHILD);
+	assert_int_equal(agent_proc_cache_scan_finish(&c, -1), -ECHILD);
 	assert_int_equal(agent_proc_cache_scan_start(&c, 1000, &rfd), 0);
 	assert_true(agent_proc_cache_scanning(&c));
 	assert_int_equal(agent_proc_cache_scan_start(&c, 1000, &rfd2), -EBUSY);
 	assert_true(agent_proc_cache_uid_busy(&c, 190)); /* no answer yet */
-	assert_int_equal(agent_proc_cache_scan_finish(&c), 0);
+	assert_int_equal(agent_proc_cache_scan_finish(&c, -1), 0);
 	assert_false(agent_proc_cache_scanning(&c));
 	assert_int_equal(c.scans, 1);
 	assert_int_equal(c.at_ms, 1000);
@@ -242,7 +242,7 @@ static void test_proc_cache_child(void **state)
 	mkstatus_in("proc2", "63", "Name:\tn\nUid:\t190\t190\t190\t190\n");
 	assert_int_equal(agent_proc_cache_scan_start(&c, 2000, &rfd), 0);
 	assert_false(agent_proc_cache_uid_busy(&c, 190)); /* the last answers stand */
-	assert_int_equal(agent_proc_cache_scan_finish(&c), 0);
+	assert_int_equal(agent_proc_cache_scan_finish(&c, -1), 0);
 	assert_true(agent_proc_cache_uid_busy(&c, 190));
 	assert_int_equal(c.at_ms, 2000);
 
@@ -251,7 +251,7 @@ static void test_proc_cache_child(void **state)
 	mkstatus_in("proc2", "63", "Name:\tn\nUid:\t1000\t1000\t1000\t1000\n");
 	assert_int_equal(agent_proc_cache_refresh(&c, 3001, 0), 0);
 	assert_false(agent_proc_cache_uid_busy(&c, 190));
-	assert_int_equal(agent_proc_cache_scan_finish(&c), 0);
+	assert_int_equal(agent_proc_cache_scan_finish(&c, -1), 0);
 	assert_int_equal(c.at_ms, 3001);
 	assert_int_equal(c.scans, 3);
 
@@ -270,13 +270,44 @@ static void test_proc_cache_child(void **state)
 	c.at_ms = 5;
 	agent_uid_set_add(&c.uids, 150);
 	assert_int_equal(agent_proc_cache_scan_start(&c, 6000, &rfd), 0);
-	assert_int_equal(agent_proc_cache_scan_finish(&c), -EIO);
+	assert_int_equal(agent_proc_cache_scan_finish(&c, -1), -EIO);
 	assert_true(agent_proc_cache_uid_busy(&c, 150));
 	assert_int_equal(c.at_ms, 5);
 	/* freed with a scan in flight: the child is killed and collected */
 	assert_int_equal(agent_proc_cache_scan_start(&c, 7000, &rfd), 0);
 	agent_proc_cache_free(&c);
 	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+}
+
+/* A scan child with no verdict in time is killed, and the last answers
+ * stand: here its first status file is a FIFO nobody writes, so its open
+ * blocks for good. */
+static void test_proc_cache_child_hangs(void **state)
+{
+	struct agent_proc_cache c;
+	char p[200];
+	int rfd;
+
+	(void)state;
+	snprintf(p, sizeof(p), "%s/proc3", dir);
+	mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/proc3/77", dir);
+	mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/proc3/77/status", dir);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	snprintf(p, sizeof(p), "%s/proc3", dir);
+	assert_int_equal(agent_proc_cache_init(&c, 100, 227, p), 0);
+	c.scanned = true;
+	c.at_ms = 5;
+	agent_uid_set_add(&c.uids, 150);
+	assert_int_equal(agent_proc_cache_scan_start(&c, 6000, &rfd), 0);
+	assert_int_equal(agent_proc_cache_scan_finish(&c, 100), -ETIMEDOUT);
+	assert_false(agent_proc_cache_scanning(&c));
+	assert_true(agent_proc_cache_uid_busy(&c, 150));
+	assert_int_equal(c.at_ms, 5);
+	agent_proc_cache_free(&c);
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
 }
 
 /* Whether a process has a uid as its real uid, now (getpriority). Root
@@ -344,10 +375,15 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_default_range_ok), cmocka_unit_test(test_reserved),
-		cmocka_unit_test(test_sources),          cmocka_unit_test(test_uid_set),
-		cmocka_unit_test(test_proc_cache),       cmocka_unit_test(test_proc_cache_child),
-		cmocka_unit_test(test_has_process),      cmocka_unit_test(test_nss),
+		cmocka_unit_test(test_default_range_ok),
+		cmocka_unit_test(test_reserved),
+		cmocka_unit_test(test_sources),
+		cmocka_unit_test(test_uid_set),
+		cmocka_unit_test(test_proc_cache),
+		cmocka_unit_test(test_proc_cache_child),
+		cmocka_unit_test(test_proc_cache_child_hangs),
+		cmocka_unit_test(test_has_process),
+		cmocka_unit_test(test_nss),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
