@@ -14,9 +14,10 @@
  * (at most every 50 ms) when a uid busy at that scan has no process now.
  * Scans are made in a child (agent_proc_cache_scan_start, W_SCAN; the
  * first one started at start-up and waited for by the first create),
- * while the last one's answers serve: a uid busy on them is passed over until the new one is in. A
- * create that finds nothing else free after passing one over waits for
- * it and picks again, so a stale scan never refuses a create. */
+ * while the last one's answers serve: a uid busy on them is passed over
+ * until the new one is in. A create that finds nothing else free after
+ * passing one over waits for it (AGENTD_PROC_SCAN_WAIT_MS at most) and
+ * picks again, so a stale scan never refuses a create. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>

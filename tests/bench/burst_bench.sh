@@ -8,7 +8,8 @@
 # IPC namespaces; the uid allocator scans this namespace's /proc).
 # OTHER_PROCS=N: N other processes sleep in the sandbox throughout (a busy
 # host, as the allocator sees it). ONE=N creates for the one-client row
-# (1,000), PER=N per client for the 32-client row (100), RUNS="200 1000". Root; `make bench`, or directly:
+# (1,000), PER=N per client for the 32-client row (100), RUNS="200 1000".
+# Root; `make bench`, or directly:
 # top_builddir=$PWD tests/bench/burst_bench.sh
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-$PWD}
