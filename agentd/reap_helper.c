@@ -276,6 +276,11 @@ static int spawn_killer(struct killer *k)
 	return 0;
 }
 
+static bool nscd_runs(void)
+{
+	return access("/run/nscd/socket", F_OK) == 0 || access("/var/run/nscd/socket", F_OK) == 0;
+}
+
 /* If nscd runs, it may cache the retired identity for minutes: ask it to
  * drop its passwd and group caches. Bounded: a hung nscd is killed. */
 static void nscd_invalidate(void)
@@ -284,7 +289,7 @@ static void nscd_invalidate(void)
 	static const char *const paths[] = { "/usr/sbin/nscd", "/sbin/nscd" };
 	const char *nscd = NULL;
 
-	if (access("/run/nscd/socket", F_OK) != 0 && access("/var/run/nscd/socket", F_OK) != 0)
+	if (!nscd_runs())
 		return;
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
 		if (access(paths[i], X_OK) == 0)
@@ -353,6 +358,26 @@ static void clean_and_answer(int sock, struct job *v, size_t n)
 	}
 }
 
+/* A home its task left empty (a short task's, most often) is removed here,
+ * one rmdir each: no cleaner child is forked for it, and the answer is not
+ * kept waiting for one. A home with anything in it (rmdir fails: not empty,
+ * a mount point, not a directory) stays for a cleaner, as does every home
+ * while nscd runs (its invalidation execs nscd, bounded only at seconds).
+ * Its processes are gone (the job is done) and its parent is agentd's. */
+static bool remove_empty_homes(struct job *v, size_t n)
+{
+	bool left = false;
+
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].home && (rmdir(v[i].home) == 0 || errno == ENOENT)) {
+			free(v[i].home);
+			v[i].home = NULL;
+		}
+		left |= v[i].home != NULL;
+	}
+	return left;
+}
+
 /* Moves the finished jobs out (to a cleaner child, or done here when no
  * child can be made) and compacts the table. */
 static void finish_done(int sock)
@@ -379,6 +404,8 @@ static void finish_done(int sock)
 	}
 	njobs -= n;
 	index_dirty = true;
+	if (homes && n <= INLINE_CLEAN_MAX && !nscd_runs())
+		homes = remove_empty_homes(done, n);
 	if (!homes && n <= INLINE_CLEAN_MAX) {
 		clean_and_answer(sock, done, n); /* a few files read: no child */
 		free(done);

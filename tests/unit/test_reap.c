@@ -302,6 +302,88 @@ static void test_helper_batch(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* Homes, as the helper removes them once a uid is done: an empty one (in
+ * the helper's own loop), one with a tree in it (by a cleaner child), one
+ * that is a symlink to a directory elsewhere (never followed: reported,
+ * and what it points to stays whole). The uids have no processes. */
+static void test_helper_homes(void **state)
+{
+	const uint32_t u1 = TEST_UID + 10, u2 = TEST_UID + 11, u3 = TEST_UID + 12;
+	char empty[160], full[160], link[160], outside[160], p[256];
+	struct agent_reap_req q[3] = {
+		{ .uid = u1, .bound_ms = 2000 },
+		{ .uid = u2, .bound_ms = 2000 },
+		{ .uid = u3, .bound_ms = 2000 },
+	};
+	bool seen[3] = { false, false, false };
+	int sv[2], status;
+	pid_t helper;
+
+	(void)state;
+	if (uid_in_use(u1) || uid_in_use(u2) || uid_in_use(u3)) {
+		printf("skip: uid %u, %u or %u is in use on this host\n", u1, u2, u3);
+		return;
+	}
+	snprintf(empty, sizeof(empty), "%s/home-empty", dir);
+	snprintf(full, sizeof(full), "%s/home-full", dir);
+	snprintf(link, sizeof(link), "%s/home-link", dir);
+	snprintf(outside, sizeof(outside), "%s/elsewhere", dir);
+	assert_int_equal(mkdir(empty, 0700), 0);
+	assert_int_equal(mkdir(full, 0700), 0);
+	snprintf(p, sizeof(p), "%s/sub", full);
+	assert_int_equal(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/sub/file", full);
+	touch(p);
+	assert_int_equal(mkdir(outside, 0700), 0);
+	snprintf(p, sizeof(p), "%s/keep", outside);
+	touch(p);
+	assert_int_equal(symlink(outside, link), 0);
+	snprintf(q[0].home, sizeof(q[0].home), "%s", empty);
+	snprintf(q[1].home, sizeof(q[1].home), "%s", full);
+	snprintf(q[2].home, sizeof(q[2].home), "%s", link);
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	helper = fork();
+	assert_true(helper >= 0);
+	if (helper == 0) {
+		close(sv[0]);
+		agent_reap_helper_run(sv[1]);
+	}
+	close(sv[1]);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(send(sv[0], &q[i], agent_reap_req_size(&q[i]), 0),
+				 (ssize_t)agent_reap_req_size(&q[i]));
+	for (int i = 0; i < 3; i++) {
+		struct pollfd pfd = { .fd = sv[0], .events = POLLIN };
+		struct agent_reap_res res;
+
+		assert_int_equal(poll(&pfd, 1, 10000), 1);
+		assert_int_equal(recv(sv[0], &res, sizeof(res), 0), (ssize_t)sizeof(res));
+		assert_int_equal(res.killed, 0);
+		if (res.uid == u3) {
+			assert_true(res.rc < 0); /* not a directory it may enter */
+			seen[2] = true;
+			continue;
+		}
+		assert_int_equal(res.rc, 0);
+		seen[res.uid == u1 ? 0 : 1] = true;
+		assert_true(res.uid == u1 || res.uid == u2);
+	}
+	assert_true(seen[0] && seen[1] && seen[2]);
+	assert_int_equal(access(empty, F_OK), -1);
+	assert_int_equal(access(full, F_OK), -1);
+	snprintf(p, sizeof(p), "%s/keep", outside);
+	assert_int_equal(access(p, F_OK), 0);
+	close(sv[0]);
+	for (int t = 0; t < 500 && waitpid(helper, &status, WNOHANG) == 0; t++)
+		usleep(10000);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	unlink(link);
+	unlink(p);
+	rmdir(outside);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -317,10 +399,9 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_remove_tree),
-		cmocka_unit_test(test_kill_uid),
-		cmocka_unit_test(test_ipc),
-		cmocka_unit_test(test_helper_batch),
+		cmocka_unit_test(test_remove_tree),  cmocka_unit_test(test_kill_uid),
+		cmocka_unit_test(test_ipc),          cmocka_unit_test(test_helper_batch),
+		cmocka_unit_test(test_helper_homes),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
