@@ -164,10 +164,15 @@ struct agentd {
 		int kind; /* W_TIMER_POLICY */
 		int fd;
 	} follow;
-	struct agentd_conns conns;            /* conn.c */
-	struct agentd_live_table live;        /* livetable.c */
-	struct agentd_reapers reapers;        /* reaper.c */
-	struct agentd_deferred deferred;      /* deferred.c */
+	struct agentd_conns conns;       /* conn.c */
+	struct agentd_live_table live;   /* livetable.c */
+	struct agentd_reapers reapers;   /* reaper.c */
+	struct agentd_deferred deferred; /* deferred.c */
+	struct {
+		int sock;                     /* agentd's end of its socketpair, -1 if none */
+		pid_t pid;                    /* 0 if none */
+		int64_t tried;                /* CLOCK_MONOTONIC ms of the last start */
+	} spawner;                            /* spawner.c */
 	LIST_HEAD(, agentd_session) sessions; /* session.c */
 	unsigned nsessions;
 	LIST_HEAD(, agentd_run) runs; /* run.c */

@@ -42,6 +42,7 @@
 #include "agentd/reaper.h"
 #include "agentd/reconcile.h"
 #include "agentd/reload.h"
+#include "agentd/spawner.h"
 #include "agentd/run.h"
 #include "agentd/session.h"
 #include "agentd/uidalloc.h"
@@ -447,6 +448,7 @@ static void run_loop(struct agentd *d)
 		if (d->reload) {
 			d->reload = false;
 			agentd_reload_config(d);
+			agentd_spawner_refresh(d); /* PAM modules replaced meanwhile */
 		}
 		agentd_accept_resume(d);
 	}
@@ -496,7 +498,8 @@ static int make_dir(const char *path, mode_t mode)
 
 static void cleanup(struct agentd *d)
 {
-	agentd_runs_forget(d); /* their commands go on until their TTL */
+	agentd_runs_forget(d);  /* their commands go on until their TTL */
+	agentd_spawner_stop(d); /* (its runners too) */
 	agentd_stepup_forget(d);
 	agentd_placings_forget(d);
 	while (!LIST_EMPTY(&d->conns.list))
@@ -540,6 +543,7 @@ int agentd_main(const struct agentd_opts *opts)
 	TAILQ_INIT(&d.reapers.running);
 	TAILQ_INIT(&d.reapers.retry);
 	d.reapers.sock = -1;
+	d.spawner.sock = -1;
 	LIST_INIT(&d.sessions);
 	LIST_INIT(&d.runs);
 	LIST_INIT(&d.requests);
@@ -603,6 +607,11 @@ int agentd_main(const struct agentd_opts *opts)
 		fprintf(stderr, "agentd: cannot start the reaper helper: %s\n", strerror(-r));
 		goto out;
 	}
+	/* The runner spawner too (run.c forks runners itself without one). */
+	if ((r = agentd_spawner_start(&d, false)) < 0)
+		agent_audit_log(&d.audit, LOG_WARNING,
+				"cannot start the runner spawner (%s); agentd forks runners itself",
+				strerror(-r));
 	r = agent_store_open(opts->state_dir, opts->init_state ? AGENT_STORE_INIT : 0, &d.store,
 			     err, sizeof(err));
 	if (r < 0) {

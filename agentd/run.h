@@ -1,6 +1,7 @@
 /* `agentctl run`: a command started by agentd as a fresh identity.
  *
- * agentd forks a runner (root) for each run. The runner opens a PAM
+ * Each run has a runner (root; runner.h), forked by the spawner
+ * (spawner.h) or by agentd. The runner opens a PAM
  * transaction for service "agentd" (account and session stacks: the site's
  * modules and pam_agent apply), starts the command as the identity with the
  * client's stdin, stdout and stderr (passed over the socket), waits for it,
@@ -15,15 +16,17 @@
 #include <stdint.h>
 #include <sys/queue.h>
 #include <sys/types.h>
+#include "agentd/runner.h"
 #include "common/identity.h"
 
 struct agentd;
 struct agentd_conn;
 
 struct agentd_run {
-	int kind;  /* W_RUN: first member, epoll data points here */
-	pid_t pid; /* the runner */
-	int rfd;   /* its result pipe */
+	int kind;     /* W_RUN: first member, epoll data points here */
+	pid_t pid;    /* the runner */
+	bool spawned; /* forked by the spawner (not agentd's child) */
+	int rfd;      /* its result pipe */
 	uint32_t uid;
 	char name[AGENT_NAME_MAX + 1];
 	struct agentd_conn *conn; /* NULL once the client went away */
@@ -33,30 +36,6 @@ struct agentd_run {
 	int32_t status;           /* what goes to the client (agent_run_result) */
 	char message[160];
 	LIST_ENTRY(agentd_run) link;
-};
-
-/* What the runner writes on its pipe: first a notice that the command
- * started (started = AGENT_RUN_BEGUN), then the command's wait status
- * (started = 1), or instead a failure before the command started
- * (started = 0, message says what). Each is one write under PIPE_BUF. */
-#define AGENT_RUN_BEGUN 2
-struct agent_run_result {
-	int32_t started; /* 1: status is the command's wait status */
-	int32_t status;
-	char message[160];
-};
-
-/* What the runner needs, all resolved before the fork (no NSS lookups). */
-struct agentd_run_spec {
-	const struct agent_identity *id;
-	const char *const *argv; /* NULL-terminated */
-	const char *cwd;         /* the client's working directory, or NULL */
-	const char *ruser;       /* the client's user name, for PAM_RUSER */
-	const char *home;        /* the identity's home ("/" without one) */
-	const char *shell;
-	const gid_t *groups; /* supplementary groups of the purpose */
-	size_t ngroups;
-	int fds[3]; /* the client's stdin, stdout, stderr */
 };
 
 /* Runners that may be in their PAM stage at once. More runs wait, parsed,

@@ -141,3 +141,33 @@ r = c.recv(8192); print(struct.unpack("<HH", r[:4])[1])
 PY
 )" "^101$"
 check "run: nothing was created for it" test "$(ctl list --all --json | jq length)" = "$before"
+
+# The runner spawner: runners are its children (forked with the stack's PAM
+# modules loaded); agentd's reload has it load them again; killed, it is
+# not missed: agentd forks runners itself.
+sp=$(pgrep -x agentd-spawner || true)
+check "run: one runner spawner runs beside agentd" test "$(wc -w <<<"$sp")" = 1
+(cd "$T/work" && exec setpriv --reuid=2901 --regid=2901 --init-groups \
+	"$AGENTCTL" -S "$RUNDIR/agentd.sock" run --purpose ci -- sleep 60) >/dev/null 2>&1 &
+ctlpid=$!
+wait_for 10 pgrep -x sleep >/dev/null
+spid=$(pgrep -x sleep | head -1)
+runner=$(ps -o ppid= -p "$spid" | tr -d ' ')
+check "run: the runner is the spawner's child" test "$(ps -o ppid= -p "$runner" | tr -d ' ')" = "$sp"
+check "run: the runner is named in ps" test "$(cat "/proc/$runner/comm")" = agentd-runner
+kill -TERM "$ctlpid"
+wait "$ctlpid" 2>/dev/null || true
+check "run: ... and its command dies with agentctl as before" wait_gone "$spid" 15
+kill -HUP "$AGENTD_PID"
+rc=0
+out=$(run_as alice --purpose ci -- echo reloaded 2>"$T/err") || rc=$?
+check "run: after agentd's reload (the spawner loads its modules again), a run works" \
+	test "$rc:$out" = "0:reloaded"
+check "run: ... the spawner is the same process" test "$(pgrep -x agentd-spawner)" = "$sp"
+kill -KILL "$sp"
+wait_gone "$sp" 10 || true
+rc=0
+out=$(run_as alice --purpose ci -- echo forked 2>"$T/err") || rc=$?
+check "run: with the spawner killed, a run still works (agentd forks the runner)" \
+	test "$rc:$out" = "0:forked"
+check "run: ... and agentd says why" grep -q "runner spawner is gone" "$T/agentd.log"
