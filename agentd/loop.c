@@ -608,7 +608,7 @@ int agentd_main(const struct agentd_opts *opts)
 		goto out;
 	}
 	/* The runner spawner too (run.c forks runners itself without one). */
-	if ((r = agentd_spawner_start(&d, false)) < 0)
+	if ((r = agentd_spawner_start(&d)) < 0)
 		agent_audit_log(&d.audit, LOG_WARNING,
 				"cannot start the runner spawner (%s); agentd forks runners itself",
 				strerror(-r));

@@ -2,8 +2,8 @@
  *
  * Invariants:
  * - first started before agentd opens its state database or loads its
- *   token key, so it holds neither; started again later (it died), it
- *   wipes the key at once, as a runner does;
+ *   token key; whenever started, it wipes the token and audit keys at
+ *   once (a runner forked by agentd does the same);
  * - it keeps its socket and 0-2 only: every other descriptor is closed
  *   before a module is loaded;
  * - the PAM modules it loads are never called in it (pam_start only);
@@ -308,7 +308,7 @@ static _Noreturn void spawner_main(int sock)
 
 /* ------------------------------------------------------------ agentd's side */
 
-int agentd_spawner_start(struct agentd *d, bool wipe)
+int agentd_spawner_start(struct agentd *d)
 {
 	int sv[2];
 	pid_t p;
@@ -325,8 +325,9 @@ int agentd_spawner_start(struct agentd *d, bool wipe)
 		return e;
 	}
 	if (p == 0) {
-		if (wipe)
-			sodium_memzero(&d->tkey, sizeof(d->tkey));
+		/* It hosts the site's PAM modules: no key of agentd's stays. */
+		sodium_memzero(&d->tkey, sizeof(d->tkey));
+		sodium_memzero(d->audit.key, sizeof(d->audit.key));
 		close(sv[0]);
 		spawner_main(sv[1]);
 	}
@@ -392,7 +393,7 @@ int agentd_spawner_spawn(struct agentd *d, const struct agentd_run_spec *s, int 
 
 	if (d->spawner.sock < 0) {
 		if (agent_mono_ms() - d->spawner.tried < AGENTD_SPAWNER_RETRY_MS ||
-		    agentd_spawner_start(d, true) < 0)
+		    agentd_spawner_start(d) < 0)
 			return 1;
 	}
 	n = agentd_spawn_encode(s, cgfd >= 0, buf, sizeof(buf));

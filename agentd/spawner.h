@@ -27,9 +27,8 @@ struct agentd_run_spec;
 #define AGENTD_SPAWNER_RETRY_MS 10000
 
 /* Forks the spawner (with its socketpair). 0 or -errno; without one, runs
- * are forked by agentd. wipe: clear agentd's secrets in the child (false
- * only before they are loaded). */
-int agentd_spawner_start(struct agentd *d, bool wipe);
+ * are forked by agentd. */
+int agentd_spawner_start(struct agentd *d);
 /* Asks the spawner to load its modules again (agentd reloads). */
 void agentd_spawner_refresh(struct agentd *d);
 /* Closes agentd's end (the spawner exits; runners go on) and reaps it,
