@@ -611,7 +611,7 @@ void agentd_h_approve(struct agentd *d, struct agentd_conn *c, const struct agen
 	agentd_conn_flush(d, c);
 	j->pid = fork();
 	if (j->pid == 0) {
-		sodium_memzero(&d->tkey, sizeof(d->tkey)); /* the site's PAM modules run here */
+		agentd_forget_keys(d); /* the site's PAM modules run here */
 		close(p[0]);
 		job_child(j->approver, c->fd, p[1]);
 	}

@@ -38,6 +38,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
+
+#include <sodium.h>
 #include "agentd/audit.h"
 #include "agentd/config.h"
 #include "agentd/store.h"
@@ -196,6 +198,15 @@ static inline int64_t agentd_boot_seconds(void)
 
 	clock_gettime(CLOCK_BOOTTIME, &ts);
 	return ts.tv_sec;
+}
+
+/* In a child that hosts the site's PAM modules (a runner, the spawner, an
+ * approver's re-authentication): neither the token key nor the audit
+ * chain's key stays in its memory. */
+static inline void agentd_forget_keys(struct agentd *d)
+{
+	sodium_memzero(&d->tkey, sizeof(d->tkey));
+	sodium_memzero(d->audit.key, sizeof(d->audit.key));
 }
 
 /* Adds fd to the loop's epoll set; ptr's first int is its watch kind. */

@@ -11,8 +11,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <sodium.h>
-
 #include "agentd/cgroup.h"
 #include "agentd/conn.h"
 #include "agentd/daemon.h"
@@ -69,10 +67,7 @@ int agentd_run_start(struct agentd *d, struct agentd_conn *c, const struct agent
 	} else {
 		r->pid = fork();
 		if (r->pid == 0) {
-			/* The runner hosts the site's PAM modules: no key of
-			 * agentd's stays in its memory. */
-			sodium_memzero(&d->tkey, sizeof(d->tkey));
-			sodium_memzero(d->audit.key, sizeof(d->audit.key));
+			agentd_forget_keys(d); /* the site's PAM modules run here */
 			close(p[0]);
 			agentd_runner_main(s, p[1], cgfd);
 		}

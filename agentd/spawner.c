@@ -27,7 +27,6 @@
 #include <unistd.h>
 
 #include <security/pam_appl.h>
-#include <sodium.h>
 
 #include "agentd/daemon.h"
 #include "agentd/runner.h"
@@ -325,9 +324,7 @@ int agentd_spawner_start(struct agentd *d)
 		return e;
 	}
 	if (p == 0) {
-		/* It hosts the site's PAM modules: no key of agentd's stays. */
-		sodium_memzero(&d->tkey, sizeof(d->tkey));
-		sodium_memzero(d->audit.key, sizeof(d->audit.key));
+		agentd_forget_keys(d); /* it hosts the site's PAM modules */
 		close(sv[0]);
 		spawner_main(sv[1]);
 	}

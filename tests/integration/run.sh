@@ -147,6 +147,30 @@ check "run: nothing was created for it" test "$(ctl list --all --json | jq lengt
 # not missed: agentd forks runners itself.
 sp=$(pgrep -x agentd-spawner || true)
 check "run: one runner spawner runs beside agentd" test "$(wc -w <<<"$sp")" = 1
+# keys_in PID: how many of agentd's two keys (token, audit chain) are in the
+# writable memory of PID.
+keys_in() {
+	/usr/bin/python3 - "$1" "$T/state/token.key" "$T/state/audit.key" <<'PY'
+import re, sys
+pid, keys = sys.argv[1], [open(f, "rb").read() for f in sys.argv[2:]]
+found = set()
+with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
+    for line in maps:
+        m = re.match(r"([0-9a-f]+)-([0-9a-f]+) rw", line)
+        if not m:
+            continue
+        a, b = int(m[1], 16), int(m[2], 16)
+        try:
+            mem.seek(a)
+            data = mem.read(b - a)
+        except OSError:
+            continue
+        found |= {i for i, k in enumerate(keys) if len(k) >= 16 and k in data}
+print(len(found))
+PY
+}
+check "run: agentd holds its two keys (the search works)" test "$(keys_in "$AGENTD_PID")" = 2
+check "run: the spawner holds neither key" test "$(keys_in "$sp")" = 0
 (cd "$T/work" && exec setpriv --reuid=2901 --regid=2901 --init-groups \
 	"$AGENTCTL" -S "$RUNDIR/agentd.sock" run --purpose ci -- sleep 60) >/dev/null 2>&1 &
 ctlpid=$!
@@ -155,6 +179,7 @@ spid=$(pgrep -x sleep | head -1)
 runner=$(ps -o ppid= -p "$spid" | tr -d ' ')
 check "run: the runner is the spawner's child" test "$(ps -o ppid= -p "$runner" | tr -d ' ')" = "$sp"
 check "run: the runner is named in ps" test "$(cat "/proc/$runner/comm")" = agentd-runner
+check "run: the runner holds neither key" test "$(keys_in "$runner")" = 0
 kill -TERM "$ctlpid"
 wait "$ctlpid" 2>/dev/null || true
 check "run: ... and its command dies with agentctl as before" wait_gone "$spid" 15
@@ -171,3 +196,16 @@ out=$(run_as alice --purpose ci -- echo forked 2>"$T/err") || rc=$?
 check "run: with the spawner killed, a run still works (agentd forks the runner)" \
 	test "$rc:$out" = "0:forked"
 check "run: ... and agentd says why" grep -q "runner spawner is gone" "$T/agentd.log"
+# A runner agentd forks itself (no spawner for 10 s) wipes the keys too.
+(cd "$T/work" && exec setpriv --reuid=2901 --regid=2901 --init-groups \
+	"$AGENTCTL" -S "$RUNDIR/agentd.sock" run --purpose ci -- sleep 60) >/dev/null 2>&1 &
+ctlpid=$!
+wait_for 10 pgrep -x sleep >/dev/null
+spid=$(pgrep -x sleep | head -1)
+runner=$(ps -o ppid= -p "$spid" | tr -d ' ')
+check "run: a runner forked by agentd is agentd's child" \
+	test "$(ps -o ppid= -p "$runner" | tr -d ' ')" = "$AGENTD_PID"
+check "run: ... and holds neither key" test "$(keys_in "$runner")" = 0
+kill -TERM "$ctlpid"
+wait "$ctlpid" 2>/dev/null || true
+wait_gone "$spid" 15 || true
