@@ -171,10 +171,10 @@ struct agentd {
 	struct agentd_reapers reapers;   /* reaper.c */
 	struct agentd_deferred deferred; /* deferred.c */
 	struct {
-		int sock;                     /* agentd's end of its socketpair, -1 if none */
-		pid_t pid;                    /* 0 if none */
-		int64_t tried;                /* CLOCK_MONOTONIC ms of the last start */
-	} spawner;                            /* spawner.c */
+		int sock;      /* agentd's end of its socketpair, -1 if none */
+		pid_t pid;     /* 0 if none */
+		int64_t tried; /* CLOCK_MONOTONIC ms of the last start, or of its end */
+	} spawner;             /* spawner.c */
 	LIST_HEAD(, agentd_session) sessions; /* session.c */
 	unsigned nsessions;
 	LIST_HEAD(, agentd_run) runs; /* run.c */

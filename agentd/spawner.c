@@ -347,6 +347,7 @@ static void spawner_end(struct agentd *d, bool kill_it, unsigned wait_ms)
 	if (d->spawner.sock >= 0)
 		close(d->spawner.sock);
 	d->spawner.sock = -1;
+	d->spawner.tried = agent_mono_ms(); /* the next one in a while */
 	if (d->spawner.pid <= 0)
 		return;
 	if (kill_it)

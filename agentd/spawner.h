@@ -23,8 +23,10 @@ struct agentd_run_spec;
 #define AGENTD_SPAWNER_REFRESH_MS 60000
 /* agentd's wait for the runner's pid: the spawner forks and answers. */
 #define AGENTD_SPAWNER_WAIT_MS 2000
-/* A spawner that died is started again at most this often. */
-#define AGENTD_SPAWNER_RETRY_MS 10000
+/* After a spawner is started or found dead, agentd forks runners itself
+ * for this long before it starts another (a spawner that cannot live does
+ * not cost a fork per run). */
+#define AGENTD_SPAWNER_RETRY_MS 1000
 
 /* Forks the spawner (with its socketpair). 0 or -errno; without one, runs
  * are forked by agentd. */

@@ -191,23 +191,38 @@ out=$(run_as alice --purpose ci -- echo reloaded 2>"$T/err") || rc=$?
 check "run: after agentd's reload (the spawner loads its modules again), a run works" \
 	test "$rc:$out" = "0:reloaded"
 check "run: ... the spawner is the same process" test "$(pgrep -x agentd-spawner)" = "$sp"
+# The spawner killed: the next run is forked by agentd itself (which says
+# why), its runner wipes the keys too, and a new spawner follows (agentd
+# tries one at most every second).
 kill -KILL "$sp"
 wait_gone "$sp" 10 || true
-rc=0
-out=$(run_as alice --purpose ci -- echo forked 2>"$T/err") || rc=$?
-check "run: with the spawner killed, a run still works (agentd forks the runner)" \
-	test "$rc:$out" = "0:forked"
-check "run: ... and agentd says why" grep -q "runner spawner is gone" "$T/agentd.log"
-# A runner agentd forks itself (no spawner for 10 s) wipes the keys too.
 (cd "$T/work" && exec setpriv --reuid=2901 --regid=2901 --init-groups \
 	"$AGENTCTL" -S "$RUNDIR/agentd.sock" run --purpose ci -- sleep 60) >/dev/null 2>&1 &
 ctlpid=$!
 wait_for 10 pgrep -x sleep >/dev/null
 spid=$(pgrep -x sleep | head -1)
 runner=$(ps -o ppid= -p "$spid" | tr -d ' ')
-check "run: a runner forked by agentd is agentd's child" \
+check "run: with the spawner killed, the next runner is agentd's child" \
 	test "$(ps -o ppid= -p "$runner" | tr -d ' ')" = "$AGENTD_PID"
 check "run: ... and holds neither key" test "$(keys_in "$runner")" = 0
+check "run: ... and agentd says why" grep -q "runner spawner is gone" "$T/agentd.log"
 kill -TERM "$ctlpid"
 wait "$ctlpid" 2>/dev/null || true
-wait_gone "$spid" 15 || true
+check "run: ... and its command dies with agentctl" wait_gone "$spid" 15
+again() { run_as alice --purpose ci -- true 2>/dev/null && pgrep -x agentd-spawner >/dev/null; }
+check "run: a new spawner is started at a later run" wait_for 15 again
+# A spawner that does not answer (stopped): the run is refused within its
+# 2 s bound, the spawner is killed, the identity retired; the next run works.
+sp=$(pgrep -x agentd-spawner)
+kill -STOP "$sp"
+rc=0
+run_as alice --purpose ci -- echo never 2>"$T/err" >"$T/out" || rc=$?
+check "run: a stopped spawner: the run is refused (125)" test "$rc" = 125
+check "run: ... nothing ran" test ! -s "$T/out"
+check "run: ... agentd says why" grep -q "runner spawner did not answer within 2000 ms" "$T/agentd.log"
+check "run: ... and killed it" wait_gone "$sp" 10
+check "run: ... and retired the identity" \
+	grep -q 'reason="task-ended" text="the command could not be started"' "$T/agentd.log"
+rc=0
+out=$(run_as alice --purpose ci -- echo next 2>"$T/err") || rc=$?
+check "run: ... the next run works" test "$rc:$out" = "0:next"
