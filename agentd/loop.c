@@ -269,7 +269,9 @@ static void handle_signals(struct agentd *d)
 			d->reload = true;
 			break;
 		case SIGCHLD:
-			/* Reapers are collected through their pipes. */
+			/* Reapers are collected through their pipes; the
+			 * spawner here. */
+			agentd_spawner_reap(d);
 			break;
 		}
 	}

@@ -373,6 +373,20 @@ void agentd_spawner_stop(struct agentd *d)
 	spawner_end(d, false, 1000);
 }
 
+void agentd_spawner_reap(struct agentd *d)
+{
+	int st;
+
+	if (d->spawner.pid <= 0 || waitpid(d->spawner.pid, &st, WNOHANG) != d->spawner.pid)
+		return;
+	d->spawner.pid = 0;
+	agent_audit_log(&d->audit, LOG_WARNING,
+			"the runner spawner is gone (%s %d); agentd forks runners itself",
+			WIFSIGNALED(st) ? "killed by signal" : "exit status",
+			WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+	spawner_end(d, false, 0);
+}
+
 int agentd_spawner_spawn(struct agentd *d, const struct agentd_run_spec *s, int wfd, int cgfd,
 			 pid_t *pid)
 {

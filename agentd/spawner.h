@@ -26,7 +26,7 @@ struct agentd_run_spec;
 /* After a spawner is started or found dead, agentd forks runners itself
  * for this long before it starts another (a spawner that cannot live does
  * not cost a fork per run). */
-#define AGENTD_SPAWNER_RETRY_MS 1000
+#define AGENTD_SPAWNER_RETRY_MS 5000
 
 /* Forks the spawner (with its socketpair). 0 or -errno; without one, runs
  * are forked by agentd. */
@@ -36,6 +36,9 @@ void agentd_spawner_refresh(struct agentd *d);
 /* Closes agentd's end (the spawner exits; runners go on) and reaps it,
  * bounded. */
 void agentd_spawner_stop(struct agentd *d);
+/* SIGCHLD: if the spawner has exited, reaps it (no zombie is left) and
+ * logs it; runs are forked by agentd until a new one is started. */
+void agentd_spawner_reap(struct agentd *d);
 
 /* Has the spawner fork the runner for s, handing it wfd (the result pipe)
  * and cgfd (the cgroup directory, or -1). 0: *pid is the runner's. 1: no
