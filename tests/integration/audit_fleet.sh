@@ -78,6 +78,10 @@ PIDS+=($!)
 # ------------------------------------------------------------ hosts
 declare -A HOLDER AGENTD_OF
 in_host() { nsenter -t "${HOLDER[$1]}" --net --uts --mount "${@:2}"; }
+# The same as a process of its own: run in the background, $! is the
+# command's pid (nsenter execs it), not a subshell's that would outlive
+# a signal meant for the command.
+in_host_exec() { exec nsenter -t "${HOLDER[$1]}" --net --uts --mount "${@:2}"; }
 own_netns() { test "$(readlink "/proc/$1/ns/net")" != "$(readlink /proc/self/ns/net)"; }
 n=0
 for h in web1 web2; do
@@ -126,7 +130,7 @@ purposes = ( { name = "research"; home = "none"; } );
 delegators = ( { who = [ "orchestrator" ]; purposes = [ "*" ]; may_act_for = true; } );
 EOF
 	chmod 0644 "$d/agentd.conf"
-	in_host $h "$AGENTD" -f -c "$d/agentd.conf" --state-dir "$d/state" --runtime-dir "$d/run" \
+	in_host_exec $h "$AGENTD" -f -c "$d/agentd.conf" --state-dir "$d/state" --runtime-dir "$d/run" \
 		2>>"$d/agentd.log" &
 	AGENTD_OF[$h]=$!
 	PIDS+=($!)
@@ -170,11 +174,13 @@ for i in 1 2 3 4; do
 done
 for h in web1 web2; do
 	kill -TERM "${AGENTD_OF[$h]}"
-	wait_gone "${AGENTD_OF[$h]}" 20 || true
+	check "$h: agentd stops" wait_gone "${AGENTD_OF[$h]}" 20
 done
 for h in web1 web2; do
 	check "$h: every record reached the collector (the stop record too)" \
 		wait_for 10 all_arrived $h
+	check "$h: its stop record is there" \
+		grep -qE " $h agentd\[[0-9]+\]: v=2 seq=[0-9]+ time=\"[^\"]+\" event=\"stop\"" "$T/fleet.log"
 done
 hosts_in_order=$(grep -o ' web[12] agentd\[' "$T/fleet.log" | cut -c2-5 | uniq | wc -l)
 check "the collector file interleaves the two chains (host changes $hosts_in_order times)" \
