@@ -171,14 +171,19 @@ with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem
 print(len(found))
 PY
 }
+# start_sleep_run: alice runs `sleep 60` in the background; sets ctlpid
+# (agentctl), spid (the command) and runner (its parent).
+start_sleep_run() {
+	(cd "$T/work" && exec setpriv --reuid=2901 --regid=2901 --init-groups \
+		"$AGENTCTL" -S "$RUNDIR/agentd.sock" run --purpose ci -- sleep 60) >/dev/null 2>&1 &
+	ctlpid=$!
+	wait_for 10 pgrep -x sleep >/dev/null
+	spid=$(pgrep -x sleep | head -1)
+	runner=$(ps -o ppid= -p "$spid" | tr -d ' ')
+}
 check "run: agentd holds its two keys (the search works)" test "$(keys_in "$AGENTD_PID")" = 2
 check "run: the spawner holds neither key" test "$(keys_in "$sp")" = 0
-(cd "$T/work" && exec setpriv --reuid=2901 --regid=2901 --init-groups \
-	"$AGENTCTL" -S "$RUNDIR/agentd.sock" run --purpose ci -- sleep 60) >/dev/null 2>&1 &
-ctlpid=$!
-wait_for 10 pgrep -x sleep >/dev/null
-spid=$(pgrep -x sleep | head -1)
-runner=$(ps -o ppid= -p "$spid" | tr -d ' ')
+start_sleep_run
 check "run: the runner is the spawner's child" test "$(ps -o ppid= -p "$runner" | tr -d ' ')" = "$sp"
 check "run: the runner is named in ps" test "$(cat "/proc/$runner/comm")" = agentd-runner
 check "run: the runner holds neither key" test "$(keys_in "$runner")" = 0
@@ -196,12 +201,7 @@ check "run: ... the spawner is the same process" test "$(pgrep -x agentd-spawner
 # starts one at a run 5 s after it found the last one gone).
 kill -KILL "$sp"
 check "run: agentd reaps a spawner that dies (no zombie is left)" wait_for 10 test ! -e "/proc/$sp"
-(cd "$T/work" && exec setpriv --reuid=2901 --regid=2901 --init-groups \
-	"$AGENTCTL" -S "$RUNDIR/agentd.sock" run --purpose ci -- sleep 60) >/dev/null 2>&1 &
-ctlpid=$!
-wait_for 10 pgrep -x sleep >/dev/null
-spid=$(pgrep -x sleep | head -1)
-runner=$(ps -o ppid= -p "$spid" | tr -d ' ')
+start_sleep_run
 check "run: with the spawner killed, the next runner is agentd's child" \
 	test "$(ps -o ppid= -p "$runner" | tr -d ' ')" = "$AGENTD_PID"
 check "run: ... and holds neither key" test "$(keys_in "$runner")" = 0

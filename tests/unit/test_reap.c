@@ -216,6 +216,28 @@ static void test_ipc(void **state)
 	waitpid(p, &status, 0);
 }
 
+/* Starts the reaper helper as agentd does (a child on a socketpair) and
+ * sends it q[0..n); *sock is agentd's end. */
+static pid_t start_helper(const struct agent_reap_req *q, int n, int *sock)
+{
+	int sv[2];
+	pid_t helper;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	helper = fork();
+	assert_true(helper >= 0);
+	if (helper == 0) {
+		close(sv[0]);
+		agent_reap_helper_run(sv[1]);
+	}
+	close(sv[1]);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(send(sv[0], &q[i], agent_reap_req_size(&q[i]), 0),
+				 (ssize_t)agent_reap_req_size(&q[i]));
+	*sock = sv[0];
+	return helper;
+}
+
 /* The reaper helper, as agentd runs it: two uids and a duplicate request
  * in one batch; a TERM-ignoring, a stopped, an effective-uid-only process
  * and one whose leader thread exited (a zombie in /proc) among them. Every process dies, every request is answered. */
@@ -230,7 +252,7 @@ static void test_helper_batch(void **state)
 	};
 	unsigned got1 = 0, got2 = 0, got3 = 0;
 	pid_t kids[6], helper;
-	int sv[2], status;
+	int sock, status;
 
 	(void)state;
 	if (geteuid() != 0) {
@@ -254,23 +276,13 @@ static void test_helper_batch(void **state)
 	usleep(200000);
 	assert_true(uid_in_use(u1));
 	assert_true(uid_in_use(u2));
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
-	helper = fork();
-	assert_true(helper >= 0);
-	if (helper == 0) {
-		close(sv[0]);
-		agent_reap_helper_run(sv[1]);
-	}
-	close(sv[1]);
-	for (int i = 0; i < 4; i++)
-		assert_int_equal(send(sv[0], &q[i], agent_reap_req_size(&q[i]), 0),
-				 (ssize_t)agent_reap_req_size(&q[i]));
+	helper = start_helper(q, 4, &sock);
 	for (int i = 0; i < 4; i++) {
-		struct pollfd pfd = { .fd = sv[0], .events = POLLIN };
+		struct pollfd pfd = { .fd = sock, .events = POLLIN };
 		struct agent_reap_res res;
 
 		assert_int_equal(poll(&pfd, 1, 10000), 1);
-		assert_int_equal(recv(sv[0], &res, sizeof(res), 0), (ssize_t)sizeof(res));
+		assert_int_equal(recv(sock, &res, sizeof(res), 0), (ssize_t)sizeof(res));
 		assert_int_equal(res.rc, 0);
 		assert_int_equal(res.survivors, 0);
 		if (res.uid == u1) {
@@ -295,7 +307,7 @@ static void test_helper_batch(void **state)
 	assert_false(uid_in_use(u1));
 	assert_false(uid_in_use(u2));
 	assert_false(uid_in_use(u3));
-	close(sv[0]); /* the helper exits once agentd's end is closed */
+	close(sock); /* the helper exits once agentd's end is closed */
 	for (int t = 0; t < 500 && waitpid(helper, &status, WNOHANG) == 0; t++)
 		usleep(10000);
 	assert_true(WIFEXITED(status));
@@ -316,7 +328,7 @@ static void test_helper_homes(void **state)
 		{ .uid = u3, .bound_ms = 2000 },
 	};
 	bool seen[3] = { false, false, false };
-	int sv[2], status;
+	int sock, status;
 	pid_t helper;
 
 	(void)state;
@@ -341,24 +353,13 @@ static void test_helper_homes(void **state)
 	snprintf(q[0].home, sizeof(q[0].home), "%s", empty);
 	snprintf(q[1].home, sizeof(q[1].home), "%s", full);
 	snprintf(q[2].home, sizeof(q[2].home), "%s", link);
-
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
-	helper = fork();
-	assert_true(helper >= 0);
-	if (helper == 0) {
-		close(sv[0]);
-		agent_reap_helper_run(sv[1]);
-	}
-	close(sv[1]);
-	for (int i = 0; i < 3; i++)
-		assert_int_equal(send(sv[0], &q[i], agent_reap_req_size(&q[i]), 0),
-				 (ssize_t)agent_reap_req_size(&q[i]));
+	helper = start_helper(q, 3, &sock);
 	for (int i = 0; i < 3; i++) {
-		struct pollfd pfd = { .fd = sv[0], .events = POLLIN };
+		struct pollfd pfd = { .fd = sock, .events = POLLIN };
 		struct agent_reap_res res;
 
 		assert_int_equal(poll(&pfd, 1, 10000), 1);
-		assert_int_equal(recv(sv[0], &res, sizeof(res), 0), (ssize_t)sizeof(res));
+		assert_int_equal(recv(sock, &res, sizeof(res), 0), (ssize_t)sizeof(res));
 		assert_int_equal(res.killed, 0);
 		if (res.uid == u3) {
 			assert_true(res.rc < 0); /* not a directory it may enter */
@@ -374,7 +375,7 @@ static void test_helper_homes(void **state)
 	assert_int_equal(access(full, F_OK), -1);
 	snprintf(p, sizeof(p), "%s/keep", outside);
 	assert_int_equal(access(p, F_OK), 0);
-	close(sv[0]);
+	close(sock);
 	for (int t = 0; t < 500 && waitpid(helper, &status, WNOHANG) == 0; t++)
 		usleep(10000);
 	assert_true(WIFEXITED(status));
